@@ -1,0 +1,83 @@
+# tollgate: one non-recursive Makefile. `make` builds build/tollgate; `make test`
+# runs the unit tests in the plain and the sanitizer tree, then the integration
+# and SDK suites against the simulator and a private PostgreSQL.
+
+PKGS      := libevent libcurl libpq
+WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+             -Wformat=2 -Wundef -Wno-format-nonliteral
+CFLAGS    ?= -O2 -g
+BUILD     ?= build
+PREFIX    ?= /usr/local
+Q         := $(if $(V),,@)
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CPPFLAGS  += -Iinclude -D_GNU_SOURCE -DTG_SHARE_DIR=\"$(PREFIX)/share/tollgate\" $(PKG_CFLAGS)
+LDLIBS    += $(PKG_LIBS) -lm
+
+# Every program's main() lives in a main.c; everything else also links into the test runner.
+LIB_SRC   := $(filter-out %/main.c,$(wildcard core/*.c shm/*.c worker/*.c logger/*.c master/*.c))
+MOCK_SRC  := $(filter-out %/main.c,$(wildcard tests/mock/*.c))
+CHECK_SRC := $(wildcard tests/check_*.c)
+
+LIB_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
+MOCK_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(MOCK_SRC))
+CHECK_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(CHECK_SRC))
+
+all: $(BUILD)/tollgate $(BUILD)/tollgate-mock
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=c11 $(CPPFLAGS) $(WARN) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/tollgate: $(BUILD)/master/main.o $(LIB_OBJ)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tollgate-mock: $(BUILD)/tests/mock/main.o $(MOCK_OBJ) $(filter $(BUILD)/core/%,$(LIB_OBJ))
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# The runner lists every `Suite *tg_<name>_suite(void)` defined in tests/check_*.c.
+$(BUILD)/tests/suites.h: $(CHECK_SRC)
+	@mkdir -p $(@D)
+	$(Q)sed -n 's/^\(tg_[a-z0-9_]*_suite\)(void)$$/SUITE(\1)/p' $(CHECK_SRC) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/tests/check_main.o: tests/check_main.c $(BUILD)/tests/suites.h
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=c11 $(CPPFLAGS) -I$(BUILD)/tests $(WARN) $(CFLAGS) $(shell pkg-config --cflags check) -c $< -o $@
+
+$(BUILD)/tests/check_%.o: tests/check_%.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=c11 $(CPPFLAGS) $(WARN) $(CFLAGS) $(shell pkg-config --cflags check) -MMD -MP -c $< -o $@
+
+$(BUILD)/check_tollgate: $(BUILD)/tests/check_main.o $(CHECK_OBJ) $(LIB_OBJ) $(MOCK_OBJ)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) $(shell pkg-config --libs check) -o $@
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+asan:   ## same sources, separate tree; every sanitizer report is fatal
+	$(Q)$(MAKE) --no-print-directory BUILD=build-asan \
+		CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
+		LDFLAGS="-fsanitize=address,undefined" all build-asan/check_tollgate
+
+deps:
+	$(Q)sh tests/deps.sh
+
+unit: deps all $(BUILD)/check_tollgate asan
+	$(Q)./$(BUILD)/check_tollgate
+	$(Q)ASAN_OPTIONS=detect_leaks=1 ./build-asan/check_tollgate
+
+integration: deps all
+	$(Q)sh tests/integration/run.sh
+
+test: unit integration
+
+install: $(BUILD)/tollgate
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tollgate/migrations $(DESTDIR)$(PREFIX)/share/tollgate/etc
+	install -m 0755 $(BUILD)/tollgate $(DESTDIR)$(PREFIX)/bin/tollgate
+	install -m 0644 migrations/*.sql $(DESTDIR)$(PREFIX)/share/tollgate/migrations/ 2>/dev/null || true
+	install -m 0644 etc/*.json $(DESTDIR)$(PREFIX)/share/tollgate/etc/
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+.PHONY: all asan deps unit integration test install clean

@@ -1,0 +1,403 @@
+/*
+ * JSON reading: jsmn's implementation is compiled here and nowhere else.
+ * Adds what jsmn leaves out: a token and depth budget, a check that the whole
+ * input is one value, number syntax, and string unescaping.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JSMN_STRICT
+#undef JSMN_HEADER
+#include <jsmn.h>
+
+#include "tg_json.h"
+
+static int
+depth_of(const jsmntok_t *t, int ntok, int max_depth)
+{
+	/* remaining children per open container; jsmn counts an object's keys only */
+	int remaining[max_depth + 1];
+	int depth = 0;
+
+	for (int i = 0; i < ntok; i++) {
+		while (depth > 0 && remaining[depth] == 0)
+			depth--;
+		if (depth > 0)
+			remaining[depth]--;
+		if (t[i].type == JSMN_OBJECT || t[i].type == JSMN_ARRAY) {
+			if (depth == max_depth)
+				return -1;
+			depth++;
+			remaining[depth] = t[i].type == JSMN_OBJECT ? t[i].size * 2 : t[i].size;
+		}
+	}
+	return 0;
+}
+
+int
+tg_json_parse(struct tg_json *j, const char *src, size_t len, int max_tokens, int max_depth,
+	      char *err, size_t errlen)
+{
+	jsmn_parser p;
+	int n;
+
+	memset(j, 0, sizeof(*j));
+	j->src = src;
+	j->len = len;
+
+	jsmn_init(&p);
+	n = jsmn_parse(&p, src, len, NULL, 0);
+	if (n == JSMN_ERROR_INVAL || n == JSMN_ERROR_PART || n == 0) {
+		snprintf(err, errlen, "invalid JSON at byte %u", p.pos);
+		return -1;
+	}
+	if (n < 0 || n > max_tokens) {
+		snprintf(err, errlen, "JSON has more than %d tokens", max_tokens);
+		return -1;
+	}
+	j->tok = malloc(sizeof(jsmntok_t) * (size_t)n);
+	if (j->tok == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	jsmn_init(&p);
+	j->ntok = jsmn_parse(&p, src, len, j->tok, (unsigned)n);
+	if (j->ntok != n)
+		goto invalid;
+	/* exactly one top-level value, then only whitespace */
+	if (tg_json_next(j, 0) != n)
+		goto invalid;
+	for (size_t k = (size_t)j->tok[0].end; k < len; k++) {
+		if (src[k] != ' ' && src[k] != '\t' && src[k] != '\r' && src[k] != '\n')
+			goto invalid;
+	}
+	for (int i = 0; i < n; i++) {
+		if (j->tok[i].type == JSMN_PRIMITIVE && !tg_json_is_num(j, i) &&
+		    !tg_json_is_bool(j, i) && !tg_json_is_null(j, i)) {
+			snprintf(err, errlen, "invalid JSON value at byte %d", j->tok[i].start);
+			tg_json_fini(j);
+			return -1;
+		}
+	}
+	if (depth_of(j->tok, n, max_depth) == -1) {
+		snprintf(err, errlen, "JSON nesting deeper than %d", max_depth);
+		tg_json_fini(j);
+		return -1;
+	}
+	return 0;
+
+invalid:
+	snprintf(err, errlen, "invalid JSON: trailing data after byte %d",
+		 j->ntok > 0 ? j->tok[0].end : 0);
+	tg_json_fini(j);
+	return -1;
+}
+
+void
+tg_json_fini(struct tg_json *j)
+{
+	free(j->tok);
+	j->tok = NULL;
+	j->ntok = 0;
+}
+
+int
+tg_json_next(const struct tg_json *j, int i)
+{
+	/* children still to skip: an object's size counts keys, each followed by a value */
+	int pending = 1;
+
+	while (pending > 0 && i < j->ntok) {
+		const jsmntok_t *t = &j->tok[i];
+		pending--;
+		if (t->type == JSMN_OBJECT)
+			pending += t->size * 2;
+		else if (t->type == JSMN_ARRAY)
+			pending += t->size;
+		i++;
+	}
+	return i;
+}
+
+int
+tg_json_first(const struct tg_json *j, int c)
+{
+	if (c < 0 || c >= j->ntok || j->tok[c].size == 0)
+		return -1;
+	if (j->tok[c].type != JSMN_OBJECT && j->tok[c].type != JSMN_ARRAY)
+		return -1;
+	return c + 1;
+}
+
+int
+tg_json_after(const struct tg_json *j, int c, int k)
+{
+	int next = j->tok[c].type == JSMN_OBJECT ? tg_json_next(j, k + 1) : tg_json_next(j, k);
+	int end = tg_json_next(j, c);
+
+	return next < end ? next : -1;
+}
+
+int
+tg_json_get(const struct tg_json *j, int obj, const char *key)
+{
+	if (obj < 0 || obj >= j->ntok || j->tok[obj].type != JSMN_OBJECT)
+		return -1;
+	for (int k = tg_json_first(j, obj); k != -1; k = tg_json_after(j, obj, k)) {
+		if (tg_json_eq(j, k, key))
+			return k + 1;
+	}
+	return -1;
+}
+
+const char *
+tg_json_raw(const struct tg_json *j, int i, size_t *n)
+{
+	*n = (size_t)(j->tok[i].end - j->tok[i].start);
+	return j->src + j->tok[i].start;
+}
+
+static bool
+prim_is(const struct tg_json *j, int i, const char *word)
+{
+	size_t n;
+	const char *s;
+
+	if (i < 0 || i >= j->ntok || j->tok[i].type != JSMN_PRIMITIVE)
+		return false;
+	s = tg_json_raw(j, i, &n);
+	return n == strlen(word) && memcmp(s, word, n) == 0;
+}
+
+bool
+tg_json_is_str(const struct tg_json *j, int i)
+{
+	return i >= 0 && i < j->ntok && j->tok[i].type == JSMN_STRING;
+}
+
+bool
+tg_json_is_obj(const struct tg_json *j, int i)
+{
+	return i >= 0 && i < j->ntok && j->tok[i].type == JSMN_OBJECT;
+}
+
+bool
+tg_json_is_arr(const struct tg_json *j, int i)
+{
+	return i >= 0 && i < j->ntok && j->tok[i].type == JSMN_ARRAY;
+}
+
+bool
+tg_json_is_null(const struct tg_json *j, int i)
+{
+	return prim_is(j, i, "null");
+}
+
+bool
+tg_json_is_bool(const struct tg_json *j, int i)
+{
+	return prim_is(j, i, "true") || prim_is(j, i, "false");
+}
+
+bool
+tg_json_is_num(const struct tg_json *j, int i)
+{
+	size_t n, k = 0;
+	const char *s;
+
+	if (i < 0 || i >= j->ntok || j->tok[i].type != JSMN_PRIMITIVE)
+		return false;
+	s = tg_json_raw(j, i, &n);
+	/* RFC 8259: -? int frac? exp? */
+	if (k < n && s[k] == '-')
+		k++;
+	if (k == n)
+		return false;
+	if (s[k] == '0')
+		k++;
+	else if (s[k] >= '1' && s[k] <= '9')
+		while (k < n && s[k] >= '0' && s[k] <= '9')
+			k++;
+	else
+		return false;
+	if (k < n && s[k] == '.') {
+		size_t d = ++k;
+		while (k < n && s[k] >= '0' && s[k] <= '9')
+			k++;
+		if (k == d)
+			return false;
+	}
+	if (k < n && (s[k] == 'e' || s[k] == 'E')) {
+		k++;
+		if (k < n && (s[k] == '+' || s[k] == '-'))
+			k++;
+		size_t d = k;
+		while (k < n && s[k] >= '0' && s[k] <= '9')
+			k++;
+		if (k == d)
+			return false;
+	}
+	return k == n;
+}
+
+bool
+tg_json_eq(const struct tg_json *j, int i, const char *s)
+{
+	size_t n;
+	const char *raw;
+
+	if (!tg_json_is_str(j, i))
+		return false;
+	raw = tg_json_raw(j, i, &n);
+	return n == strlen(s) && memcmp(raw, s, n) == 0;
+}
+
+int
+tg_json_int64(const struct tg_json *j, int i, int64_t *out)
+{
+	size_t n;
+	const char *s;
+	int64_t v = 0;
+	bool neg = false;
+
+	if (!tg_json_is_num(j, i))
+		return -1;
+	s = tg_json_raw(j, i, &n);
+	size_t k = 0;
+	if (s[0] == '-') {
+		neg = true;
+		k = 1;
+	}
+	for (; k < n; k++) {
+		if (s[k] < '0' || s[k] > '9')
+			return -1;      /* a fraction or exponent is not an integer */
+		if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, s[k] - '0', &v))
+			return -1;
+	}
+	*out = neg ? -v : v;
+	return 0;
+}
+
+int
+tg_json_bool(const struct tg_json *j, int i, bool *out)
+{
+	if (prim_is(j, i, "true"))
+		*out = true;
+	else if (prim_is(j, i, "false"))
+		*out = false;
+	else
+		return -1;
+	return 0;
+}
+
+static int
+hex4(const char *s, unsigned *out)
+{
+	unsigned v = 0;
+
+	for (int k = 0; k < 4; k++) {
+		char c = s[k];
+		v <<= 4;
+		if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
+		else return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+long
+tg_json_str(const struct tg_json *j, int i, char *out, size_t cap)
+{
+	size_t n, o = 0;
+	const char *s;
+
+	if (!tg_json_is_str(j, i) || cap == 0)
+		return -1;
+	s = tg_json_raw(j, i, &n);
+	for (size_t k = 0; k < n; k++) {
+		unsigned cp;
+		char utf[4];
+		size_t ulen;
+
+		if (s[k] != '\\') {
+			if (o + 1 >= cap)
+				return -1;
+			out[o++] = s[k];
+			continue;
+		}
+		if (++k >= n)
+			return -1;
+		switch (s[k]) {
+		case '"': cp = '"'; break;
+		case '\\': cp = '\\'; break;
+		case '/': cp = '/'; break;
+		case 'b': cp = '\b'; break;
+		case 'f': cp = '\f'; break;
+		case 'n': cp = '\n'; break;
+		case 'r': cp = '\r'; break;
+		case 't': cp = '\t'; break;
+		case 'u':
+			if (k + 4 >= n || hex4(s + k + 1, &cp) == -1)
+				return -1;
+			k += 4;
+			if (cp >= 0xD800 && cp <= 0xDBFF) {
+				unsigned lo;
+				if (k + 6 >= n || s[k + 1] != '\\' || s[k + 2] != 'u' ||
+				    hex4(s + k + 3, &lo) == -1 || lo < 0xDC00 || lo > 0xDFFF)
+					return -1;
+				cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+				k += 6;
+			} else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+				return -1;
+			}
+			break;
+		default:
+			return -1;
+		}
+		if (cp < 0x80) {
+			utf[0] = (char)cp;
+			ulen = 1;
+		} else if (cp < 0x800) {
+			utf[0] = (char)(0xC0 | (cp >> 6));
+			utf[1] = (char)(0x80 | (cp & 0x3F));
+			ulen = 2;
+		} else if (cp < 0x10000) {
+			utf[0] = (char)(0xE0 | (cp >> 12));
+			utf[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+			utf[2] = (char)(0x80 | (cp & 0x3F));
+			ulen = 3;
+		} else {
+			utf[0] = (char)(0xF0 | (cp >> 18));
+			utf[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+			utf[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+			utf[3] = (char)(0x80 | (cp & 0x3F));
+			ulen = 4;
+		}
+		if (o + ulen >= cap)
+			return -1;
+		memcpy(out + o, utf, ulen);
+		o += ulen;
+	}
+	out[o] = '\0';
+	return (long)o;
+}
+
+const char *
+tg_json_kind(const struct tg_json *j, int i)
+{
+	if (i < 0 || i >= j->ntok)
+		return "nothing";
+	switch (j->tok[i].type) {
+	case JSMN_OBJECT: return "an object";
+	case JSMN_ARRAY: return "an array";
+	case JSMN_STRING: return "a string";
+	default:
+		if (tg_json_is_null(j, i)) return "null";
+		if (tg_json_is_bool(j, i)) return "a boolean";
+		return "a number";
+	}
+}

@@ -1,0 +1,87 @@
+/*
+ * Decimal prices to integer pico-USD and back; cost as a sum of integer
+ * products with overflow checks.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "tg_money.h"
+
+int
+tg_money_parse_per_mtok(const char *s, size_t n, int64_t *pusd_per_tok)
+{
+	int64_t whole = 0, frac = 0;
+	size_t k = 0, digits = 0, decimals = 0;
+
+	while (k < n && s[k] >= '0' && s[k] <= '9') {
+		whole = whole * 10 + (s[k++] - '0');
+		if (whole > TG_MONEY_MAX_PER_MTOK_USD)
+			return -1;
+		digits++;
+	}
+	if (k < n && s[k] == '.') {
+		k++;
+		while (k < n && s[k] >= '0' && s[k] <= '9') {
+			if (++decimals > 6)
+				return -1;
+			frac = frac * 10 + (s[k++] - '0');
+		}
+		if (decimals == 0)
+			return -1;
+	}
+	if (k != n || digits == 0)
+		return -1;
+	for (size_t d = decimals; d < 6; d++)
+		frac *= 10;
+	/* USD/Mtok × 1e12 pUSD/USD ÷ 1e6 tok/Mtok = × 1e6 pUSD/tok */
+	*pusd_per_tok = whole * 1000000 + frac;
+	return 0;
+}
+
+static int
+add_product(int64_t *sum, int64_t tokens, int64_t price)
+{
+	int64_t p;
+
+	if (tokens < 0)
+		return -1;
+	if (__builtin_mul_overflow(tokens, price, &p) || __builtin_add_overflow(*sum, p, sum))
+		return -1;
+	return 0;
+}
+
+int
+tg_money_cost(const struct tg_usage *u, const struct tg_price *p, int64_t *cost_pusd)
+{
+	int64_t sum = 0;
+	int64_t visible_output = u->output - u->reasoning;
+
+	/* a provider that reports more reasoning than output: bill it all as reasoning */
+	if (visible_output < 0)
+		visible_output = 0;
+	if (add_product(&sum, u->input, p->input) == -1 ||
+	    add_product(&sum, u->cache_read, p->cache_read) == -1 ||
+	    add_product(&sum, u->cache_write, p->cache_write) == -1 ||
+	    add_product(&sum, visible_output, p->output) == -1 ||
+	    add_product(&sum, u->reasoning, p->reasoning) == -1)
+		return -1;
+	*cost_pusd = sum;
+	return 0;
+}
+
+size_t
+tg_money_format_usd(int64_t pusd, char out[TG_MONEY_USD_LEN])
+{
+	uint64_t mag = pusd < 0 ? (uint64_t)0 - (uint64_t)pusd : (uint64_t)pusd;
+	uint64_t whole = mag / 1000000000000ull, frac = mag % 1000000000000ull;
+	int n;
+
+	if (frac == 0)
+		return (size_t)snprintf(out, TG_MONEY_USD_LEN, "%s%llu", pusd < 0 ? "-" : "",
+					(unsigned long long)whole);
+	n = snprintf(out, TG_MONEY_USD_LEN, "%s%llu.%012llu", pusd < 0 ? "-" : "",
+		     (unsigned long long)whole, (unsigned long long)frac);
+	while (out[n - 1] == '0')
+		out[--n] = '\0';
+	return (size_t)n;
+}

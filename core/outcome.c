@@ -1,0 +1,15 @@
+/* Names of call outcomes, shared by the database writer, metrics and logs. */
+#include "tg_record.h"
+
+const char *const tg_outcome_names[TG_OUTCOME_COUNT] = {
+	[TG_OUTCOME_OK] = "ok",
+	[TG_OUTCOME_CLIENT_ERROR] = "client_error",
+	[TG_OUTCOME_RATE_LIMITED] = "rate_limited",
+	[TG_OUTCOME_UNAVAILABLE] = "unavailable",
+	[TG_OUTCOME_UPSTREAM_4XX] = "upstream_4xx",
+	[TG_OUTCOME_UPSTREAM_ERROR] = "upstream_error",
+	[TG_OUTCOME_TIMEOUT] = "timeout",
+	[TG_OUTCOME_INCOMPLETE] = "incomplete",
+	[TG_OUTCOME_CANCELLED] = "cancelled",
+	[TG_OUTCOME_UNKNOWN] = "unknown",
+};

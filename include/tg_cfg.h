@@ -1,0 +1,135 @@
+/*
+ * The configuration (SPEC section 4): one immutable struct per process life.
+ * A reload builds a new one; nothing is patched in place. Loaded and validated
+ * by core/cfg.c; every error names the file, the JSON path and what was expected.
+ */
+#ifndef TG_CFG_H
+#define TG_CFG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tg_money.h"
+
+#define TG_MAX_PROVIDERS      16
+#define TG_MAX_MODELS         64
+#define TG_MAX_ROUTES         32
+#define TG_MAX_ROUTE_TARGETS  8
+#define TG_MAX_KEYS           256
+#define TG_MAX_WORKERS        32      /* per generation; the shared region has 2x slots */
+#define TG_NAME_MAX           64      /* names of providers, models, routes, keys, NUL included */
+
+enum tg_provider_kind { TG_KIND_ANTHROPIC = 0, TG_KIND_GEMINI, TG_KIND_OPENAI };
+
+enum tg_backpressure { TG_BACKPRESSURE_REJECT = 0, TG_BACKPRESSURE_ALLOW };
+
+enum tg_route_strategy { TG_ROUTE_FALLBACK = 0 };
+
+/* A provider secret, read from the environment. No print function exists on purpose. */
+struct tg_secret {
+	char   value[512];
+	size_t len;
+};
+
+struct tg_breaker_cfg {
+	uint32_t window;                  /* calls looked back over */
+	uint32_t min_calls;               /* no rate decision below this many */
+	uint32_t failure_permille;        /* failure_rate × 1000 */
+	uint32_t consecutive_failures;
+	uint32_t slow_first_byte_ms;
+	uint32_t open_ms;
+	uint32_t half_open_probes;
+};
+
+struct tg_rate_cfg {
+	uint64_t rpm, tpm;                /* 0 = unlimited */
+};
+
+struct tg_retry_cfg {
+	uint32_t max_attempts;            /* 1 = no retry */
+	uint32_t base_ms, max_ms;
+	uint32_t budget_permille;         /* budget_ratio × 1000 */
+};
+
+struct tg_provider_cfg {
+	char                  name[TG_NAME_MAX];
+	enum tg_provider_kind kind;
+	char                  base_url[256];        /* no trailing slash */
+	char                  api_key_env[128];
+	struct tg_secret      api_key;              /* empty when the variable is unset */
+	uint32_t              connect_timeout_ms, first_byte_timeout_ms, total_timeout_ms;
+	struct tg_breaker_cfg breaker;
+	struct tg_rate_cfg    rate;
+	struct tg_retry_cfg   retry;
+};
+
+struct tg_model_cfg {
+	char            name[TG_NAME_MAX];
+	uint32_t        provider;                   /* index into providers */
+	char            upstream[128];              /* model id sent to the provider */
+	struct tg_price price;                      /* reasoning = output unless given */
+};
+
+struct tg_route_cfg {
+	char                   name[TG_NAME_MAX];
+	enum tg_route_strategy strategy;
+	uint32_t               n_targets;
+	uint32_t               targets[TG_MAX_ROUTE_TARGETS];  /* indexes into models */
+};
+
+struct tg_key_cfg {
+	char     name[TG_NAME_MAX];
+	uint8_t  sha256[32];
+	uint64_t rpm, tpm;                /* 0 = unlimited */
+};
+
+struct tg_db_cfg {
+	char                 conninfo[512];
+	uint32_t             batch_rows, flush_ms;
+	uint32_t             ring_records;          /* all rings together */
+	enum tg_backpressure backpressure;
+};
+
+struct tg_cfg {
+	char     path[PATH_MAX];
+	char     sha256_hex[65];          /* of the file's bytes, for the audit log */
+
+	char     listen_host[256];
+	uint16_t listen_port;
+	bool     listen_loopback;
+	uint32_t workers;                 /* resolved: 0 in the file means the CPU count */
+	char     state_dir[PATH_MAX];
+	uint32_t shutdown_timeout_ms;
+	uint32_t client_timeout_ms;       /* reading a request's headers and body */
+	uint64_t max_body_bytes;
+
+	struct tg_db_cfg db;
+
+	bool     admin_key_set;
+	uint8_t  admin_sha256[32];
+
+	uint32_t n_providers, n_models, n_routes, n_keys;
+	struct tg_provider_cfg providers[TG_MAX_PROVIDERS];
+	struct tg_model_cfg    models[TG_MAX_MODELS];
+	struct tg_route_cfg    routes[TG_MAX_ROUTES];
+	struct tg_key_cfg      keys[TG_MAX_KEYS];
+};
+
+/*
+ * Read and validate the file at path. On success returns a new config (free
+ * with tg_cfg_free). On failure returns NULL and appends one line per problem
+ * to errors ("etc/x.json: providers.anthropic.breaker.failure_rate: expected a
+ * number between 0 and 1, got \"high\""); errors is NUL-terminated, truncated
+ * to errlen. Provider keys are read from the environment here.
+ */
+struct tg_cfg *tg_cfg_load(const char *path, char *errors, size_t errlen);
+void tg_cfg_free(struct tg_cfg *cfg);
+
+/* Lookups by name; -1 when absent. */
+int tg_cfg_provider(const struct tg_cfg *cfg, const char *name, size_t n);
+int tg_cfg_model(const struct tg_cfg *cfg, const char *name, size_t n);
+int tg_cfg_route(const struct tg_cfg *cfg, const char *name, size_t n);
+
+#endif /* TG_CFG_H */

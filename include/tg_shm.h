@@ -1,0 +1,152 @@
+/*
+ * The shared region: a map. Created by the master before the first fork
+ * (MAP_SHARED | MAP_ANONYMOUS), inherited by every child, never resized.
+ * Offsets, never pointers. Counters are relaxed atomics with one writer;
+ * shared words (breakers, buckets) change only by CAS.
+ *
+ * The log rings live in a second, file-backed mapping (tg_ring.h) so that
+ * records not yet in the database survive a crash of every process.
+ */
+#ifndef TG_SHM_H
+#define TG_SHM_H
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "tg_breaker.h"
+#include "tg_cfg.h"
+#include "tg_gcra.h"
+#include "tg_retry.h"
+
+#define TG_SHM_MAGIC    0x54474d31u           /* "TGM1" */
+#define TG_SHM_VERSION  1u                    /* bump on ANY size or order change */
+#define TG_CACHELINE    64
+/* Two generations of workers live side by side during a reload. */
+#define TG_WORKER_SLOTS (2 * TG_MAX_WORKERS)
+/* One log ring per worker slot, plus one for the master's own audit entries. */
+#define TG_MASTER_RING  TG_WORKER_SLOTS
+#define TG_RINGS        (TG_WORKER_SLOTS + 1)
+
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2 && ATOMIC_LONG_LOCK_FREE == 2 && ATOMIC_LLONG_LOCK_FREE == 2,
+	       "an atomic that takes a lock works in one process only");
+
+struct tg_shm_hdr {                           /* offset 0, written once by the master */
+	uint32_t magic, version;
+	uint64_t size;
+	uint64_t off_workers, off_providers, off_keys, off_models, off_logger;
+	uint32_t n_workers, n_providers, n_keys, n_models;
+	_Atomic uint64_t generation;          /* bumped by each accepted reload */
+	_Atomic uint32_t draining;            /* set by the master on shutdown: readyz says no */
+	uint8_t  reserved[60];
+};
+
+/* One per worker process; one writer: the worker in this slot. */
+struct tg_worker_slot {
+	alignas(TG_CACHELINE) _Atomic int32_t pid;    /* 0 = free; the master assigns and reclaims */
+	_Atomic uint32_t generation;          /* config generation the worker runs */
+	_Atomic uint64_t heartbeat_ms;        /* CLOCK_MONOTONIC, bumped by a worker timer */
+	_Atomic uint64_t requests;            /* answered, all endpoints */
+	_Atomic uint64_t in_flight;           /* requests accepted and not yet answered */
+	uint8_t pad[TG_CACHELINE - 32];
+};
+
+/* The logger's heartbeat and what it reports about the database. One writer: the logger. */
+struct tg_logger_slot {
+	alignas(TG_CACHELINE) _Atomic int32_t pid;
+	_Atomic uint32_t db_up;               /* 1 while the last write to PostgreSQL worked */
+	_Atomic uint64_t heartbeat_ms;
+	_Atomic uint64_t rows_written;        /* tollgate_log_rows_written_total */
+	_Atomic uint64_t spooled_rows;        /* tollgate_log_spooled_rows: in the spool, not yet in the database */
+	_Atomic uint32_t spool_writable;      /* 0 when the spool could not be written */
+	uint8_t pad[TG_CACHELINE - 36];
+};
+
+/* Named slots (providers, keys, models) keep their index while the name exists across reloads. */
+struct tg_named_slot {
+	alignas(TG_CACHELINE) char name[TG_NAME_MAX];     /* "" = free; written by the master only */
+};
+
+/* Shared by every worker; all-zero (as created) is closed, full buckets, empty budget. */
+struct tg_provider_slot {
+	struct tg_named_slot   id;
+	struct tg_breaker      breaker;       /* + throttled_until_ms and the disabled flag */
+	struct tg_gcra         rpm;           /* the provider's own quota, so we stay under it */
+	struct tg_gcra         tpm;           /* debited by estimate, reconciled at the end */
+	struct tg_retry_budget retry;
+};
+
+/* One per client key; all-zero is two full buckets. */
+struct tg_key_slot {
+	struct tg_named_slot id;
+	struct tg_gcra       rpm;
+	struct tg_gcra       tpm;
+};
+
+struct tg_model_slot {
+	struct tg_named_slot id;
+};
+
+_Static_assert(sizeof(struct tg_worker_slot) % TG_CACHELINE == 0, "slots fill whole lines");
+_Static_assert(sizeof(struct tg_logger_slot) % TG_CACHELINE == 0, "slots fill whole lines");
+_Static_assert(sizeof(struct tg_provider_slot) % TG_CACHELINE == 0, "slots fill whole lines");
+_Static_assert(sizeof(struct tg_key_slot) % TG_CACHELINE == 0, "slots fill whole lines");
+
+/*
+ * Create the region (master only, before any fork) sized for the slot counts
+ * above. Returns the header, or NULL with the reason logged.
+ */
+struct tg_shm_hdr *tg_shm_create(void);
+
+/* Check magic, version and size of a mapped region; names the mismatch in why. Returns 0 or -1. */
+int tg_shm_check(const struct tg_shm_hdr *h, char *why, size_t whylen)
+	__attribute__((warn_unused_result));
+
+/*
+ * Give each provider, key and model of cfg a slot, keeping the index of every
+ * name that already has one and freeing the slots of names that are gone
+ * (master only, before forking the generation that uses cfg). Fills the
+ * index maps cfg order -> slot. Returns 0, or -1 if the tables are full.
+ */
+struct tg_slot_map {
+	uint32_t provider[TG_MAX_PROVIDERS];
+	uint32_t key[TG_MAX_KEYS];
+	uint32_t model[TG_MAX_MODELS];
+};
+int tg_shm_assign(struct tg_shm_hdr *h, const struct tg_cfg *cfg, struct tg_slot_map *map)
+	__attribute__((warn_unused_result));
+
+static inline struct tg_worker_slot *
+tg_shm_worker(struct tg_shm_hdr *h, uint32_t i)
+{
+	return (struct tg_worker_slot *)((char *)h + h->off_workers) + i;
+}
+
+static inline struct tg_logger_slot *
+tg_shm_logger(struct tg_shm_hdr *h)
+{
+	return (struct tg_logger_slot *)((char *)h + h->off_logger);
+}
+
+static inline struct tg_provider_slot *
+tg_shm_provider(struct tg_shm_hdr *h, uint32_t i)
+{
+	return (struct tg_provider_slot *)((char *)h + h->off_providers) + i;
+}
+
+static inline struct tg_key_slot *
+tg_shm_key(struct tg_shm_hdr *h, uint32_t i)
+{
+	return (struct tg_key_slot *)((char *)h + h->off_keys) + i;
+}
+
+static inline struct tg_model_slot *
+tg_shm_model(struct tg_shm_hdr *h, uint32_t i)
+{
+	return (struct tg_model_slot *)((char *)h + h->off_models) + i;
+}
+
+#endif /* TG_SHM_H */

@@ -1,0 +1,38 @@
+/*
+ * A prefork HTTP worker: its own event_base and evhttp on the listening socket
+ * inherited from the master. Serves until SIGTERM (drains) or SIGQUIT (now).
+ */
+#ifndef TG_WORKER_H
+#define TG_WORKER_H
+
+#include <stdint.h>
+
+#include "tg_cfg.h"
+#include "tg_shm.h"
+
+struct tg_ring_file;
+
+/* Everything a worker is handed at fork; all of it outlives the worker. */
+struct tg_worker_env {
+	const struct tg_cfg      *cfg;
+	struct tg_shm_hdr        *shm;
+	struct tg_ring_file      *rings;
+	const struct tg_slot_map *map;
+	uint32_t                  slot;       /* worker slot and ring index */
+	uint32_t                  generation;
+	int                       listen_fd;  /* non-blocking, shared by every worker */
+};
+
+/* Client-facing endpoints, as stored in records. */
+enum tg_endpoint {
+	TG_EP_NONE = 0,
+	TG_EP_ANTHROPIC_MESSAGES,
+	TG_EP_OPENAI_CHAT,
+	TG_EP_GEMINI_GENERATE,
+	TG_EP_GEMINI_STREAM,
+};
+
+/* Run the worker in the current (forked) process; returns the exit status. */
+int tg_worker_main(const struct tg_worker_env *env);
+
+#endif /* TG_WORKER_H */

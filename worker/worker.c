@@ -1,0 +1,168 @@
+/*
+ * The worker process: builds its event_base after fork, accepts on the
+ * listening socket it shares with every other worker, dispatches requests to
+ * their handlers, beats its heartbeat, and drains on SIGTERM.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "tg_clock.h"
+#include "tg_log.h"
+#include "worker.h"
+
+#define HEARTBEAT_MS   100
+#define DRAIN_IDLE_MS  300    /* no request for this long after draining began: exit */
+
+struct tg_wctx tg_w;
+
+struct route {
+	enum evhttp_cmd_type method;
+	const char          *path;           /* exact match */
+	void               (*handler)(struct evhttp_request *req);
+};
+
+static const struct route routes[] = {
+	{ EVHTTP_REQ_GET, "/healthz", tg_health_live },
+	{ EVHTTP_REQ_GET, "/readyz", tg_health_ready },
+};
+
+static void
+on_request(struct evhttp_request *req, void *arg)
+{
+	const char *uri = evhttp_request_get_uri(req);
+	enum evhttp_cmd_type method = evhttp_request_get_command(req);
+	size_t plen = strcspn(uri, "?");
+	char msg[160];
+
+	(void)arg;
+	tg_w.last_request_ms = tg_clock_mono_ms();
+	atomic_fetch_add_explicit(&tg_w.slot->requests, 1, memory_order_relaxed);
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (strlen(routes[i].path) == plen && memcmp(routes[i].path, uri, plen) == 0) {
+			if (routes[i].method != method) {
+				tg_reply_error(req, TG_FAMILY_PLAIN, 405, "method not allowed");
+				return;
+			}
+			routes[i].handler(req);
+			return;
+		}
+	}
+	snprintf(msg, sizeof(msg), "no route for %.*s", (int)(plen > 120 ? 120 : plen), uri);
+	tg_reply_error(req, TG_FAMILY_PLAIN, 404, msg);
+}
+
+static void
+start_drain(void)
+{
+	if (tg_w.draining)
+		return;
+	tg_w.draining = true;
+	tg_w.drain_deadline_ms = tg_clock_mono_ms() + tg_w.env->cfg->shutdown_timeout_ms;
+	/* stop accepting; the master's socket stays open for the other workers */
+	if (tg_w.listener != NULL) {
+		evhttp_del_accept_socket(tg_w.http, tg_w.listener);
+		tg_w.listener = NULL;
+	}
+	tg_log_info(NULL, "draining: no new connections, finishing in-flight requests");
+}
+
+static void
+on_term(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig; (void)what; (void)arg;
+	start_drain();
+}
+
+static void
+on_quit(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig; (void)what; (void)arg;
+	/* fast stop: what is in flight is recovered as "unknown" by the master */
+	_exit(0);
+}
+
+static void
+on_heartbeat(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t now = tg_clock_mono_ms();
+	uint64_t in_flight;
+
+	(void)fd; (void)what; (void)arg;
+	atomic_store_explicit(&tg_w.slot->heartbeat_ms, now, memory_order_relaxed);
+	/* the master died without a signal reaching us (PDEATHSIG covers most cases) */
+	if (getppid() == 1)
+		start_drain();
+	if (!tg_w.draining)
+		return;
+	in_flight = atomic_load_explicit(&tg_w.slot->in_flight, memory_order_relaxed);
+	if ((in_flight == 0 && now - tg_w.last_request_ms >= DRAIN_IDLE_MS) ||
+	    now >= tg_w.drain_deadline_ms) {
+		if (in_flight != 0)
+			tg_log_warn(NULL, "shutdown timeout with %llu request(s) in flight",
+				    (unsigned long long)in_flight);
+		event_base_loopbreak(tg_w.base);
+	}
+}
+
+int
+tg_worker_main(const struct tg_worker_env *env)
+{
+	const struct tg_cfg *cfg = env->cfg;
+	struct timeval beat = { .tv_sec = 0, .tv_usec = HEARTBEAT_MS * 1000 };
+	struct timeval client_tv = { .tv_sec = cfg->client_timeout_ms / 1000,
+				     .tv_usec = (cfg->client_timeout_ms % 1000) * 1000 };
+	struct event *ev_term, *ev_int, *ev_quit, *ev_beat;
+
+	memset(&tg_w, 0, sizeof(tg_w));
+	tg_w.env = env;
+	tg_w.slot = tg_shm_worker(env->shm, env->slot);
+	atomic_store_explicit(&tg_w.slot->pid, getpid(), memory_order_relaxed);
+	atomic_store_explicit(&tg_w.slot->in_flight, 0, memory_order_relaxed);
+
+	tg_w.base = event_base_new();
+	tg_w.http = tg_w.base ? evhttp_new(tg_w.base) : NULL;
+	if (tg_w.http == NULL) {
+		tg_log_error(NULL, "could not create the event loop");
+		return 2;
+	}
+	evhttp_set_allowed_methods(tg_w.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
+	evhttp_set_max_body_size(tg_w.http, (ev_ssize_t)cfg->max_body_bytes);
+	evhttp_set_timeout_tv(tg_w.http, &client_tv);
+	evhttp_set_gencb(tg_w.http, on_request, NULL);
+	tg_w.listener = evhttp_accept_socket_with_handle(tg_w.http, env->listen_fd);
+	if (tg_w.listener == NULL) {
+		tg_log_error(NULL, "could not accept on the listening socket");
+		return 2;
+	}
+
+	ev_term = evsignal_new(tg_w.base, SIGTERM, on_term, NULL);
+	ev_int = evsignal_new(tg_w.base, SIGINT, on_term, NULL);
+	ev_quit = evsignal_new(tg_w.base, SIGQUIT, on_quit, NULL);
+	ev_beat = event_new(tg_w.base, -1, EV_PERSIST, on_heartbeat, NULL);
+	if (ev_term == NULL || ev_int == NULL || ev_quit == NULL || ev_beat == NULL ||
+	    evsignal_add(ev_term, NULL) == -1 || evsignal_add(ev_int, NULL) == -1 ||
+	    evsignal_add(ev_quit, NULL) == -1 || event_add(ev_beat, &beat) == -1) {
+		tg_log_error(NULL, "could not install signal and timer events");
+		return 2;
+	}
+	/* the first beat tells the master this worker accepts */
+	atomic_store_explicit(&tg_w.slot->heartbeat_ms, tg_clock_mono_ms(), memory_order_relaxed);
+
+	event_base_dispatch(tg_w.base);
+
+	event_free(ev_beat);
+	event_free(ev_quit);
+	event_free(ev_int);
+	event_free(ev_term);
+	evhttp_free(tg_w.http);
+	event_base_free(tg_w.base);
+	tg_log_info(NULL, "worker exiting");
+	return 0;
+}

@@ -1,0 +1,51 @@
+/*
+ * What the worker's modules share inside one worker process: the context,
+ * the route handlers and the reply helpers. Not used outside worker/.
+ */
+#ifndef TG_WORKER_INT_H
+#define TG_WORKER_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "tg_uuid.h"
+#include "tg_worker.h"
+
+/* The API family a reply must speak: errors are shaped by it. */
+enum tg_family { TG_FAMILY_PLAIN = 0, TG_FAMILY_ANTHROPIC, TG_FAMILY_GEMINI, TG_FAMILY_OPENAI };
+
+struct tg_wctx {
+	const struct tg_worker_env *env;
+	struct event_base          *base;
+	struct evhttp              *http;
+	struct evhttp_bound_socket *listener;   /* NULL once draining */
+	struct tg_worker_slot      *slot;
+	bool                        draining;
+	uint64_t                    drain_deadline_ms;
+	uint64_t                    last_request_ms;
+};
+
+extern struct tg_wctx tg_w;
+
+/* Every response carries an id; handlers that call providers keep the same one. */
+void tg_reply_ids(struct evhttp_request *req, const char request_id[TG_UUID_STR_LEN],
+		  enum tg_family family);
+
+/* Send body (JSON) with status; adds content-type and, while draining, Connection: close. */
+void tg_reply_json(struct evhttp_request *req, int status, const char *body, size_t len);
+
+/*
+ * Send an error in the family's format: Anthropic {"type":"error","error":{…}},
+ * OpenAI {"error":{"message","type","code"}}, Gemini {"error":{"code","message","status"}}.
+ */
+void tg_reply_error(struct evhttp_request *req, enum tg_family family, int status,
+		    const char *message);
+
+/* Route handlers: worker/health.c. */
+void tg_health_live(struct evhttp_request *req);
+void tg_health_ready(struct evhttp_request *req);
+
+#endif /* TG_WORKER_INT_H */
