@@ -62,14 +62,14 @@ asan:   ## same sources, separate tree; every sanitizer report is fatal
 deps:
 	$(Q)sh tests/deps.sh
 
-unit: deps all $(BUILD)/check_tollgate asan
-	$(Q)./$(BUILD)/check_tollgate
-	$(Q)ASAN_OPTIONS=detect_leaks=1 ./build-asan/check_tollgate
+# Unit, sanitizer, integration and SDK suites against a private PostgreSQL (tests/run.sh).
+test: deps
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/check_tollgate
+	$(Q)$(MAKE) --no-print-directory asan
+	$(Q)sh tests/run.sh
 
-integration: deps all
-	$(Q)sh tests/integration/run.sh
-
-test: unit integration
+fuzz:
+	$(Q)sh tests/fuzz/run.sh
 
 install: $(BUILD)/tollgate
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tollgate/migrations $(DESTDIR)$(PREFIX)/share/tollgate/etc
@@ -80,4 +80,4 @@ install: $(BUILD)/tollgate
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all asan deps unit integration test install clean
+.PHONY: all asan deps test fuzz install clean

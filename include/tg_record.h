@@ -40,7 +40,7 @@ struct tg_attempt_rec {
 	uint8_t  provider;            /* index into the record's provider names: 0 = request's */
 	uint32_t latency_us;
 	int64_t  cost_pusd;           /* what the provider billed for this attempt */
-	char     provider_name[24];
+	char     provider_name[16];
 };
 
 struct tg_request_rec {
@@ -58,13 +58,13 @@ struct tg_request_rec {
 	uint32_t latency_us, ttfb_us, overhead_us;
 	uint32_t pad2;
 	char     key_name[48];
-	char     route[48];
+	char     route[40];
 	char     provider[24];
 	char     model[48];
 	char     upstream_model[64];
 	char     upstream_request_id[64];
-	char     client_request_id[128];   /* validated printable ASCII; longer ids are refused */
-	char     error[120];
+	char     client_request_id[256];   /* validated: at most 255 printable ASCII characters */
+	char     error[64];
 	struct tg_attempt_rec attempts[TG_RECORD_MAX_ATTEMPTS];
 };
 

@@ -51,7 +51,9 @@ struct tg_worker_slot {
 	_Atomic uint64_t heartbeat_ms;        /* CLOCK_MONOTONIC, bumped by a worker timer */
 	_Atomic uint64_t requests;            /* answered, all endpoints */
 	_Atomic uint64_t in_flight;           /* requests accepted and not yet answered */
-	uint8_t pad[TG_CACHELINE - 32];
+	_Atomic uint64_t ring_overflow;       /* records that found the ring full */
+	_Atomic uint64_t backpressure;        /* calls refused (or, with "allow", served) unrecorded */
+	uint8_t pad[TG_CACHELINE - 48];
 };
 
 /* The logger's heartbeat and what it reports about the database. One writer: the logger. */

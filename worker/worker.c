@@ -15,22 +15,30 @@
 
 #include "tg_clock.h"
 #include "tg_log.h"
+#include "proxy.h"
+#include "upstream.h"
 #include "worker.h"
 
 #define HEARTBEAT_MS   100
 #define DRAIN_IDLE_MS  300    /* no request for this long after draining began: exit */
+#define BODY_SLACK     (1u << 20)
 
 struct tg_wctx tg_w;
 
 struct route {
 	enum evhttp_cmd_type method;
-	const char          *path;           /* exact match */
+	const char          *path;
+	bool                 prefix;         /* path is a prefix, not the whole path */
 	void               (*handler)(struct evhttp_request *req);
 };
 
 static const struct route routes[] = {
-	{ EVHTTP_REQ_GET, "/healthz", tg_health_live },
-	{ EVHTTP_REQ_GET, "/readyz", tg_health_ready },
+	{ EVHTTP_REQ_POST, "/v1/messages", false, tg_proxy_anthropic },
+	{ EVHTTP_REQ_POST, "/v1/chat/completions", false, tg_proxy_openai },
+	{ EVHTTP_REQ_POST, "/v1beta/models/", true, tg_proxy_gemini },
+	{ EVHTTP_REQ_GET, "/v1/models", false, tg_proxy_models },
+	{ EVHTTP_REQ_GET, "/healthz", false, tg_health_live },
+	{ EVHTTP_REQ_GET, "/readyz", false, tg_health_ready },
 };
 
 static void
@@ -45,7 +53,9 @@ on_request(struct evhttp_request *req, void *arg)
 	tg_w.last_request_ms = tg_clock_mono_ms();
 	atomic_fetch_add_explicit(&tg_w.slot->requests, 1, memory_order_relaxed);
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		if (strlen(routes[i].path) == plen && memcmp(routes[i].path, uri, plen) == 0) {
+		size_t rlen = strlen(routes[i].path);
+		if ((rlen == plen || (routes[i].prefix && rlen < plen)) &&
+		    memcmp(routes[i].path, uri, rlen) == 0) {
 			if (routes[i].method != method) {
 				tg_reply_error(req, TG_FAMILY_PLAIN, 405, "method not allowed");
 				return;
@@ -133,9 +143,14 @@ tg_worker_main(const struct tg_worker_env *env)
 		return 2;
 	}
 	evhttp_set_allowed_methods(tg_w.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
-	evhttp_set_max_body_size(tg_w.http, (ev_ssize_t)cfg->max_body_bytes);
+	/* our own check answers 413 in the caller's format; evhttp's limit only caps memory */
+	evhttp_set_max_body_size(tg_w.http, (ev_ssize_t)(cfg->max_body_bytes + BODY_SLACK));
 	evhttp_set_timeout_tv(tg_w.http, &client_tv);
 	evhttp_set_gencb(tg_w.http, on_request, NULL);
+	if (tg_upstream_init(tg_w.base) == -1) {
+		tg_log_error(NULL, "could not set up the upstream client (libcurl)");
+		return 2;
+	}
 	tg_w.listener = evhttp_accept_socket_with_handle(tg_w.http, env->listen_fd);
 	if (tg_w.listener == NULL) {
 		tg_log_error(NULL, "could not accept on the listening socket");
@@ -162,6 +177,7 @@ tg_worker_main(const struct tg_worker_env *env)
 	event_free(ev_int);
 	event_free(ev_term);
 	evhttp_free(tg_w.http);
+	tg_upstream_fini();
 	event_base_free(tg_w.base);
 	tg_log_info(NULL, "worker exiting");
 	return 0;

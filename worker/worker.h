@@ -44,6 +44,15 @@ void tg_reply_json(struct evhttp_request *req, int status, const char *body, siz
 void tg_reply_error(struct evhttp_request *req, enum tg_family family, int status,
 		    const char *message);
 
+/*
+ * Authenticate the caller against cfg's client keys (worker/auth.c). Returns
+ * the key's index, or one of the negative codes below.
+ */
+#define TG_AUTH_OPEN    -1      /* no keys configured (loopback only): anyone may call */
+#define TG_AUTH_MISSING -2
+#define TG_AUTH_UNKNOWN -3
+int tg_auth_client(struct evhttp_request *req, const struct tg_cfg *cfg);
+
 /* Route handlers: worker/health.c. */
 void tg_health_live(struct evhttp_request *req);
 void tg_health_ready(struct evhttp_request *req);

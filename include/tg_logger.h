@@ -1,0 +1,43 @@
+/*
+ * The logger: the only process that talks to PostgreSQL at run time. It drains
+ * the log rings (tg_ring.h) into the database in batches, spools to
+ * state_dir/spool while the database is away, and serves the `migrate` and
+ * `report` commands. Only the logger/ sources include libpq-fe.h.
+ */
+#ifndef TG_LOGGER_H
+#define TG_LOGGER_H
+
+#include "tg_cfg.h"
+#include "tg_ring.h"
+#include "tg_shm.h"
+
+/* The highest migration this build writes to; the logger refuses an older schema. */
+#define TG_SCHEMA_VERSION 1
+
+/*
+ * Run the logger until SIGTERM/SIGINT (drain the rings and the spool, then
+ * return 0) or SIGQUIT (return 0 at once: unread records stay in the ring
+ * file). Called by the master in the forked child after it has set the
+ * process name; installs its own handlers for SIGTERM, SIGINT and SIGQUIT.
+ * Reports in tg_shm_logger(shm). Never exits on a database error. Returns 0,
+ * or 2 if its state (spool directory) could not be set up.
+ */
+int tg_logger_main(const struct tg_cfg *cfg, struct tg_shm_hdr *shm, struct tg_ring_file *rings);
+
+/*
+ * Apply every migrations_dir/NNNN_*.sql not yet in schema_migrations, each in
+ * its own transaction, in order, under an advisory lock (for `tollgate
+ * migrate`). Prints one line per applied file on stdout. Returns 0 or -1
+ * (reason logged).
+ */
+int tg_logger_migrate(const struct tg_cfg *cfg, const char *migrations_dir);
+
+/*
+ * Print the cost and token report for `tollgate report`: since_interval is a
+ * PostgreSQL interval ("24 hours", "7 days"; NULL = "1 day"), by one of
+ * model, provider, key, route (NULL = model). Returns 0, or -1 with the reason
+ * logged (bad arguments, database errors).
+ */
+int tg_logger_report(const struct tg_cfg *cfg, const char *since_interval, const char *by);
+
+#endif /* TG_LOGGER_H */

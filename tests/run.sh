@@ -1,0 +1,22 @@
+#!/bin/sh
+# Everything `make test` runs once the trees are built: the Check unit tests
+# in the plain and the sanitizer build, then the integration and SDK suites,
+# all against one private PostgreSQL under var/ that this script starts and stops.
+set -eu
+cd "$(dirname "$0")/.."
+
+PGDIR="$PWD/var/test-pg"
+TG_TEST_PG=$(sh tests/pg.sh start "$PGDIR")
+export TG_TEST_PG
+trap 'sh tests/pg.sh stop "$PGDIR" >/dev/null 2>&1 || true' EXIT INT TERM
+
+echo "== unit tests (build/)"
+./build/check_tollgate
+echo "== unit tests under ASan/UBSan (build-asan/)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 ./build-asan/check_tollgate
+
+echo "== integration tests"
+node --test --test-concurrency=1 tests/integration/
+
+echo "== SDK tests against the simulator"
+sh tests/sdk/run-against-mock.sh
