@@ -68,6 +68,11 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory asan
 	$(Q)sh tests/run.sh
 
+# The motivating experiment, end to end, with the cost report at the end (tests/demo.sh).
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)sh tests/demo.sh
+
 fuzz:
 	$(Q)sh tests/fuzz/run.sh
 
@@ -80,4 +85,4 @@ install: $(BUILD)/tollgate
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all asan deps test fuzz install clean
+.PHONY: all asan deps test demo fuzz install clean

@@ -20,6 +20,7 @@
 #include "tg_breaker.h"
 #include "tg_cfg.h"
 #include "tg_gcra.h"
+#include "tg_record.h"
 #include "tg_retry.h"
 
 #define TG_SHM_MAGIC    0x54474d31u           /* "TGM1" */
@@ -44,6 +45,40 @@ struct tg_shm_hdr {                           /* offset 0, written once by the m
 	uint8_t  reserved[60];
 };
 
+/* Latency histogram bounds, µs; one more bucket counts everything above the last. */
+#define TG_HIST_BOUNDS 14
+static const uint64_t tg_hist_bounds_us[TG_HIST_BOUNDS] = {
+	1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+	1000000, 2500000, 5000000, 10000000, 30000000,
+};
+
+struct tg_histogram {
+	_Atomic uint64_t bucket[TG_HIST_BOUNDS + 1];  /* not cumulative; /metrics sums them */
+	_Atomic uint64_t sum_us, count;
+};
+
+enum tg_token_kind {
+	TG_TOKENS_INPUT = 0, TG_TOKENS_OUTPUT, TG_TOKENS_REASONING, TG_TOKENS_CACHE_READ,
+	TG_TOKENS_CACHE_WRITE, TG_TOKEN_KINDS
+};
+
+/* Per model slot (indexed like the model table), in each worker's metrics. */
+struct tg_model_metrics {
+	_Atomic uint64_t requests[TG_OUTCOME_COUNT];
+	_Atomic uint64_t tokens[TG_TOKEN_KINDS];
+	_Atomic uint64_t cost_pusd;
+};
+
+enum tg_ratelimit_scope { TG_SCOPE_KEY = 0, TG_SCOPE_PROVIDER, TG_SCOPES };
+
+/* Counters for /metrics, one writer (the worker in the slot); the scrape sums every slot. */
+struct tg_worker_metrics {
+	struct tg_model_metrics model[TG_MAX_MODELS];
+	struct tg_histogram     duration, ttfb;
+	_Atomic uint64_t        retries[TG_MAX_PROVIDERS];
+	_Atomic uint64_t        ratelimited[TG_SCOPES];
+};
+
 /* One per worker process; one writer: the worker in this slot. */
 struct tg_worker_slot {
 	alignas(TG_CACHELINE) _Atomic int32_t pid;    /* 0 = free; the master assigns and reclaims */
@@ -54,6 +89,8 @@ struct tg_worker_slot {
 	_Atomic uint64_t ring_overflow;       /* records that found the ring full */
 	_Atomic uint64_t backpressure;        /* calls refused (or, with "allow", served) unrecorded */
 	uint8_t pad[TG_CACHELINE - 48];
+	/* kept when a new worker takes the slot, so the sums never go backwards */
+	alignas(TG_CACHELINE) struct tg_worker_metrics metrics;
 };
 
 /* The logger's heartbeat and what it reports about the database. One writer: the logger. */

@@ -175,6 +175,7 @@ proxy_finish(struct tg_req *r)
 		evhttp_connection_set_closecb(r->conn, NULL, NULL);
 	fill_record(r);
 	push_record(r);
+	tg_metrics_call(&r->rec, r->model);
 	atomic_fetch_sub_explicit(&tg_w.slot->in_flight, 1, memory_order_relaxed);
 
 	if (r->state == TG_REQ_STREAMING) {

@@ -39,6 +39,7 @@ static const struct route routes[] = {
 	{ EVHTTP_REQ_GET, "/v1/models", false, tg_proxy_models },
 	{ EVHTTP_REQ_GET, "/healthz", false, tg_health_live },
 	{ EVHTTP_REQ_GET, "/readyz", false, tg_health_ready },
+	{ EVHTTP_REQ_GET, "/metrics", false, tg_metrics_scrape },
 };
 
 static void

@@ -53,6 +53,12 @@ void tg_reply_error(struct evhttp_request *req, enum tg_family family, int statu
 #define TG_AUTH_UNKNOWN -3
 int tg_auth_client(struct evhttp_request *req, const struct tg_cfg *cfg);
 
+/* Metrics (worker/metrics.c): count into this worker's slot; /metrics sums every slot. */
+void tg_metrics_call(const struct tg_request_rec *rec, int model_cfg_index);
+void tg_metrics_retry(uint32_t provider_cfg_index);
+void tg_metrics_ratelimited(enum tg_ratelimit_scope scope);
+void tg_metrics_scrape(struct evhttp_request *req);
+
 /* Route handlers: worker/health.c. */
 void tg_health_live(struct evhttp_request *req);
 void tg_health_ready(struct evhttp_request *req);
