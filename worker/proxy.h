@@ -1,6 +1,8 @@
 /*
  * One proxied call, from the client's request to its record in the ring.
- * Its life is an explicit state; only proxy_finish() answers and frees.
+ * worker/proxy.c owns its life (begin, refuse, finish), worker/attempt.c its
+ * provider attempts (admission, transfer, retry, fallback), worker/endpoints.c
+ * the URL handlers. Only tg_call_finish() answers the client and frees.
  */
 #ifndef TG_PROXY_H
 #define TG_PROXY_H
@@ -9,8 +11,10 @@
 #include <stdint.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <event2/http.h>
 
+#include "policy.h"
 #include "tg_buf.h"
 #include "tg_log.h"
 #include "tg_record.h"
@@ -20,28 +24,46 @@
 #include "upstream.h"
 #include "worker.h"
 
-enum tg_req_state { TG_REQ_PARSING = 0, TG_REQ_UPSTREAM, TG_REQ_STREAMING, TG_REQ_DONE };
+enum tg_req_state {
+	TG_REQ_PARSING = 0,     /* checking the client's request */
+	TG_REQ_UPSTREAM,        /* an attempt (or the wait before a retry) is under way */
+	TG_REQ_STREAMING,       /* a 200 stream is being relayed: no retry from here */
+	TG_REQ_DONE,
+};
 
 struct tg_req {
-	struct evhttp_request    *http_borrowed;    /* valid until proxy_finish() answers */
+	struct evhttp_request    *http_borrowed;    /* valid until tg_call_finish() answers */
 	struct evhttp_connection *conn;             /* NULL once the client went away */
 	enum tg_req_state         state;
 	enum tg_family            family;           /* the client's wire format */
 	enum tg_endpoint          endpoint;
 	char                      id_text[TG_UUID_STR_LEN];
 	struct tg_log_ctx         log;
-	uint64_t                  started_us, upstream_started_us, upstream_us;
+	uint64_t                  started_us;
 
 	const char               *http_body;        /* the client's body, inside the request */
 	size_t                    http_body_len;
 	struct tg_request_info    info;
 	int                       key;              /* index into cfg->keys, or -1 */
-	int                       model;            /* index into cfg->models, or -1 */
+	struct tg_key_limits      limits;           /* the key's buckets, for the headers */
+	int64_t                   est_tokens;       /* debited from TPM buckets up front */
 	int                       inflight;         /* entry in the ring's in-flight table, or -1 */
 
-	struct tg_upstream       *up;               /* owned; NULL when no call is in flight */
+	/* targets: the model named, or a route's models in order */
+	uint32_t                  targets[TG_MAX_ROUTE_TARGETS];
+	uint32_t                  n_targets, target;
+	int                       model;            /* the model being tried or that answered, or -1 */
+	uint32_t                  provider;         /* its provider (cfg index) */
+	uint32_t                  tries;            /* attempts on the current target */
+	struct tg_breaker_ticket  ticket;
+	bool                      ticket_held;      /* a verdict is owed to the breaker */
+	uint64_t                  retry_after_ms;   /* what a refusal tells the client to wait */
+	struct event             *retry_timer;      /* owned; a backoff before the next attempt */
+
+	struct tg_upstream       *up;               /* owned; NULL when no transfer is in flight */
+	uint64_t                  attempt_started_us, upstream_us;
 	int                       up_status;
-	struct tg_upstream_meta   up_meta;          /* copied when the transfer ends */
+	struct tg_upstream_meta   up_meta;          /* the last attempt's reply headers */
 	uint64_t                  ttfb_us;
 	struct tg_buf             reply;            /* non-streamed reply, or an error body */
 
@@ -59,7 +81,37 @@ struct tg_req {
 	char                      error[160];       /* why, for the client and the record */
 };
 
-/* Endpoint handlers (worker/proxy.c). */
+/* Start a call in the given family's format (worker/proxy.c). url_model: Gemini's, else NULL. */
+void tg_call_begin(struct evhttp_request *req, enum tg_family family, enum tg_endpoint endpoint,
+		   const char *url_model);
+
+/* Record the call, answer the client (or end its stream), free r. The only exit. */
+void tg_call_finish(struct tg_req *r);
+
+/* Answer with an error (status, outcome, message) and finish. */
+void tg_call_refuse(struct tg_req *r, int status, enum tg_outcome outcome, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* x-tollgate-* headers naming who answered. */
+void tg_call_headers(struct tg_req *r, struct evkeyvalq *h);
+
+/* Provider format of a client family. */
+enum tg_provider_kind tg_call_kind(enum tg_family f);
+
+/* Copy into a fixed record field, cutting what does not fit. */
+void tg_copy_field(char *dst, size_t cap, const char *src);
+
+/*
+ * Try the call's targets from r->target on: admit one (breaker, throttle,
+ * provider buckets) and start its transfer, or refuse with 503 at once when
+ * none can serve (worker/attempt.c).
+ */
+void tg_attempt_next(struct tg_req *r);
+
+/* The client went away or the call ends early: stop the transfer or the retry wait. */
+void tg_attempt_abort(struct tg_req *r);
+
+/* Endpoint handlers (worker/endpoints.c). */
 void tg_proxy_anthropic(struct evhttp_request *req);
 void tg_proxy_openai(struct evhttp_request *req);
 void tg_proxy_gemini(struct evhttp_request *req);

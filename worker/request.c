@@ -185,14 +185,14 @@ stream_options(struct check *c, int t, struct tg_request_info *info)
 
 	if (t == -1)
 		return 0;
+	if (!tg_json_is_obj(c->j, t) && !tg_json_is_null(c->j, t))
+		return bad(c, "stream_options: expected an object, got %s", tg_json_kind(c->j, t));
 	info->so_start = (size_t)c->j->tok[t].start;
 	info->so_end = (size_t)c->j->tok[t].end;
 	if (tg_json_is_null(c->j, t)) {
 		info->so_null = true;
 		return 0;
 	}
-	if (!tg_json_is_obj(c->j, t))
-		return bad(c, "stream_options: expected an object, got %s", tg_json_kind(c->j, t));
 	info->so_empty = tg_json_first(c->j, t) == -1;
 	if (members(c, t, iu_name, 1, &iu, "stream_options.") == -1)
 		return -1;

@@ -15,6 +15,7 @@
 
 #include "tg_clock.h"
 #include "tg_log.h"
+#include "policy.h"
 #include "proxy.h"
 #include "upstream.h"
 #include "worker.h"
@@ -40,6 +41,8 @@ static const struct route routes[] = {
 	{ EVHTTP_REQ_GET, "/healthz", false, tg_health_live },
 	{ EVHTTP_REQ_GET, "/readyz", false, tg_health_ready },
 	{ EVHTTP_REQ_GET, "/metrics", false, tg_metrics_scrape },
+	{ EVHTTP_REQ_GET, "/admin/breakers", false, tg_admin_breakers },
+	{ EVHTTP_REQ_POST, "/admin/breakers/", true, tg_admin_breaker_reset },
 };
 
 static void
