@@ -160,16 +160,21 @@ static int
 model_from_body(struct check *c, int t, struct tg_request_info *info)
 {
 	const jsmntok_t *tok;
+	long n;
 
 	if (t == -1)
 		return bad(c, "model: missing");
 	if (!tg_json_is_str(c->j, t))
 		return bad(c, "model: expected a string, got %s", tg_json_kind(c->j, t));
-	if (tg_json_str(c->j, t, info->model, sizeof(info->model)) < 0)
+	n = tg_json_str(c->j, t, info->model, sizeof(info->model));
+	if (n < 0)
 		return bad(c, "model: longer than %d bytes or badly escaped",
 			   TG_REQUEST_MODEL_MAX - 1);
-	if (info->model[0] == '\0')
+	if (n == 0)
 		return bad(c, "model: must not be empty");
+	/* "a\u0000b" would be looked up as "a" but logged and forwarded as more */
+	if (strlen(info->model) != (size_t)n)
+		return bad(c, "model: must not contain NUL");
 	/* jsmn's string span excludes the quotes; the splice replaces them too */
 	tok = &c->j->tok[t];
 	info->model_start = (size_t)tok->start - 1;

@@ -40,10 +40,23 @@ take(int64_t *dst, int64_t v)
 		*dst = v;
 }
 
+/* Copy s[0..n) as printable text: control bytes become spaces, the cut never splits UTF-8. */
+static void
+copy_raw(const char *s, size_t n, char *out, size_t cap)
+{
+	if (n > cap - 1) {
+		n = cap - 1;
+		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+			n--;
+	}
+	for (size_t k = 0; k < n; k++)
+		out[k] = (unsigned char)s[k] < 0x20 || s[k] == 0x7f ? ' ' : s[k];
+	out[n] = '\0';
+}
+
 /*
- * Copy string token t into out as printable text for logs and the database:
- * unescaped when it fits a scratch buffer, else the raw text; control bytes
- * become spaces and the cut never splits a UTF-8 sequence.
+ * Copy string token t into out for logs and the database: unescaped when it
+ * fits a scratch buffer, else the raw text.
  */
 static void
 copy_text(const struct tg_json *j, int t, char *out, size_t cap)
@@ -62,14 +75,7 @@ copy_text(const struct tg_json *j, int t, char *out, size_t cap)
 	} else {
 		s = tg_json_raw(j, t, &n);
 	}
-	if (n > cap - 1) {
-		n = cap - 1;
-		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-			n--;
-	}
-	for (size_t k = 0; k < n; k++)
-		out[k] = (unsigned char)s[k] < 0x20 || s[k] == 0x7f ? ' ' : s[k];
-	out[n] = '\0';
+	copy_raw(s, n, out, cap);
 }
 
 /* The error object of a reply: Anthropic error.type, OpenAI type or code, Gemini status. */
@@ -310,6 +316,7 @@ tg_usage_stream_event(struct tg_usage_stream *st, const char *name, size_t name_
 	struct tg_json j;
 	char err[64];
 	enum tg_usage_ev ev;
+	bool parsed;
 
 	st->events++;
 	if (st->family == TG_KIND_ANTHROPIC && anthropic_skip(name, name_len))
@@ -320,21 +327,27 @@ tg_usage_stream_event(struct tg_usage_stream *st, const char *name, size_t name_
 			st->saw_end = true;
 		return TG_USAGE_EV_DONE;
 	}
-	if (tg_json_parse(&j, data, data_len, EVENT_MAX_TOKENS, REPLY_MAX_DEPTH, err,
-			  sizeof(err)) == -1) {
+	parsed = tg_json_parse(&j, data, data_len, EVENT_MAX_TOKENS, REPLY_MAX_DEPTH, err,
+			       sizeof(err)) == 0;
+	if (!parsed || !tg_json_is_obj(&j, 0)) {
+		if (parsed)
+			tg_json_fini(&j);
 		st->garbage++;
+		if (st->family == TG_KIND_ANTHROPIC && name_len == 5 && memcmp(name, "error", 5) == 0) {
+			/* an error event is one even when its payload is not the usual JSON */
+			st->info.error = true;
+			copy_raw(data, data_len, st->info.error_message,
+				 sizeof(st->info.error_message));
+			return TG_USAGE_EV_ERROR;
+		}
 		return TG_USAGE_EV_GARBAGE;
 	}
-	if (!tg_json_is_obj(&j, 0)) {
-		ev = TG_USAGE_EV_GARBAGE;
-		st->garbage++;
-	} else if (st->family == TG_KIND_ANTHROPIC) {
+	if (st->family == TG_KIND_ANTHROPIC)
 		ev = anthropic_event(st, &j, name, name_len);
-	} else if (st->family == TG_KIND_GEMINI) {
+	else if (st->family == TG_KIND_GEMINI)
 		ev = gemini_chunk(st, &j);
-	} else {
+	else
 		ev = openai_chunk(st, &j);
-	}
 	tg_json_fini(&j);
 	return ev;
 }

@@ -1,0 +1,45 @@
+#!/bin/sh
+# Build each libFuzzer target (clang, ASan + UBSan) and run it for a bounded
+# time from the checked-in seed corpus. Exits non-zero if any target crashes.
+# FUZZ_TIME=<seconds per target> (default 20), FUZZ_BUILD=<dir> (default build-fuzz),
+# FUZZ_CC (default clang), FUZZ_CORE (the core/ sources linked in; for trying a patch).
+set -u
+cd "$(dirname "$0")/../.." || exit 2
+
+OUT=${FUZZ_BUILD:-build-fuzz}
+TIME=${FUZZ_TIME:-20}
+CC=${FUZZ_CC:-clang}
+FLAGS="-std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
+FLAGS="$FLAGS -Wall -Wextra -Werror -Iinclude -D_GNU_SOURCE"
+CORE=${FUZZ_CORE:-"core/json.c core/buf.c"}
+status=0
+
+mkdir -p "$OUT" || exit 2
+for t in sse usage_json request; do
+	case $t in
+	sse) deps="worker/sse.c worker/usage.c" ;;
+	usage_json) deps="worker/usage.c" ;;
+	request) deps="worker/request.c" ;;
+	esac
+	echo "fuzz: building fuzz_$t"
+	# shellcheck disable=SC2086
+	if ! $CC $FLAGS "tests/fuzz/fuzz_$t.c" $deps $CORE -o "$OUT/fuzz_$t"; then
+		echo "fuzz: could not build fuzz_$t" >&2
+		status=1
+		continue
+	fi
+	# the first directory collects new inputs; the checked-in seeds stay read-only
+	mkdir -p "$OUT/corpus/$t"
+	echo "fuzz: running fuzz_$t for ${TIME}s"
+	case $OUT in /*) bin="$OUT/fuzz_$t" ;; *) bin="./$OUT/fuzz_$t" ;; esac
+	if ! "$bin" -max_total_time="$TIME" -timeout=10 -rss_limit_mb=2048 \
+		-max_len=16384 -print_final_stats=1 -artifact_prefix="$OUT/crash-$t-" \
+		"$OUT/corpus/$t" "tests/fuzz/corpus/$t" >"$OUT/fuzz_$t.log" 2>&1; then
+		echo "fuzz: fuzz_$t FAILED; see $OUT/fuzz_$t.log and $OUT/crash-$t-*" >&2
+		tail -40 "$OUT/fuzz_$t.log" >&2
+		status=1
+		continue
+	fi
+	grep -E '^(Done|stat::number_of_executed_units)' "$OUT/fuzz_$t.log" | sed "s/^/fuzz: $t: /"
+done
+exit $status
