@@ -517,7 +517,7 @@ load_secrets(struct cfg_ctx *c, struct tg_cfg *cfg, const bool *used)
 		if (why == NULL) {
 			memcpy(p->api_key.value, val, n + 1);
 			p->api_key.len = n;
-		} else if (used[i]) {
+		} else if (used[i] && !c->secrets_optional) {
 			size_t o1 = cfg_push(c, "providers"), o2 = cfg_push(c, p->name);
 			(void)cfg_push(c, "api_key_env");
 			cfg_err(c, "environment variable %s %s", p->api_key_env, why);
@@ -666,10 +666,11 @@ report_parse_error(struct cfg_ctx *c, const char *src, size_t len, const char *w
 	cfg_err(c, "%s (line %lu, column %lu)", why, line, col);
 }
 
-struct tg_cfg *
-tg_cfg_load(const char *path, char *errors, size_t errlen)
+static struct tg_cfg *
+load(const char *path, bool secrets_optional, char *errors, size_t errlen)
 {
-	struct cfg_ctx c = { .file = path, .errors = errors, .errlen = errlen };
+	struct cfg_ctx c = { .file = path, .errors = errors, .errlen = errlen,
+			     .secrets_optional = secrets_optional };
 	struct tg_json j = { 0 };
 	struct tg_cfg *cfg = NULL;
 	char *src = NULL, why[128];
@@ -752,4 +753,16 @@ tg_cfg_route(const struct tg_cfg *cfg, const char *name, size_t n)
 {
 	return find_name(cfg->routes[0].name, sizeof(cfg->routes[0]), cfg->n_routes,
 			 name, n);
+}
+
+struct tg_cfg *
+tg_cfg_load(const char *path, char *errors, size_t errlen)
+{
+	return load(path, false, errors, errlen);
+}
+
+struct tg_cfg *
+tg_cfg_load_offline(const char *path, char *errors, size_t errlen)
+{
+	return load(path, true, errors, errlen);
 }

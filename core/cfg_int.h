@@ -21,6 +21,7 @@ struct cfg_ctx {
 	unsigned              n_errors;
 	char                  path[512];      /* "providers.anthropic.breaker" */
 	size_t                plen;
+	bool                  secrets_optional;  /* migrate, report: no provider is called */
 };
 
 /* Append "FILE: PATH: message\n" at the current path (or "FILE: message" at the root). */

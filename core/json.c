@@ -1,7 +1,7 @@
 /*
  * JSON reading: jsmn's implementation is compiled here and nowhere else.
- * Adds what jsmn leaves out: a token and depth budget, a check that the whole
- * input is one value, number syntax, and string unescaping.
+ * Adds what jsmn leaves out: a strict syntax check (one value, RFC 8259
+ * grammar, a depth limit), a token budget, and string unescaping.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,25 +14,176 @@
 
 #include "tg_json.h"
 
-static int
-depth_of(const jsmntok_t *t, int ntok, int max_depth)
+/* Length of a JSON string token starting at s[0] == '"', or 0 if malformed. */
+static size_t
+scan_string(const char *s, size_t n)
 {
-	/* remaining children per open container; jsmn counts an object's keys only */
-	int remaining[max_depth + 1];
-	int depth = 0;
-
-	for (int i = 0; i < ntok; i++) {
-		while (depth > 0 && remaining[depth] == 0)
-			depth--;
-		if (depth > 0)
-			remaining[depth]--;
-		if (t[i].type == JSMN_OBJECT || t[i].type == JSMN_ARRAY) {
-			if (depth == max_depth)
-				return -1;
-			depth++;
-			remaining[depth] = t[i].type == JSMN_OBJECT ? t[i].size * 2 : t[i].size;
+	for (size_t k = 1; k < n; k++) {
+		unsigned char c = (unsigned char)s[k];
+		if (c == '"')
+			return k + 1;
+		if (c < 0x20)
+			return 0;
+		if (c != '\\')
+			continue;
+		if (++k >= n)
+			return 0;
+		if (s[k] == 'u') {
+			for (int h = 0; h < 4; h++) {
+				if (++k >= n || !((s[k] >= '0' && s[k] <= '9') ||
+						  (s[k] >= 'a' && s[k] <= 'f') ||
+						  (s[k] >= 'A' && s[k] <= 'F')))
+					return 0;
+			}
+		} else if (strchr("\"\\/bfnrt", s[k]) == NULL || s[k] == '\0') {
+			return 0;
 		}
 	}
+	return 0;
+}
+
+/* Length of a number or literal (true, false, null) at s, or 0 if malformed. */
+static size_t
+scan_scalar(const char *s, size_t n)
+{
+	static const char *const words[] = { "true", "false", "null" };
+	size_t k = 0, d;
+
+	for (int w = 0; w < 3; w++) {
+		size_t wl = strlen(words[w]);
+		if (n >= wl && memcmp(s, words[w], wl) == 0)
+			return wl;
+	}
+	if (k < n && s[k] == '-')
+		k++;
+	if (k < n && s[k] == '0')
+		k++;
+	else if (k < n && s[k] >= '1' && s[k] <= '9')
+		while (k < n && s[k] >= '0' && s[k] <= '9')
+			k++;
+	else
+		return 0;
+	if (k < n && s[k] == '.') {
+		d = ++k;
+		while (k < n && s[k] >= '0' && s[k] <= '9')
+			k++;
+		if (k == d)
+			return 0;
+	}
+	if (k < n && (s[k] == 'e' || s[k] == 'E')) {
+		k++;
+		if (k < n && (s[k] == '+' || s[k] == '-'))
+			k++;
+		d = k;
+		while (k < n && s[k] >= '0' && s[k] <= '9')
+			k++;
+		if (k == d)
+			return 0;
+	}
+	return k;
+}
+
+/*
+ * Strict RFC 8259 syntax check, before jsmn tokenises: jsmn alone accepts
+ * {"a"}, [1,] and [,], and every accessor here assumes well-formed pairs.
+ * Returns 0, -1 with *bad at the first wrong byte, -2 when deeper than
+ * max_depth, or -3 with *bad where data follows the one top-level value. Iterative, with a stack bounded by max_depth.
+ */
+static int
+validate(const char *s, size_t n, int max_depth, size_t *bad)
+{
+	enum { VALUE, VALUE_OR_CLOSE, KEY, KEY_OR_CLOSE, COLON, AFTER } state = VALUE;
+	char stack[max_depth + 1];
+	int depth = 0;
+	size_t k = 0, len;
+
+	for (;;) {
+		while (k < n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\r' || s[k] == '\n'))
+			k++;
+		if (k == n)
+			break;
+		*bad = k;
+		char c = s[k];
+		switch (state) {
+		case VALUE_OR_CLOSE:
+			if (c == ']') {
+				depth--;
+				k++;
+				state = AFTER;
+				continue;
+			}
+			/* fall through */
+		case VALUE:
+			if (c == '{' || c == '[') {
+				if (depth == max_depth)
+					return -2;
+				stack[++depth] = c;
+				k++;
+				state = c == '{' ? KEY_OR_CLOSE : VALUE_OR_CLOSE;
+				continue;
+			}
+			len = c == '"' ? scan_string(s + k, n - k) : scan_scalar(s + k, n - k);
+			if (len == 0)
+				return -1;
+			k += len;
+			state = AFTER;
+			continue;
+		case KEY_OR_CLOSE:
+			if (c == '}') {
+				depth--;
+				k++;
+				state = AFTER;
+				continue;
+			}
+			/* fall through */
+		case KEY:
+			if (c != '"' || (len = scan_string(s + k, n - k)) == 0)
+				return -1;
+			k += len;
+			state = COLON;
+			continue;
+		case COLON:
+			if (c != ':')
+				return -1;
+			k++;
+			state = VALUE;
+			continue;
+		case AFTER:
+			if (depth == 0)
+				return -3;      /* a second top-level value */
+			if (c == ',') {
+				state = stack[depth] == '{' ? KEY : VALUE;
+			} else if ((c == '}' && stack[depth] == '{') || (c == ']' && stack[depth] == '[')) {
+				depth--;
+				state = AFTER;
+			} else {
+				return -1;
+			}
+			k++;
+			continue;
+		}
+	}
+	*bad = n;
+	return state == AFTER && depth == 0 ? 0 : -1;
+}
+
+/* A lone number or literal: valid JSON that strict jsmn wants a delimiter after. */
+static int
+bare_scalar(struct tg_json *j, const char *src, size_t len, char *err, size_t errlen)
+{
+	size_t k = 0;
+
+	while (k < len && (src[k] == ' ' || src[k] == '\t' || src[k] == '\r' || src[k] == '\n'))
+		k++;
+	j->tok = calloc(1, sizeof(jsmntok_t));
+	if (j->tok == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	j->tok[0].type = JSMN_PRIMITIVE;
+	j->tok[0].start = (int)k;
+	j->tok[0].end = (int)(k + scan_scalar(src + k, len - k));
+	j->ntok = 1;
 	return 0;
 }
 
@@ -41,20 +192,31 @@ tg_json_parse(struct tg_json *j, const char *src, size_t len, int max_tokens, in
 	      char *err, size_t errlen)
 {
 	jsmn_parser p;
+	size_t bad = 0;
 	int n;
 
 	memset(j, 0, sizeof(*j));
 	j->src = src;
 	j->len = len;
 
-	jsmn_init(&p);
-	n = jsmn_parse(&p, src, len, NULL, 0);
-	if (n == JSMN_ERROR_INVAL || n == JSMN_ERROR_PART || n == 0) {
-		snprintf(err, errlen, "invalid JSON at byte %u", p.pos);
+	switch (validate(src, len, max_depth, &bad)) {
+	case -1:
+		snprintf(err, errlen, "invalid JSON at byte %zu", bad);
+		return -1;
+	case -2:
+		snprintf(err, errlen, "JSON nesting deeper than %d", max_depth);
+		return -1;
+	case -3:
+		snprintf(err, errlen, "invalid JSON: trailing data at byte %zu", bad);
 		return -1;
 	}
-	if (n < 0 || n > max_tokens) {
-		snprintf(err, errlen, "JSON has more than %d tokens", max_tokens);
+	jsmn_init(&p);
+	n = jsmn_parse(&p, src, len, NULL, 0);
+	if (n == JSMN_ERROR_PART)
+		return bare_scalar(j, src, len, err, errlen);
+	if (n <= 0 || n > max_tokens) {
+		snprintf(err, errlen, n > max_tokens ? "JSON has more than %d tokens" :
+			 "invalid JSON", max_tokens);
 		return -1;
 	}
 	j->tok = malloc(sizeof(jsmntok_t) * (size_t)n);
@@ -64,35 +226,13 @@ tg_json_parse(struct tg_json *j, const char *src, size_t len, int max_tokens, in
 	}
 	jsmn_init(&p);
 	j->ntok = jsmn_parse(&p, src, len, j->tok, (unsigned)n);
-	if (j->ntok != n)
-		goto invalid;
-	/* exactly one top-level value, then only whitespace */
-	if (tg_json_next(j, 0) != n)
-		goto invalid;
-	for (size_t k = (size_t)j->tok[0].end; k < len; k++) {
-		if (src[k] != ' ' && src[k] != '\t' && src[k] != '\r' && src[k] != '\n')
-			goto invalid;
-	}
-	for (int i = 0; i < n; i++) {
-		if (j->tok[i].type == JSMN_PRIMITIVE && !tg_json_is_num(j, i) &&
-		    !tg_json_is_bool(j, i) && !tg_json_is_null(j, i)) {
-			snprintf(err, errlen, "invalid JSON value at byte %d", j->tok[i].start);
-			tg_json_fini(j);
-			return -1;
-		}
-	}
-	if (depth_of(j->tok, n, max_depth) == -1) {
-		snprintf(err, errlen, "JSON nesting deeper than %d", max_depth);
+	if (j->ntok != n) {
+		/* the validator accepted it, so jsmn must too: anything else is a bug here */
+		snprintf(err, errlen, "invalid JSON");
 		tg_json_fini(j);
 		return -1;
 	}
 	return 0;
-
-invalid:
-	snprintf(err, errlen, "invalid JSON: trailing data after byte %d",
-		 j->ntok > 0 ? j->tok[0].end : 0);
-	tg_json_fini(j);
-	return -1;
 }
 
 void

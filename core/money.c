@@ -33,6 +33,8 @@ tg_money_parse_per_mtok(const char *s, size_t n, int64_t *pusd_per_tok)
 		return -1;
 	for (size_t d = decimals; d < 6; d++)
 		frac *= 10;
+	if (whole == TG_MONEY_MAX_PER_MTOK_USD && frac > 0)
+		return -1;
 	/* USD/Mtok × 1e12 pUSD/USD ÷ 1e6 tok/Mtok = × 1e6 pUSD/tok */
 	*pusd_per_tok = whole * 1000000 + frac;
 	return 0;

@@ -125,6 +125,8 @@ struct tg_cfg {
  * to errlen. Provider keys are read from the environment here.
  */
 struct tg_cfg *tg_cfg_load(const char *path, char *errors, size_t errlen);
+/* The same for commands that never call a provider (migrate, report): no provider keys needed. */
+struct tg_cfg *tg_cfg_load_offline(const char *path, char *errors, size_t errlen);
 void tg_cfg_free(struct tg_cfg *cfg);
 
 /* Lookups by name; -1 when absent. */

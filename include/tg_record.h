@@ -34,6 +34,19 @@ enum tg_outcome {
 /* Lower-case names used in the database and metrics, indexed by enum tg_outcome. */
 extern const char *const tg_outcome_names[TG_OUTCOME_COUNT];
 
+/* Client-facing endpoints a request record names. */
+enum tg_endpoint {
+	TG_EP_NONE = 0,
+	TG_EP_ANTHROPIC_MESSAGES,
+	TG_EP_OPENAI_CHAT,
+	TG_EP_GEMINI_GENERATE,
+	TG_EP_GEMINI_STREAM,
+	TG_EP_COUNT
+};
+
+/* Their paths, as stored in requests.endpoint, indexed by enum tg_endpoint. */
+extern const char *const tg_endpoint_names[TG_EP_COUNT];
+
 struct tg_attempt_rec {
 	uint16_t status;              /* HTTP status from the provider, 0 if none */
 	uint8_t  outcome;             /* enum tg_outcome */
@@ -51,7 +64,7 @@ struct tg_request_rec {
 	uint8_t  stream;
 	uint8_t  usage_complete;
 	uint8_t  n_attempts;
-	uint8_t  endpoint;            /* enum tg_endpoint in tg_worker.h */
+	uint8_t  endpoint;            /* enum tg_endpoint */
 	uint8_t  pad;
 	int64_t  input_tokens, output_tokens, reasoning_tokens, cache_read_tokens, cache_write_tokens;
 	int64_t  cost_pusd;           /* the client's charge for this request id */

@@ -23,14 +23,6 @@ struct tg_worker_env {
 	int                       listen_fd;  /* non-blocking, shared by every worker */
 };
 
-/* Client-facing endpoints, as stored in records. */
-enum tg_endpoint {
-	TG_EP_NONE = 0,
-	TG_EP_ANTHROPIC_MESSAGES,
-	TG_EP_OPENAI_CHAT,
-	TG_EP_GEMINI_GENERATE,
-	TG_EP_GEMINI_STREAM,
-};
 
 /* Run the worker in the current (forked) process; returns the exit status. */
 int tg_worker_main(const struct tg_worker_env *env);

@@ -2,6 +2,7 @@
  * Command line (SPEC section 3): run, check the config, migrate, report,
  * version. Exit codes: 0 ok, 1 bad config or usage, 2 runtime failure.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,10 +28,11 @@ usage(FILE *to)
 }
 
 static struct tg_cfg *
-load_or_explain(const char *path)
+load_or_explain(const char *path, bool offline)
 {
 	char errors[16384] = "";
-	struct tg_cfg *cfg = tg_cfg_load(path, errors, sizeof(errors));
+	struct tg_cfg *cfg = offline ? tg_cfg_load_offline(path, errors, sizeof(errors)) :
+				       tg_cfg_load(path, errors, sizeof(errors));
 
 	if (cfg == NULL)
 		fprintf(stderr, "%s", errors);
@@ -91,7 +93,13 @@ main(int argc, char **argv)
 		return 1;
 	}
 
-	cfg = load_or_explain(path);
+	if (strcmp(command, "report") == 0 && strcmp(by, "model") != 0 &&
+	    strcmp(by, "provider") != 0 && strcmp(by, "key") != 0 && strcmp(by, "route") != 0) {
+		fprintf(stderr, "tollgate: --by expects model, provider, key or route, got '%s'\n", by);
+		return 1;
+	}
+	/* migrate and report never call a provider: they need no provider keys */
+	cfg = load_or_explain(path, !check_only && strcmp(command, "run") != 0);
 	if (cfg == NULL)
 		return 1;
 	if (check_only) {
@@ -100,12 +108,12 @@ main(int argc, char **argv)
 		tg_cfg_free(cfg);
 		return 0;
 	}
+	if (strcmp(command, "run") == 0)
+		return tg_master_run(cfg);
 	if (strcmp(command, "migrate") == 0)
 		rc = tg_logger_migrate(cfg, migrations_dir());
-	else if (strcmp(command, "report") == 0)
-		rc = tg_logger_report(cfg, since, by);
 	else
-		return tg_master_run(cfg);
+		rc = tg_logger_report(cfg, since, by);
 	tg_cfg_free(cfg);
-	return rc;
+	return rc == 0 ? 0 : 2;
 }

@@ -290,6 +290,24 @@ START_TEST(unused_provider_needs_no_key)
 }
 END_TEST
 
+START_TEST(offline_commands_need_no_provider_keys)
+{
+	const char *json = "{'providers':{'p':{'kind':'openai','api_key_env':'TG_TEST_MISSING'}},"
+			   MODEL "}";
+	struct tg_cfg *cfg;
+
+	set_env();
+	cfg = load_json(json);
+	ck_assert_ptr_null(cfg);
+	ck_assert_msg(strstr(errors, "TG_TEST_MISSING is not set") != NULL, "%s", errors);
+	cfg = tg_cfg_load_offline(write_cfg(json), errors, sizeof(errors));
+	unlink(tmp_path);
+	ck_assert_msg(cfg != NULL, "migrate/report must load without provider keys: %s", errors);
+	ck_assert_uint_eq(cfg->providers[0].api_key.len, 0);
+	tg_cfg_free(cfg);
+}
+END_TEST
+
 struct bad_row {
 	const char *json;
 	const char *want;
@@ -628,6 +646,7 @@ tg_cfg_suite(void)
 	tcase_add_test(ok, exact_ratios_and_prices);
 	tcase_add_loop_test(ok, listen_forms, 0, NROWS(listen_rows));
 	tcase_add_test(ok, unused_provider_needs_no_key);
+	tcase_add_test(ok, offline_commands_need_no_provider_keys);
 	suite_add_tcase(s, ok);
 
 	tcase_set_timeout(bad, 30);

@@ -1,0 +1,115 @@
+/*
+ * core/json.c: the strict syntax check in front of jsmn, the limits, and the
+ * accessors every module leans on.
+ */
+#include <string.h>
+
+#include <check.h>
+
+#include "tg_json.h"
+
+struct json_row {
+	const char *text;
+	const char *want;       /* NULL: must parse; else a substring of the error */
+};
+
+static const struct json_row rows[] = {
+	{ "{\"a\":1}", NULL },
+	{ "  [1, -2.5e3, true, false, null, \"x\\u00e9\\n\"]  ", NULL },
+	{ "\"hello\"", NULL },
+	{ "0", NULL },
+	{ "{\"a\":{\"b\":[{}]}}", NULL },
+	{ "", "invalid JSON at byte 0" },
+	{ "{\"a\"}", "invalid JSON at byte 4" },
+	{ "{\"a\" \"b\"}", "invalid JSON at byte 5" },
+	{ "[1,]", "invalid JSON at byte 3" },
+	{ "[,]", "invalid JSON at byte 1" },
+	{ "{\"a\":1,}", "invalid JSON at byte 7" },
+	{ "{a:1}", "invalid JSON at byte 1" },
+	{ "[01]", "invalid JSON at byte 2" },
+	{ "[1.]", "invalid JSON at byte 1" },
+	{ "[.5]", "invalid JSON at byte 1" },
+	{ "[tru]", "invalid JSON at byte 1" },
+	{ "[\"a\\x\"]", "invalid JSON at byte 1" },
+	{ "[\"a\x01\"]", "invalid JSON at byte 1" },
+	{ "[\"\\u12\"]", "invalid JSON at byte 1" },
+	{ "{\"a\":1} {}", "trailing data at byte 8" },
+	{ "[1] x", "trailing data at byte 4" },
+	{ "[[[[[1]]]]]", "nesting deeper than 4" },
+	{ "{\"a\":[1,2", "invalid JSON at byte 9" },
+};
+
+START_TEST(syntax_is_strict)
+{
+	const struct json_row *row = &rows[_i];
+	struct tg_json j;
+	char err[128] = "";
+	int rc = tg_json_parse(&j, row->text, strlen(row->text), 1000, 4, err, sizeof(err));
+
+	if (row->want == NULL) {
+		ck_assert_msg(rc == 0, "%s: %s", row->text, err);
+		tg_json_fini(&j);
+	} else {
+		ck_assert_msg(rc == -1, "%s: accepted", row->text);
+		ck_assert_msg(strstr(err, row->want) != NULL, "%s: said \"%s\", want \"%s\"",
+			      row->text, err, row->want);
+	}
+}
+END_TEST
+
+START_TEST(token_budget_is_enforced)
+{
+	struct tg_json j;
+	char err[128];
+
+	ck_assert_int_eq(tg_json_parse(&j, "[1,2,3,4]", 9, 4, 8, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "more than 4 tokens") != NULL, "%s", err);
+	ck_assert_int_eq(tg_json_parse(&j, "[1,2,3,4]", 9, 5, 8, err, sizeof(err)), 0);
+	tg_json_fini(&j);
+}
+END_TEST
+
+START_TEST(accessors_walk_objects)
+{
+	const char *text = "{\"a\":{\"x\":[1,2]},\"b\":\"caf\\u00e9 \\ud83d\\ude00\",\"c\":-42,"
+			   "\"d\":1.5,\"e\":true}";
+	struct tg_json j;
+	char err[128], out[32];
+	int64_t v;
+	bool b;
+	int n = 0;
+
+	ck_assert_int_eq(tg_json_parse(&j, text, strlen(text), 100, 8, err, sizeof(err)), 0);
+	for (int k = tg_json_first(&j, 0); k != -1; k = tg_json_after(&j, 0, k))
+		n++;
+	ck_assert_int_eq(n, 5);
+	ck_assert(tg_json_is_arr(&j, tg_json_get(&j, tg_json_get(&j, 0, "a"), "x")));
+	ck_assert_int_eq(tg_json_str(&j, tg_json_get(&j, 0, "b"), out, sizeof(out)), 10);
+	ck_assert_str_eq(out, "caf\xc3\xa9 \xf0\x9f\x98\x80");
+	ck_assert_int_eq(tg_json_str(&j, tg_json_get(&j, 0, "b"), out, 5), -1);
+	ck_assert_int_eq(tg_json_int64(&j, tg_json_get(&j, 0, "c"), &v), 0);
+	ck_assert_int_eq(v, -42);
+	ck_assert_int_eq(tg_json_int64(&j, tg_json_get(&j, 0, "d"), &v), -1);
+	ck_assert_int_eq(tg_json_bool(&j, tg_json_get(&j, 0, "e"), &b), 0);
+	ck_assert(b);
+	ck_assert_int_eq(tg_json_get(&j, 0, "missing"), -1);
+	ck_assert_str_eq(tg_json_kind(&j, tg_json_get(&j, 0, "a")), "an object");
+	tg_json_fini(&j);
+}
+END_TEST
+
+Suite *tg_json_suite(void);
+
+Suite *
+tg_json_suite(void)
+{
+	Suite *s = suite_create("json");
+	TCase *tc = tcase_create("json");
+
+	tcase_set_timeout(tc, 10);
+	tcase_add_loop_test(tc, syntax_is_strict, 0, (int)(sizeof(rows) / sizeof(rows[0])));
+	tcase_add_test(tc, token_budget_is_enforced);
+	tcase_add_test(tc, accessors_walk_objects);
+	suite_add_tcase(s, tc);
+	return s;
+}
