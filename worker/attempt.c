@@ -242,6 +242,9 @@ schedule_retry(struct tg_req *r, enum tg_attempt_class c)
 		return false;
 	}
 	r->retry_timer = evtimer_new(tg_w.base, on_retry_timer, r);
+	/* libevent times timers from the loop's cached clock, which lags; a Retry-After wait
+	 * must not end before the throttle it set from the real clock */
+	event_base_update_cache_time(tg_w.base);
 	tv.tv_sec = (time_t)(wait_ms / 1000);
 	tv.tv_usec = (suseconds_t)(wait_ms % 1000) * 1000;
 	if (r->retry_timer == NULL || evtimer_add(r->retry_timer, &tv) == -1)

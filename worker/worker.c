@@ -140,7 +140,14 @@ tg_worker_main(const struct tg_worker_env *env)
 	atomic_store_explicit(&tg_w.slot->pid, getpid(), memory_order_relaxed);
 	atomic_store_explicit(&tg_w.slot->in_flight, 0, memory_order_relaxed);
 
-	tg_w.base = event_base_new();
+	/* timers on the precise monotonic clock: the coarse one fires a retry up to a tick before
+	 * the Retry-After it honours, as measured by every other process */
+	struct event_config *ec = event_config_new();
+	if (ec != NULL)
+		event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
+	tg_w.base = ec != NULL ? event_base_new_with_config(ec) : NULL;
+	if (ec != NULL)
+		event_config_free(ec);
 	tg_w.http = tg_w.base ? evhttp_new(tg_w.base) : NULL;
 	if (tg_w.http == NULL) {
 		tg_log_error(NULL, "could not create the event loop");

@@ -96,6 +96,7 @@ struct xl_ctx {
 	struct tg_json        j;
 	bool                  parsed;
 	enum tg_provider_kind target;       /* the family being written */
+	const char           *model;        /* the provider's model, when known */
 	char                 *err;
 	size_t                errlen;
 	char                  errbuf[8];    /* when the caller gave none */

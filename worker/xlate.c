@@ -1,0 +1,134 @@
+/*
+ * tg_translate.h's whole-body calls: parse with the client family's reader,
+ * write with the provider family's writer (and back for replies and errors).
+ * Streams are xlate_stream.c's.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "tg_translate.h"
+#include "xlate_ir.h"
+
+int
+tg_translate_request(enum tg_provider_kind client, enum tg_provider_kind provider,
+		     const char *body, size_t n, const char *url_model, bool stream,
+		     const char *upstream_model, struct tg_buf *out, char *err, size_t errlen)
+{
+	struct xl_ctx c;
+	struct xl_request r;
+	int rc = -1;
+
+	(void)url_model;
+	xl_ctx_init(&c, provider, err, errlen);
+	c.model = upstream_model;
+	memset(&r, 0, sizeof(r));
+	r.top_k = -1;
+	r.parallel = -1;
+	if (xl_parse(&c, body, n) == -1)
+		goto done;
+	switch (client) {
+	case TG_KIND_ANTHROPIC: rc = xl_anthropic_parse_request(&c, &r); break;
+	case TG_KIND_OPENAI: rc = xl_openai_parse_request(&c, &r); break;
+	case TG_KIND_GEMINI:
+		rc = xl_gemini_parse_request(&c, &r);
+		r.stream = stream;
+		break;
+	}
+	if (rc == -1)
+		goto done;
+	xl_name_results(&r);
+	switch (provider) {
+	case TG_KIND_ANTHROPIC:
+		rc = xl_anthropic_emit_request(&c, &r, upstream_model, out);
+		break;
+	case TG_KIND_OPENAI:
+		rc = xl_openai_emit_request(&c, &r, upstream_model, out);
+		break;
+	case TG_KIND_GEMINI:
+		rc = xl_gemini_emit_request(&c, &r, upstream_model, out);
+		break;
+	}
+	if (rc == 0 && out->failed)
+		rc = xl_fail(&c, "out of memory");
+done:
+	xl_ctx_fini(&c);
+	return rc;
+}
+
+int
+tg_translate_response(enum tg_provider_kind provider, enum tg_provider_kind client,
+		      const char *body, size_t n, const char *client_model, struct tg_buf *out)
+{
+	struct xl_ctx c;
+	struct xl_response r;
+	int rc = -1;
+
+	xl_ctx_init(&c, client, NULL, 0);
+	memset(&r, 0, sizeof(r));
+	if (xl_parse(&c, body, n) == -1)
+		goto done;
+	switch (provider) {
+	case TG_KIND_ANTHROPIC: rc = xl_anthropic_parse_response(&c, &r); break;
+	case TG_KIND_OPENAI: rc = xl_openai_parse_response(&c, &r); break;
+	case TG_KIND_GEMINI: rc = xl_gemini_parse_response(&c, &r); break;
+	}
+	if (rc == -1)
+		goto done;
+	switch (client) {
+	case TG_KIND_ANTHROPIC: xl_anthropic_emit_response(&r, client_model, out); break;
+	case TG_KIND_OPENAI: xl_openai_emit_response(&r, client_model, out); break;
+	case TG_KIND_GEMINI: xl_gemini_emit_response(&r, client_model, out); break;
+	}
+	rc = out->failed ? -1 : 0;
+done:
+	xl_ctx_fini(&c);
+	return rc;
+}
+
+int
+tg_translate_status(enum tg_provider_kind client, int status)
+{
+	/* 529 is Anthropic's alone; other SDKs know 503 as "overloaded, retry" */
+	if (status == 529 && client != TG_KIND_ANTHROPIC)
+		return 503;
+	return status;
+}
+
+void
+tg_translate_error(enum tg_provider_kind client, int status, const char *body, size_t n,
+		   struct tg_buf *out)
+{
+	struct xl_ctx c;
+	const char *msg = NULL;
+	char fallback[64];
+
+	xl_ctx_init(&c, client, NULL, 0);
+	/* every family nests {"message": ...} under "error" */
+	if (body != NULL && n > 0 && xl_parse(&c, body, n) == 0)
+		msg = xl_str(&c, tg_json_get(&c.j, tg_json_get(&c.j, 0, "error"), "message"));
+	if (msg == NULL) {
+		snprintf(fallback, sizeof(fallback), "the provider answered HTTP %d", status);
+		msg = fallback;
+	}
+	status = tg_translate_status(client, status);
+	switch (client) {
+	case TG_KIND_ANTHROPIC:
+		tg_buf_printf(out, "{\"type\":\"error\",\"error\":{\"type\":\"%s\",\"message\":",
+			      xl_anthropic_error_type(status));
+		xl_jstr(out, msg);
+		tg_buf_puts(out, "}}");
+		break;
+	case TG_KIND_OPENAI:
+		tg_buf_puts(out, "{\"error\":{\"message\":");
+		xl_jstr(out, msg);
+		tg_buf_printf(out, ",\"type\":\"%s\",\"param\":null,\"code\":null}}",
+			      xl_openai_error_type(status));
+		break;
+	case TG_KIND_GEMINI:
+		tg_buf_printf(out, "{\"error\":{\"code\":%d,\"message\":", status);
+		xl_jstr(out, msg);
+		tg_buf_printf(out, ",\"status\":\"%s\"}}", xl_gemini_error_status(status));
+		break;
+	}
+	xl_ctx_fini(&c);
+}
