@@ -15,6 +15,7 @@
 #include "proxy.h"
 #include "tg_clock.h"
 #include "tg_retry.h"
+#include "tg_translate.h"
 #include "tg_uuid.h"
 
 #define REPLY_MAX_BYTES (64u << 20)    /* a non-streamed reply we buffer whole */
@@ -77,7 +78,23 @@ tg_attempt_abort(struct tg_req *r)
 
 /* ---- relaying a stream ---- */
 
-/* SSE event seen in the relayed stream: drop OpenAI's usage chunk if the client did not ask. */
+static void
+send_buf(struct tg_req *r, struct tg_buf *b)
+{
+	struct evbuffer *out;
+
+	if (b->len == 0 || (out = evbuffer_new()) == NULL)
+		return;
+	evbuffer_add(out, b->p, b->len);
+	evhttp_send_reply_chunk(r->http_borrowed, out);
+	evbuffer_free(out);
+}
+
+/*
+ * SSE event seen in the provider's stream. Usage is always read from the
+ * provider's own bytes; a translated stream sends the client its own events
+ * instead, and a pass-through drops OpenAI's usage chunk if the client did not ask.
+ */
 static void
 on_stream_event(const struct tg_sse_event *ev, void *arg)
 {
@@ -86,6 +103,17 @@ on_stream_event(const struct tg_sse_event *ev, void *arg)
 						      ev->data_len);
 	struct evbuffer *head;
 
+	if (r->xlate != NULL) {
+		struct tg_buf out;
+		tg_buf_init(&out);
+		if (tg_xlate_stream_event(r->xlate, ev->event, ev->event_len, ev->data, ev->data_len,
+					  &out) == -1)
+			tg_log_warn(&r->log, "could not translate a stream event from provider %s",
+				    provider_of(r)->name);
+		send_buf(r, &out);
+		tg_buf_fini(&out);
+		return;
+	}
 	if (kind != TG_USAGE_EV_USAGE_ONLY || !r->drop_usage_chunk)
 		return;
 	/* pass on what came before the event, then discard the event's own bytes */
@@ -107,6 +135,11 @@ relay(struct tg_req *r, const char *p, size_t n)
 	evbuffer_add(r->pending, p, n);
 	if (tg_sse_feed(&r->sse, p, n, on_stream_event, r) == -1)
 		tg_log_warn(&r->log, "could not parse the provider's stream: %s", r->sse.err);
+	if (r->xlate != NULL) {
+		/* the client got translated events; the provider's bytes are only read */
+		evbuffer_drain(r->pending, evbuffer_get_length(r->pending));
+		return true;
+	}
 	/* pass on every complete event; an unfinished one waits for its end */
 	ready = evbuffer_get_length(r->pending);
 	if (tg_sse_pending(&r->sse))
@@ -136,9 +169,16 @@ start_stream(struct tg_req *r)
 	evhttp_add_header(h, "Cache-Control", "no-cache");
 	tg_call_headers(r, h);
 	tg_policy_limit_headers(h, &r->limits);
+	if (r->translate) {
+		r->xlate = tg_xlate_stream_new(tg_call_provider_kind(r), tg_call_kind(r->family),
+					       r->info.model, r->info.include_usage);
+		if (r->xlate == NULL)
+			return false;
+	}
 	tg_sse_init(&r->sse, TG_SSE_DEFAULT_MAX);
-	tg_usage_stream_init(&r->ust, tg_call_kind(r->family));
-	r->drop_usage_chunk = r->family == TG_FAMILY_OPENAI && !r->info.include_usage;
+	tg_usage_stream_init(&r->ust, tg_call_provider_kind(r));
+	r->drop_usage_chunk = !r->translate && r->family == TG_FAMILY_OPENAI &&
+			      !r->info.include_usage;
 	evhttp_send_reply_start(r->http_borrowed, 200, "OK");
 	r->state = TG_REQ_STREAMING;
 	return true;
@@ -253,6 +293,39 @@ schedule_retry(struct tg_req *r, enum tg_attempt_class c)
 	return true;
 }
 
+void
+tg_attempt_close_translation(struct tg_req *r)
+{
+	struct tg_buf out;
+
+	tg_buf_init(&out);
+	tg_xlate_stream_finish(r->xlate, r->outcome == TG_OUTCOME_OK, &out);
+	send_buf(r, &out);
+	tg_buf_fini(&out);
+}
+
+/* Put the provider's reply body into the client's format; -1 if it could not be read. */
+static int
+translate_reply(struct tg_req *r, bool error)
+{
+	struct tg_buf out;
+
+	tg_buf_init(&out);
+	if (error) {
+		tg_translate_error(tg_call_kind(r->family), r->up_status, r->reply.p, r->reply.len,
+				   &out);
+		r->status = tg_translate_status(tg_call_kind(r->family), r->up_status);
+	} else if (tg_translate_response(tg_call_provider_kind(r), tg_call_kind(r->family),
+					 r->reply.p ? r->reply.p : "", r->reply.len, r->info.model,
+					 &out) == -1 || out.failed) {
+		tg_buf_fini(&out);
+		return -1;
+	}
+	tg_buf_fini(&r->reply);
+	r->reply = out;
+	return 0;
+}
+
 static void
 final_answer(struct tg_req *r, enum tg_attempt_class c, const char *err)
 {
@@ -263,12 +336,19 @@ final_answer(struct tg_req *r, enum tg_attempt_class c, const char *err)
 		/* usage was read when the attempt was judged */
 		r->status = r->up_status;
 		r->outcome = TG_OUTCOME_OK;
+		if (r->translate && translate_reply(r, false) == -1) {
+			r->status = 502;
+			r->outcome = TG_OUTCOME_UPSTREAM_ERROR;
+			snprintf(r->error, sizeof(r->error), "provider %s: %s", name, err_garbage);
+		}
 		break;
 	case TG_ATTEMPT_CLIENT_4XX:
 	case TG_ATTEMPT_RATE_LIMITED:
-		/* the provider's own answer, in the same family's format: pass it through */
+		/* the provider's own answer: passed through, in the client's format */
 		r->status = r->up_status;
 		r->outcome = TG_OUTCOME_UPSTREAM_4XX;
+		if (r->translate)
+			(void)translate_reply(r, true);
 		if (c == TG_ATTEMPT_RATE_LIMITED)
 			r->retry_after_ms = tg_policy_retry_after_ms(r->up_meta.retry_after,
 								     r->reply.p, r->reply.len);
@@ -317,7 +397,7 @@ on_upstream_done(void *arg, const char *err)
 		return;
 	}
 	c = tg_policy_classify(err, r->up_status, r->reply.p, r->reply.len);
-	if (c == TG_ATTEMPT_OK && tg_usage_from_json(tg_call_kind(r->family),
+	if (c == TG_ATTEMPT_OK && tg_usage_from_json(tg_call_provider_kind(r),
 						      r->reply.p ? r->reply.p : "", r->reply.len,
 						      &r->usage) == -1) {
 		c = TG_ATTEMPT_FAILED;  /* a malformed reply counts against the provider */
@@ -390,8 +470,20 @@ start_transfer(struct tg_req *r)
 	int nh = 0;
 
 	tg_buf_init(&body);
-	if (tg_request_upstream_body(&r->info, r->http_body, r->http_body_len, m->upstream,
-				     &body) == -1) {
+	r->translate = p->kind != tg_call_kind(r->family);
+	if (r->translate) {
+		char err[200];
+		if (tg_translate_request(tg_call_kind(r->family), p->kind, r->http_body,
+					 r->http_body_len, r->info.model, r->info.stream, m->upstream,
+					 &body, err, sizeof(err)) == -1) {
+			/* refused before any provider call: the client's request cannot be mapped */
+			tg_buf_fini(&body);
+			settle(r, TG_VERDICT_NONE);
+			tg_call_refuse(r, 400, TG_OUTCOME_CLIENT_ERROR, "%s", err);
+			return;
+		}
+	} else if (tg_request_upstream_body(&r->info, r->http_body, r->http_body_len, m->upstream,
+					    &body) == -1) {
 		tg_buf_fini(&body);
 		settle(r, TG_VERDICT_NONE);
 		tg_call_refuse(r, 503, TG_OUTCOME_UNAVAILABLE, "out of memory");

@@ -18,18 +18,10 @@
 #include "tg_clock.h"
 #include "tg_money.h"
 #include "tg_ring.h"
+#include "tg_translate.h"
 
 #define CLIENT_ID_MAX       255     /* x-request-id / Idempotency-Key */
 #define DEFAULT_MAX_TOKENS  4096    /* TPM estimate when the client sets no limit */
-
-static const char *const family_names[] = {
-	[TG_FAMILY_PLAIN] = "plain", [TG_FAMILY_ANTHROPIC] = "anthropic",
-	[TG_FAMILY_GEMINI] = "gemini", [TG_FAMILY_OPENAI] = "openai",
-};
-
-static const char *const kind_names[] = {
-	[TG_KIND_ANTHROPIC] = "anthropic", [TG_KIND_GEMINI] = "gemini", [TG_KIND_OPENAI] = "openai",
-};
 
 enum tg_provider_kind
 tg_call_kind(enum tg_family f)
@@ -42,6 +34,12 @@ static const struct tg_cfg *
 cfg(void)
 {
 	return tg_w.env->cfg;
+}
+
+enum tg_provider_kind
+tg_call_provider_kind(const struct tg_req *r)
+{
+	return cfg()->providers[r->provider].kind;
 }
 
 static const char *
@@ -178,6 +176,8 @@ answer(struct tg_req *r)
 	if (r->state == TG_REQ_STREAMING) {
 		if (r->pending != NULL && evbuffer_get_length(r->pending) > 0)
 			evhttp_send_reply_chunk(req, r->pending);
+		if (r->xlate != NULL)
+			tg_attempt_close_translation(r);
 		stream_closing_comment(r);
 		evhttp_send_reply_end(req);
 		return;
@@ -211,6 +211,7 @@ tg_call_finish(struct tg_req *r)
 	r->state = TG_REQ_DONE;
 	tg_buf_fini(&r->reply);
 	tg_sse_fini(&r->sse);
+	tg_xlate_stream_free(r->xlate);
 	if (r->pending != NULL)
 		evbuffer_free(r->pending);
 	free(r);
@@ -283,12 +284,6 @@ take_client_id(struct tg_req *r)
 	return 0;
 }
 
-static bool
-same_format(struct tg_req *r, uint32_t model)
-{
-	return cfg()->providers[cfg()->models[model].provider].kind == tg_call_kind(r->family);
-}
-
 /* The model the client named, or the route's targets in order. */
 static int
 resolve_targets(struct tg_req *r)
@@ -299,14 +294,6 @@ resolve_targets(struct tg_req *r)
 	int rt;
 
 	if (m >= 0) {
-		if (!same_format(r, (uint32_t)m)) {
-			tg_call_refuse(r, 400, TG_OUTCOME_CLIENT_ERROR, "model %s is served by a %s "
-				       "provider; this endpoint speaks the %s format and translation "
-				       "between formats is not available yet", name,
-				       kind_names[c->providers[c->models[m].provider].kind],
-				       family_names[r->family]);
-			return -1;
-		}
 		r->targets[r->n_targets++] = (uint32_t)m;
 		return 0;
 	}
@@ -317,16 +304,8 @@ resolve_targets(struct tg_req *r)
 		return -1;
 	}
 	tg_copy_field(r->rec.route, sizeof(r->rec.route), name);
-	for (uint32_t i = 0; i < c->routes[rt].n_targets; i++) {
-		if (same_format(r, c->routes[rt].targets[i]))
-			r->targets[r->n_targets++] = c->routes[rt].targets[i];
-	}
-	if (r->n_targets == 0) {
-		tg_call_refuse(r, 400, TG_OUTCOME_CLIENT_ERROR, "route %s has no target in the %s "
-			       "format, and translation between formats is not available yet",
-			       name, family_names[r->family]);
-		return -1;
-	}
+	for (uint32_t i = 0; i < c->routes[rt].n_targets; i++)
+		r->targets[r->n_targets++] = c->routes[rt].targets[i];
 	return 0;
 }
 

@@ -67,6 +67,10 @@ struct tg_req {
 	uint64_t                  ttfb_us;
 	struct tg_buf             reply;            /* non-streamed reply, or an error body */
 
+	/* the current target speaks another format: request, reply and stream are translated */
+	bool                      translate;
+	struct tg_xlate_stream   *xlate;            /* owned; a translated stream */
+
 	/* streaming relay: bytes are passed on event by event */
 	struct tg_sse             sse;
 	struct tg_usage_stream    ust;
@@ -98,6 +102,9 @@ void tg_call_headers(struct tg_req *r, struct evkeyvalq *h);
 /* Provider format of a client family. */
 enum tg_provider_kind tg_call_kind(enum tg_family f);
 
+/* The format of the provider the call is trying now. */
+enum tg_provider_kind tg_call_provider_kind(const struct tg_req *r);
+
 /* Copy into a fixed record field, cutting what does not fit. */
 void tg_copy_field(char *dst, size_t cap, const char *src);
 
@@ -107,6 +114,9 @@ void tg_copy_field(char *dst, size_t cap, const char *src);
  * none can serve (worker/attempt.c).
  */
 void tg_attempt_next(struct tg_req *r);
+
+/* A translated stream is ending: send the client's closing events. */
+void tg_attempt_close_translation(struct tg_req *r);
 
 /* The client went away or the call ends early: stop the transfer or the retry wait. */
 void tg_attempt_abort(struct tg_req *r);

@@ -146,7 +146,7 @@ test('bad input is refused before any provider call, naming the problem in the f
     ['anthropic', { body: { model: 'claude-haiku-4-5', messages: [{ role: 'user', content: 'x' }] } }, 400, /max_tokens/],
     ['anthropic', { body: { model: 42, max_tokens: 5, messages: [] } }, 400, /model: expected a string/],
     ['openai', { model: 'no-such-model' }, 404, /no model or route named no-such-model/],
-    ['anthropic', { model: 'gpt-4o-mini' }, 400, /translation between formats is not available/],
+    ['openai', { body: { model: 'claude-haiku-4-5', n: 2, messages: [{ role: 'user', content: 'x' }] } }, 400, /n > 1 is not supported when translating to anthropic/],
     ['openai', { body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x'.repeat(70000) }] } }, 413, /over the limit/],
     ['openai', { body: `{"model":"gpt-4o-mini","messages":[${'['.repeat(100)}${']'.repeat(100)}]}` }, 400, /nesting deeper/],
     ['openai', { headers: { authorization: 'Bearer wrong' } }, 401, /invalid API key/],
