@@ -36,6 +36,9 @@ $(BUILD)/tollgate: $(BUILD)/master/main.o $(LIB_OBJ)
 $(BUILD)/tollgate-mock: $(BUILD)/tests/mock/main.o $(MOCK_OBJ) $(filter $(BUILD)/core/%,$(LIB_OBJ))
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+# the simulator embeds its default profiles (.incbin): rebuild when they change
+$(BUILD)/tests/mock/profiles.o: tests/mock/profiles.json
+
 # The runner lists every `Suite *tg_<name>_suite(void)` defined in tests/check_*.c.
 $(BUILD)/tests/suites.h: $(CHECK_SRC)
 	@mkdir -p $(@D)
@@ -73,6 +76,11 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)sh tests/demo.sh
 
+# wrk through the gateway, nginx proxy_pass and direct to the simulator, one interleaved run
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)sh tests/stress/bench.sh
+
 fuzz:
 	$(Q)sh tests/fuzz/run.sh
 
@@ -85,4 +93,4 @@ install: $(BUILD)/tollgate
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all asan deps test demo fuzz install clean
+.PHONY: all asan deps test demo bench fuzz install clean

@@ -1,0 +1,451 @@
+/*
+ * One call from request to reply plan: route to a family, check the key, parse,
+ * find the profile, pick a fault, generate, render, pace. Pure and deterministic
+ * under a seed; sockets and timers are server.c's. Also the reply-plan helpers.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mock.h"
+
+/* ---- reply plan ---- */
+
+void
+tg_mock_reply_init(struct tg_mock_reply *r)
+{
+	memset(r, 0, sizeof(*r));
+	tg_buf_init(&r->body);
+	tg_buf_init(&r->hdr);
+}
+
+void
+tg_mock_reply_fini(struct tg_mock_reply *r)
+{
+	tg_buf_fini(&r->body);
+	tg_buf_fini(&r->hdr);
+	free(r->ev_end);
+	free(r->ev_delay_ms);
+	free(r->ev_tokens);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+tg_mock_reply_reset(struct tg_mock_reply *r)
+{
+	tg_buf_reset(&r->body);
+	tg_buf_reset(&r->hdr);
+	r->status = 200;
+	r->chunked = false;
+	r->action = TG_ACT_SEND;
+	r->nhdr = 0;
+	r->nev = 0;
+	r->fault = false;
+	r->out_tokens = 0;
+	r->in_tokens = 0;
+}
+
+void
+tg_mock_reply_header(struct tg_mock_reply *r, const char *name, const char *fmt, ...)
+{
+	char val[512];
+	va_list ap;
+
+	if (r->nhdr == TG_MOCK_MAX_HEADERS)
+		return;
+	tg_buf_add(&r->hdr, name, strlen(name) + 1);
+	/* most values are constants: skip the formatter on the hot path */
+	if (strchr(fmt, '%') == NULL) {
+		tg_buf_add(&r->hdr, fmt, strlen(fmt) + 1);
+	} else {
+		va_start(ap, fmt);
+		vsnprintf(val, sizeof(val), fmt, ap);
+		va_end(ap);
+		tg_buf_add(&r->hdr, val, strlen(val) + 1);
+	}
+	r->nhdr++;
+}
+
+void
+tg_mock_put_num(struct tg_buf *b, long long v)
+{
+	char tmp[24];
+	int i = sizeof(tmp);
+	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+
+	do {
+		tmp[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		tmp[--i] = '-';
+	tg_buf_add(b, tmp + i, sizeof(tmp) - (size_t)i);
+}
+
+void
+tg_mock_reply_header_num(struct tg_mock_reply *r, const char *name, long long v)
+{
+	if (r->nhdr == TG_MOCK_MAX_HEADERS)
+		return;
+	tg_buf_add(&r->hdr, name, strlen(name) + 1);
+	tg_mock_put_num(&r->hdr, v);
+	tg_buf_add(&r->hdr, "", 1);
+	r->nhdr++;
+}
+
+void
+tg_mock_reply_event(struct tg_mock_reply *r, int tokens)
+{
+	if (r->nev == r->evcap) {
+		int cap = r->evcap ? r->evcap * 2 : 32;
+		uint32_t *e = realloc(r->ev_end, sizeof(*e) * (size_t)cap);
+		uint32_t *d = e ? realloc(r->ev_delay_ms, sizeof(*d) * (size_t)cap) : NULL;
+		uint16_t *t = d ? realloc(r->ev_tokens, sizeof(*t) * (size_t)cap) : NULL;
+
+		if (e != NULL)
+			r->ev_end = e;
+		if (d != NULL)
+			r->ev_delay_ms = d;
+		if (t == NULL) {
+			r->body.failed = true;
+			return;
+		}
+		r->ev_tokens = t;
+		r->evcap = cap;
+	}
+	r->ev_end[r->nev] = (uint32_t)r->body.len;
+	r->ev_delay_ms[r->nev] = 0;
+	r->ev_tokens[r->nev] = (uint16_t)(tokens < 0 ? 0 : tokens > 65535 ? 65535 : tokens);
+	r->nev++;
+}
+
+void
+tg_mock_reply_keep(struct tg_mock_reply *r, int n)
+{
+	if (n >= r->nev)
+		return;
+	r->nev = n;
+	r->body.len = n > 0 ? r->ev_end[n - 1] : 0;
+	if (r->body.p != NULL)
+		r->body.p[r->body.len] = '\0';
+}
+
+void
+tg_mock_rfc3339(int64_t t, char out[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void
+tg_mock_json_reply(struct tg_mock_reply *r, int status)
+{
+	r->status = status;
+	tg_mock_reply_header(r, "content-type", "application/json");
+}
+
+void
+tg_mock_sse_reply(struct tg_mock_reply *r)
+{
+	r->status = 200;
+	r->chunked = true;
+	tg_mock_reply_header(r, "content-type", "text/event-stream; charset=utf-8");
+	tg_mock_reply_header(r, "cache-control", "no-cache");
+}
+
+/* ---- request text ---- */
+
+/* Bytes a JSON string token decodes to, in UTF-8 (what the client's text measures). */
+static size_t
+decoded_len(const struct tg_json *j, int tok)
+{
+	size_t n, out = 0;
+	const char *s = tg_json_raw(j, tok, &n);
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned cp = 0;
+
+		if (s[i] != '\\') {
+			out++;
+			continue;
+		}
+		if (i + 1 < n && s[i + 1] != 'u') {
+			out++;
+			i++;
+			continue;
+		}
+		if (i + 5 >= n)
+			break;
+		sscanf(s + i + 2, "%4x", &cp);
+		i += 5;
+		if (cp >= 0xd800 && cp < 0xdc00) {
+			/* a surrogate pair makes one 4-byte character */
+			out += 4;
+			i += 6;
+		} else {
+			out += cp < 0x80 ? 1 : cp < 0x800 ? 2 : 3;
+		}
+	}
+	return out;
+}
+
+int
+tg_mock_text_tokens(const struct tg_json *j, int tok, int *pieces)
+{
+	int sum = 0;
+
+	if (tok == -1)
+		return 0;
+	if (tg_json_is_str(j, tok)) {
+		(*pieces)++;
+		return tg_mock_tokens(decoded_len(j, tok));
+	}
+	if (tg_json_is_arr(j, tok)) {
+		for (int k = tg_json_first(j, tok); k != -1; k = tg_json_after(j, tok, k))
+			sum += tg_mock_text_tokens(j, k, pieces);
+		return sum;
+	}
+	if (tg_json_is_obj(j, tok)) {
+		/* text blocks/parts, and the content of tool results */
+		int t = tg_json_get(j, tok, "text");
+
+		if (t != -1 && tg_json_is_str(j, t))
+			sum += tg_mock_text_tokens(j, t, pieces);
+		t = tg_json_get(j, tok, "content");
+		if (t != -1)
+			sum += tg_mock_text_tokens(j, t, pieces);
+	}
+	return sum;
+}
+
+void
+tg_mock_copy_str(const struct tg_json *j, int tok, char *out, size_t cap)
+{
+	size_t n;
+	const char *raw;
+
+	out[0] = '\0';
+	if (tok == -1)
+		return;
+	if (tg_json_is_str(j, tok)) {
+		if (tg_json_str(j, tok, out, cap) >= 0)
+			return;
+		/* too long to decode here: the raw head is enough for matching */
+		raw = tg_json_raw(j, tok, &n);
+		if (n >= cap)
+			n = cap - 1;
+		memcpy(out, raw, n);
+		out[n] = '\0';
+		return;
+	}
+	if (tg_json_is_arr(j, tok)) {
+		/* the last text block is what a question usually is */
+		for (int k = tg_json_first(j, tok); k != -1; k = tg_json_after(j, tok, k)) {
+			int t = tg_json_is_obj(j, k) ? tg_json_get(j, k, "text") : k;
+
+			if (t != -1 && tg_json_is_str(j, t))
+				tg_mock_copy_str(j, t, out, cap);
+		}
+	}
+}
+
+size_t
+tg_mock_next_piece(const char *s, size_t len, size_t pos, size_t min_bytes)
+{
+	size_t end = pos + (min_bytes ? min_bytes : 1);
+
+	if (end >= len)
+		return len;
+	/* a piece takes its leading space and stops before the next one */
+	while (end < len && s[end] != ' ')
+		end++;
+	return end;
+}
+
+int
+tg_mock_piece_tokens(size_t from, size_t to)
+{
+	return tg_mock_tokens(to) - tg_mock_tokens(from);
+}
+
+/* ---- routing ---- */
+
+int
+tg_mock_route(const char *method, const char *path, const struct tg_mock_req *q)
+{
+	bool get = strcmp(method, "GET") == 0;
+
+	if (strncmp(path, "/v1beta/models", 14) == 0)
+		return TG_MOCK_GEMINI;
+	if (strcmp(path, "/v1/messages") == 0 || strcmp(path, "/v1/messages/count_tokens") == 0)
+		return TG_MOCK_ANTHROPIC;
+	if (strcmp(path, "/v1/chat/completions") == 0)
+		return TG_MOCK_OPENAI;
+	if (get && strcmp(path, "/v1/models") == 0)
+		/* both Anthropic and OpenAI list here: the headers tell which client asks */
+		return q->x_api_key != NULL || q->anthropic_version != NULL ? TG_MOCK_ANTHROPIC
+									    : TG_MOCK_OPENAI;
+	return -1;
+}
+
+static const struct tg_mock_family_ops *const family_ops[TG_MOCK_NFAMILIES] = {
+	&tg_mock_anthropic, &tg_mock_gemini, &tg_mock_openai,
+};
+
+int
+tg_mock_init(struct tg_mock *m, uint64_t seed, bool seeded)
+{
+	memset(m, 0, sizeof(*m));
+	m->seeded = seeded;
+	m->rng.s = seed;
+	m->fault_rng.s = seed ^ 0x5deece66dull;
+	m->latency_ms = -1;
+	tg_mock_gen_init(&m->gen);
+	return 0;
+}
+
+void
+tg_mock_fini(struct tg_mock *m)
+{
+	tg_mock_profiles_fini(&m->profiles);
+	tg_mock_gen_fini(&m->gen);
+}
+
+static enum tg_mock_err
+status_fault_err(enum tg_mock_fault f)
+{
+	switch (f) {
+	case TG_FAULT_429:
+		return TG_MOCK_E_RATE;
+	case TG_FAULT_QUOTA:
+		return TG_MOCK_E_QUOTA;
+	case TG_FAULT_500:
+		return TG_MOCK_E_INTERNAL;
+	case TG_FAULT_503:
+		return TG_MOCK_E_UNAVAILABLE;
+	default:
+		return TG_MOCK_E_OVERLOADED;
+	}
+}
+
+/* Delays before each event: the fixed --latency-ms, or the profile's ttft and speed. */
+static void
+pace(struct tg_mock *m, struct tg_mock_req *q, const struct tg_mock_profile *pr,
+     struct tg_mock_reply *r)
+{
+	uint32_t first;
+	int tps = pr->tokens_per_sec > 0 ? pr->tokens_per_sec : 100;
+
+	if (r->nev == 0)
+		return;
+	if (m->latency_ms >= 0) {
+		first = (uint32_t)m->latency_ms;
+		if (m->jitter_ms > 0)
+			first += tg_mock_rng_below(&q->rng, (uint32_t)m->jitter_ms + 1);
+		r->ev_delay_ms[0] = first;
+		return;
+	}
+	first = (uint32_t)pr->ttft_ms;
+	if (!q->stream)
+		/* a whole reply arrives when the last token would have */
+		first += (uint32_t)((uint64_t)r->out_tokens * 1000 / (uint64_t)tps);
+	r->ev_delay_ms[0] = first;
+	for (int i = 1; i < r->nev && q->stream; i++)
+		r->ev_delay_ms[i] = (uint32_t)r->ev_tokens[i] * 1000u / (uint32_t)tps;
+}
+
+static void
+finish_stats(struct tg_mock *m, struct tg_mock_req *q, struct tg_mock_reply *r)
+{
+	struct tg_mock_stats *s = &m->stats[q->fam];
+
+	if (q->stream)
+		s->streams++;
+	if (r->fault)
+		s->faults++;
+	if (r->status >= 200 && r->status < 300 && !r->fault)
+		s->ok++;
+	else if (r->status >= 300)
+		s->errors++;
+	s->input_tokens += (uint64_t)r->in_tokens;
+	s->output_tokens += (uint64_t)r->out_tokens;
+}
+
+void
+tg_mock_handle(struct tg_mock *m, struct tg_mock_req *q, struct tg_mock_reply *r)
+{
+	const struct tg_mock_family_ops *ops = family_ops[q->fam];
+	const struct tg_mock_profile *pr;
+	enum tg_mock_fault f;
+	long delay = -1;
+	bool think;
+
+	tg_mock_reply_reset(r);
+	m->calls++;
+	m->stats[q->fam].calls++;
+	q->rng.s = tg_mock_rng_next(&m->rng);
+	if (m->seeded)
+		/* seeded runs are byte-exact: the clock is the call counter from 2026-01-01 */
+		q->now_s = 1767225600 + (int64_t)m->calls;
+	q->retry_after_s = q->retry_after_header != NULL ? atoi(q->retry_after_header) : 1;
+	if (q->retry_after_s < 0)
+		q->retry_after_s = 0;
+
+	if (ops->auth(q, r, m->key) == -1)
+		goto done;
+	if (strcmp(q->method, "GET") == 0) {
+		ops->models(q, &m->profiles, r);
+		tg_mock_reply_event(r, 0);
+		goto done;
+	}
+	if (ops->parse(q, r) == -1)
+		goto done;
+	q->input_tokens = q->text_tokens + m->profiles.framing[q->fam].base_tokens +
+			  q->nmessages * m->profiles.framing[q->fam].message_tokens;
+	pr = tg_mock_profiles_find(&m->profiles, q->fam, q->model);
+	if (pr == NULL) {
+		ops->error(q, r, TG_MOCK_E_NOT_FOUND, q->model);
+		goto done;
+	}
+	r->in_tokens = q->input_tokens;
+	if (q->fault_header != NULL && tg_mock_fault_parse(q->fault_header, &f) == -1) {
+		/* a typo in a test must not pass as a clean call */
+		ops->error(q, r, TG_MOCK_E_BAD_REQUEST, "x-mock-fault: unknown fault kind");
+		r->in_tokens = 0;
+		goto done;
+	}
+	f = tg_mock_fault_pick(m, q->fam, q->fault_header);
+	if (q->retry_after_header == NULL && m->last_retry_after_s > 0)
+		q->retry_after_s = m->last_retry_after_s;
+	if (f >= TG_FAULT_429 && f <= TG_FAULT_529) {
+		ops->error(q, r, status_fault_err(f), NULL);
+		r->fault = true;
+		r->in_tokens = 0;
+		goto done;
+	}
+	think = ops->thinks(q, pr);
+	tg_mock_generate(&m->gen, pr, q->prompt, &q->rng, think, q->think_cap, q->show_thought,
+			 q->max_tokens);
+	r->out_tokens = m->gen.text_tokens + m->gen.think_tokens;
+	ops->answer(q, pr, &m->gen, r);
+	if (r->nev == 0)
+		tg_mock_reply_event(r, r->out_tokens);
+	pace(m, q, pr, r);
+	if (f != TG_FAULT_NONE)
+		tg_mock_fault_shape(m, q, r, ops, f);
+	if (q->delay_header != NULL && r->nev > 0)
+		delay = atol(q->delay_header);
+	if (delay >= 0)
+		r->ev_delay_ms[0] = (uint32_t)delay;
+	finish_stats(m, q, r);
+	return;
+done:
+	if (r->nev == 0)
+		tg_mock_reply_event(r, 0);
+	finish_stats(m, q, r);
+}

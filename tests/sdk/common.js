@@ -1,0 +1,52 @@
+// Shared by the SDK tests: where to send calls (read from the environment, so the
+// same tests run against the simulator or through the gateway) and the token rule
+// of tests/mock/profiles.json, restated here so usage assertions are exact.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+export const BASE_URL = (process.env.TG_BASE_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
+export const API_KEY = process.env.TG_API_KEY || 'test-key';
+export const BAD_KEY = 'wrong-' + API_KEY;
+export const BAD_KEY_EXPECTED = process.env.TG_BAD_KEY_EXPECTED !== '0';
+export const MODEL = {
+  anthropic: process.env.TG_MODEL_ANTHROPIC || 'claude-haiku-4-5',
+  gemini: process.env.TG_MODEL_GEMINI || 'gemini-2.5-flash',
+  openai: process.env.TG_MODEL_OPENAI || 'gpt-4o-mini',
+};
+// The simulator's own control URL; tests of /__mock/ endpoints skip without it.
+export const MOCK_URL = process.env.TG_MOCK_URL || '';
+
+export const QUESTION = 'What is the capital of France?';
+export const SYSTEM = 'Answer briefly.';
+
+const profiles = JSON.parse(
+  readFileSync(process.env.TG_MOCK_PROFILES || join(here, '..', 'mock', 'profiles.json'), 'utf8'));
+
+// A text piece costs ceil(utf8 bytes / 4) tokens.
+export function tokens(text) {
+  return Math.ceil(Buffer.byteLength(text, 'utf8') / 4);
+}
+
+// Input tokens of a request whose text pieces are `pieces`, sent as `messages`
+// messages (a system prompt counts as one): the sum plus the family's framing.
+export function inputTokens(family, pieces, messages) {
+  const f = profiles.families[family];
+  return pieces.reduce((n, p) => n + tokens(p), 0) + f.base_tokens + f.message_tokens * messages;
+}
+
+export function profile(name) {
+  return profiles.models.find((m) => m.name === name);
+}
+
+// Rejects with the error a promise (or async thunk) throws; fails if it resolves.
+export async function caught(fn) {
+  try {
+    await fn();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected an error, the call succeeded');
+}
