@@ -26,11 +26,13 @@
 #define TG_SHM_MAGIC    0x54474d31u           /* "TGM1" */
 #define TG_SHM_VERSION  1u                    /* bump on ANY size or order change */
 #define TG_CACHELINE    64
-/* Two generations of workers live side by side during a reload. */
+/*
+ * Two generations of workers live side by side during a reload. The ring file
+ * has one ring per slot in use (2 x the starting worker count) plus one for
+ * the master's audit entries, so ring_records is shared by the rings that can
+ * really be written.
+ */
 #define TG_WORKER_SLOTS (2 * TG_MAX_WORKERS)
-/* One log ring per worker slot, plus one for the master's own audit entries. */
-#define TG_MASTER_RING  TG_WORKER_SLOTS
-#define TG_RINGS        (TG_WORKER_SLOTS + 1)
 
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2 && ATOMIC_LONG_LOCK_FREE == 2 && ATOMIC_LLONG_LOCK_FREE == 2,
 	       "an atomic that takes a lock works in one process only");

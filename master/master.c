@@ -58,6 +58,8 @@ static struct {
 	struct tg_shm_hdr   *shm;
 	struct tg_ring_file *rings;
 	int                  listen_fd;
+	uint32_t             n_slots;             /* worker slots with a ring: 2 x starting workers */
+	uint32_t             master_ring;         /* the ring after them: the master's audit entries */
 	uint32_t             generation;
 	pid_t                master_pid;
 
@@ -196,7 +198,7 @@ free_slots(uint32_t *out, uint32_t want)
 {
 	uint32_t n = 0;
 
-	for (uint32_t s = 0; s < TG_WORKER_SLOTS && n < want; s++) {
+	for (uint32_t s = 0; s < M.n_slots && n < want; s++) {
 		if (M.workers[s].pid == 0 && M.workers[s].restart_at_ms == 0)
 			out[n++] = s;
 	}
@@ -271,7 +273,7 @@ reap_children(void)
 			}
 			continue;
 		}
-		for (uint32_t s = 0; s < TG_WORKER_SLOTS; s++) {
+		for (uint32_t s = 0; s < M.n_slots; s++) {
 			struct child *c = &M.workers[s];
 			if (c->pid != pid)
 				continue;
@@ -295,7 +297,7 @@ reap_children(void)
 static void
 signal_workers(int signo, int only_old)
 {
-	for (uint32_t s = 0; s < TG_WORKER_SLOTS; s++) {
+	for (uint32_t s = 0; s < M.n_slots; s++) {
 		struct child *c = &M.workers[s];
 		if (c->pid == 0 || (only_old && c->generation == M.generation))
 			continue;
@@ -310,7 +312,7 @@ workers_alive(void)
 {
 	int n = 0;
 
-	for (uint32_t s = 0; s < TG_WORKER_SLOTS; s++)
+	for (uint32_t s = 0; s < M.n_slots; s++)
 		n += M.workers[s].pid != 0;
 	return n;
 }
@@ -321,7 +323,7 @@ generation_ready(void)
 {
 	uint32_t ready = 0;
 
-	for (uint32_t s = 0; s < TG_WORKER_SLOTS; s++) {
+	for (uint32_t s = 0; s < M.n_slots; s++) {
 		struct child *c = &M.workers[s];
 		if (c->pid != 0 && c->generation == M.generation &&
 		    atomic_load_explicit(&tg_shm_worker(M.shm, s)->heartbeat_ms,
@@ -352,15 +354,19 @@ reload(void)
 
 	tg_notify_reloading();
 	tg_log_info(NULL, "reloading %s", M.cfg->path);
-	if (M.reload_deadline_ms != 0 || M.old_cfg != NULL) {
-		tg_log_error(NULL, "could not reload: the previous reload is still in progress");
-		tg_notify("READY=1\nSTATUS=reload refused: previous reload in progress");
-		return;
-	}
 	next = tg_cfg_load(M.cfg->path, errors, sizeof(errors));
 	if (next == NULL) {
 		log_errors("could not reload, keeping the running configuration", errors);
 		tg_notify("READY=1\nSTATUS=reload failed: invalid configuration");
+		return;
+	}
+	/* the ring file was laid out for the starting worker count */
+	if (next->workers * 2 > M.n_slots) {
+		tg_log_error(NULL, "could not reload, keeping the running configuration: workers can "
+			     "grow to %u without a restart, the new config asks for %u",
+			     M.n_slots / 2, next->workers);
+		tg_cfg_free(next);
+		tg_notify("READY=1\nSTATUS=reload failed: workers above the starting count");
 		return;
 	}
 	if (strcmp(next->listen_host, M.cfg->listen_host) != 0 ||
@@ -433,7 +439,7 @@ audit_config(const char *event)
 	}
 	memcpy(a->detail, detail.p, detail.len + 1);
 	tg_buf_fini(&detail);
-	if (tg_ring_push(M.rings, TG_MASTER_RING, &rec) != 0)
+	if (tg_ring_push(M.rings, M.master_ring, &rec) != 0)
 		tg_log_error(NULL, "could not record the %s in the audit log: the master's ring is full",
 			     event);
 }
@@ -443,7 +449,7 @@ free_old_cfg(void)
 {
 	if (M.old_cfg == NULL || M.reload_deadline_ms != 0)
 		return;
-	for (uint32_t s = 0; s < TG_WORKER_SLOTS; s++) {
+	for (uint32_t s = 0; s < M.n_slots; s++) {
 		if (M.workers[s].pid != 0 && M.workers[s].generation != M.generation)
 			return;
 	}
@@ -458,9 +464,12 @@ begin_stop(void)
 	tg_log_info(NULL, "stopping: finishing in-flight requests within %u ms",
 		    M.cfg->shutdown_timeout_ms);
 	atomic_store_explicit(&M.shm->draining, 1, memory_order_relaxed);
+	/* once the workers close their copies too, new connections are refused, not left queued */
+	close(M.listen_fd);
+	M.listen_fd = -1;
 	M.phase = STOPPING_WORKERS;
 	M.phase_deadline_ms = tg_clock_mono_ms() + M.cfg->shutdown_timeout_ms;
-	for (uint32_t s = 0; s < TG_WORKER_SLOTS; s++)
+	for (uint32_t s = 0; s < M.n_slots; s++)
 		M.workers[s].restart_at_ms = 0;
 	signal_workers(SIGTERM, 0);
 }
@@ -479,7 +488,7 @@ kill_everything(void)
 		reap_children();
 		if (pid > 0 && pid == M.logger.pid)
 			M.logger.pid = 0;
-		for (uint32_t s = 0; pid > 0 && s < TG_WORKER_SLOTS; s++) {
+		for (uint32_t s = 0; pid > 0 && s < M.n_slots; s++) {
 			if (M.workers[s].pid == pid) {
 				M.workers[s].pid = 0;
 				(void)tg_ring_recover(M.rings, s);
@@ -524,7 +533,7 @@ run_restarts(uint64_t now)
 {
 	if (M.phase != RUNNING)
 		return;
-	for (uint32_t s = 0; s < TG_WORKER_SLOTS; s++) {
+	for (uint32_t s = 0; s < M.n_slots; s++) {
 		struct child *c = &M.workers[s];
 		if (c->restart_at_ms != 0 && now >= c->restart_at_ms) {
 			c->restart_at_ms = 0;
@@ -544,7 +553,7 @@ next_wakeup(uint64_t now)
 {
 	uint64_t next = now + 1000;
 
-	for (uint32_t s = 0; s < TG_WORKER_SLOTS; s++) {
+	for (uint32_t s = 0; s < M.n_slots; s++) {
 		if (M.workers[s].restart_at_ms != 0 && M.workers[s].restart_at_ms < next)
 			next = M.workers[s].restart_at_ms;
 	}
@@ -578,14 +587,16 @@ tg_master_run(struct tg_cfg *cfg)
 	if (M.shm == NULL || tg_shm_assign(M.shm, cfg, &M.map) == -1)
 		return 2;
 	atomic_store_explicit(&M.shm->generation, M.generation, memory_order_relaxed);
-	M.rings = tg_ring_open(cfg->state_dir, TG_RINGS, cfg->db.ring_records, why,
+	M.n_slots = 2 * cfg->workers;
+	M.master_ring = M.n_slots;
+	M.rings = tg_ring_open(cfg->state_dir, M.n_slots + 1, cfg->db.ring_records, why,
 			       sizeof(why));
 	if (M.rings == NULL) {
 		tg_log_error(NULL, "could not open the log rings in %s: %s", cfg->state_dir, why);
 		return 2;
 	}
 	/* a crash of every process leaves calls in flight: record them as unknown */
-	for (uint32_t s = 0; s < TG_RINGS; s++)
+	for (uint32_t s = 0; s < M.rings->n_rings; s++)
 		(void)tg_ring_recover(M.rings, s);
 	M.listen_fd = open_listener(cfg);
 	if (M.listen_fd == -1)
@@ -647,10 +658,10 @@ tg_master_run(struct tg_cfg *cfg)
 			got_term = 0;
 			begin_stop();
 		}
-		if (got_hup) {
+		/* a SIGHUP during a reload waits until the old generation is gone, then runs */
+		if (got_hup && M.phase == RUNNING && M.reload_deadline_ms == 0 && M.old_cfg == NULL) {
 			got_hup = 0;
-			if (M.phase == RUNNING)
-				reload();
+			reload();
 		}
 		if (got_usr1) {
 			got_usr1 = 0;

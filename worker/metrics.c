@@ -179,7 +179,7 @@ tg_metrics_scrape(struct evhttp_request *req)
 		      "tollgate_ratelimited_total{scope=\"provider\"} %llu\n",
 		      (unsigned long long)SUM(metrics.ratelimited[TG_SCOPE_KEY]),
 		      (unsigned long long)SUM(metrics.ratelimited[TG_SCOPE_PROVIDER]));
-	for (uint32_t r = 0; r < TG_RINGS; r++)
+	for (uint32_t r = 0; r < tg_w.env->rings->n_rings; r++)
 		ring_used += tg_ring_used(tg_w.env->rings, r);
 	tg_buf_printf(&b, "# HELP tollgate_log_ring_used Records waiting for the logger.\n"
 		      "# TYPE tollgate_log_ring_used gauge\ntollgate_log_ring_used %llu\n"

@@ -22,6 +22,7 @@
 
 #define CLIENT_ID_MAX       255     /* x-request-id / Idempotency-Key */
 #define DEFAULT_MAX_TOKENS  4096    /* TPM estimate when the client sets no limit */
+#define RING_RESERVE_MIN    16      /* ring slots kept for refusals and audit entries */
 
 enum tg_provider_kind
 tg_call_kind(enum tg_family f)
@@ -309,13 +310,21 @@ resolve_targets(struct tg_req *r)
 	return 0;
 }
 
-/* Refuse billable work that could not be recorded (SPEC section 8). */
+/*
+ * Refuse billable work that could not be recorded (SPEC section 8): every call
+ * already admitted in this worker still needs its slot in the ring, and a few
+ * slots stay free so refusals and audit entries can be recorded too.
+ */
 static bool
 log_backpressure(struct tg_req *r)
 {
 	struct tg_logger_slot *lg = tg_shm_logger(tg_w.env->shm);
-	uint32_t used = tg_ring_used(tg_w.env->rings, tg_w.env->slot);
-	bool full = used + 1 >= tg_ring_capacity(tg_w.env->rings) ||
+	uint64_t used = tg_ring_used(tg_w.env->rings, tg_w.env->slot);
+	uint64_t cap = tg_ring_capacity(tg_w.env->rings);
+	uint64_t reserve = cap / 16 > RING_RESERVE_MIN ? cap / 16 : RING_RESERVE_MIN;
+	/* in_flight counts this call and every other one not yet recorded */
+	uint64_t pending = atomic_load_explicit(&tg_w.slot->in_flight, memory_order_relaxed);
+	bool full = used + pending + reserve > cap ||
 		    (!atomic_load_explicit(&lg->db_up, memory_order_relaxed) &&
 		     atomic_load_explicit(&lg->heartbeat_ms, memory_order_relaxed) != 0 &&
 		     !atomic_load_explicit(&lg->spool_writable, memory_order_relaxed));

@@ -89,17 +89,40 @@ test('SIGHUP with a broken config keeps serving and logs why', async () => {
   writeFileSync(gw.cfgPath, good);
 });
 
-test('SIGHUP with a valid changed config starts a new generation', async () => {
-  cfg = { ...cfg, workers: 3 };
+test('SIGHUP with a valid changed config starts a new generation that serves it', async () => {
+  cfg = { ...cfg, models: { ...cfg.models, 'reloaded-model': { provider: 'openai', upstream: 'gpt-4o-mini',
+    price_per_mtok: { input: '1', output: '2' } } } };
   writeFileSync(gw.cfgPath, JSON.stringify(cfg));
   gw.signal('SIGHUP');
   await gw.waitLog(/reloaded generation=2/);
   const gen2 = new Map();
-  await waitFor('3 workers of generation 2', async () => {
+  await waitFor('2 workers of generation 2', async () => {
     const r = await request(gw.port, 'GET', '/healthz');
     if (r.json.generation === 2) gen2.set(r.json.pid, true);
-    return gen2.size >= 3;
+    return gen2.size >= 2;
   }, 5000, 1);
+  await waitFor('the new model to be listed by every worker', async () => {
+    for (let i = 0; i < 6; i++) {
+      const r = await request(gw.port, 'GET', '/v1/models');
+      if (!r.json.data.some((m) => m.id === 'reloaded-model')) return false;
+    }
+    return true;
+  }, 5000, 20);
+});
+
+test('a second SIGHUP during a reload is deferred, not lost; growing workers needs a restart', async () => {
+  await waitFor('the previous generation to be gone', () => gw.logged(/worker pid=\d+ slot=\d+ exited/), 5000);
+  cfg = { ...cfg, shutdown_timeout_ms: 4000 };
+  writeFileSync(gw.cfgPath, JSON.stringify(cfg));
+  gw.signal('SIGHUP');
+  await gw.waitLog(/reloaded generation=3/, 8000);
+  // generation 2 is still draining: this one must wait for it, then run
+  gw.signal('SIGHUP');
+  await gw.waitLog(/reloaded generation=4/, 8000);
+  writeFileSync(gw.cfgPath, JSON.stringify({ ...cfg, workers: 5 }));
+  gw.signal('SIGHUP');
+  await gw.waitLog(/could not reload, keeping the running configuration: workers can grow to 2 without a restart/, 8000);
+  writeFileSync(gw.cfgPath, JSON.stringify(cfg));
 });
 
 test('a SIGHUP under wrk load: zero socket errors, zero non-2xx', async () => {
@@ -109,7 +132,7 @@ test('a SIGHUP under wrk load: zero socket errors, zero non-2xx', async () => {
   const done = new Promise((r) => wrk.on('exit', r));
   await new Promise((r) => setTimeout(r, 2500)); // mid-run: the load is the point, not a wait for state
   gw.signal('SIGHUP');
-  await gw.waitLog(/reloaded generation=3/, 5000);
+  await gw.waitLog(/reloaded generation=5/, 8000);
   await done;
   const reqs = Number((out.match(/(\d+) requests in/) || [])[1]);
   assert.ok(reqs > 1000, `wrk made too few requests:\n${out}`);
