@@ -92,12 +92,24 @@ fill_record(struct tg_req *r)
 		rec->attempts[rec->n_attempts - 1].cost_pusd = cost;
 }
 
-/* Hand the record to the logger. Never waits: a full ring is counted, not waited on. */
+/*
+ * Hand the record to the logger. Never waits. An admitted call always finds
+ * its slot (admission reserved it); a refusal is recorded only where it takes
+ * no slot an admitted call is counting on, else it is only counted.
+ */
 static void
 push_record(struct tg_req *r)
 {
 	struct tg_record rec;
+	uint64_t used = tg_ring_used(tg_w.env->rings, tg_w.env->slot);
 
+	if (r->admitted) {
+		r->admitted = false;
+		tg_w.admitted--;
+	} else if (used + tg_w.admitted >= tg_ring_capacity(tg_w.env->rings)) {
+		atomic_fetch_add_explicit(&tg_w.slot->ring_overflow, 1, memory_order_relaxed);
+		goto done;
+	}
 	memset(&rec, 0, offsetof(struct tg_record, u));
 	rec.kind = TG_REC_REQUEST;
 	rec.u.req = r->rec;
@@ -105,6 +117,7 @@ push_record(struct tg_req *r)
 		atomic_fetch_add_explicit(&tg_w.slot->ring_overflow, 1, memory_order_relaxed);
 		tg_log_error(&r->log, "could not log a call: the log ring is full");
 	}
+done:
 	/* after the push: a crash in between leaves both records, and the real one is first */
 	if (r->inflight >= 0) {
 		tg_inflight_end(tg_w.env->rings, tg_w.env->slot, r->inflight);
@@ -322,15 +335,17 @@ log_backpressure(struct tg_req *r)
 	uint64_t used = tg_ring_used(tg_w.env->rings, tg_w.env->slot);
 	uint64_t cap = tg_ring_capacity(tg_w.env->rings);
 	uint64_t reserve = cap / 16 > RING_RESERVE_MIN ? cap / 16 : RING_RESERVE_MIN;
-	/* in_flight counts this call and every other one not yet recorded */
-	uint64_t pending = atomic_load_explicit(&tg_w.slot->in_flight, memory_order_relaxed);
-	bool full = used + pending + reserve > cap ||
+	/* every call admitted before this one still needs its slot */
+	bool full = used + tg_w.admitted + 1 + reserve > cap ||
 		    (!atomic_load_explicit(&lg->db_up, memory_order_relaxed) &&
 		     atomic_load_explicit(&lg->heartbeat_ms, memory_order_relaxed) != 0 &&
 		     !atomic_load_explicit(&lg->spool_writable, memory_order_relaxed));
 
-	if (!full)
+	if (!full) {
+		r->admitted = true;
+		tg_w.admitted++;
 		return false;
+	}
 	atomic_fetch_add_explicit(&tg_w.slot->backpressure, 1, memory_order_relaxed);
 	if (cfg()->db.backpressure == TG_BACKPRESSURE_ALLOW)
 		return false;

@@ -48,6 +48,7 @@ struct tg_req {
 	struct tg_key_limits      limits;           /* the key's buckets, for the headers */
 	int64_t                   est_tokens;       /* debited from TPM buckets up front */
 	int                       inflight;         /* entry in the ring's in-flight table, or -1 */
+	bool                      admitted;         /* holds a ring slot (tg_w.admitted) until recorded */
 
 	/* targets: the model named, or a route's models in order */
 	uint32_t                  targets[TG_MAX_ROUTE_TARGETS];

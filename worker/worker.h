@@ -23,6 +23,7 @@ struct tg_wctx {
 	struct evhttp              *http;
 	struct evhttp_bound_socket *listener;   /* NULL once draining */
 	struct tg_worker_slot      *slot;
+	uint64_t                    admitted;       /* calls holding a ring slot, not yet recorded */
 	bool                        draining;
 	uint64_t                    drain_deadline_ms;
 	uint64_t                    last_request_ms;
