@@ -20,3 +20,6 @@ node --test --test-concurrency=1 tests/integration/
 
 echo "== SDK tests against the simulator"
 sh tests/sdk/run-against-mock.sh
+
+echo "== SDK tests through the gateway (every SDK, every provider, translated and not)"
+sh tests/sdk/run-against-gateway.sh

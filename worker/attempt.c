@@ -336,9 +336,11 @@ final_answer(struct tg_req *r, enum tg_attempt_class c, const char *err)
 		/* usage was read when the attempt was judged */
 		r->status = r->up_status;
 		r->outcome = TG_OUTCOME_OK;
+		r->pass_reply = true;
 		if (r->translate && translate_reply(r, false) == -1) {
 			r->status = 502;
 			r->outcome = TG_OUTCOME_UPSTREAM_ERROR;
+			r->pass_reply = false;
 			snprintf(r->error, sizeof(r->error), "provider %s: %s", name, err_garbage);
 		}
 		break;
@@ -347,6 +349,7 @@ final_answer(struct tg_req *r, enum tg_attempt_class c, const char *err)
 		/* the provider's own answer: passed through, in the client's format */
 		r->status = r->up_status;
 		r->outcome = TG_OUTCOME_UPSTREAM_4XX;
+		r->pass_reply = true;
 		if (r->translate)
 			(void)translate_reply(r, true);
 		if (c == TG_ATTEMPT_RATE_LIMITED)
@@ -364,7 +367,15 @@ final_answer(struct tg_req *r, enum tg_attempt_class c, const char *err)
 		break;
 	case TG_ATTEMPT_TRANSIENT:
 	case TG_ATTEMPT_FAILED:
-		if (err == tg_err_timeout || err == tg_err_first_byte) {
+		if (err == NULL && r->up_status >= 500) {
+			/* the provider's own error after the last try (503, 529 overloaded…): the
+			 * client's SDK knows what it means and how to back off */
+			r->status = r->up_status;
+			r->outcome = TG_OUTCOME_UPSTREAM_ERROR;
+			r->pass_reply = true;
+			if (r->translate)
+				(void)translate_reply(r, true);
+		} else if (err == tg_err_timeout || err == tg_err_first_byte) {
 			r->status = 504;
 			r->outcome = TG_OUTCOME_TIMEOUT;
 		} else {

@@ -192,6 +192,9 @@ answer(struct tg_req *r)
 			evhttp_send_reply_chunk(req, r->pending);
 		if (r->xlate != NULL)
 			tg_attempt_close_translation(r);
+		else if (r->outcome == TG_OUTCOME_INCOMPLETE && !r->usage.error)
+			/* a cut stream must not look finished: say so in the family's own way */
+			tg_reply_stream_error(req, r->family, r->error);
 		stream_closing_comment(r);
 		evhttp_send_reply_end(req);
 		return;
@@ -201,7 +204,7 @@ answer(struct tg_req *r)
 		tg_money_format_usd(r->rec.cost_pusd, usd);
 		evhttp_add_header(h, "x-tollgate-cost-usd", usd);
 	}
-	if (r->outcome == TG_OUTCOME_OK || r->outcome == TG_OUTCOME_UPSTREAM_4XX)
+	if (r->pass_reply)
 		tg_reply_json(req, r->status, r->reply.p ? r->reply.p : "", r->reply.len);
 	else
 		tg_reply_error(req, r->family, r->status, r->error);

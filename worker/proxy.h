@@ -67,6 +67,7 @@ struct tg_req {
 	struct tg_upstream_meta   up_meta;          /* the last attempt's reply headers */
 	uint64_t                  ttfb_us;
 	struct tg_buf             reply;            /* non-streamed reply, or an error body */
+	bool                      pass_reply;       /* answer with the provider's body (translated) */
 
 	/* the current target speaks another format: request, reply and stream are translated */
 	bool                      translate;

@@ -80,6 +80,24 @@ openai_type(int status)
 	}
 }
 
+/* OpenAI's error codes are strings the SDK exposes as error.code */
+static const char *
+openai_code(int status)
+{
+	switch (status) {
+	case 400: return "invalid_request";
+	case 401: return "invalid_api_key";
+	case 403: return "permission_denied";
+	case 404: return "model_not_found";
+	case 413: return "request_too_large";
+	case 429: return "rate_limit_exceeded";
+	case 502: return "bad_gateway";
+	case 503: return "service_unavailable";
+	case 504: return "timeout";
+	default: return "server_error";
+	}
+}
+
 static const char *
 gemini_status(int status)
 {
@@ -117,7 +135,8 @@ tg_reply_error(struct evhttp_request *req, enum tg_family family, int status, co
 	case TG_FAMILY_PLAIN:
 		tg_buf_puts(&b, "{\"error\":{\"message\":");
 		tg_buf_json_str(&b, message, strlen(message));
-		tg_buf_printf(&b, ",\"type\":\"%s\",\"code\":%d}}", openai_type(status), status);
+		tg_buf_printf(&b, ",\"type\":\"%s\",\"code\":\"%s\"}}", openai_type(status),
+			      openai_code(status));
 		break;
 	}
 	if (b.failed) {
@@ -126,4 +145,33 @@ tg_reply_error(struct evhttp_request *req, enum tg_family family, int status, co
 		tg_reply_json(req, status, b.p, b.len);
 	}
 	tg_buf_fini(&b);
+}
+
+void
+tg_reply_stream_error(struct evhttp_request *req, enum tg_family family, const char *message)
+{
+	struct evbuffer *out = evbuffer_new();
+	struct tg_buf msg;
+
+	if (out == NULL)
+		return;
+	tg_buf_init(&msg);
+	tg_buf_json_str(&msg, message, strlen(message));
+	if (msg.failed) {
+		evbuffer_free(out);
+		tg_buf_fini(&msg);
+		return;
+	}
+	if (family == TG_FAMILY_ANTHROPIC)
+		evbuffer_add_printf(out, "event: error\ndata: {\"type\":\"error\",\"error\":"
+				    "{\"type\":\"api_error\",\"message\":%s}}\n\n", msg.p);
+	else if (family == TG_FAMILY_GEMINI)
+		evbuffer_add_printf(out, "data: {\"error\":{\"code\":502,\"message\":%s,"
+				    "\"status\":\"UNAVAILABLE\"}}\n\n", msg.p);
+	else
+		evbuffer_add_printf(out, "data: {\"error\":{\"message\":%s,\"type\":\"server_error\","
+				    "\"code\":\"stream_interrupted\"}}\n\n", msg.p);
+	evhttp_send_reply_chunk(req, out);
+	evbuffer_free(out);
+	tg_buf_fini(&msg);
 }

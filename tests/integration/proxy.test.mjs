@@ -178,7 +178,7 @@ test('a client request id is echoed and never replaces the gateway id', async ()
   assert.notEqual(r.headers['x-request-id'], 'client-abc-123');
 });
 
-test('provider 4xx is passed through; 5xx becomes 502; garbage 502; no first byte 504', async () => {
+test('provider errors: 4xx and a 5xx after the last retry are passed through; garbage 502; no first byte 504', async () => {
   // a model id the provider does not know: its own 404 comes back unchanged
   let r = await call('anthropic', { model: 'ghost' });
   assert.equal(r.status, 404, r.text);
@@ -187,8 +187,9 @@ test('provider 4xx is passed through; 5xx becomes 502; garbage 502; no first byt
 
   await mockFault('500', 'anthropic', 2);
   r = await call('anthropic');
-  assert.equal(r.status, 502, r.text);
+  assert.equal(r.status, 500, r.text);
   assert.equal(r.json.type, 'error');
+  assert.equal(r.json.error.type, 'api_error', 'the provider\'s own error body');
   assert.equal(r.headers['x-tollgate-attempts'], '2', 'a 500 is retried once (max_attempts 2)');
 
   await mockFault('garbage', 'openai');
@@ -204,12 +205,19 @@ test('provider 4xx is passed through; 5xx becomes 502; garbage 502; no first byt
   assert.ok(Date.now() - t0 < 4000, 'first_byte_timeout_ms must cut the wait');
 });
 
-test('a stream cut by the provider ends cleanly for the client with the usage seen so far', async () => {
+test('a stream cut by the provider ends with the family\'s error event and the usage seen so far', async () => {
   await mockFault('reset-midstream', 'anthropic');
-  const r = await call('anthropic', { stream: true });
+  let r = await call('anthropic', { stream: true });
   assert.equal(r.status, 200);
+  assert.match(r.text, /event: error\ndata: \{"type":"error","error":\{"type":"api_error","message":"stream ended early/);
+  assert.doesNotMatch(r.text, /message_stop/);
   const c = closingComment(r.text);
   assert.ok(c.input > 0, 'input tokens from message_start are kept');
+
+  await mockFault('reset-midstream', 'openai');
+  r = await call('openai', { stream: true });
+  assert.match(r.text, /data: \{"error":\{"message":"stream ended early/);
+  assert.doesNotMatch(r.text, /\[DONE\]/);
 });
 
 test('the client going away cancels the upstream call', async () => {

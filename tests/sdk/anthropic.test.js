@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
 import {
-  API_KEY, BAD_KEY, BAD_KEY_EXPECTED, BASE_URL, MODEL, QUESTION, SYSTEM, caught, inputTokens,
-  tokens,
+  API_KEY, BAD_KEY, BAD_KEY_EXPECTED, BASE_URL, MODEL, QUESTION, SYSTEM, VIA_GATEWAY, caught, fault,
+  inputTokens, recover, tokens,
 } from './common.js';
 
 const model = MODEL.anthropic;
@@ -39,7 +39,8 @@ test('anthropic: non-streamed reply, text and usage', async () => {
   assert.equal(thinking, '');
   assert.equal(msg.usage.service_tier, 'standard');
   assert.match(msg.id, /^msg_/);
-  assert.match(msg._request_id, /^req_/);
+  // the gateway's own request id (a UUIDv7) replaces the provider's
+  assert.match(msg._request_id, VIA_GATEWAY ? /^[0-9a-f]{8}-[0-9a-f]{4}-7/ : /^req_/);
 });
 
 test('anthropic: streamed reply, text and usage', async () => {
@@ -78,9 +79,9 @@ test('anthropic: wrong key is an AuthenticationError', { skip: !BAD_KEY_EXPECTED
 });
 
 test('anthropic: x-mock-fault 429 is a RateLimitError with retry-after', async () => {
-  const e = await caught(() => client().messages.create(request(), {
-    headers: { 'x-mock-fault': '429', 'x-mock-retry-after': '7' },
-  }));
+  const headers = await fault('anthropic', '429', { retryAfter: 7 });
+  const e = await caught(() => client().messages.create(request(), { headers }));
+  await recover('anthropic');
   assert.ok(e instanceof Anthropic.RateLimitError, String(e));
   assert.equal(e.status, 429);
   assert.equal(e.headers.get('retry-after'), '7');
@@ -88,23 +89,26 @@ test('anthropic: x-mock-fault 429 is a RateLimitError with retry-after', async (
 });
 
 test('anthropic: x-mock-fault 529 is an overloaded_error', async () => {
-  const e = await caught(() => client().messages.create(request(), {
-    headers: { 'x-mock-fault': '529' },
-  }));
+  // through the gateway both tries (max_attempts 2) meet the overload; the last is passed on
+  const headers = await fault('anthropic', '529', { count: 2 });
+  const e = await caught(() => client().messages.create(request(), { headers }));
+  await recover('anthropic');
   assert.ok(e instanceof Anthropic.InternalServerError, String(e));
   assert.equal(e.status, 529);
   assert.equal(e.error.error.type, 'overloaded_error');
 });
 
 test('anthropic: reset-midstream breaks the stream', async () => {
-  const stream = client().messages.stream(request(), { headers: { 'x-mock-fault': 'reset-midstream' } });
+  const stream = client().messages.stream(request(), { headers: await fault('anthropic', 'reset-midstream') });
   const e = await caught(() => stream.finalMessage());
+  await recover('anthropic');
   assert.ok(e instanceof Error, String(e));
 });
 
 test('anthropic: error-midstream surfaces the in-stream error event', async () => {
-  const stream = client().messages.stream(request(), { headers: { 'x-mock-fault': 'error-midstream' } });
+  const stream = client().messages.stream(request(), { headers: await fault('anthropic', 'error-midstream') });
   const e = await caught(() => stream.finalMessage());
+  await recover('anthropic');
   assert.ok(e instanceof Anthropic.APIError, String(e));
   assert.match(String(e.message), /overloaded|Overloaded/);
 });

@@ -50,3 +50,32 @@ export async function caught(fn) {
   }
   throw new Error('expected an error, the call succeeded');
 }
+
+// Through the gateway (TG_VIA_GATEWAY=1) the x-mock-* headers are not forwarded
+// (a gateway passes no test hooks upstream), so faults are set on the simulator
+// for the next `count` calls instead, and the provider's breaker is reset after.
+export const VIA_GATEWAY = process.env.TG_VIA_GATEWAY === '1';
+export const ADMIN_KEY = process.env.TG_ADMIN_KEY || '';
+
+// Headers to send with the call that must fail with `kind` (empty through the gateway).
+export async function fault(family, kind, { retryAfter, count = 1 } = {}) {
+  if (!VIA_GATEWAY) {
+    const h = { 'x-mock-fault': kind };
+    if (retryAfter) h['x-mock-retry-after'] = String(retryAfter);
+    return h;
+  }
+  const body = { fault: kind, provider: family, count, ...(retryAfter ? { retry_after: retryAfter } : {}) };
+  const r = await fetch(`${MOCK_URL}/__mock/faults`, { method: 'POST', body: JSON.stringify(body) });
+  if (r.status !== 200) throw new Error(`could not set the fault: ${await r.text()}`);
+  return {};
+}
+
+// After a fault test through the gateway: clear the simulator's rule and the
+// provider's throttle or disable, so the next test starts clean.
+export async function recover(family) {
+  if (!VIA_GATEWAY) return;
+  await fetch(`${MOCK_URL}/__mock/faults`, { method: 'POST', body: JSON.stringify({ fault: 'none', provider: family }) });
+  const r = await fetch(`${BASE_URL}/admin/breakers/${family}/reset`,
+    { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+  if (r.status !== 200) throw new Error(`could not reset the ${family} breaker: ${await r.text()}`);
+}

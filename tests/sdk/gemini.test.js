@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiError, GoogleGenAI } from '@google/genai';
 import {
-  API_KEY, BAD_KEY, BAD_KEY_EXPECTED, BASE_URL, MODEL, QUESTION, SYSTEM, caught, inputTokens,
-  profile, tokens,
+  API_KEY, BAD_KEY, BAD_KEY_EXPECTED, BASE_URL, MODEL, QUESTION, SYSTEM, VIA_GATEWAY, caught, fault,
+  inputTokens, profile, recover, tokens,
 } from './common.js';
 
 const model = MODEL.gemini;
@@ -72,14 +72,20 @@ test('gemini: thinkingBudget 0 turns thinking off', { skip: !thinks }, async () 
 test('gemini: wrong key is a 400 API_KEY_INVALID', { skip: !BAD_KEY_EXPECTED }, async () => {
   const e = await caught(() => client(BAD_KEY).models.generateContent(request()));
   assert.ok(e instanceof ApiError, String(e));
+  if (VIA_GATEWAY) {
+    // the gateway answers a bad client key with 401 in Gemini's error shape (SPEC section 5)
+    assert.equal(e.status, 401);
+    assert.match(e.message, /UNAUTHENTICATED/);
+    return;
+  }
   assert.equal(e.status, 400);
   assert.match(e.message, /API_KEY_INVALID/);
 });
 
 test('gemini: x-mock-fault 429 is a RESOURCE_EXHAUSTED ApiError', async () => {
-  const e = await caught(() => client().models.generateContent(request({
-    httpOptions: { headers: { 'x-mock-fault': '429' } },
-  })));
+  const headers = await fault('gemini', '429', { retryAfter: 7 });
+  const e = await caught(() => client().models.generateContent(request({ httpOptions: { headers } })));
+  await recover('gemini');
   assert.ok(e instanceof ApiError, String(e));
   assert.equal(e.status, 429);
   assert.match(e.message, /RESOURCE_EXHAUSTED/);
@@ -88,20 +94,22 @@ test('gemini: x-mock-fault 429 is a RESOURCE_EXHAUSTED ApiError', async () => {
 test('gemini: reset-midstream breaks the stream', async () => {
   const e = await caught(async () => {
     const stream = await client().models.generateContentStream(request({
-      httpOptions: { headers: { 'x-mock-fault': 'reset-midstream' } },
+      httpOptions: { headers: await fault('gemini', 'reset-midstream') },
     }));
     for await (const _ of stream);
   });
+  await recover('gemini');
   assert.ok(e instanceof Error, String(e));
 });
 
 test('gemini: error-midstream raises the in-stream error', async () => {
   const e = await caught(async () => {
     const stream = await client().models.generateContentStream(request({
-      httpOptions: { headers: { 'x-mock-fault': 'error-midstream' } },
+      httpOptions: { headers: await fault('gemini', 'error-midstream') },
     }));
     for await (const _ of stream);
   });
+  await recover('gemini');
   assert.ok(e instanceof ApiError, String(e));
   assert.equal(e.status, 503);
 });

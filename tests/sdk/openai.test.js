@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import {
-  API_KEY, BAD_KEY, BAD_KEY_EXPECTED, BASE_URL, MODEL, QUESTION, SYSTEM, caught, inputTokens,
-  profile, tokens,
+  API_KEY, BAD_KEY, BAD_KEY_EXPECTED, BASE_URL, MODEL, QUESTION, SYSTEM, VIA_GATEWAY, caught, fault,
+  inputTokens, profile, recover, tokens,
 } from './common.js';
 
 const model = MODEL.openai;
@@ -38,7 +38,8 @@ test('openai: non-streamed reply, text and usage', async () => {
   assert.equal(r.choices[0].finish_reason, 'stop');
   assert.equal(r.object, 'chat.completion');
   assert.match(r.id, /^chatcmpl-/);
-  assert.match(r._request_id, /^req_/);
+  // the gateway's own request id (a UUIDv7) replaces the provider's
+  assert.match(r._request_id, VIA_GATEWAY ? /^[0-9a-f]{8}-[0-9a-f]{4}-7/ : /^req_/);
 });
 
 test('openai: streamed chunks with include_usage', async () => {
@@ -78,9 +79,10 @@ test('openai: wrong key is an AuthenticationError', { skip: !BAD_KEY_EXPECTED },
 });
 
 test('openai: x-mock-fault 429 is a RateLimitError', async () => {
-  const e = await caught(() => client().chat.completions.create(request(), {
-    headers: { 'x-mock-fault': '429' },
-  }));
+  // a Retry-After longer than the gateway's backoff cap: it answers instead of waiting
+  const headers = await fault('openai', '429', { retryAfter: 7 });
+  const e = await caught(() => client().chat.completions.create(request(), { headers }));
+  await recover('openai');
   assert.ok(e instanceof OpenAI.RateLimitError, String(e));
   assert.equal(e.status, 429);
   assert.equal(e.code, 'rate_limit_exceeded');
@@ -88,9 +90,16 @@ test('openai: x-mock-fault 429 is a RateLimitError', async () => {
 });
 
 test('openai: x-mock-fault quota is insufficient_quota', async () => {
-  const e = await caught(() => client().chat.completions.create(request(), {
-    headers: { 'x-mock-fault': 'quota' },
-  }));
+  const headers = await fault('openai', 'quota');
+  const e = await caught(() => client().chat.completions.create(request(), { headers }));
+  await recover('openai');
+  if (VIA_GATEWAY) {
+    // the gateway's key is out of quota: the provider is disabled until an operator resets it
+    assert.ok(e instanceof OpenAI.InternalServerError, String(e));
+    assert.equal(e.status, 503);
+    assert.match(e.message, /disabled/);
+    return;
+  }
   assert.ok(e instanceof OpenAI.RateLimitError, String(e));
   assert.equal(e.code, 'insufficient_quota');
 });
@@ -98,19 +107,21 @@ test('openai: x-mock-fault quota is insufficient_quota', async () => {
 test('openai: reset-midstream breaks the stream', async () => {
   const e = await caught(async () => {
     const stream = await client().chat.completions.create(request({ stream: true }), {
-      headers: { 'x-mock-fault': 'reset-midstream' },
+      headers: await fault('openai', 'reset-midstream'),
     });
     for await (const _ of stream);
   });
+  await recover('openai');
   assert.ok(e instanceof Error, String(e));
 });
 
 test('openai: error-midstream raises an APIError', async () => {
   const e = await caught(async () => {
     const stream = await client().chat.completions.create(request({ stream: true }), {
-      headers: { 'x-mock-fault': 'error-midstream' },
+      headers: await fault('openai', 'error-midstream'),
     });
     for await (const _ of stream);
   });
+  await recover('openai');
   assert.ok(e instanceof OpenAI.APIError, String(e));
 });

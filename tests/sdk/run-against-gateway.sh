@@ -1,0 +1,78 @@
+#!/bin/sh
+# Runs the SDK suite through the gateway: starts the simulator and build/tollgate
+# (built beforehand) on free loopback ports with a config whose client key is
+# TG_API_KEY, then `node --test` on every SDK file, the cross-format one
+# included (TG_CROSS=1). Faults are set on the simulator (TG_VIA_GATEWAY=1),
+# since the gateway forwards no test headers. Exit status is the tests'.
+set -eu
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+KEY=${TG_API_KEY:-sdk-test-key}
+ADMIN=sdk-test-admin
+WORK=$(mktemp -d /tmp/tg-sdk-gw.XXXXXX)
+MOCK_PID= GW_PID=
+
+cleanup() {
+	for p in $GW_PID $MOCK_PID; do
+		kill "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+free_port() {
+	node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close();})'
+}
+wait_http() {
+	i=0
+	until curl -s -o /dev/null "$1"; do
+		i=$((i + 1))
+		[ $i -le 200 ] || { echo "run-against-gateway: $1 does not answer" >&2; cat "$WORK"/*.log >&2; exit 2; }
+		sleep 0.05
+	done
+}
+
+MOCK_PORT=$(free_port)
+GW_PORT=$(free_port)
+(cd "$ROOT" && exec build/tollgate-mock --listen "127.0.0.1:$MOCK_PORT" --latency-ms 0) >"$WORK/mock.log" 2>&1 &
+MOCK_PID=$!
+wait_http "http://127.0.0.1:$MOCK_PORT/__mock/health"
+
+node -e '
+const crypto = require("crypto");
+const [dst, gw, mock, key, admin, state] = process.argv.slice(1);
+const sha = (s) => crypto.createHash("sha256").update(s).digest("hex");
+const base = `http://127.0.0.1:${mock}`;
+const p = (kind) => ({ kind, base_url: base, api_key_env: "TG_SDK_PROVIDER_KEY" });
+const price = { input: "1.00", output: "5.00" };
+require("fs").writeFileSync(dst, JSON.stringify({
+  listen: `127.0.0.1:${gw}`, workers: 2, state_dir: state,
+  database: { conninfo: process.env.TG_TEST_PG || "host=/nonexistent dbname=tollgate", log_backpressure: "allow" },
+  admin: { key_sha256: sha(admin) },
+  providers: { anthropic: p("anthropic"), gemini: p("gemini"), openai: p("openai") },
+  models: {
+    "claude-haiku-4-5": { provider: "anthropic", upstream: "claude-haiku-4-5", price_per_mtok: price },
+    "gemini-2.5-flash": { provider: "gemini", upstream: "gemini-2.5-flash", price_per_mtok: price },
+    "gpt-4o-mini": { provider: "openai", upstream: "gpt-4o-mini", price_per_mtok: price },
+  },
+  keys: [{ name: "sdk", sha256: sha(key) }],
+}));
+' "$WORK/tollgate.json" "$GW_PORT" "$MOCK_PORT" "$KEY" "$ADMIN" "$WORK/state"
+
+(cd "$ROOT" && TG_SDK_PROVIDER_KEY=sdk-provider-key exec build/tollgate -c "$WORK/tollgate.json") \
+	>"$WORK/gateway.log" 2>&1 &
+GW_PID=$!
+wait_http "http://127.0.0.1:$GW_PORT/healthz"
+
+cd "$HERE"
+[ -d node_modules ] || npm ci --no-audit --no-fund >&2
+set +e
+TG_BASE_URL="http://127.0.0.1:$GW_PORT" TG_MOCK_URL="http://127.0.0.1:$MOCK_PORT" TG_API_KEY="$KEY" \
+	TG_ADMIN_KEY="$ADMIN" TG_VIA_GATEWAY=1 TG_CROSS=1 \
+	node --test --test-concurrency=1 anthropic.test.js openai.test.js gemini.test.js cross.test.mjs
+rc=$?
+set -e
+[ $rc -eq 0 ] || tail -n 40 "$WORK/gateway.log" >&2
+exit $rc
