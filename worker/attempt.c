@@ -278,7 +278,7 @@ schedule_retry(struct tg_req *r, enum tg_attempt_class c)
 			     left_ms, &wait_ms) == -1)
 		return false;
 	if (!tg_policy_retry_allowed(r->provider)) {
-		tg_log_info(&r->log, "retry budget of provider %s spent: not retrying", p->name);
+		tg_log_debug(&r->log, "retry budget of provider %s spent: not retrying", p->name);
 		return false;
 	}
 	r->retry_timer = evtimer_new(tg_w.base, on_retry_timer, r);

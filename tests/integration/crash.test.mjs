@@ -85,7 +85,8 @@ test('kill -9 of a worker mid-run: every answered call once, its calls in flight
   assert.ok(f.extraRows.unknown + f.extraRows.other <= f.unanswered);
   assert.ok(f.extraRows.unknown <= recovered && f.extraRows.unknown >= recovered - f.extraRows.other,
     `unknown rows ${f.extraRows.unknown} vs unknown_calls=${recovered} in the log`);
-  await waitFor('a replacement worker', () => children(gw.pid).filter((p) => comm(p) === 'tollgate-worker' && p !== victim).length === 2, 5000);
+  await waitFor('a replacement worker', () => children(gw.pid).filter((p) => comm(p) === 'tollgate-worker' && p !== victim).length === 2, 5000)
+    .catch((e) => { throw new Error(`${e.message}\ngateway log:\n${gw.lines.slice(-30).join('\n')}`); });
   console.log(`# worker ${victim} killed: ${f.answered} answered, all once; not answered ${f.unanswered} ` +
     `${JSON.stringify(f.errors)}; unknown_calls=${recovered}, unknown rows ${f.extraRows.unknown}, served-but-cut ${f.extraRows.other}`);
 });
