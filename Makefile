@@ -80,6 +80,13 @@ demo: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)sh tests/stress/bench.sh
+	$(Q)sh tests/stress/pipeline_bench.sh
+
+# Load with faults in turn (worker and logger kill -9, PostgreSQL restart, SIGHUP,
+# a provider down), then wrk's answers against the database rows (tests/stress/scenario.sh)
+stress: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)DURATION=$${DURATION:-60} sh tests/stress/scenario.sh
 
 fuzz:
 	$(Q)sh tests/fuzz/run.sh
@@ -93,4 +100,4 @@ install: $(BUILD)/tollgate
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all asan deps test demo bench fuzz install clean
+.PHONY: all asan deps test demo bench stress fuzz install clean

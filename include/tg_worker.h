@@ -20,7 +20,12 @@ struct tg_worker_env {
 	const struct tg_slot_map *map;
 	uint32_t                  slot;       /* worker slot and ring index */
 	uint32_t                  generation;
-	int                       listen_fd;  /* non-blocking, shared by every worker */
+	/* SO_REUSEPORT listening sockets, non-blocking, kept open by the master; the kernel
+	 * spreads connections over them, and this worker accepts on every socket j with
+	 * j % positions == position, so each socket always has an acceptor */
+	const int                *listen_fds;
+	uint32_t                  n_listen;
+	uint32_t                  position, positions;
 };
 
 

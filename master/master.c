@@ -42,6 +42,7 @@ struct child {
 	uint64_t started_ms;
 	uint64_t restart_at_ms;      /* 0 = no restart scheduled */
 	uint32_t backoff_ms;
+	uint32_t position;           /* which listening sockets it accepts on (tg_worker_env) */
 	int      retiring;           /* old generation, told to finish and exit */
 };
 
@@ -57,7 +58,8 @@ static struct {
 	struct tg_slot_map   map;
 	struct tg_shm_hdr   *shm;
 	struct tg_ring_file *rings;
-	int                  listen_fd;
+	int                  listen_fds[TG_MAX_WORKERS];  /* never fewer than the workers of a generation */
+	uint32_t             n_listen;
 	uint32_t             n_slots;             /* worker slots with a ring: 2 x starting workers */
 	uint32_t             master_ring;         /* the ring after them: the master's audit entries */
 	uint32_t             generation;
@@ -107,6 +109,13 @@ open_listener(const struct tg_cfg *cfg)
 		if (fd == -1)
 			continue;
 		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		/* one socket per worker position: the kernel balances connections over them */
+		if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == -1) {
+			tg_log_error(NULL, "could not set SO_REUSEPORT: %s", strerror(errno));
+			close(fd);
+			fd = -1;
+			break;
+		}
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 4096) == 0)
 			break;
 		tg_log_error(NULL, "could not listen on %s:%u: %s", cfg->listen_host,
@@ -116,6 +125,22 @@ open_listener(const struct tg_cfg *cfg)
 	}
 	freeaddrinfo(res);
 	return fd;
+}
+
+/*
+ * Open listening sockets until there are at least n. Sockets are only ever
+ * added: closing one would reset the connections queued on it.
+ */
+static int
+ensure_listeners(const struct tg_cfg *cfg, uint32_t n)
+{
+	while (M.n_listen < n) {
+		int fd = open_listener(cfg);
+		if (fd == -1)
+			return -1;
+		M.listen_fds[M.n_listen++] = fd;
+	}
+	return 0;
 }
 
 /* In a fresh child: default signals, named process, die with the master. */
@@ -139,7 +164,7 @@ become_child(const char *name)
 }
 
 static int
-spawn_worker(uint32_t s)
+spawn_worker(uint32_t s, uint32_t position)
 {
 	struct tg_worker_slot *ws = tg_shm_worker(M.shm, s);
 	struct child *c = &M.workers[s];
@@ -155,7 +180,8 @@ spawn_worker(uint32_t s)
 	if (pid == 0) {
 		struct tg_worker_env env = {
 			.cfg = M.cfg, .shm = M.shm, .rings = M.rings, .map = &M.map,
-			.slot = s, .generation = M.generation, .listen_fd = M.listen_fd,
+			.slot = s, .generation = M.generation, .listen_fds = M.listen_fds,
+			.n_listen = M.n_listen, .position = position, .positions = M.cfg->workers,
 		};
 		become_child("tollgate-worker");
 		tg_log_init("worker", (int)s);
@@ -167,6 +193,7 @@ spawn_worker(uint32_t s)
 	c->started_ms = tg_clock_mono_ms();
 	c->restart_at_ms = 0;
 	c->retiring = 0;
+	c->position = position;
 	tg_log_info(NULL, "started worker pid=%d slot=%u generation=%u", (int)pid, s, M.generation);
 	return 0;
 }
@@ -215,8 +242,10 @@ start_generation(void)
 			     "is still draining)");
 		return -1;
 	}
+	if (ensure_listeners(M.cfg, M.cfg->workers) == -1)
+		return -1;
 	for (uint32_t i = 0; i < M.cfg->workers; i++) {
-		if (spawn_worker(slots[i]) == -1)
+		if (spawn_worker(slots[i], i) == -1)
 			return -1;
 	}
 	return 0;
@@ -465,8 +494,9 @@ begin_stop(void)
 		    M.cfg->shutdown_timeout_ms);
 	atomic_store_explicit(&M.shm->draining, 1, memory_order_relaxed);
 	/* once the workers close their copies too, new connections are refused, not left queued */
-	close(M.listen_fd);
-	M.listen_fd = -1;
+	for (uint32_t i = 0; i < M.n_listen; i++)
+		close(M.listen_fds[i]);
+	M.n_listen = 0;
 	M.phase = STOPPING_WORKERS;
 	M.phase_deadline_ms = tg_clock_mono_ms() + M.cfg->shutdown_timeout_ms;
 	for (uint32_t s = 0; s < M.n_slots; s++)
@@ -537,7 +567,7 @@ run_restarts(uint64_t now)
 		struct child *c = &M.workers[s];
 		if (c->restart_at_ms != 0 && now >= c->restart_at_ms) {
 			c->restart_at_ms = 0;
-			if (c->generation == M.generation && spawn_worker(s) == -1)
+			if (c->generation == M.generation && spawn_worker(s, c->position) == -1)
 				schedule_restart(c, now);
 		}
 	}
@@ -598,8 +628,7 @@ tg_master_run(struct tg_cfg *cfg)
 	/* a crash of every process leaves calls in flight: record them as unknown */
 	for (uint32_t s = 0; s < M.rings->n_rings; s++)
 		(void)tg_ring_recover(M.rings, s);
-	M.listen_fd = open_listener(cfg);
-	if (M.listen_fd == -1)
+	if (ensure_listeners(cfg, cfg->workers) == -1)
 		return 2;
 
 	sigemptyset(&block);

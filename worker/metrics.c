@@ -179,6 +179,16 @@ tg_metrics_scrape(struct evhttp_request *req)
 		      "tollgate_ratelimited_total{scope=\"provider\"} %llu\n",
 		      (unsigned long long)SUM(metrics.ratelimited[TG_SCOPE_KEY]),
 		      (unsigned long long)SUM(metrics.ratelimited[TG_SCOPE_PROVIDER]));
+	tg_buf_puts(&b, "# HELP tollgate_worker_requests_total Requests served by each live worker.\n"
+		       "# TYPE tollgate_worker_requests_total counter\n");
+	for (uint32_t w = 0; w < shm->n_workers; w++) {
+		struct tg_worker_slot *ws = tg_shm_worker(shm, w);
+		if (atomic_load_explicit(&ws->pid, memory_order_relaxed) == 0)
+			continue;
+		tg_buf_printf(&b, "tollgate_worker_requests_total{slot=\"%u\"} %llu\n", w,
+			      (unsigned long long)atomic_load_explicit(&ws->requests,
+								       memory_order_relaxed));
+	}
 	for (uint32_t r = 0; r < tg_w.env->rings->n_rings; r++)
 		ring_used += tg_ring_used(tg_w.env->rings, r);
 	tg_buf_printf(&b, "# HELP tollgate_log_ring_used Records waiting for the logger.\n"

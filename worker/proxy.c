@@ -450,6 +450,7 @@ tg_call_begin(struct evhttp_request *req, enum tg_family family, enum tg_endpoin
 	if (log_backpressure(r))
 		return;
 	/* from here a crash of this worker still leaves a record ("unknown") */
+	r->rec.stream = r->info.stream;
 	r->inflight = tg_inflight_begin(tg_w.env->rings, tg_w.env->slot, &r->rec);
 	r->state = TG_REQ_UPSTREAM;
 	tg_attempt_next(r);

@@ -79,11 +79,10 @@ start_drain(void)
 		return;
 	tg_w.draining = true;
 	tg_w.drain_deadline_ms = tg_clock_mono_ms() + tg_w.env->cfg->shutdown_timeout_ms;
-	/* stop accepting; the master's socket stays open for the other workers */
-	if (tg_w.listener != NULL) {
-		evhttp_del_accept_socket(tg_w.http, tg_w.listener);
-		tg_w.listener = NULL;
-	}
+	/* stop accepting; the master keeps the sockets open for the other workers */
+	for (uint32_t i = 0; i < tg_w.n_listeners; i++)
+		evhttp_del_accept_socket(tg_w.http, tg_w.listeners[i]);
+	tg_w.n_listeners = 0;
 	tg_log_info(NULL, "draining: no new connections, finishing in-flight requests");
 }
 
@@ -162,10 +161,14 @@ tg_worker_main(const struct tg_worker_env *env)
 		tg_log_error(NULL, "could not set up the upstream client (libcurl)");
 		return 2;
 	}
-	tg_w.listener = evhttp_accept_socket_with_handle(tg_w.http, env->listen_fd);
-	if (tg_w.listener == NULL) {
-		tg_log_error(NULL, "could not accept on the listening socket");
-		return 2;
+	for (uint32_t j = env->position; j < env->n_listen; j += env->positions) {
+		struct evhttp_bound_socket *bs = evhttp_accept_socket_with_handle(tg_w.http,
+										  env->listen_fds[j]);
+		if (bs == NULL) {
+			tg_log_error(NULL, "could not accept on listening socket %u", j);
+			return 2;
+		}
+		tg_w.listeners[tg_w.n_listeners++] = bs;
 	}
 
 	ev_term = evsignal_new(tg_w.base, SIGTERM, on_term, NULL);

@@ -21,7 +21,8 @@ struct tg_wctx {
 	const struct tg_worker_env *env;
 	struct event_base          *base;
 	struct evhttp              *http;
-	struct evhttp_bound_socket *listener;   /* NULL once draining */
+	struct evhttp_bound_socket *listeners[TG_MAX_WORKERS];  /* none once draining */
+	uint32_t                    n_listeners;
 	struct tg_worker_slot      *slot;
 	uint64_t                    admitted;       /* calls holding a ring slot, not yet recorded */
 	bool                        draining;

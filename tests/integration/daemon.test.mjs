@@ -64,6 +64,23 @@ test('every worker answers /healthz, /readyz says ready, unknown paths get a JSO
   assert.match(r.headers['x-request-id'], /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/);
 });
 
+test('accepting is balanced: under wrk both workers serve a fair share', async () => {
+  const perSlot = async () => {
+    const text = (await request(gw.port, 'GET', '/metrics')).text;
+    return Object.fromEntries([...text.matchAll(/^tollgate_worker_requests_total\{slot="(\d+)"\} (\d+)$/gm)]
+      .map((m) => [m[1], Number(m[2])]));
+  };
+  const before = await perSlot();
+  execFileSync('wrk', ['-t2', '-c32', '-d2s', `http://127.0.0.1:${gw.port}/healthz`], { stdio: 'ignore' });
+  const after = await perSlot();
+  const served = Object.keys(after).map((k) => after[k] - (before[k] || 0));
+  assert.equal(served.length, 2, JSON.stringify(after));
+  const total = served.reduce((a, b) => a + b, 0);
+  assert.ok(total > 1000, `wrk made too few requests: ${total}`);
+  for (const n of served)
+    assert.ok(n > total * 0.2, `one worker served ${n} of ${total}: ${JSON.stringify(served)}`);
+});
+
 test('a worker killed with SIGKILL is replaced within 2 s', async () => {
   const before = await pidsSeen(2);
   const victim = [...before.keys()][0];
