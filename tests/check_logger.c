@@ -7,7 +7,6 @@
 #include <sys/stat.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,25 +18,11 @@
 
 #include "tg_clock.h"
 #include "tg_logger.h"
+#include "check_util.h"
 
 static char state_dir[64];
 static char why[512];
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-/* Remove a test's state directory and everything in it. */
-static void
-remove_tree(const char *path)
-{
-	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 static struct tg_cfg *cfg;
 static struct tg_shm_hdr *shm;
 static uint32_t tag;
@@ -209,7 +194,7 @@ START_TEST(logger_writes_ring_records_to_rows)
 	ck_assert_int_eq(query_long("SELECT count(*) FROM attempts WHERE left(request_id::text, 8) = $1"
 				    " AND n = 1 AND cost_usd > 0"), 1000);
 	tg_ring_close(f);
-	remove_tree(state_dir);
+	tg_test_remove_tree(state_dir);
 }
 END_TEST
 
@@ -253,7 +238,7 @@ START_TEST(logger_killed_mid_run_writes_each_row_once)
 				    " AND outcome = 'unknown' AND status = 0 AND error = 'worker died'"),
 			 1);
 	tg_ring_close(f);
-	remove_tree(state_dir);
+	tg_test_remove_tree(state_dir);
 }
 END_TEST
 
@@ -297,7 +282,7 @@ START_TEST(database_away_spools_then_replays)
 	ck_assert_uint_eq(atomic_load(&slot->spooled_rows), 0);
 	ck_assert_int_eq(stop_logger(pid, SIGTERM), 0);
 	tg_ring_close(f);
-	remove_tree(state_dir);
+	tg_test_remove_tree(state_dir);
 }
 END_TEST
 
@@ -342,7 +327,7 @@ START_TEST(lost_connection_spools_and_recovers)
 	ck_assert_int_eq(stop_logger(pid, SIGTERM), 0);
 	ck_assert_int_eq(our_rows(), 2000);
 	tg_ring_close(f);
-	remove_tree(state_dir);
+	tg_test_remove_tree(state_dir);
 }
 END_TEST
 
@@ -369,7 +354,7 @@ START_TEST(sigterm_drains_everything)
 	ck_assert_int_eq(stop_logger(pid, SIGTERM), 0);
 	ck_assert_int_eq(our_rows(), 777);
 	tg_ring_close(f);
-	remove_tree(state_dir);
+	tg_test_remove_tree(state_dir);
 }
 END_TEST
 
@@ -394,7 +379,7 @@ START_TEST(old_ring_file_is_drained_and_deleted)
 	ck_assert_int_eq(stop_logger(pid, SIGTERM), 0);
 	ck_assert_int_eq(tg_ring_list_old(state_dir, old, 2), 0);
 	tg_ring_close(f);
-	remove_tree(state_dir);
+	tg_test_remove_tree(state_dir);
 }
 END_TEST
 
@@ -421,7 +406,7 @@ START_TEST(report_groups_and_compares_cost)
 	ck_assert_int_eq(tg_logger_report(cfg, "1 hour'; DROP TABLE requests; --", "model"), -1);
 	ck_assert_int_eq(our_rows(), 11);
 	tg_ring_close(f);
-	remove_tree(state_dir);
+	tg_test_remove_tree(state_dir);
 }
 END_TEST
 

@@ -14,7 +14,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
@@ -27,6 +26,7 @@
 #include <check.h>
 
 #include "tg_clock.h"
+#include "check_util.h"
 
 #define WAIT_MS 15000           /* generous: the sanitizer build starts slowly */
 
@@ -38,14 +38,6 @@ struct daemon {
 	int   pidfd;            /* readable once the daemon has exited */
 };
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static const char *
 tollgate_bin(void)
@@ -170,7 +162,7 @@ teardown_daemon(struct daemon *d)
 		close(d->sock);
 	if (d->pidfd != -1)
 		close(d->pidfd);
-	nftw(d->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tg_test_remove_tree(d->dir);
 }
 
 /*

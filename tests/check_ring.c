@@ -5,7 +5,6 @@
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,25 +16,11 @@
 #include "tg_clock.h"
 #include "tg_crc32c.h"
 #include "tg_ring.h"
+#include "check_util.h"
 
 static char state_dir[64];
 static char why[512];
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-/* Remove a test's state directory and everything in it. */
-static void
-remove_tree(const char *path)
-{
-	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static void
 make_dir(void)
@@ -101,7 +86,7 @@ START_TEST(ring_wraps_and_reports_full)
 	ck_assert_uint_eq(tg_ring_used(f, 0), 0);
 	ck_assert_int_eq(tg_ring_push(f, 2, &r), TG_ERR);
 	tg_ring_close(f);
-	remove_tree(state_dir);
+	tg_test_remove_tree(state_dir);
 }
 END_TEST
 
@@ -180,7 +165,7 @@ START_TEST(killed_producer_leaves_only_whole_records)
 	ck_assert_int_eq(tg_ring_push(f, 2, &r), TG_OK);
 	ck_assert_uint_eq(tg_ring_used(f, 2), 1);
 	tg_ring_close(f);
-	remove_tree(state_dir);
+	tg_test_remove_tree(state_dir);
 }
 END_TEST
 
@@ -223,7 +208,7 @@ START_TEST(records_survive_unmap_and_geometry_change)
 	ck_assert_uint_eq(tg_ring_peek(f, 3, 100, &pos), 4);
 	ck_assert_int_eq(tg_ring_at(f, 3, pos)->u.req.input_tokens, 1);
 	tg_ring_close(f);
-	remove_tree(state_dir);
+	tg_test_remove_tree(state_dir);
 }
 END_TEST
 
@@ -272,7 +257,7 @@ START_TEST(inflight_recovery_gives_unknown_records)
 	ck_assert_int_eq(tg_ring_recover(f, 1), TG_AGAIN);
 	ck_assert_uint_eq(tg_ring_used(f, 1), tg_ring_capacity(f));
 	tg_ring_close(f);
-	remove_tree(state_dir);
+	tg_test_remove_tree(state_dir);
 }
 END_TEST
 

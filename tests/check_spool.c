@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,25 +15,11 @@
 
 #include "../logger/spool.h"
 #include "tg_ring.h"
+#include "check_util.h"
 
 static char dir[64];
 static char why[512];
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-/* Remove a test's state directory and everything in it. */
-static void
-remove_tree(const char *path)
-{
-	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 struct sink {
 	int64_t got[64];
@@ -143,7 +128,7 @@ START_TEST(replay_is_oldest_first_and_deletes_after_commit)
 	ck_assert_int_eq(count_files(".tgs"), 0);
 	ck_assert_uint_eq(tg_spool_rows(sp), 0);
 	tg_spool_free(sp);
-	remove_tree(dir);
+	tg_test_remove_tree(dir);
 }
 END_TEST
 
@@ -168,7 +153,7 @@ START_TEST(torn_last_record_is_ignored)
 	ck_assert_uint_eq(tg_spool_corrupt(sp), 0);
 	ck_assert_int_eq(count_files(".tgs"), 0);
 	tg_spool_free(sp);
-	remove_tree(dir);
+	tg_test_remove_tree(dir);
 }
 END_TEST
 
@@ -202,7 +187,7 @@ START_TEST(crc_mismatch_is_detected_and_kept)
 	ck_assert_int_eq(tg_spool_replay(sp, fake_sink, &s, 16), 0);
 	ck_assert_int_eq(s.got[2], 10);
 	tg_spool_free(sp);
-	remove_tree(dir);
+	tg_test_remove_tree(dir);
 }
 END_TEST
 
@@ -223,7 +208,7 @@ START_TEST(unwritable_directory_reports_failure)
 	ck_assert_int_eq(tg_spool_append(sp, &p, 1), 0);
 	ck_assert(tg_spool_writable(sp));
 	tg_spool_free(sp);
-	remove_tree(dir);
+	tg_test_remove_tree(dir);
 }
 END_TEST
 

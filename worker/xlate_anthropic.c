@@ -465,8 +465,9 @@ xl_anthropic_stop_from(const char *s)
 	return XL_STOP_END;
 }
 
+/* Like xl_count, but -1 when the field is absent: a cumulative snapshot keeps what it had. */
 static int64_t
-count(struct xl_ctx *c, int obj, const char *key)
+count_or_absent(struct xl_ctx *c, int obj, const char *key)
 {
 	int64_t v = 0;
 	int t = tg_json_get(&c->j, obj, key);
@@ -480,9 +481,12 @@ count(struct xl_ctx *c, int obj, const char *key)
 void
 xl_anthropic_read_usage(struct xl_ctx *c, int u, struct xl_usage *out)
 {
-	int64_t in = count(c, u, "input_tokens"), cw = count(c, u, "cache_creation_input_tokens");
-	int64_t cr = count(c, u, "cache_read_input_tokens"), o = count(c, u, "output_tokens");
-	int64_t th = count(c, tg_json_get(&c->j, u, "output_tokens_details"), "thinking_tokens");
+	int64_t in = count_or_absent(c, u, "input_tokens");
+	int64_t cw = count_or_absent(c, u, "cache_creation_input_tokens");
+	int64_t cr = count_or_absent(c, u, "cache_read_input_tokens");
+	int64_t o = count_or_absent(c, u, "output_tokens");
+	int64_t th = count_or_absent(c, tg_json_get(&c->j, u, "output_tokens_details"),
+				     "thinking_tokens");
 	int64_t old_uncached = out->input - out->cache_read - out->cache_write;
 
 	if (u == -1 || !tg_json_is_obj(&c->j, u))

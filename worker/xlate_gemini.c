@@ -561,17 +561,6 @@ xl_gemini_stop_from(const char *s)
 	return XL_STOP_END;
 }
 
-static int64_t
-count(struct xl_ctx *c, int obj, const char *key)
-{
-	int64_t v = 0;
-	int t = tg_json_get(&c->j, obj, key);
-
-	if (t == -1 || tg_json_int64(&c->j, t, &v) == -1 || v < 0)
-		return 0;
-	return v;
-}
-
 void
 xl_gemini_read_usage(struct xl_ctx *c, int u, struct xl_usage *out)
 {
@@ -579,13 +568,13 @@ xl_gemini_read_usage(struct xl_ctx *c, int u, struct xl_usage *out)
 
 	if (u == -1 || !tg_json_is_obj(&c->j, u))
 		return;
-	prompt = count(c, u, "promptTokenCount");
-	cand = count(c, u, "candidatesTokenCount");
-	thoughts = count(c, u, "thoughtsTokenCount");
-	total = count(c, u, "totalTokenCount");
+	prompt = xl_count(c, u, "promptTokenCount");
+	cand = xl_count(c, u, "candidatesTokenCount");
+	thoughts = xl_count(c, u, "thoughtsTokenCount");
+	total = xl_count(c, u, "totalTokenCount");
 	out->seen = true;
-	out->input = prompt + count(c, u, "toolUsePromptTokenCount");
-	out->cache_read = count(c, u, "cachedContentTokenCount");
+	out->input = prompt + xl_count(c, u, "toolUsePromptTokenCount");
+	out->cache_read = xl_count(c, u, "cachedContentTokenCount");
 	out->cache_write = 0;
 	out->reasoning = thoughts;
 	/* providers.md §1: some servers count thoughts inside candidates already */

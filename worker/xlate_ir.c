@@ -166,6 +166,17 @@ xl_int(struct xl_ctx *c, int obj, const char *a, const char *b, int64_t *out)
 	return 0;
 }
 
+int64_t
+xl_count(struct xl_ctx *c, int obj, const char *key)
+{
+	int64_t v = 0;
+	int t = tg_json_get(&c->j, obj, key);
+
+	if (t == -1 || tg_json_int64(&c->j, t, &v) == -1 || v < 0)
+		return 0;
+	return v;
+}
+
 bool
 xl_is_json_object(const char *s)
 {

@@ -123,6 +123,8 @@ int xl_get(struct xl_ctx *c, int obj, const char *a, const char *b);
 /* Number token's text (copied) or NULL; -1 via err when present but not a number. */
 int xl_num(struct xl_ctx *c, int obj, const char *a, const char *b, const char **out);
 int xl_int(struct xl_ctx *c, int obj, const char *a, const char *b, int64_t *out);
+/* A usage count: key's non-negative integer value, 0 when absent or not one. */
+int64_t xl_count(struct xl_ctx *c, int obj, const char *key);
 /* s parses as one JSON object. */
 bool xl_is_json_object(const char *s);
 /* Append s as a quoted JSON string. */

@@ -575,17 +575,6 @@ xl_openai_stop_from(const char *s)
 	return XL_STOP_END;
 }
 
-static int64_t
-count(struct xl_ctx *c, int obj, const char *key)
-{
-	int64_t v = 0;
-	int t = tg_json_get(&c->j, obj, key);
-
-	if (t == -1 || tg_json_int64(&c->j, t, &v) == -1 || v < 0)
-		return 0;
-	return v;
-}
-
 void
 xl_openai_read_usage(struct xl_ctx *c, int u, struct xl_usage *out)
 {
@@ -595,11 +584,11 @@ xl_openai_read_usage(struct xl_ctx *c, int u, struct xl_usage *out)
 	if (u == -1 || !tg_json_is_obj(&c->j, u))
 		return;
 	out->seen = true;
-	out->input = count(c, u, "prompt_tokens");
-	out->output = count(c, u, "completion_tokens");
-	out->cache_read = count(c, pd, "cached_tokens");
-	out->cache_write = count(c, pd, "cache_write_tokens");
-	out->reasoning = count(c, cd, "reasoning_tokens");
+	out->input = xl_count(c, u, "prompt_tokens");
+	out->output = xl_count(c, u, "completion_tokens");
+	out->cache_read = xl_count(c, pd, "cached_tokens");
+	out->cache_write = xl_count(c, pd, "cache_write_tokens");
+	out->reasoning = xl_count(c, cd, "reasoning_tokens");
 }
 
 void
