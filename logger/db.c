@@ -175,13 +175,20 @@ copy_str(struct tg_buf *b, const char *s, size_t max)
 	}
 	for (size_t i = 0; i < n;) {
 		unsigned char ch = p[i];
+		size_t run = i;
 
+		/* plain printable ASCII, the usual case, goes in one append */
+		while (run < n && p[run] >= 0x20 && p[run] < 0x7f && p[run] != '\\')
+			run++;
+		if (run > i) {
+			tg_buf_add(b, &p[i], run - i);
+			i = run;
+			continue;
+		}
 		if (ch == '\\') {
 			tg_buf_add(b, "\\\\", 2);
 		} else if (ch < 0x20 || ch == 0x7f) {
 			tg_buf_add(b, " ", 1);
-		} else if (ch < 0x80) {
-			tg_buf_add(b, &p[i], 1);
 		} else {
 			size_t k = utf8_len(&p[i], n - i);
 
