@@ -91,11 +91,13 @@ stress: deps
 fuzz:
 	$(Q)sh tests/fuzz/run.sh
 
+# The binary looks for its migrations under $(PREFIX)/share/tollgate: build and
+# install with the same PREFIX (DESTDIR only stages the files).
 install: $(BUILD)/tollgate
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tollgate/migrations $(DESTDIR)$(PREFIX)/share/tollgate/etc
 	install -m 0755 $(BUILD)/tollgate $(DESTDIR)$(PREFIX)/bin/tollgate
-	install -m 0644 migrations/*.sql $(DESTDIR)$(PREFIX)/share/tollgate/migrations/ 2>/dev/null || true
-	install -m 0644 etc/*.json $(DESTDIR)$(PREFIX)/share/tollgate/etc/
+	install -m 0644 migrations/*.sql $(DESTDIR)$(PREFIX)/share/tollgate/migrations/
+	install -m 0644 etc/*.json etc/tollgate.service $(DESTDIR)$(PREFIX)/share/tollgate/etc/
 
 clean:
 	rm -rf build build-asan build-fuzz
