@@ -10,6 +10,9 @@ PGDIR="$VAR/pg"
 GW_PORT=${TG_DEMO_PORT:-8080}
 MOCK_PORT=${TG_DEMO_MOCK_PORT:-9090}
 ROUNDS=${TG_DEMO_ROUNDS:-20}
+# every demo starts from nothing, so the report shows this run's calls only
+sh tests/pg.sh stop "$PGDIR" >/dev/null 2>&1 || true
+rm -rf "$VAR"
 mkdir -p "$VAR"
 
 cleanup() {
