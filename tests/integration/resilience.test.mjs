@@ -5,6 +5,7 @@
 // quota refusal disabling until an admin reset, and client keys rate-limited.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { PRICES, freePort, gatewayConfig, request, startGateway, startMock, tmpdir, waitFor } from './lib.mjs';
 
@@ -12,13 +13,13 @@ const KEY = 'resilience-client-key';
 const LIMITED = 'resilience-limited-key';
 const ADMIN = 'resilience-admin-key';
 const sha = (s) => createHash('sha256').update(s).digest('hex');
-let gw, mockA, mockB;
+let gw, mockA, mockB, cfg;
 
 before(async () => {
   mockA = await startMock({ seed: 11 });
   mockB = await startMock({ seed: 12 });
   const port = await freePort();
-  const cfg = gatewayConfig({ port, mockPort: mockA.port, stateDir: tmpdir('tollgate-state-'), workers: 2,
+  cfg = gatewayConfig({ port, mockPort: mockA.port, stateDir: tmpdir('tollgate-state-'), workers: 2,
     extra: {
       admin: { key_sha256: sha(ADMIN) },
       keys: [{ name: 'app', sha256: sha(KEY) }, { name: 'limited', sha256: sha(LIMITED), rpm: 5 }],
@@ -163,4 +164,29 @@ test('a client key over its RPM gets 429 with Retry-After and x-ratelimit header
   assert.equal(last.headers['x-ratelimit-remaining-requests'], '0');
   assert.match(last.headers['x-ratelimit-reset-requests'], /^\d+ms$/);
   assert.equal(seen[0].headers['x-ratelimit-remaining-requests'], '4');
+});
+
+test('a reload keeps the state of providers and keys that still exist', async () => {
+  // a limited key at its RPM and an open breaker, then a reload that changes other things
+  await fault(mockA, { fault: '503', provider: 'anthropic' });
+  await waitFor('the anthropic breaker to open', async () => {
+    await claude();
+    return (await breaker('anthropic')).state === 'open';
+  }, 10000, 0);
+  for (let i = 0; i < 6; i++) await openai(LIMITED);
+  assert.equal((await openai(LIMITED)).status, 429);
+
+  const gen = 2 + gw.lines.filter((l) => /reloaded generation=/.test(l)).length;
+  cfg.models['reloaded-model'] = { provider: 'openai', upstream: 'gpt-4o-mini', price_per_mtok: PRICES['gpt-4o-mini'] };
+  writeFileSync(gw.cfgPath, JSON.stringify(cfg));
+  gw.signal('SIGHUP');
+  await gw.waitLog(new RegExp(`reloaded generation=${gen} `), 10000);
+  const models = await request(gw.port, 'GET', '/v1/models');
+  assert.ok(models.json.data.some((m) => m.id === 'reloaded-model'), 'the new config serves');
+
+  assert.equal((await breaker('anthropic')).state, 'open', 'the breaker stayed open across the reload');
+  const r = await claude();
+  assert.equal(r.status, 503, 'and still fails fast');
+  assert.equal((await openai(LIMITED)).status, 429, 'the key\'s bucket stayed spent across the reload');
+  await fault(mockA, { fault: 'none', provider: 'anthropic' });
 });
