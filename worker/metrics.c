@@ -150,6 +150,13 @@ provider_gauges(struct tg_buf *b, struct tg_shm_hdr *shm, const struct tg_cfg *c
 		tg_buf_printf(b, "tollgate_breaker_state{provider=\"%s\"} %d\n", cfg->providers[p].name,
 			      (int)tg_breaker_state(&ps->breaker, now_ms));
 	}
+	tg_buf_puts(b, "# HELP tollgate_provider_disabled Provider refused our key (1 quota, 2 auth) "
+		       "until an admin reset; 0 when usable.\n# TYPE tollgate_provider_disabled gauge\n");
+	for (uint32_t p = 0; p < cfg->n_providers; p++) {
+		struct tg_provider_slot *ps = tg_shm_provider(shm, tg_w.env->map->provider[p]);
+		tg_buf_printf(b, "tollgate_provider_disabled{provider=\"%s\"} %d\n",
+			      cfg->providers[p].name, (int)tg_breaker_disabled(&ps->breaker));
+	}
 	tg_buf_puts(b, "# HELP tollgate_retries_total Provider calls retried.\n"
 		       "# TYPE tollgate_retries_total counter\n");
 	for (uint32_t p = 0; p < cfg->n_providers; p++)

@@ -143,6 +143,7 @@ test('an insufficient_quota 429 disables the provider until an admin reset', asy
   assert.equal(r.status, 503, r.text);
   assert.match(r.json.error.message, /disabled/);
   assert.equal((await breaker('openai')).disabled, 'quota');
+  assert.match((await request(gw.port, 'GET', '/metrics')).text, /^tollgate_provider_disabled\{provider="openai"\} 1$/m);
   assert.equal((await openai()).status, 503, 'still disabled');
 
   const noKey = await request(gw.port, 'POST', '/admin/breakers/openai/reset');
@@ -150,6 +151,7 @@ test('an insufficient_quota 429 disables the provider until an admin reset', asy
   const reset = await request(gw.port, 'POST', '/admin/breakers/openai/reset', { headers: { authorization: `Bearer ${ADMIN}` } });
   assert.equal(reset.status, 200, reset.text);
   assert.equal(reset.json.disabled, null);
+  assert.match((await request(gw.port, 'GET', '/metrics')).text, /^tollgate_provider_disabled\{provider="openai"\} 0$/m);
   assert.equal((await openai()).status, 200);
 });
 
