@@ -210,28 +210,64 @@ answer(struct tg_req *r)
 		tg_reply_error(req, r->family, r->status, r->error);
 }
 
-void
-tg_call_finish(struct tg_req *r)
+/* The reply has reached the client's socket, or the client is gone: record the call, free it. */
+static void
+record_and_free(struct tg_req *r)
 {
-	if (r->state == TG_REQ_DONE)
-		return;
-	tg_attempt_abort(r);
-	if (r->conn != NULL)
-		evhttp_connection_set_closecb(r->conn, NULL, NULL);
-	fill_record(r);
 	push_record(r);
-	tg_metrics_call(&r->rec, r->model);
-	reconcile_tokens(r);
 	atomic_fetch_sub_explicit(&tg_w.slot->in_flight, 1, memory_order_relaxed);
-	/* a request whose client is gone is only freed by libevent when "answered" */
-	answer(r);
-	r->state = TG_REQ_DONE;
 	tg_buf_fini(&r->reply);
 	tg_sse_fini(&r->sse);
 	tg_xlate_stream_free(r->xlate);
 	if (r->pending != NULL)
 		evbuffer_free(r->pending);
 	free(r);
+}
+
+static void
+on_delivered(struct evhttp_request *req, void *arg)
+{
+	struct tg_req *r = arg;
+
+	(void)req;
+	if (r->conn != NULL) {
+		evhttp_connection_set_closecb(r->conn, NULL, NULL);
+		r->conn = NULL;
+	}
+	r->delivered = true;
+	/* evhttp may finish a reply inside the call that sends it: tg_call_finish frees then */
+	if (!r->answering)
+		record_and_free(r);
+}
+
+void
+tg_call_finish(struct tg_req *r)
+{
+	if (r->finished)
+		return;
+	r->finished = true;
+	tg_attempt_abort(r);
+	fill_record(r);
+	tg_metrics_call(&r->rec, r->model);
+	reconcile_tokens(r);
+	if (r->conn == NULL) {
+		/* the client is gone: answering only lets libevent free the request */
+		answer(r);
+		record_and_free(r);
+		return;
+	}
+	/*
+	 * The record is pushed once the reply has been written to the client's socket,
+	 * so a worker killed before that leaves the call in its in-flight table, and it
+	 * is recorded as unknown rather than as served.
+	 */
+	evhttp_request_set_on_complete_cb(r->http_borrowed, on_delivered, r);
+	r->answering = true;
+	answer(r);
+	r->answering = false;
+	r->state = TG_REQ_DONE;
+	if (r->delivered)
+		record_and_free(r);
 }
 
 void
@@ -257,8 +293,16 @@ on_client_gone(struct evhttp_connection *conn, void *arg)
 	(void)conn;
 	/* libevent keeps the request (detached from the connection) until we answer it */
 	r->conn = NULL;
-	if (r->state == TG_REQ_DONE)
+	if (r->finished) {
+		/* answered, but the connection broke before the whole reply was written */
+		r->rec.outcome = TG_OUTCOME_CANCELLED;
+		tg_copy_field(r->rec.error, sizeof(r->rec.error),
+			      "client went away before the reply was delivered");
+		r->delivered = true;
+		if (!r->answering)
+			record_and_free(r);
 		return;
+	}
 	if (r->state == TG_REQ_STREAMING)
 		tg_usage_stream_finish(&r->ust, &r->usage);
 	if (r->attempt_started_us != 0 && r->upstream_us == 0)

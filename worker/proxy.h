@@ -35,6 +35,9 @@ struct tg_req {
 	struct evhttp_request    *http_borrowed;    /* valid until tg_call_finish() answers */
 	struct evhttp_connection *conn;             /* NULL once the client went away */
 	enum tg_req_state         state;
+	bool                      finished;         /* tg_call_finish ran: the reply is sent or sending */
+	bool                      answering;        /* inside the call that sends the reply */
+	bool                      delivered;        /* the reply reached the socket (or the client left) */
 	enum tg_family            family;           /* the client's wire format */
 	enum tg_endpoint          endpoint;
 	char                      id_text[TG_UUID_STR_LEN];

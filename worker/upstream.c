@@ -259,15 +259,14 @@ static void
 on_first_byte_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct tg_upstream *u = arg;
-	struct tg_upstream_cb const *cb = u->cb;
-	void *cb_arg = u->arg;
 
 	(void)fd; (void)what;
 	if (u->ttfb_us != 0 || u->cancelled)
 		return;
 	u->cancelled = true;
+	/* on_done may still read the transfer's headers and timings: free it afterwards */
+	u->cb->on_done(u->arg, tg_err_first_byte);
 	free_transfer(u);
-	cb->on_done(cb_arg, tg_err_first_byte);
 }
 
 int

@@ -93,12 +93,20 @@ export class Proc {
   }
   signal(sig) { this.child.kill(sig); }
   async stop(sig = 'SIGTERM', timeoutMs = 15000) {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.exited;
-    this.child.kill(sig);
-    const t = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
-    const r = await this.exited;
-    clearTimeout(t);
-    return r;
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill(sig);
+      const t = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+      await this.exited;
+      clearTimeout(t);
+    }
+    this.assertNoSanitizerReport();
+    return this.exited;
+  }
+  // A sanitizer build that reported anything fails the test file, even if clients saw nothing.
+  assertNoSanitizerReport() {
+    const i = this.lines.findIndex((l) => /ERROR: (Address|Leak)Sanitizer|runtime error:/.test(l));
+    if (i !== -1) throw new Error(`sanitizer report from ${path.basename(this.child.spawnargs[0])}:\n` +
+      this.lines.slice(i, i + 30).join('\n'));
   }
 }
 
