@@ -432,15 +432,16 @@ on_upstream_done(void *arg, const char *err)
 
 	if (r->conn != NULL && (c == TG_ATTEMPT_TRANSIENT || c == TG_ATTEMPT_RATE_LIMITED ||
 				c == TG_ATTEMPT_QUOTA || c == TG_ATTEMPT_AUTH)) {
-		/* nothing reached the client: another try is still possible; the provider
-		 * bucket gets back what this attempt took */
-		tg_policy_provider_tokens(r->provider, r->est_tokens, 0);
+		/* nothing reached the client: another try is still possible, and the
+		 * provider's bucket gets back what this attempt took (the next one debits) */
 		if ((c == TG_ATTEMPT_TRANSIENT || c == TG_ATTEMPT_RATE_LIMITED) &&
 		    schedule_retry(r, c)) {
+			tg_policy_provider_tokens(r->provider, r->est_tokens, 0);
 			tg_buf_reset(&r->reply);
 			return;
 		}
 		if (r->target + 1 < r->n_targets && r->rec.n_attempts < TG_RECORD_MAX_ATTEMPTS) {
+			tg_policy_provider_tokens(r->provider, r->est_tokens, 0);
 			r->target++;
 			r->tries = 0;
 			tg_attempt_next(r);
