@@ -4,6 +4,7 @@
 # 2.5 Flash, then the cost report from the database. Touches no system service.
 set -eu
 cd "$(dirname "$0")/.."
+. tests/lib.sh
 
 VAR="$PWD/var/demo"
 PGDIR="$VAR/pg"
@@ -23,12 +24,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 wait_http() {
-	i=0
-	until curl -s -o /dev/null "http://127.0.0.1:$1$2"; do
-		i=$((i + 1))
-		[ $i -gt 100 ] && { echo "demo: nothing answered on port $1 after 10 s" >&2; exit 2; }
-		sleep 0.1
-	done
+	tg_wait_http "http://127.0.0.1:$1$2" || { echo "demo: nothing answered on port $1 after 10 s" >&2; exit 2; }
 }
 
 echo "== starting a private PostgreSQL in $PGDIR"

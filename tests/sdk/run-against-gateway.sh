@@ -8,6 +8,7 @@ set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
+. "$ROOT/tests/lib.sh"
 KEY=${TG_API_KEY:-sdk-test-key}
 ADMIN=sdk-test-admin
 WORK=$(mktemp -d /tmp/tg-sdk-gw.XXXXXX)
@@ -22,20 +23,12 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-free_port() {
-	node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close();})'
-}
 wait_http() {
-	i=0
-	until curl -s -o /dev/null "$1"; do
-		i=$((i + 1))
-		[ $i -le 200 ] || { echo "run-against-gateway: $1 does not answer" >&2; cat "$WORK"/*.log >&2; exit 2; }
-		sleep 0.05
-	done
+	tg_wait_http "$1" || { echo "run-against-gateway: $1 does not answer" >&2; cat "$WORK"/*.log >&2; exit 2; }
 }
 
-MOCK_PORT=$(free_port)
-GW_PORT=$(free_port)
+MOCK_PORT=$(tg_free_port)
+GW_PORT=$(tg_free_port)
 (cd "$ROOT" && exec build/tollgate-mock --listen "127.0.0.1:$MOCK_PORT" --latency-ms 0) >"$WORK/mock.log" 2>&1 &
 MOCK_PID=$!
 wait_http "http://127.0.0.1:$MOCK_PORT/__mock/health"

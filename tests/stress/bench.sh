@@ -16,6 +16,7 @@
 #   TG_BENCH_BACKPRESSURE=allow   serve calls the log ring cannot take (default reject,
 #                            SPEC 8): measures the proxy path without the logger's ceiling
 set -eu
+. "$(dirname "$0")/../lib.sh"
 
 BUILD=${TG_BUILD_DIR:-build}
 DUR=${TG_BENCH_SECONDS:-5}
@@ -57,9 +58,6 @@ done
 ulimit -n 65536 2>/dev/null || true
 [ "$(ulimit -n)" -ge $((MEM_CONNS + 256)) ] || die "ulimit -n is $(ulimit -n): too low for $MEM_CONNS connections"
 
-free_port() {
-	node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
 
 # Wait until URL answers (any HTTP status), at most 10 s.
 wait_up() {
@@ -73,7 +71,7 @@ wait_up() {
 
 # ---- the simulators: 0 ms and 20 ms to the first byte -------------------------
 start_mock() { # name latency_ms -> sets MOCK_PORT
-	MOCK_PORT=$(free_port)
+	MOCK_PORT=$(tg_free_port)
 	"$MOCK" --listen "127.0.0.1:$MOCK_PORT" --seed 1 --latency-ms "$2" --jitter-ms 0 \
 		>"$TMP/$1.log" 2>&1 &
 	PIDS="$PIDS $!"
@@ -85,8 +83,8 @@ start_mock mock20 20
 M20=$MOCK_PORT
 
 # ---- nginx proxy_pass with an upstream keepalive pool, same worker count --------
-N0=$(free_port)
-N20=$(free_port)
+N0=$(tg_free_port)
+N20=$(tg_free_port)
 mkdir -p "$TMP/nginx/tmp"
 chmod 755 "$TMP" "$TMP/nginx"
 chmod 777 "$TMP/nginx/tmp"
@@ -163,7 +161,7 @@ CFG
 }
 
 start_gateway() { # name mock_port -> sets GW_PORT, GW_PID
-	GW_PORT=$(free_port)
+	GW_PORT=$(tg_free_port)
 	gateway_config "$1" "$2" "$GW_PORT"
 	if [ -n "${TG_BENCH_PG:-}" ]; then
 		"$TOLLGATE" migrate -c "$TMP/$1/tollgate.json" >"$TMP/$1/migrate.log" 2>&1 ||

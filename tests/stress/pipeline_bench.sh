@@ -10,6 +10,7 @@
 # Run from the repository root after `make`. Knobs: TG_BENCH_SECONDS (5),
 # TG_BENCH_REPS (2). Exits non-zero only when something fails to run.
 set -eu
+. "$(dirname "$0")/../lib.sh"
 
 BUILD=${TG_BUILD_DIR:-build}
 DUR=${TG_BENCH_SECONDS:-5}
@@ -28,24 +29,16 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 die() { echo "pipeline_bench: $*" >&2; exit 1; }
-free_port() {
-	node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close();})'
-}
 wait_http() {
-	i=0
-	until curl -s -o /dev/null "$1"; do
-		i=$((i + 1))
-		[ $i -le 200 ] || die "$1 does not answer"
-		sleep 0.05
-	done
+	tg_wait_http "$1" || die "$1 does not answer"
 }
 metric() {
 	curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m { print $2 }'
 }
 now_ms() { date +%s%3N; }
 
-MOCK=$(free_port)
-GW=$(free_port)
+MOCK=$(tg_free_port)
+GW=$(tg_free_port)
 CONNINFO=$(sh tests/pg.sh start "$PGDIR")
 "$BUILD/tollgate-mock" --listen "127.0.0.1:$MOCK" --latency-ms 0 >"$TMP/mock.log" 2>&1 &
 PIDS="$PIDS $!"

@@ -7,6 +7,7 @@
 # what the provider saw, and the retries against the budget; exits 1 if the
 # retries went over budget. Run from the repository root after `make`.
 set -eu
+. "$(dirname "$0")/../lib.sh"
 
 DURATION=${DURATION:-30}
 RATIO_PERMILLE=200
@@ -21,23 +22,15 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-free_port() {
-	node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close();})'
-}
 wait_http() {
-	i=0
-	until curl -s -o /dev/null "$1"; do
-		i=$((i + 1))
-		[ $i -le 200 ] || { echo "retry_budget: $1 does not answer" >&2; cat "$TMP"/*.log >&2; exit 2; }
-		sleep 0.05
-	done
+	tg_wait_http "$1" || { echo "retry_budget: $1 does not answer" >&2; cat "$TMP"/*.log >&2; exit 2; }
 }
 metric() {
 	curl -s "http://127.0.0.1:$GW/metrics" | awk -v m="$1" '$1 == m { s += $2 } END { printf "%d\n", s }'
 }
 
-MOCK=$(free_port)
-GW=$(free_port)
+MOCK=$(tg_free_port)
+GW=$(tg_free_port)
 "$BUILD/tollgate-mock" --listen "127.0.0.1:$MOCK" --latency-ms 5 >"$TMP/mock.log" 2>&1 &
 PIDS="$PIDS $!"
 wait_http "http://127.0.0.1:$MOCK/__mock/health"

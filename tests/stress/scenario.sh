@@ -13,6 +13,7 @@
 # TG_STRESS_KEEP=1 keeps the work directory (kept anyway on failure).
 # Exit 0 when every check holds, 1 on a mismatch, 2 when something fails to run.
 set -eu
+. "$(dirname "$0")/../lib.sh"
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 
@@ -79,9 +80,6 @@ done
 case $DURATION in '' | *[!0-9]*) die "DURATION must be whole seconds, got '$DURATION'" ;; esac
 [ "$DURATION" -ge 15 ] || die "DURATION must be at least 15 s (the phases need room)"
 
-free_port() {
-	node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
 
 # Run a command until it succeeds, every 50 ms, at most $1 ms; 1 when the deadline passed.
 poll() {
@@ -134,12 +132,12 @@ PGDIR=$ROOT/var/stress-pg-$$
 CONNINFO=$(sh tests/pg.sh start "$PGDIR") || die "could not start PostgreSQL with tests/pg.sh"
 PSQL() { psql "$CONNINFO" -X -At -v ON_ERROR_STOP=1 "$@"; }
 
-MOCK_PORT=$(free_port)
+MOCK_PORT=$(tg_free_port)
 "$MOCK" --listen "127.0.0.1:$MOCK_PORT" --seed 8 --latency-ms 5 >"$TMP/mock.log" 2>&1 &
 MOCK_PID=$!
 poll 10000 up "http://127.0.0.1:$MOCK_PORT/__mock/health" || die "the simulator did not come up: $(cat "$TMP/mock.log")"
 
-GW_PORT=$(free_port)
+GW_PORT=$(tg_free_port)
 export TG_STRESS_ANTHROPIC_KEY=sk-ant-stress-not-a-real-key
 export TG_STRESS_GEMINI_KEY=AIza-stress-not-a-real-key
 export TG_STRESS_OPENAI_KEY=sk-stress-not-a-real-key
