@@ -406,6 +406,29 @@ emit_user(struct xl_ctx *c, const struct xl_msg *m, struct tg_buf *b)
 	return 0;
 }
 
+/* The ,"tool_calls":[…] member of a message, for the parts that are tool calls. */
+static void
+emit_tool_calls(struct tg_buf *b, const struct xl_part *parts, size_t n)
+{
+	bool first = true;
+
+	tg_buf_puts(b, ",\"tool_calls\":[");
+	for (size_t k = 0; k < n; k++) {
+		const struct xl_part *p = &parts[k];
+		if (p->kind != XL_TOOL_CALL)
+			continue;
+		tg_buf_puts(b, first ? "{\"id\":" : ",{\"id\":");
+		first = false;
+		xl_jstr(b, p->id);
+		tg_buf_puts(b, ",\"type\":\"function\",\"function\":{\"name\":");
+		xl_jstr(b, p->name);
+		tg_buf_puts(b, ",\"arguments\":");
+		xl_jstr(b, p->args != NULL ? p->args : "{}");
+		tg_buf_puts(b, "}}");
+	}
+	tg_buf_puts(b, "]");
+}
+
 static int
 emit_assistant(struct xl_ctx *c, const struct xl_msg *m, struct tg_buf *b)
 {
@@ -430,24 +453,8 @@ emit_assistant(struct xl_ctx *c, const struct xl_msg *m, struct tg_buf *b)
 	else
 		tg_buf_puts(b, "null");
 	tg_buf_fini(&text);
-	if (calls) {
-		bool first = true;
-		tg_buf_puts(b, ",\"tool_calls\":[");
-		for (size_t k = 0; k < m->nparts; k++) {
-			const struct xl_part *p = &m->parts[k];
-			if (p->kind != XL_TOOL_CALL)
-				continue;
-			tg_buf_puts(b, first ? "{\"id\":" : ",{\"id\":");
-			first = false;
-			xl_jstr(b, p->id);
-			tg_buf_puts(b, ",\"type\":\"function\",\"function\":{\"name\":");
-			xl_jstr(b, p->name);
-			tg_buf_puts(b, ",\"arguments\":");
-			xl_jstr(b, p->args != NULL ? p->args : "{}");
-			tg_buf_puts(b, "}}");
-		}
-		tg_buf_puts(b, "]");
-	}
+	if (calls)
+		emit_tool_calls(b, m->parts, m->nparts);
 	tg_buf_puts(b, "}");
 	return 0;
 }
@@ -694,24 +701,8 @@ xl_openai_emit_response(const struct xl_response *r, const char *model, struct t
 		tg_buf_puts(b, ",\"reasoning_content\":");
 		tg_buf_json_str(b, thought.p, thought.len);
 	}
-	if (calls) {
-		bool first = true;
-		tg_buf_puts(b, ",\"tool_calls\":[");
-		for (size_t k = 0; k < r->nparts; k++) {
-			const struct xl_part *p = &r->parts[k];
-			if (p->kind != XL_TOOL_CALL)
-				continue;
-			tg_buf_puts(b, first ? "{\"id\":" : ",{\"id\":");
-			first = false;
-			xl_jstr(b, p->id);
-			tg_buf_puts(b, ",\"type\":\"function\",\"function\":{\"name\":");
-			xl_jstr(b, p->name);
-			tg_buf_puts(b, ",\"arguments\":");
-			xl_jstr(b, p->args != NULL ? p->args : "{}");
-			tg_buf_puts(b, "}}");
-		}
-		tg_buf_puts(b, "]");
-	}
+	if (calls)
+		emit_tool_calls(b, r->parts, r->nparts);
 	tg_buf_printf(b, "},\"logprobs\":null,\"finish_reason\":\"%s\"}],\"usage\":",
 		      xl_openai_stop(r->stop));
 	xl_openai_usage(&r->usage, b);
