@@ -16,6 +16,14 @@ if [ -z "$cmd" ] || [ -z "$dir" ]; then
 fi
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
+# As root the server runs as postgres, which must reach DIR; a checkout under a private
+# (0700) directory is out of its reach, so such a DIR gets its cluster in a /tmp directory
+# named after it instead (the same one for start, stop and status).
+if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$dir" 2>/dev/null; then
+	dir=/tmp/tollgate-pg-$(printf '%s' "$dir" | cksum | cut -d' ' -f1)
+	mkdir -p "$dir"
+	chmod 0700 "$dir"
+fi
 data="$dir/data"
 sock="$dir/sock"
 log="$dir/postgres.log"
