@@ -25,7 +25,7 @@
 #include "tg_record.h"
 
 #define TG_RING_MAGIC     0x54475231u         /* "TGR1" */
-#define TG_RING_VERSION   1u                  /* bump on ANY size or order change */
+#define TG_RING_VERSION   2u                  /* bump on ANY size or order change */
 #define TG_RING_INFLIGHT  256u                /* in-flight entries per ring */
 #define TG_RING_MIN_RECORDS 16u
 #define TG_RING_FILE      "rings.tg"
@@ -70,12 +70,13 @@ struct tg_inflight {
 	_Atomic uint32_t state;       /* 0 free, 1 live; the producer writes it */
 	uint32_t pad[15];
 	struct tg_request_rec rec;
+	uint8_t  tail[TG_RECORD_SIZE - 64 - sizeof(struct tg_request_rec)];
 };
 
 _Static_assert(sizeof(struct tg_ring_file_hdr) == 4096, "header is one page");
 _Static_assert(offsetof(struct tg_ring_file_hdr, off_rings) == 32, "header layout is stored on disk");
 _Static_assert(sizeof(struct tg_ring_ctl) == 2 * TG_CACHELINE, "head and tail on their own lines");
-_Static_assert(sizeof(struct tg_inflight) == 1024, "in-flight entries are fixed-size");
+_Static_assert(sizeof(struct tg_inflight) == TG_RECORD_SIZE, "in-flight entries are fixed-size");
 
 /* A mapping of a ring file; the struct lives in the process, the map is shared. */
 struct tg_ring_file {

@@ -387,7 +387,7 @@ static const struct bad_row bad_rows[] = {
 	{ P_OPEN ",'retry':{'budget_ratio':0.0005}" P_CLOSE,
 	  "retry.budget_ratio: expected a number between 0 and 1 with at most 3 decimals", NULL },
 	{ P_OPEN ",'retry':{'max_attempts':9}" P_CLOSE,
-	  "providers.p.retry.max_attempts: expected an integer between 1 and 8, got 9", NULL },
+	  "providers.p.retry.max_attempts: expected an integer between 1 and 6, got 9", NULL },
 	{ P_OPEN ",'retry':{'base_ms':500,'max_ms':100}" P_CLOSE,
 	  "retry.max_ms: must not be below base_ms", NULL },
 	{ P_OPEN ",'rate_limit':{'rpm':-1}" P_CLOSE,
