@@ -65,9 +65,21 @@ struct tg_ring_ctl {
 	uint8_t pad1[TG_CACHELINE - 8];
 };
 
-/* An in-flight entry: a request being served, as it would be logged if its worker died. */
+/*
+ * An in-flight entry: a request being served, as it would be logged if its
+ * worker died. Once the call's outcome and usage are known the worker writes
+ * the settled record over it (SETTLING, then SETTLED), so that a death before
+ * the client has the reply still records what the provider billed.
+ */
+enum tg_inflight_state {
+	TG_INFLIGHT_FREE = 0,
+	TG_INFLIGHT_LIVE,             /* rec is the call as admitted */
+	TG_INFLIGHT_SETTLED,          /* rec is the settled record; only delivery is unknown */
+	TG_INFLIGHT_SETTLING,         /* rec is being rewritten: its settled fields are torn */
+};
+
 struct tg_inflight {
-	_Atomic uint32_t state;       /* 0 free, 1 live; the producer writes it */
+	_Atomic uint32_t state;       /* enum tg_inflight_state; the producer writes it */
 	uint32_t pad[15];
 	struct tg_request_rec rec;
 	uint8_t  tail[TG_RECORD_SIZE - 64 - sizeof(struct tg_request_rec)];
@@ -141,11 +153,21 @@ tg_record_bytes(const struct tg_record *rec)
  * tg_inflight_end frees it. Producer only. tg_ring_recover (master only, with
  * the ring's producer dead) pushes every live entry as a record with outcome
  * TG_OUTCOME_UNKNOWN, status 0, usage_complete 0 and error "worker died", then
- * frees it. Returns the number recovered, or TG_AGAIN if the ring filled first
+ * frees it (a settled entry keeps its outcome, status, usage and cost, with
+ * delivery unknown). Returns the number recovered, or TG_AGAIN if the ring filled first
  * (the rest stay in the table: call again later, before reusing the slot).
  */
 int tg_inflight_begin(struct tg_ring_file *f, uint32_t ring, const struct tg_request_rec *rec);
 void tg_inflight_end(struct tg_ring_file *f, uint32_t ring, int idx);
+
+/*
+ * Replace entry idx's record with the call's settled one (status, outcome,
+ * usage, cost, attempts): recovered after a death, it is written as it is with
+ * delivery unknown. A death in the middle of the copy is recovered like a live
+ * entry with its target names cleared. Producer only.
+ */
+void tg_inflight_settle(struct tg_ring_file *f, uint32_t ring, int idx,
+			const struct tg_request_rec *rec);
 int tg_ring_recover(struct tg_ring_file *f, uint32_t ring);
 
 /*

@@ -44,6 +44,9 @@ struct tg_wire_endpoint {
 int tg_wire_endpoint(const char *path, size_t path_len, const char *query, size_t query_len,
 		     struct tg_wire_endpoint *ep, int *status, char *err, size_t errlen);
 
+/* GET /v1/models: every configured model and route, in OpenAI's list format (the SDKs read it). */
+void tg_wire_model_list(const struct tg_cfg *cfg, struct tg_buf *out);
+
 /* Response header under which the family's SDK reads the request id besides x-request-id, or NULL. */
 const char *tg_wire_request_id_header(enum tg_family client);
 

@@ -7,10 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
-
-#include "policy.h"
+#include "record.h"
 #include "tg_buf.h"
 #include "tg_clock.h"
 #include "tg_sha256.h"
@@ -21,23 +18,23 @@ static const char *const disable_names[] = {
 };
 
 static bool
-admin_allowed(struct evhttp_request *req)
+admin_allowed(struct tg_http_req *req)
 {
 	const struct tg_cfg *c = tg_w.env->cfg;
-	const char *v = evhttp_find_header(evhttp_request_get_input_headers(req), "authorization");
+	const char *v = tg_http_header(req, "authorization");
 	uint8_t digest[32];
 
 	if (!c->admin_key_set) {
-		tg_reply_error(req, TG_FAMILY_PLAIN, 403, "no admin key is configured (admin.key_sha256)");
+		tg_reply_error(req, TG_FAMILY_OPENAI, 403, "no admin key is configured (admin.key_sha256)");
 		return false;
 	}
 	if (v == NULL || strncasecmp(v, "Bearer ", 7) != 0) {
-		tg_reply_error(req, TG_FAMILY_PLAIN, 401, "missing admin key: send Authorization: Bearer");
+		tg_reply_error(req, TG_FAMILY_OPENAI, 401, "missing admin key: send Authorization: Bearer");
 		return false;
 	}
 	tg_sha256(v + 7, strlen(v + 7), digest);
 	if (!tg_sha256_equal(digest, c->admin_sha256)) {
-		tg_reply_error(req, TG_FAMILY_PLAIN, 401, "invalid admin key");
+		tg_reply_error(req, TG_FAMILY_OPENAI, 401, "invalid admin key");
 		return false;
 	}
 	return true;
@@ -62,17 +59,17 @@ describe(struct tg_buf *b, uint32_t p, uint64_t now_ms)
 }
 
 static void
-send_buf(struct evhttp_request *req, struct tg_buf *b)
+send_buf(struct tg_http_req *req, struct tg_buf *b)
 {
 	if (b->failed)
-		tg_reply_error(req, TG_FAMILY_PLAIN, 503, "out of memory");
+		tg_reply_error(req, TG_FAMILY_OPENAI, 503, "out of memory");
 	else
 		tg_reply_json(req, 200, b->p, b->len);
 	tg_buf_fini(b);
 }
 
 void
-tg_admin_breakers(struct evhttp_request *req)
+tg_admin_breakers(struct tg_http_req *req)
 {
 	const struct tg_cfg *c = tg_w.env->cfg;
 	uint64_t now = tg_clock_mono_ms();
@@ -93,11 +90,12 @@ tg_admin_breakers(struct evhttp_request *req)
 
 /* POST /admin/breakers/{provider}/reset */
 void
-tg_admin_breaker_reset(struct evhttp_request *req)
+tg_admin_breaker_reset(struct tg_http_req *req)
 {
-	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	size_t len;
+	const char *path = tg_http_path(req, &len);
 	const char *name = path + strlen("/admin/breakers/");
-	const char *slash = strchr(name, '/');
+	const char *slash = memchr(name, '/', len - strlen("/admin/breakers/"));
 	struct tg_breaker_transition tr = { 0 };
 	char detail[256];
 	struct tg_buf b;
@@ -105,13 +103,13 @@ tg_admin_breaker_reset(struct evhttp_request *req)
 
 	if (!admin_allowed(req))
 		return;
-	if (slash == NULL || strcmp(slash, "/reset") != 0) {
-		tg_reply_error(req, TG_FAMILY_PLAIN, 404, "expected /admin/breakers/{provider}/reset");
+	if (slash == NULL || (size_t)(path + len - slash) != 6 || memcmp(slash, "/reset", 6) != 0) {
+		tg_reply_error(req, TG_FAMILY_OPENAI, 404, "expected /admin/breakers/{provider}/reset");
 		return;
 	}
 	p = tg_cfg_provider(tg_w.env->cfg, name, (size_t)(slash - name));
 	if (p < 0) {
-		tg_reply_error(req, TG_FAMILY_PLAIN, 404, "no provider of that name");
+		tg_reply_error(req, TG_FAMILY_OPENAI, 404, "no provider of that name");
 		return;
 	}
 	tg_breaker_reset(&tg_shm_provider(tg_w.env->shm, tg_w.env->map->provider[p])->breaker,

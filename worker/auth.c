@@ -6,36 +6,26 @@
 #include <string.h>
 #include <strings.h>
 
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
-
+#include "tg_query.h"
 #include "tg_sha256.h"
 #include "worker.h"
 
 /* The presented key, or NULL. *n gets its length. */
 static const char *
-presented_key(struct evhttp_request *req, size_t *n, char *query_key, size_t qcap)
+presented_key(const struct tg_http_req *req, size_t *n, char *query_key, size_t qcap)
 {
-	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
-	const char *v;
+	const char *v, *q;
+	size_t qlen;
 
-	if ((v = evhttp_find_header(h, "authorization")) != NULL) {
+	if ((v = tg_http_header(req, "authorization")) != NULL) {
 		if (strncasecmp(v, "Bearer ", 7) != 0)
 			return NULL;
 		v += 7;
-	} else if ((v = evhttp_find_header(h, "x-api-key")) == NULL &&
-		   (v = evhttp_find_header(h, "x-goog-api-key")) == NULL) {
+	} else if ((v = tg_http_header(req, "x-api-key")) == NULL &&
+		   (v = tg_http_header(req, "x-goog-api-key")) == NULL) {
 		/* Gemini clients may put the key in the query string */
-		const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-		const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
-		struct evkeyvalq params = { 0 };
-		if (q == NULL || evhttp_parse_query_str(q, &params) == -1)
-			return NULL;
-		v = evhttp_find_header(&params, "key");
-		if (v != NULL && strlen(v) < qcap)
-			strcpy(query_key, v);
-		evhttp_clear_headers(&params);
-		if (v == NULL || query_key[0] == '\0')
+		q = tg_http_query(req, &qlen);
+		if (q == NULL || tg_query_get(q, qlen, "key", query_key, qcap) <= 0)
 			return NULL;
 		v = query_key;
 	}
@@ -44,7 +34,7 @@ presented_key(struct evhttp_request *req, size_t *n, char *query_key, size_t qca
 }
 
 int
-tg_auth_client(struct evhttp_request *req, const struct tg_cfg *cfg)
+tg_auth_client(const struct tg_http_req *req, const struct tg_cfg *cfg)
 {
 	char query_key[256] = "";
 	uint8_t digest[32];

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "tg_clock.h"
+#include "call.h"
 #include "tg_ring.h"
 #include "worker.h"
 
@@ -14,7 +15,7 @@
 #define RING_HIGH_WATER   90       /* percent of a ring's capacity */
 
 void
-tg_health_live(struct evhttp_request *req)
+tg_health_live(struct tg_http_req *req)
 {
 	char body[160];
 	int n = snprintf(body, sizeof(body),
@@ -25,7 +26,7 @@ tg_health_live(struct evhttp_request *req)
 }
 
 void
-tg_health_ready(struct evhttp_request *req)
+tg_health_ready(struct tg_http_req *req)
 {
 	struct tg_logger_slot *lg = tg_shm_logger(tg_w.env->shm);
 	uint64_t beat = atomic_load_explicit(&lg->heartbeat_ms, memory_order_relaxed);

@@ -6,9 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <event2/buffer.h>
-#include <event2/http.h>
-
 #include "tg_breaker.h"
 #include "tg_buf.h"
 #include "tg_clock.h"
@@ -165,7 +162,7 @@ provider_gauges(struct tg_buf *b, struct tg_shm_hdr *shm, const struct tg_cfg *c
 }
 
 void
-tg_metrics_scrape(struct evhttp_request *req)
+tg_metrics_scrape(struct tg_http_req *req)
 {
 	struct tg_shm_hdr *shm = tg_w.env->shm;
 	const struct tg_cfg *cfg = tg_w.env->cfg;
@@ -213,12 +210,10 @@ tg_metrics_scrape(struct evhttp_request *req)
 		      (unsigned long long)atomic_load_explicit(&lg->rows_written, memory_order_relaxed),
 		      (unsigned long long)atomic_load_explicit(&lg->spooled_rows, memory_order_relaxed));
 	if (b.failed) {
-		tg_reply_error(req, TG_FAMILY_PLAIN, 503, "out of memory");
+		tg_reply_error(req, TG_FAMILY_OPENAI, 503, "out of memory");
 	} else {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-				  "text/plain; version=0.0.4");
-		evbuffer_add(evhttp_request_get_output_buffer(req), b.p, b.len);
-		evhttp_send_reply(req, 200, "OK", NULL);
+		tg_reply_headers(req, NULL, TG_FAMILY_OPENAI);
+		(void)tg_http_reply(req, 200, "text/plain; version=0.0.4", b.p, b.len);
 	}
 	tg_buf_fini(&b);
 }

@@ -7,18 +7,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <event2/keyvalq_struct.h>
-
 #include "policy.h"
-#include "tg_buf.h"
 #include "tg_clock.h"
 #include "tg_log.h"
-#include "tg_retry.h"
-#include "tg_ring.h"
-#include "upstream.h"
+#include "record.h"
 #include "worker.h"
-
-#define DEFAULT_THROTTLE_MS 1000
 
 static struct tg_provider_slot *
 pslot(uint32_t provider)
@@ -30,60 +23,6 @@ static const struct tg_provider_cfg *
 pcfg(uint32_t provider)
 {
 	return &tg_w.env->cfg->providers[provider];
-}
-
-static bool
-contains(const char *body, size_t n, const char *needle)
-{
-	return body != NULL && memmem(body, n, needle, strlen(needle)) != NULL;
-}
-
-enum tg_attempt_class
-tg_policy_classify(const char *err, int status, const char *body, size_t n)
-{
-	if (err == tg_err_connect || err == tg_err_first_byte)
-		return TG_ATTEMPT_TRANSIENT;
-	if (err != NULL)
-		return TG_ATTEMPT_FAILED;
-	if (status >= 200 && status < 300)
-		return TG_ATTEMPT_OK;
-	/* billing and quota exhaustion never heal by waiting: OpenAI insufficient_quota,
-	 * Gemini's "check your plan and billing", Anthropic's 400/402 on a low balance */
-	if ((status == 429 || status == 402 || status == 400) &&
-	    (contains(body, n, "insufficient_quota") || contains(body, n, "billing") ||
-	     contains(body, n, "credit balance") || contains(body, n, "spend limit")))
-		return TG_ATTEMPT_QUOTA;
-	if (status == 429)
-		return TG_ATTEMPT_RATE_LIMITED;
-	if (status == 401 || status == 403)
-		return TG_ATTEMPT_AUTH;
-	if (status >= 400 && status < 500)
-		return TG_ATTEMPT_CLIENT_4XX;
-	return TG_ATTEMPT_TRANSIENT;        /* 5xx and 529: the provider did not do the work */
-}
-
-uint64_t
-tg_policy_retry_after_ms(const char *header, const char *body, size_t n)
-{
-	uint64_t ms;
-	const char *p;
-
-	if (header != NULL && header[0] != '\0' &&
-	    tg_retry_after_parse(header, strlen(header), tg_clock_wall_us() / 1000, &ms) == 0)
-		return ms;
-	/* Gemini puts the hint in the body: "retryDelay": "40s" */
-	if (body != NULL && (p = memmem(body, n, "\"retryDelay\"", 12)) != NULL) {
-		unsigned long s = 0;
-		const char *end = body + n;
-		p += 12;
-		while (p < end && (*p == ' ' || *p == ':' || *p == '"'))
-			p++;
-		while (p < end && *p >= '0' && *p <= '9')
-			s = s * 10 + (unsigned long)(*p++ - '0');
-		if (p < end && (*p == 's' || *p == '.'))
-			return (uint64_t)s * 1000;
-	}
-	return DEFAULT_THROTTLE_MS;
 }
 
 static void
@@ -164,13 +103,12 @@ tg_policy_throttle(uint32_t provider, uint64_t wait_ms)
 }
 
 void
-tg_policy_disable(uint32_t provider, enum tg_attempt_class why)
+tg_policy_disable(uint32_t provider, enum tg_breaker_disable why)
 {
-	const char *reason = why == TG_ATTEMPT_QUOTA ? "quota" : "auth";
+	const char *reason = why == TG_DISABLE_QUOTA ? "quota" : "auth";
 	char detail[256];
 
-	if (!tg_breaker_disable(&pslot(provider)->breaker,
-				why == TG_ATTEMPT_QUOTA ? TG_DISABLE_QUOTA : TG_DISABLE_AUTH))
+	if (!tg_breaker_disable(&pslot(provider)->breaker, why))
 		return;
 	tg_log_error(NULL, "provider %s disabled until an admin reset: %s refused on our key",
 		     pcfg(provider)->name, reason);
@@ -185,11 +123,10 @@ tg_policy_note_call(uint32_t provider)
 	tg_retry_budget_note_call(&pslot(provider)->retry, tg_clock_mono_ms());
 }
 
-bool
-tg_policy_retry_allowed(uint32_t provider)
+struct tg_retry_budget *
+tg_policy_retry_budget(uint32_t provider)
 {
-	return tg_retry_budget_take(&pslot(provider)->retry, &pcfg(provider)->retry,
-				    tg_clock_mono_ms());
+	return &pslot(provider)->retry;
 }
 
 static void
@@ -250,47 +187,27 @@ tg_policy_key_tokens(int key, int64_t estimated, int64_t used)
 }
 
 static void
-add_limit(struct evkeyvalq *h, const char *what, const struct tg_gcra_result *g)
+add_limit(struct tg_http_req *req, const char *what, const struct tg_gcra_result *g)
 {
 	char name[48], value[32];
 
 	snprintf(name, sizeof(name), "x-ratelimit-limit-%s", what);
 	snprintf(value, sizeof(value), "%llu", (unsigned long long)g->limit);
-	evhttp_add_header(h, name, value);
+	tg_http_add_header(req, name, value);
 	snprintf(name, sizeof(name), "x-ratelimit-remaining-%s", what);
 	snprintf(value, sizeof(value), "%llu", (unsigned long long)g->remaining);
-	evhttp_add_header(h, name, value);
+	tg_http_add_header(req, name, value);
 	/* OpenAI's style: a duration until the bucket is full again */
 	snprintf(name, sizeof(name), "x-ratelimit-reset-%s", what);
 	snprintf(value, sizeof(value), "%llums", (unsigned long long)g->reset_after_ms);
-	evhttp_add_header(h, name, value);
+	tg_http_add_header(req, name, value);
 }
 
 void
-tg_policy_limit_headers(struct evkeyvalq *h, const struct tg_key_limits *l)
+tg_policy_limit_headers(struct tg_http_req *req, const struct tg_key_limits *l)
 {
 	if (l->has_rpm)
-		add_limit(h, "requests", &l->rpm);
+		add_limit(req, "requests", &l->rpm);
 	if (l->has_tpm)
-		add_limit(h, "tokens", &l->tpm);
-}
-
-void
-tg_audit(const char *actor, const char *event, const char *detail_json)
-{
-	struct tg_record rec;
-	struct tg_audit_rec *a = &rec.u.audit;
-
-	memset(&rec, 0, sizeof(rec));
-	rec.kind = TG_REC_AUDIT;
-	tg_uuid7(a->event_id);
-	a->at_us = tg_clock_wall_us();
-	snprintf(a->actor, sizeof(a->actor), "%s", actor);
-	snprintf(a->event, sizeof(a->event), "%s", event);
-	snprintf(a->detail, sizeof(a->detail), "%s", detail_json);
-	if (tg_ring_push(tg_w.env->rings, tg_w.env->slot, &rec) != TG_OK) {
-		atomic_fetch_add_explicit(&tg_w.slot->ring_overflow, 1, memory_order_relaxed);
-		tg_log_error(NULL, "could not write an audit entry: the log ring is full event=%s",
-			     event);
-	}
+		add_limit(req, "tokens", &l->tpm);
 }

@@ -251,7 +251,10 @@ on_body(char *p, size_t size, size_t nitems, void *arg)
 	u->in_callback = true;
 	keep = u->cb->on_data(u->arg, p, n);
 	u->in_callback = false;
-	/* returning short makes curl abort with CURLE_WRITE_ERROR; drain frees it quietly */
+	if (!keep && u->fail == NULL)
+		u->fail = tg_err_too_large;
+	/* returning short makes curl abort with CURLE_WRITE_ERROR; drain_multi_info reports
+	 * u->fail, or frees a cancelled transfer quietly */
 	return keep && !u->cancelled ? n : 0;
 }
 

@@ -17,7 +17,7 @@ extern const char tg_err_connect[];        /* never reached the provider: safe t
 extern const char tg_err_timeout[];        /* connect or total timeout */
 extern const char tg_err_first_byte[];     /* no first byte within first_byte_timeout_ms */
 extern const char tg_err_reset[];          /* connection dropped after the request was sent */
-extern const char tg_err_too_large[];      /* reply bigger than we buffer */
+extern const char tg_err_too_large[];      /* on_data refused more of the reply */
 extern const char tg_err_other[];
 
 struct tg_upstream;
@@ -25,9 +25,9 @@ struct tg_upstream;
 struct tg_upstream_cb {
 	/* Status line and headers are in; called once, before any on_data. */
 	void (*on_headers)(void *arg, int status);
-	/* Body bytes as they arrive. Return false to abort the transfer (then on_done is not called). */
+	/* Body bytes as they arrive. Return false to abort: on_done follows with tg_err_too_large. */
 	bool (*on_data)(void *arg, const char *p, size_t n);
-	/* The transfer ended: err NULL when the whole reply arrived. */
+	/* The transfer ended: err NULL when the whole reply arrived. Not after tg_upstream_cancel. */
 	void (*on_done)(void *arg, const char *err);
 };
 

@@ -1,7 +1,9 @@
 /*
- * The worker process: builds its event_base after fork, accepts on the
- * listening socket it shares with every other worker, dispatches requests to
- * their handlers, beats its heartbeat, and drains on SIGTERM.
+ * The worker process: builds its event_base after fork, serves HTTP on the
+ * listening sockets it shares with the other workers (http.c), sends each
+ * request to its handler, beats its heartbeat, and drains: on SIGUSR2
+ * (retired by a reload) its calls may run to reload_drain_ms, on SIGTERM
+ * (stop) to shutdown_timeout_ms; whatever is still running then is cut.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -9,95 +11,141 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
 
+#include "call.h"
 #include "tg_clock.h"
 #include "tg_log.h"
-#include "policy.h"
-#include "proxy.h"
 #include "upstream.h"
 #include "worker.h"
 
-#define HEARTBEAT_MS   100
-#define DRAIN_IDLE_MS  300    /* no request for this long after draining began: exit */
-#define BODY_SLACK     (1u << 20)
+#define HEARTBEAT_MS    100
+#define CUT_GRACE_MS    1000    /* after cutting calls, time for their last bytes to leave */
+#define MAX_HEADER      (64u << 10)
+#define IDLE_TIMEOUT_MS 60000   /* a keep-alive connection with nothing to do */
+#define WRITE_TIMEOUT_MS 60000  /* a client that stopped reading its reply */
 
 struct tg_wctx tg_w;
 
 struct route {
-	enum evhttp_cmd_type method;
-	const char          *path;
-	bool                 prefix;         /* path is a prefix, not the whole path */
-	void               (*handler)(struct evhttp_request *req);
+	enum tg_http_method method;
+	const char         *path;
+	bool                prefix;         /* path is a prefix, not the whole path */
+	bool                admin;          /* served on the admin listener */
+	void              (*handler)(struct tg_http_req *req);
 };
 
 static const struct route routes[] = {
-	{ EVHTTP_REQ_POST, "/v1/messages", false, tg_proxy_anthropic },
-	{ EVHTTP_REQ_POST, "/v1/chat/completions", false, tg_proxy_openai },
-	{ EVHTTP_REQ_POST, "/v1beta/models/", true, tg_proxy_gemini },
-	{ EVHTTP_REQ_GET, "/v1/models", false, tg_proxy_models },
-	{ EVHTTP_REQ_GET, "/healthz", false, tg_health_live },
-	{ EVHTTP_REQ_GET, "/readyz", false, tg_health_ready },
-	{ EVHTTP_REQ_GET, "/metrics", false, tg_metrics_scrape },
-	{ EVHTTP_REQ_GET, "/admin/breakers", false, tg_admin_breakers },
-	{ EVHTTP_REQ_POST, "/admin/breakers/", true, tg_admin_breaker_reset },
+	{ TG_HTTP_GET, "/v1/models", false, false, tg_endpoint_models },
+	{ TG_HTTP_GET, "/healthz", false, false, tg_health_live },
+	{ TG_HTTP_GET, "/readyz", false, true, tg_health_ready },
+	{ TG_HTTP_GET, "/metrics", false, true, tg_metrics_scrape },
+	{ TG_HTTP_GET, "/admin/breakers", false, true, tg_admin_breakers },
+	{ TG_HTTP_POST, "/admin/breakers/", true, true, tg_admin_breaker_reset },
 };
 
 static void
-on_request(struct evhttp_request *req, void *arg)
+dispatch(struct tg_http_req *req, bool admin_port)
 {
-	const char *uri = evhttp_request_get_uri(req);
-	enum evhttp_cmd_type method = evhttp_request_get_command(req);
-	size_t plen = strcspn(uri, "?");
-	char msg[160];
+	enum tg_http_method method = tg_http_method(req);
+	size_t plen, qlen;
+	const char *path = tg_http_path(req, &plen);
+	const char *query = tg_http_query(req, &qlen);
+	struct tg_wire_endpoint ep;
+	char msg[200];
+	int status;
 
-	(void)arg;
-	tg_w.last_request_ms = tg_clock_mono_ms();
 	atomic_fetch_add_explicit(&tg_w.slot->requests, 1, memory_order_relaxed);
+	if (method == TG_HTTP_HEAD)
+		method = TG_HTTP_GET;
+	if (!admin_port && method == TG_HTTP_POST) {
+		switch (tg_wire_endpoint(path, plen, query, qlen, &ep, &status, msg, sizeof(msg))) {
+		case 1:
+			tg_call_start(req, &ep);
+			return;
+		case -1:
+			tg_reply_error(req, ep.family, status, msg);
+			return;
+		default:
+			break;
+		}
+	}
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		size_t rlen = strlen(routes[i].path);
-		if ((rlen == plen || (routes[i].prefix && rlen < plen)) &&
-		    memcmp(routes[i].path, uri, rlen) == 0) {
-			if (routes[i].method != method) {
-				tg_reply_error(req, TG_FAMILY_PLAIN, 405, "method not allowed");
+		const struct route *r = &routes[i];
+		size_t rlen = strlen(r->path);
+
+		/* until the admin listener is configured, admin routes stay on the client port */
+		if (r->admin != admin_port && tg_w.admin != NULL)
+			continue;
+		if ((rlen == plen || (r->prefix && rlen < plen)) && memcmp(r->path, path, rlen) == 0) {
+			if (r->method != method) {
+				tg_reply_error(req, TG_FAMILY_OPENAI, 405, "method not allowed");
 				return;
 			}
-			routes[i].handler(req);
+			r->handler(req);
 			return;
 		}
 	}
-	snprintf(msg, sizeof(msg), "no route for %.*s", (int)(plen > 120 ? 120 : plen), uri);
-	tg_reply_error(req, TG_FAMILY_PLAIN, 404, msg);
+	snprintf(msg, sizeof(msg), "no route for %.*s", (int)(plen > 120 ? 120 : plen), path);
+	tg_reply_error(req, TG_FAMILY_OPENAI, 404, msg);
 }
 
 static void
-start_drain(void)
+on_client_request(struct tg_http_req *req, void *arg)
 {
+	(void)arg;
+	dispatch(req, false);
+}
+
+static void
+on_admin_request(struct tg_http_req *req, void *arg)
+{
+	(void)arg;
+	dispatch(req, true);
+}
+
+static const struct tg_http_handler client_handler = { .on_headers = on_client_request };
+static const struct tg_http_handler admin_handler = { .on_headers = on_admin_request };
+
+/* Stop accepting; in-flight calls may run until deadline_ms from now. */
+static void
+start_drain(const char *why, uint64_t deadline_ms)
+{
+	uint64_t until = tg_clock_mono_ms() + deadline_ms;
+
+	/* a stop during a retirement only ever shortens the wait */
+	if (tg_w.draining && until >= tg_w.drain_deadline_ms)
+		return;
+	tg_w.drain_deadline_ms = until;
 	if (tg_w.draining)
 		return;
 	tg_w.draining = true;
-	tg_w.drain_deadline_ms = tg_clock_mono_ms() + tg_w.env->cfg->shutdown_timeout_ms;
-	/* stop accepting; the master keeps the sockets open for the other workers */
-	for (uint32_t i = 0; i < tg_w.n_listeners; i++)
-		evhttp_del_accept_socket(tg_w.http, tg_w.listeners[i]);
-	tg_w.n_listeners = 0;
-	tg_log_info(NULL, "draining: no new connections, finishing in-flight requests");
+	tg_http_server_drain(tg_w.http);
+	if (tg_w.admin != NULL)
+		tg_http_server_drain(tg_w.admin);
+	tg_log_info(NULL, "draining (%s): no new connections, %u call(s) may finish within %llu ms",
+		    why, tg_call_count(), (unsigned long long)deadline_ms);
 }
 
 static void
 on_term(evutil_socket_t sig, short what, void *arg)
 {
 	(void)sig; (void)what; (void)arg;
-	start_drain();
+	start_drain("stop", tg_w.env->cfg->shutdown_timeout_ms);
+}
+
+static void
+on_retire(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig; (void)what; (void)arg;
+	start_drain("retired by a reload", tg_w.env->cfg->reload_drain_ms);
 }
 
 static void
 on_quit(evutil_socket_t sig, short what, void *arg)
 {
 	(void)sig; (void)what; (void)arg;
-	/* fast stop: what is in flight is recovered as "unknown" by the master */
+	/* fast stop: what is in flight is recovered from the in-flight table by the master */
 	_exit(0);
 }
 
@@ -105,33 +153,61 @@ static void
 on_heartbeat(evutil_socket_t fd, short what, void *arg)
 {
 	uint64_t now = tg_clock_mono_ms();
-	uint64_t in_flight;
+	uint32_t n;
 
 	(void)fd; (void)what; (void)arg;
 	atomic_store_explicit(&tg_w.slot->heartbeat_ms, now, memory_order_relaxed);
 	/* the master died without a signal reaching us (PDEATHSIG covers most cases) */
 	if (getppid() == 1)
-		start_drain();
+		start_drain("the master is gone", tg_w.env->cfg->shutdown_timeout_ms);
 	if (!tg_w.draining)
 		return;
-	in_flight = atomic_load_explicit(&tg_w.slot->in_flight, memory_order_relaxed);
-	if ((in_flight == 0 && now - tg_w.last_request_ms >= DRAIN_IDLE_MS) ||
-	    now >= tg_w.drain_deadline_ms) {
-		if (in_flight != 0)
-			tg_log_warn(NULL, "shutdown timeout with %llu request(s) in flight",
-				    (unsigned long long)in_flight);
+	n = tg_call_count();
+	if (n == 0 && tg_http_server_stats(tg_w.http)->connections_open == 0) {
 		event_base_loopbreak(tg_w.base);
+		return;
 	}
+	if (now < tg_w.drain_deadline_ms)
+		return;
+	if (n > 0) {
+		tg_log_warn(NULL, "drain deadline reached: cutting %u call(s)", n);
+		tg_call_cut_all();
+	}
+	if (now >= tg_w.drain_deadline_ms + CUT_GRACE_MS)
+		event_base_loopbreak(tg_w.base);
+}
+
+static struct tg_http_server *
+serve(const struct tg_http_handler *h, const int *fds, uint32_t n, uint32_t first, uint32_t step)
+{
+	const struct tg_cfg *cfg = tg_w.env->cfg;
+	struct tg_http_limits limits = {
+		.max_header_bytes = MAX_HEADER,
+		.request_timeout_ms = cfg->client_timeout_ms,
+		.idle_timeout_ms = IDLE_TIMEOUT_MS,
+		.write_timeout_ms = WRITE_TIMEOUT_MS,
+		.max_connections = cfg->max_connections,
+	};
+	struct tg_http_server *s = tg_http_server_new(tg_w.base, &limits, h, NULL);
+
+	if (s == NULL)
+		return NULL;
+	for (uint32_t j = first; j < n; j += step) {
+		if (tg_http_server_listen(s, fds[j]) == -1) {
+			tg_log_error(NULL, "could not accept on listening socket %u", j);
+			tg_http_server_free(s);
+			return NULL;
+		}
+	}
+	return s;
 }
 
 int
 tg_worker_main(const struct tg_worker_env *env)
 {
-	const struct tg_cfg *cfg = env->cfg;
 	struct timeval beat = { .tv_sec = 0, .tv_usec = HEARTBEAT_MS * 1000 };
-	struct timeval client_tv = { .tv_sec = cfg->client_timeout_ms / 1000,
-				     .tv_usec = (cfg->client_timeout_ms % 1000) * 1000 };
-	struct event *ev_term, *ev_int, *ev_quit, *ev_beat;
+	struct event *ev_term, *ev_int, *ev_quit, *ev_retire, *ev_beat;
+	struct event_config *ec;
 
 	memset(&tg_w, 0, sizeof(tg_w));
 	tg_w.env = env;
@@ -141,43 +217,36 @@ tg_worker_main(const struct tg_worker_env *env)
 
 	/* timers on the precise monotonic clock: the coarse one fires a retry up to a tick before
 	 * the Retry-After it honours, as measured by every other process */
-	struct event_config *ec = event_config_new();
+	ec = event_config_new();
 	if (ec != NULL)
 		event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
 	tg_w.base = ec != NULL ? event_base_new_with_config(ec) : NULL;
 	if (ec != NULL)
 		event_config_free(ec);
-	tg_w.http = tg_w.base ? evhttp_new(tg_w.base) : NULL;
-	if (tg_w.http == NULL) {
-		tg_log_error(NULL, "could not create the event loop");
+	if (tg_w.base == NULL || tg_upstream_init(tg_w.base) == -1) {
+		tg_log_error(NULL, "could not create the event loop and the upstream client");
 		return 2;
 	}
-	evhttp_set_allowed_methods(tg_w.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
-	/* our own check answers 413 in the caller's format; evhttp's limit only caps memory */
-	evhttp_set_max_body_size(tg_w.http, (ev_ssize_t)(cfg->max_body_bytes + BODY_SLACK));
-	evhttp_set_timeout_tv(tg_w.http, &client_tv);
-	evhttp_set_gencb(tg_w.http, on_request, NULL);
-	if (tg_upstream_init(tg_w.base) == -1) {
-		tg_log_error(NULL, "could not set up the upstream client (libcurl)");
+	/* each worker accepts on the sockets of its position, so every socket has an acceptor */
+	tg_w.http = serve(&client_handler, env->listen_fds, env->n_listen, env->position,
+			  env->positions);
+	if (tg_w.http == NULL)
 		return 2;
-	}
-	for (uint32_t j = env->position; j < env->n_listen; j += env->positions) {
-		struct evhttp_bound_socket *bs = evhttp_accept_socket_with_handle(tg_w.http,
-										  env->listen_fds[j]);
-		if (bs == NULL) {
-			tg_log_error(NULL, "could not accept on listening socket %u", j);
+	if (env->admin_fd != -1) {
+		tg_w.admin = serve(&admin_handler, &env->admin_fd, 1, 0, 1);
+		if (tg_w.admin == NULL)
 			return 2;
-		}
-		tg_w.listeners[tg_w.n_listeners++] = bs;
 	}
 
 	ev_term = evsignal_new(tg_w.base, SIGTERM, on_term, NULL);
 	ev_int = evsignal_new(tg_w.base, SIGINT, on_term, NULL);
+	ev_retire = evsignal_new(tg_w.base, SIGUSR2, on_retire, NULL);
 	ev_quit = evsignal_new(tg_w.base, SIGQUIT, on_quit, NULL);
 	ev_beat = event_new(tg_w.base, -1, EV_PERSIST, on_heartbeat, NULL);
-	if (ev_term == NULL || ev_int == NULL || ev_quit == NULL || ev_beat == NULL ||
-	    evsignal_add(ev_term, NULL) == -1 || evsignal_add(ev_int, NULL) == -1 ||
-	    evsignal_add(ev_quit, NULL) == -1 || event_add(ev_beat, &beat) == -1) {
+	if (ev_term == NULL || ev_int == NULL || ev_retire == NULL || ev_quit == NULL ||
+	    ev_beat == NULL || evsignal_add(ev_term, NULL) == -1 || evsignal_add(ev_int, NULL) == -1 ||
+	    evsignal_add(ev_retire, NULL) == -1 || evsignal_add(ev_quit, NULL) == -1 ||
+	    event_add(ev_beat, &beat) == -1) {
 		tg_log_error(NULL, "could not install signal and timer events");
 		return 2;
 	}
@@ -188,9 +257,11 @@ tg_worker_main(const struct tg_worker_env *env)
 
 	event_free(ev_beat);
 	event_free(ev_quit);
+	event_free(ev_retire);
 	event_free(ev_int);
 	event_free(ev_term);
-	evhttp_free(tg_w.http);
+	tg_http_server_free(tg_w.admin);
+	tg_http_server_free(tg_w.http);
 	tg_upstream_fini();
 	event_base_free(tg_w.base);
 	tg_log_info(NULL, "worker exiting");

@@ -1,0 +1,997 @@
+/*
+ * The life of a call: admission (key, body, limits, targets, a ring slot),
+ * provider attempts (retry and fallback as decide.c says), the stream relay,
+ * the answer, and the record once the client has it. Every step changes
+ * c->state through enter(), the one transition function. Only done() frees.
+ */
+#include "call.h"
+
+#include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "decide.h"
+#include "policy.h"
+#include "record.h"
+#include "relay.h"
+#include "tg_clock.h"
+#include "tg_log.h"
+#include "tg_money.h"
+#include "tg_uuid.h"
+#include "upstream.h"
+#include "worker.h"
+
+#define CLIENT_ID_MAX      255          /* x-request-id / Idempotency-Key */
+#define DEFAULT_MAX_TOKENS 4096         /* TPM estimate when the client sets no limit */
+#define REPLY_MAX_BYTES    (64u << 20)  /* a non-streamed reply is buffered whole */
+
+struct tg_call {
+	enum tg_call_state       state;
+	struct tg_http_req      *req;           /* borrowed; NULL once delivered or gone */
+	struct tg_call          *prev, *next;   /* this worker's calls in progress */
+	char                     id_text[TG_UUID_STR_LEN];
+	struct tg_log_ctx        log;
+	uint64_t                 started_us;
+
+	/* the client's request */
+	struct tg_wire_endpoint  ep;
+	struct tg_wire_request   wreq;
+	const char              *body;          /* inside req */
+	size_t                   body_len;
+	int                      key;           /* cfg->keys index, or -1 when keys are off */
+	struct tg_key_limits     limits;
+	int64_t                  est_tokens;    /* taken from TPM buckets up front */
+	bool                     reserved;      /* holds a ring slot until recorded */
+	int                      inflight;      /* in-flight table entry, or -1 */
+
+	/* where it goes: the model named, or a route's models in order */
+	uint32_t                 targets[TG_MAX_ROUTE_TARGETS];
+	uint32_t                 n_targets, target, tries;
+	int                      model;         /* the target tried or that answered, or -1 */
+	uint32_t                 provider;
+	enum tg_family           upstream;      /* the format that provider is spoken to in */
+	struct tg_breaker_ticket ticket;
+	bool                     ticket_held;   /* the breaker is owed a verdict */
+	bool                     tpm_held;      /* the provider's TPM bucket holds est_tokens */
+	struct event             retry_timer;   /* armed in TG_CALL_WAITING only */
+
+	/* the attempt in progress */
+	struct tg_upstream      *up;            /* owned; NULL when no transfer runs */
+	struct tg_buf            up_body;       /* the body for targets[up_body_for] */
+	int                      up_body_for;
+	uint64_t                 attempt_started_us, upstream_us, ttfb_us;
+	int                      up_status;
+	struct tg_upstream_meta  up_meta;
+	struct tg_buf            reply;         /* a whole reply or error body from the provider */
+	struct tg_relay          relay;         /* a 200 stream's, live while relay.ws != NULL */
+	struct tg_buf            early;         /* client bytes of a stream not yet committed */
+	struct tg_buf            out;           /* scratch for bytes going to the client */
+
+	/* the answer */
+	struct tg_usage_info     usage;
+	struct tg_answer         answer;
+	struct tg_request_rec    rec;
+	char                     error[160];
+};
+
+static struct tg_call *calls;           /* this worker's, newest first */
+static uint32_t n_calls;
+
+static const struct tg_cfg *
+cfg(void)
+{
+	return tg_w.env->cfg;
+}
+
+static const struct tg_provider_cfg *
+provider_of(const struct tg_call *c)
+{
+	return &cfg()->providers[c->provider];
+}
+
+static void
+copy_field(char *dst, size_t cap, const char *src)
+{
+	size_t n = src != NULL ? strnlen(src, cap - 1) : 0;
+
+	memcpy(dst, src != NULL ? src : "", n);
+	dst[n] = '\0';
+}
+
+static uint32_t
+random32(void)
+{
+	uint8_t b[16];
+
+	/* the UUID generator already owns a buffered random source */
+	tg_uuid7(b);
+	return (uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15];
+}
+
+/* ---- the state machine ---- */
+
+static const char *const state_names[TG_CALL_STATES] = {
+	"admitting", "attempting", "waiting", "streaming", "answering", "done",
+};
+
+/* The transitions a call may make; anything else is a bug in this file. */
+static const uint8_t allowed[TG_CALL_STATES] = {
+	[TG_CALL_ADMITTING] = 1u << TG_CALL_ATTEMPTING | 1u << TG_CALL_ANSWERING | 1u << TG_CALL_DONE,
+	[TG_CALL_ATTEMPTING] = 1u << TG_CALL_ATTEMPTING | 1u << TG_CALL_WAITING |
+			       1u << TG_CALL_STREAMING | 1u << TG_CALL_ANSWERING | 1u << TG_CALL_DONE,
+	[TG_CALL_WAITING] = 1u << TG_CALL_ATTEMPTING | 1u << TG_CALL_ANSWERING | 1u << TG_CALL_DONE,
+	[TG_CALL_STREAMING] = 1u << TG_CALL_ANSWERING | 1u << TG_CALL_DONE,
+	[TG_CALL_ANSWERING] = 1u << TG_CALL_DONE,
+};
+
+static void
+enter(struct tg_call *c, enum tg_call_state to)
+{
+	if (!(allowed[c->state] & (1u << to))) {
+		tg_log_error(&c->log, "call state %s -> %s is not a transition",
+			     state_names[c->state], state_names[to]);
+		assert(!"bad call state transition");
+	}
+	c->state = to;
+}
+
+/* ---- what the call holds in shared state ---- */
+
+/* Give the breaker its verdict, once per admitted attempt. */
+static void
+settle_ticket(struct tg_call *c, enum tg_verdict v)
+{
+	if (!c->ticket_held)
+		return;
+	c->ticket_held = false;
+	tg_policy_provider_result(c->provider, &c->ticket, v);
+}
+
+/* Settle the provider's TPM estimate, once per admitted attempt: used tokens, or none. */
+static void
+settle_tpm(struct tg_call *c, int64_t used)
+{
+	if (!c->tpm_held)
+		return;
+	c->tpm_held = false;
+	tg_policy_provider_tokens(c->provider, c->est_tokens, used);
+}
+
+/* Stop whatever runs for the call: the transfer, the backoff timer, the relay. */
+static void
+stop_attempt(struct tg_call *c)
+{
+	if (c->up != NULL) {
+		tg_upstream_cancel(c->up);
+		c->up = NULL;
+	}
+	event_del(&c->retry_timer);
+	if (c->relay.ws != NULL)
+		tg_relay_fini(&c->relay);
+	/* a call that ends with no verdict (the client left) hands a probe back */
+	settle_ticket(c, TG_VERDICT_NONE);
+}
+
+/* ---- the record ---- */
+
+static void
+note_attempt(struct tg_call *c, enum tg_outcome outcome, bool cost_unknown)
+{
+	struct tg_attempt_rec *a = &c->rec.attempts[c->rec.n_attempts - 1];
+	uint64_t took = tg_clock_mono_us() - c->attempt_started_us;
+
+	a->status = (uint16_t)c->up_status;
+	a->outcome = (uint8_t)outcome;
+	a->cost_unknown = cost_unknown;
+	a->latency_us = (uint32_t)took;
+	c->upstream_us += took;
+}
+
+/* Everything about the call is known: price it and fill the record. */
+static void
+fill_record(struct tg_call *c)
+{
+	struct tg_request_rec *rec = &c->rec;
+	const struct tg_usage *u = &c->usage.usage;
+	int64_t cost = 0;
+
+	rec->status = (uint16_t)c->answer.status;
+	rec->outcome = (uint8_t)c->answer.outcome;
+	rec->stream = c->wreq.stream;
+	rec->usage_complete = u->complete;
+	rec->input_tokens = u->input;
+	rec->output_tokens = u->output;
+	rec->reasoning_tokens = u->reasoning;
+	rec->cache_read_tokens = u->cache_read;
+	rec->cache_write_tokens = u->cache_write;
+	if (c->model >= 0 && tg_money_cost(u, &cfg()->models[c->model].price, &cost) == -1)
+		cost = 0;
+	rec->cost_pusd = cost;
+	rec->latency_us = (uint32_t)(tg_clock_mono_us() - c->started_us);
+	rec->ttfb_us = (uint32_t)c->ttfb_us;
+	rec->overhead_us = rec->latency_us > c->upstream_us ?
+			   (uint32_t)(rec->latency_us - c->upstream_us) : 0;
+	copy_field(rec->upstream_request_id, sizeof(rec->upstream_request_id),
+		   c->up_meta.request_id);
+	copy_field(rec->error, sizeof(rec->error), c->error);
+	/* the provider billed the attempt whose usage this is; the others produced nothing seen */
+	if (rec->n_attempts > 0 && (u->input > 0 || u->output > 0))
+		rec->attempts[rec->n_attempts - 1].cost_pusd = cost;
+}
+
+/*
+ * The outcome is decided: let go of shared state, fill the record and put it
+ * in the in-flight entry, so that a death from here on still records the bill.
+ */
+static void
+settle(struct tg_call *c)
+{
+	const struct tg_usage *u = &c->usage.usage;
+	int64_t used = u->input + u->output + u->cache_read + u->cache_write;
+
+	stop_attempt(c);
+	fill_record(c);
+	settle_tpm(c, used);
+	if (c->est_tokens != 0)
+		tg_policy_key_tokens(c->key, c->est_tokens, used);
+	c->est_tokens = 0;
+	tg_record_settle(c->inflight, &c->rec);
+}
+
+/* The client has the reply, or never will: record the call and free it. */
+static void
+done(struct tg_call *c, enum tg_delivery delivery)
+{
+	enter(c, TG_CALL_DONE);
+	c->rec.delivery = (uint8_t)delivery;
+	tg_metrics_call(&c->rec, c->model);
+	tg_record_push(&c->rec, c->reserved, c->inflight);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		calls = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	n_calls--;
+	atomic_fetch_sub_explicit(&tg_w.slot->in_flight, 1, memory_order_relaxed);
+	tg_buf_fini(&c->up_body);
+	tg_buf_fini(&c->reply);
+	tg_buf_fini(&c->early);
+	tg_buf_fini(&c->out);
+	free(c);
+}
+
+/* ---- answering ---- */
+
+static void
+add_header_u64(struct tg_http_req *req, const char *name, uint64_t v)
+{
+	char text[24];
+
+	snprintf(text, sizeof(text), "%llu", (unsigned long long)v);
+	tg_http_add_header(req, name, text);
+}
+
+/* x-tollgate-* headers naming who answered (once a provider was called). */
+static void
+provider_headers(struct tg_call *c)
+{
+	if (c->model < 0 || c->rec.n_attempts == 0)
+		return;
+	tg_http_add_header(c->req, "x-tollgate-provider", c->rec.provider);
+	tg_http_add_header(c->req, "x-tollgate-model", c->rec.model);
+	add_header_u64(c->req, "x-tollgate-attempts", c->rec.n_attempts);
+	if (c->up_meta.request_id[0] != '\0')
+		tg_http_add_header(c->req, "x-tollgate-upstream-request-id", c->up_meta.request_id);
+}
+
+static void
+common_headers(struct tg_call *c)
+{
+	tg_policy_limit_headers(c->req, &c->limits);
+	if (c->answer.retry_after_ms != 0 && (c->answer.status == 429 || c->answer.status == 503))
+		add_header_u64(c->req, "Retry-After", (c->answer.retry_after_ms + 999) / 1000);
+}
+
+static void
+on_delivered(void *arg)
+{
+	struct tg_call *c = arg;
+
+	c->req = NULL;
+	done(c, TG_DELIVERY_DELIVERED);
+}
+
+static void finish_stream(struct tg_call *c, enum tg_outcome outcome, const char *why);
+
+static void
+on_gone(void *arg)
+{
+	struct tg_call *c = arg;
+
+	c->req = NULL;
+	switch (c->state) {
+	case TG_CALL_ANSWERING:
+		/* answered, but the connection broke before the whole reply was written */
+		done(c, TG_DELIVERY_NOT_DELIVERED);
+		return;
+	case TG_CALL_STREAMING:
+		finish_stream(c, TG_OUTCOME_CANCELLED, "client went away");
+		return;
+	default:
+		break;
+	}
+	if (c->up != NULL)
+		note_attempt(c, TG_OUTCOME_CANCELLED, true);
+	c->answer = (struct tg_answer){ .status = 499, .outcome = TG_OUTCOME_CANCELLED };
+	snprintf(c->error, sizeof(c->error), "client went away");
+	settle(c);
+	done(c, TG_DELIVERY_NOT_DELIVERED);
+}
+
+static const struct tg_http_owner owner = { .on_delivered = on_delivered, .on_gone = on_gone };
+
+/*
+ * Answer with c->answer: the provider's body (translated for the client when
+ * needed) or the gateway's own error. The call may be freed before this
+ * returns (a reply written at once is delivered at once).
+ */
+static void
+answer(struct tg_call *c)
+{
+	struct tg_buf *b = &c->out;
+	char usd[TG_MONEY_USD_LEN];
+
+	settle(c);
+	if (c->req == NULL) {
+		done(c, TG_DELIVERY_NOT_DELIVERED);
+		return;
+	}
+	tg_buf_reset(b);
+	if (c->answer.provider_body && c->answer.outcome == TG_OUTCOME_OK &&
+	    c->upstream != c->wreq.family) {
+		if (tg_wire_translate_reply(c->upstream, c->wreq.family, c->reply.p ? c->reply.p : "",
+					    c->reply.len, c->wreq.model, b) == -1) {
+			tg_buf_reset(b);
+			c->answer = (struct tg_answer){ .status = 502,
+							.outcome = TG_OUTCOME_UPSTREAM_ERROR };
+			snprintf(c->error, sizeof(c->error), "provider %s: its reply could not be "
+				 "translated", provider_of(c)->name);
+			fill_record(c);
+			tg_record_settle(c->inflight, &c->rec);
+		}
+	} else if (c->answer.provider_body && c->answer.outcome != TG_OUTCOME_OK) {
+		tg_wire_provider_error(c->upstream, c->wreq.family, c->answer.status, c->reply.p,
+				       c->reply.len, b);
+		c->answer.status = tg_wire_client_status(c->wreq.family, c->answer.status);
+	} else if (c->answer.provider_body) {
+		tg_buf_add(b, c->reply.p ? c->reply.p : "", c->reply.len);
+	}
+	if (b->len == 0)
+		tg_wire_error(c->wreq.family, c->answer.status,
+			      c->answer.outcome == TG_OUTCOME_BUDGET ? "budget_exceeded" : NULL,
+			      c->error, b);
+	common_headers(c);
+	provider_headers(c);
+	if (c->answer.outcome == TG_OUTCOME_OK) {
+		tg_money_format_usd(c->rec.cost_pusd, usd);
+		tg_http_add_header(c->req, "x-tollgate-cost-usd", usd);
+	}
+	enter(c, TG_CALL_ANSWERING);
+	if (b->failed)
+		tg_http_reply(c->req, 503, "application/json", "{}", 2);
+	else
+		tg_http_reply(c->req, c->answer.status, "application/json", b->p, b->len);
+}
+
+/* Refuse the call with the gateway's own error (status, outcome, message). */
+static void refuse(struct tg_call *c, int status, enum tg_outcome outcome, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void
+refuse(struct tg_call *c, int status, enum tg_outcome outcome, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->error, sizeof(c->error), fmt, ap);
+	va_end(ap);
+	c->answer.status = status;
+	c->answer.outcome = outcome;
+	c->answer.provider_body = false;
+	answer(c);
+}
+
+/* ---- streams ---- */
+
+/* Send bytes of a committed stream; nothing goes to a client that left. */
+static void
+stream_send(struct tg_call *c, const struct tg_buf *b)
+{
+	if (c->req != NULL && b->len > 0)
+		(void)tg_http_stream_write(c->req, b->p, b->len);
+}
+
+/* A stream's first event proved readable: from here bytes flow to the client as they come. */
+static int
+commit_stream(struct tg_call *c)
+{
+	/* judged on its first byte: a stream may last minutes, longer than a probe's deadline */
+	settle_ticket(c, c->ttfb_us > (uint64_t)provider_of(c)->breaker.slow_first_byte_ms * 1000 ?
+		      TG_VERDICT_FAILURE : TG_VERDICT_SUCCESS);
+	c->up_meta = *tg_upstream_meta(c->up);
+	c->answer.status = 200;
+	provider_headers(c);
+	tg_policy_limit_headers(c->req, &c->limits);
+	tg_http_add_header(c->req, "Cache-Control", "no-cache");
+	enter(c, TG_CALL_STREAMING);
+	if (tg_http_stream_start(c->req, 200, "text/event-stream") == -1)
+		return -1;
+	stream_send(c, &c->early);
+	tg_buf_fini(&c->early);
+	return 0;
+}
+
+/*
+ * End a committed stream: closing events (or the family's in-stream error),
+ * then tollgate's cost comment. outcome OK is downgraded to INCOMPLETE when
+ * the provider's final usage or end marker never came.
+ */
+static void
+finish_stream(struct tg_call *c, enum tg_outcome outcome, const char *why)
+{
+	char usd[TG_MONEY_USD_LEN];
+
+	tg_buf_reset(&c->out);
+	if (c->relay.ws != NULL) {
+		tg_relay_finish(&c->relay, outcome == TG_OUTCOME_OK, &c->out);
+		tg_relay_usage(&c->relay, &c->usage);
+	}
+	if (outcome == TG_OUTCOME_OK && (!c->usage.usage.complete || c->usage.error)) {
+		outcome = TG_OUTCOME_INCOMPLETE;
+		why = c->usage.error ? c->usage.error_type : "no final usage";
+	}
+	if (outcome != TG_OUTCOME_OK)
+		snprintf(c->error, sizeof(c->error), "stream ended early: %s", why);
+	note_attempt(c, outcome, false);
+	c->answer.outcome = outcome;
+	settle(c);
+	if (c->req == NULL) {
+		done(c, TG_DELIVERY_NOT_DELIVERED);
+		return;
+	}
+	tg_money_format_usd(c->rec.cost_pusd, usd);
+	/* a comment every SSE client ignores; the blank line after it ends the stream cleanly */
+	tg_buf_printf(&c->out, ": tollgate cost_usd=%s input_tokens=%lld output_tokens=%lld "
+		      "reasoning_tokens=%lld\n\n", usd, (long long)c->rec.input_tokens,
+		      (long long)c->rec.output_tokens, (long long)c->rec.reasoning_tokens);
+	stream_send(c, &c->out);
+	enter(c, TG_CALL_ANSWERING);
+	tg_http_stream_end(c->req);
+}
+
+/* ---- attempts ---- */
+
+static void attempt_next(struct tg_call *c);
+
+/* What is left of the call's deadline on this provider: each provider bounds a call from its start. */
+static uint64_t
+left_ms(const struct tg_call *c, const struct tg_provider_cfg *p)
+{
+	uint64_t elapsed_ms = (tg_clock_mono_us() - c->started_us) / 1000;
+
+	return p->total_timeout_ms > elapsed_ms ? p->total_timeout_ms - elapsed_ms : 0;
+}
+
+static void
+on_upstream_headers(void *arg, int status)
+{
+	struct tg_call *c = arg;
+
+	c->up_status = status;
+	c->ttfb_us = tg_upstream_ttfb_us(c->up);
+	if (!c->wreq.stream || status != 200)
+		return;
+	/* read through the relay; the client sees the stream once its first event is sound */
+	if (tg_relay_init(&c->relay, c->upstream, &c->wreq) == -1)
+		tg_log_error(&c->log, "could not relay a stream: out of memory");
+}
+
+static bool
+on_upstream_data(void *arg, const char *p, size_t n)
+{
+	struct tg_call *c = arg;
+
+	if (c->relay.ws == NULL) {
+		if (c->wreq.stream && c->up_status == 200)
+			return false;           /* no relay: out of memory */
+		if (c->reply.len + n > REPLY_MAX_BYTES)
+			return false;
+		tg_buf_add(&c->reply, p, n);
+		return !c->reply.failed;
+	}
+	tg_buf_reset(&c->out);
+	if (tg_relay_feed(&c->relay, p, n, &c->out) == -1)
+		return false;
+	if (c->state == TG_CALL_STREAMING) {
+		stream_send(c, &c->out);
+		return true;
+	}
+	switch (c->relay.start) {
+	case TG_RELAY_WAITING:
+		tg_buf_add(&c->early, c->out.p, c->out.len);
+		return !c->early.failed;
+	case TG_RELAY_BAD:
+		return false;               /* judged as garbage when the transfer is done */
+	case TG_RELAY_STARTED:
+		tg_buf_add(&c->early, c->out.p, c->out.len);
+		return commit_stream(c) == 0;
+	}
+	return false;
+}
+
+static void
+on_retry_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct tg_call *c = arg;
+
+	(void)fd; (void)what;
+	attempt_next(c);
+}
+
+/* The attempt failed in a way another attempt may mend: wait, then try the same target. */
+static void
+retry_after(struct tg_call *c, uint64_t wait_ms)
+{
+	struct timeval tv = { .tv_sec = (time_t)(wait_ms / 1000),
+			      .tv_usec = (suseconds_t)(wait_ms % 1000) * 1000 };
+
+	settle_tpm(c, 0);                   /* the next attempt takes its own estimate */
+	enter(c, TG_CALL_WAITING);
+	/* libevent times timers from the loop's cached clock, which lags; a Retry-After wait
+	 * must not end before the throttle it set from the real clock */
+	event_base_update_cache_time(tg_w.base);
+	evtimer_add(&c->retry_timer, &tv);
+	tg_metrics_retry(c->provider);
+}
+
+/* What the finished attempt amounted to, from the transport, the reply, and the relay. */
+static void
+attempt_result(struct tg_call *c, const char *err, struct tg_attempt_result *a)
+{
+	*a = (struct tg_attempt_result){ .err = err, .status = c->up_status,
+					 .retry_after_ms = -1 };
+	a->slow = c->ttfb_us > (uint64_t)provider_of(c)->breaker.slow_first_byte_ms * 1000;
+	if (c->relay.ws != NULL) {
+		/* a 200 stream that never showed one sound event: garbage, unless the
+		 * transport failed first */
+		if (c->relay.start == TG_RELAY_BAD || err == NULL || err == tg_err_too_large) {
+			a->err = NULL;
+			a->garbage = true;
+		}
+		tg_relay_fini(&c->relay);
+		return;
+	}
+	if (err != NULL)
+		return;
+	a->signal = tg_wire_classify(c->upstream, c->up_status, c->reply.p, c->reply.len);
+	a->retry_after_ms = tg_wire_retry_after_ms(c->upstream, c->up_meta.retry_after, c->reply.p,
+						   c->reply.len, tg_clock_wall_us() / 1000);
+	if (a->signal == TG_SIGNAL_OK &&
+	    tg_wire_reply_usage(c->upstream, c->reply.p ? c->reply.p : "", c->reply.len,
+				&c->usage) == -1)
+		a->garbage = true;      /* a malformed reply counts against the provider */
+}
+
+static void
+on_upstream_done(void *arg, const char *err)
+{
+	struct tg_call *c = arg;
+	struct tg_attempt_result a;
+	struct tg_judgement j;
+	struct tg_call_progress p;
+	uint64_t wait_ms = 0;
+
+	c->up_meta = *tg_upstream_meta(c->up);
+	if (c->ttfb_us == 0)
+		c->ttfb_us = tg_upstream_ttfb_us(c->up);
+	c->up = NULL;                       /* upstream.c frees it after this callback */
+	if (c->state == TG_CALL_STREAMING) {
+		finish_stream(c, err == NULL ? TG_OUTCOME_OK : TG_OUTCOME_INCOMPLETE, err);
+		return;
+	}
+	attempt_result(c, err, &a);
+	tg_decide_judge(&a, &j);
+	settle_ticket(c, j.verdict);
+	note_attempt(c, j.outcome, j.cost_unknown);
+	if (j.throttle_ms > 0)
+		tg_policy_throttle(c->provider, j.throttle_ms);
+	if (j.disable != TG_DISABLE_NONE)
+		tg_policy_disable(c->provider, j.disable);
+
+	p = (struct tg_call_progress){ .tries = c->tries, .attempts = c->rec.n_attempts,
+				       .more_targets = c->target + 1 < c->n_targets,
+				       .left_ms = left_ms(c, provider_of(c)) };
+	switch (tg_decide_next(&j, &p, &provider_of(c)->retry, a.retry_after_ms,
+			       tg_policy_retry_budget(c->provider), tg_clock_mono_ms(), random32(),
+			       &wait_ms)) {
+	case TG_NEXT_RETRY:
+		retry_after(c, wait_ms);
+		return;
+	case TG_NEXT_FALLBACK:
+		settle_tpm(c, 0);
+		c->target++;
+		c->tries = 0;
+		c->rec.route_reason = TG_REASON_FALLBACK;
+		attempt_next(c);
+		return;
+	case TG_NEXT_ANSWER:
+		break;
+	}
+	tg_decide_answer(&a, &j, &c->answer);
+	if (c->answer.outcome != TG_OUTCOME_OK) {
+		tg_buf_reset(&c->out);
+		if (c->up_status != 0 && a.err == NULL && !a.garbage)
+			snprintf(c->error, sizeof(c->error), "provider %s %s (%d)",
+				 provider_of(c)->name, c->answer.why, c->up_status);
+		else
+			snprintf(c->error, sizeof(c->error), "provider %s: %s",
+				 provider_of(c)->name, c->answer.why);
+	}
+	answer(c);
+}
+
+static const struct tg_upstream_cb upstream_cb = {
+	.on_headers = on_upstream_headers,
+	.on_data = on_upstream_data,
+	.on_done = on_upstream_done,
+};
+
+static const char *
+client_header(void *arg, const char *name)
+{
+	struct tg_call *c = arg;
+
+	return c->req != NULL ? tg_http_header(c->req, name) : NULL;
+}
+
+/* Start an attempt on the admitted target. -1: the call was answered instead. */
+static int
+start_transfer(struct tg_call *c, uint64_t time_left_ms)
+{
+	const struct tg_model_cfg *m = &cfg()->models[c->model];
+	const struct tg_provider_cfg *p = provider_of(c);
+	struct tg_wire_call call;
+	char err[200];
+
+	c->upstream = tg_wire_upstream_family(p->kind, c->wreq.family);
+	if (c->up_body_for != (int)c->target) {
+		tg_buf_reset(&c->up_body);
+		if (tg_wire_upstream_body(&c->wreq, c->body, c->body_len, c->upstream, m->upstream,
+					  &c->up_body, err, sizeof(err)) == -1) {
+			/* refused before any provider call: the request cannot be mapped */
+			settle_tpm(c, 0);
+			if (c->up_body.failed)
+				refuse(c, 503, TG_OUTCOME_UNAVAILABLE, "out of memory");
+			else
+				refuse(c, 400, TG_OUTCOME_CLIENT_ERROR, "%s", err);
+			return -1;
+		}
+		c->up_body_for = (int)c->target;
+	}
+	if (tg_wire_call(c->upstream, p->base_url, m->upstream, c->wreq.stream, &p->api_key,
+			 client_header, c, &call) == -1) {
+		settle_tpm(c, 0);
+		refuse(c, 502, TG_OUTCOME_UPSTREAM_ERROR, "provider %s: its URL does not fit",
+		       p->name);
+		return -1;
+	}
+	struct tg_upstream_req rq = {
+		.url = call.url, .headers = call.headers, .body = c->up_body.p ? c->up_body.p : "",
+		.body_len = c->up_body.len, .connect_timeout_ms = p->connect_timeout_ms,
+		.first_byte_timeout_ms = p->first_byte_timeout_ms,
+		.total_timeout_ms = (uint32_t)time_left_ms,
+	};
+	struct tg_attempt_rec *a = &c->rec.attempts[c->rec.n_attempts++];
+	copy_field(a->provider_name, sizeof(a->provider_name), p->name);
+	copy_field(a->model_name, sizeof(a->model_name), m->name);
+	c->tries++;
+	c->up_status = 0;
+	c->ttfb_us = 0;
+	tg_buf_reset(&c->reply);
+	tg_buf_reset(&c->early);
+	memset(&c->usage, 0, sizeof(c->usage));
+	enter(c, TG_CALL_ATTEMPTING);
+	c->attempt_started_us = tg_clock_mono_us();
+	c->up = tg_upstream_start(&rq, &upstream_cb, c);
+	/* the secret is in curl's own copy now */
+	tg_wire_call_wipe(&call);
+	if (c->up == NULL) {
+		note_attempt(c, TG_OUTCOME_UNAVAILABLE, false);
+		refuse(c, 503, TG_OUTCOME_UNAVAILABLE, "could not start the provider call");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Try the call's targets from c->target on: admit one (breaker, throttle,
+ * provider buckets, time left) and start its transfer, or refuse at once with
+ * 503 when none can serve now.
+ */
+static void
+attempt_next(struct tg_call *c)
+{
+	const struct tg_cfg *k = cfg();
+	uint64_t wait_ms, soonest = UINT64_MAX;
+
+	for (; c->target < c->n_targets; c->target++, c->tries = 0) {
+		uint32_t m = c->targets[c->target];
+		uint32_t p = k->models[m].provider;
+		uint64_t time_left = left_ms(c, &k->providers[p]);
+
+		if (time_left == 0)
+			continue;
+		if (!tg_policy_provider_admit(p, (uint64_t)c->est_tokens, &c->ticket, &wait_ms)) {
+			if (wait_ms < soonest)
+				soonest = wait_ms;
+			continue;
+		}
+		c->ticket_held = true;
+		c->tpm_held = true;
+		if (c->model != (int)m) {
+			c->model = (int)m;
+			c->provider = p;
+			copy_field(c->rec.model, sizeof(c->rec.model), k->models[m].name);
+			copy_field(c->rec.upstream_model, sizeof(c->rec.upstream_model),
+				   k->models[m].upstream);
+			copy_field(c->rec.provider, sizeof(c->rec.provider), k->providers[p].name);
+		}
+		if (c->tries == 0)
+			tg_policy_note_call(p);
+		(void)start_transfer(c, time_left);
+		return;
+	}
+	/* nothing can serve now: say so at once rather than wait for a timeout */
+	c->answer.retry_after_ms = soonest == UINT64_MAX || soonest == 0 ? 1000 : soonest;
+	refuse(c, 503, TG_OUTCOME_UNAVAILABLE, "no provider can take this call now (breaker open, "
+	       "rate-limited, disabled or out of time): retry after %llu ms",
+	       (unsigned long long)c->answer.retry_after_ms);
+}
+
+/* ---- admission ---- */
+
+/* A header value safe to store and echo: printable ASCII only. */
+static bool
+printable(const char *v)
+{
+	for (; *v != '\0'; v++) {
+		if (*v < 0x20 || *v > 0x7e)
+			return false;
+	}
+	return true;
+}
+
+/* x-request-id or Idempotency-Key: at most 255 printable ASCII characters. */
+static int
+take_client_id(struct tg_call *c)
+{
+	const char *v = tg_http_header(c->req, "idempotency-key");
+	size_t n;
+
+	if (v == NULL)
+		v = tg_http_header(c->req, "x-request-id");
+	if (v == NULL)
+		return 0;
+	n = strlen(v);
+	if (n == 0 || n > CLIENT_ID_MAX || !printable(v)) {
+		refuse(c, 400, TG_OUTCOME_CLIENT_ERROR, "x-request-id / Idempotency-Key: expected 1 "
+		       "to %d printable ASCII characters", CLIENT_ID_MAX);
+		return -1;
+	}
+	memcpy(c->rec.client_request_id, v, n + 1);
+	tg_http_add_header(c->req, "x-client-request-id", v);
+	return 0;
+}
+
+/* The model the client named, or the route's targets in order. */
+static int
+resolve_targets(struct tg_call *c)
+{
+	const struct tg_cfg *k = cfg();
+	const char *name = c->wreq.model;
+	int m = tg_cfg_model(k, name, strlen(name));
+	int rt;
+
+	if (m >= 0) {
+		c->targets[c->n_targets++] = (uint32_t)m;
+		return 0;
+	}
+	rt = tg_cfg_route(k, name, strlen(name));
+	if (rt < 0) {
+		refuse(c, 404, TG_OUTCOME_CLIENT_ERROR, "model: no model or route named %s", name);
+		return -1;
+	}
+	copy_field(c->rec.route, sizeof(c->rec.route), name);
+	for (uint32_t i = 0; i < k->routes[rt].n_targets; i++)
+		c->targets[c->n_targets++] = k->routes[rt].targets[i];
+	c->rec.route_reason = c->n_targets == 1 ? TG_REASON_ONLY : TG_REASON_FALLBACK;
+	return 0;
+}
+
+/* The key's rate limits: 429 with Retry-After, or 400 for a call no bucket could ever hold. */
+static int
+take_key_limits(struct tg_call *c)
+{
+	const struct tg_key_cfg *k = c->key >= 0 ? &cfg()->keys[c->key] : NULL;
+	int64_t out = c->wreq.max_tokens > 0 ? c->wreq.max_tokens : DEFAULT_MAX_TOKENS;
+
+	/* both terms are bounded by the wire parser, so the sum cannot wrap */
+	c->est_tokens = c->wreq.est_input_tokens + out;
+	if (k != NULL && k->tpm != 0 && (uint64_t)c->est_tokens > k->tpm) {
+		c->est_tokens = 0;
+		refuse(c, 400, TG_OUTCOME_CLIENT_ERROR, "this call needs about %lld tokens (input "
+		       "estimate plus max_tokens), more than the %llu tokens per minute of key %s: "
+		       "it could never pass", (long long)(c->wreq.est_input_tokens + out),
+		       (unsigned long long)k->tpm, k->name);
+		return -1;
+	}
+	if (tg_policy_key_admit(c->key, (uint64_t)c->est_tokens, &c->limits))
+		return 0;
+	c->est_tokens = 0;                  /* nothing was taken: nothing to reconcile */
+	c->answer.retry_after_ms = c->limits.retry_after_ms;
+	tg_metrics_ratelimited(TG_SCOPE_KEY);
+	refuse(c, 429, TG_OUTCOME_RATE_LIMITED, "rate limit of key %s reached: retry after %llu ms",
+	       k->name, (unsigned long long)c->limits.retry_after_ms);
+	return -1;
+}
+
+static void
+on_body(struct tg_http_req *req, int status, void *arg)
+{
+	struct tg_call *c = arg;
+	char err[200];
+
+	(void)req;
+	if (status == 413) {
+		refuse(c, 413, TG_OUTCOME_CLIENT_ERROR, "request body is over the limit of %llu bytes",
+		       (unsigned long long)cfg()->max_body_bytes);
+		return;
+	}
+	if (status != 0) {
+		refuse(c, 408, TG_OUTCOME_CLIENT_ERROR, "the request body did not arrive in time");
+		return;
+	}
+	c->body = tg_http_body(c->req, &c->body_len);
+	if (tg_wire_parse_request(&c->ep, c->body, c->body_len, &c->wreq, err, sizeof(err)) == -1) {
+		refuse(c, 400, TG_OUTCOME_CLIENT_ERROR, "%s", err);
+		return;
+	}
+	c->rec.stream = c->wreq.stream;
+	copy_field(c->rec.model, sizeof(c->rec.model), c->wreq.model);
+	if (resolve_targets(c) == -1 || take_key_limits(c) == -1)
+		return;
+	c->reserved = tg_record_reserve();
+	if (!c->reserved && cfg()->db.backpressure == TG_BACKPRESSURE_REJECT) {
+		c->answer.retry_after_ms = 1000;
+		refuse(c, 503, TG_OUTCOME_UNAVAILABLE, "calls cannot be recorded right now (log ring "
+		       "full, or database and spool both unavailable)");
+		return;
+	}
+	/* from here a death of this worker still leaves a record ("unknown") */
+	c->inflight = tg_record_track(&c->rec);
+	if (c->inflight == -1) {
+		c->answer.retry_after_ms = 1000;
+		refuse(c, 503, TG_OUTCOME_UNAVAILABLE, "this worker holds as many calls as it can "
+		       "track (max_connections): retry");
+		return;
+	}
+	attempt_next(c);
+}
+
+/* Answer a caller without a valid key: no call, no row, only a count. */
+static void
+refuse_unauthenticated(struct tg_http_req *req, enum tg_family family, int auth)
+{
+	struct tg_buf b;
+
+	tg_record_unauthenticated();
+	tg_buf_init(&b);
+	tg_wire_error(family, 401, NULL, auth == TG_AUTH_MISSING ?
+		      "missing API key: send it as Authorization: Bearer, x-api-key or "
+		      "x-goog-api-key" : "invalid API key", &b);
+	tg_reply_headers(req, NULL, family);
+	tg_http_reply(req, 401, "application/json", b.failed ? "{}" : b.p, b.failed ? 2 : b.len);
+	tg_buf_fini(&b);
+}
+
+void
+tg_call_start(struct tg_http_req *req, const struct tg_wire_endpoint *ep)
+{
+	int key = tg_auth_client(req, cfg());
+	struct tg_call *c;
+	uint8_t id[16];
+
+	if (key == TG_AUTH_MISSING || key == TG_AUTH_UNKNOWN) {
+		refuse_unauthenticated(req, ep->family, key);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		tg_http_reply(req, 503, "application/json", "{}", 2);
+		return;
+	}
+	c->req = req;
+	c->ep = *ep;
+	c->wreq.family = ep->family;
+	c->key = key >= 0 ? key : -1;
+	c->model = -1;
+	c->inflight = -1;
+	c->up_body_for = -1;
+	c->started_us = tg_clock_mono_us();
+	tg_buf_init(&c->up_body);
+	tg_buf_init(&c->reply);
+	tg_buf_init(&c->early);
+	tg_buf_init(&c->out);
+	evtimer_assign(&c->retry_timer, tg_w.base, on_retry_timer, c);
+	tg_uuid7(id);
+	tg_uuid_format(id, c->id_text);
+	c->log.req_id = c->id_text;
+	memcpy(c->rec.request_id, id, sizeof(id));
+	c->rec.created_us = tg_clock_wall_us();
+	c->rec.endpoint = (uint8_t)ep->endpoint;
+	if (c->key >= 0)
+		copy_field(c->rec.key_name, sizeof(c->rec.key_name), cfg()->keys[c->key].name);
+	c->next = calls;
+	if (calls != NULL)
+		calls->prev = c;
+	calls = c;
+	n_calls++;
+	atomic_fetch_add_explicit(&tg_w.slot->in_flight, 1, memory_order_relaxed);
+	tg_reply_headers(req, c->id_text, ep->family);
+	tg_http_set_owner(req, &owner, c);
+	if (take_client_id(c) == -1)
+		return;
+	if (tg_http_read_body(req, cfg()->max_body_bytes, on_body, c) == -1)
+		refuse(c, 503, TG_OUTCOME_UNAVAILABLE, "out of memory");
+}
+
+uint32_t
+tg_call_count(void)
+{
+	return n_calls;
+}
+
+void
+tg_call_cut_all(void)
+{
+	struct tg_call *c = calls, *next;
+
+	for (; c != NULL; c = next) {
+		next = c->next;
+		switch (c->state) {
+		case TG_CALL_STREAMING:
+			finish_stream(c, TG_OUTCOME_GATEWAY_CUT, "the gateway stopped (drain "
+				      "deadline reached)");
+			break;
+		case TG_CALL_ADMITTING:
+		case TG_CALL_ATTEMPTING:
+		case TG_CALL_WAITING:
+			if (c->up != NULL)
+				note_attempt(c, TG_OUTCOME_GATEWAY_CUT, true);
+			c->answer.retry_after_ms = 1000;
+			refuse(c, 503, TG_OUTCOME_GATEWAY_CUT, "the gateway stopped before the "
+			       "provider answered: retry");
+			break;
+		case TG_CALL_ANSWERING:
+		case TG_CALL_DONE:
+		case TG_CALL_STATES:
+			break;
+		}
+	}
+}

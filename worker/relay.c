@@ -1,0 +1,93 @@
+/*
+ * Relaying one stream: SSE framing (tg_sse), usage and translation per event
+ * (tg_wire_stream), and the byte accounting that passes each event on whole.
+ */
+#include "relay.h"
+
+#include <string.h>
+
+int
+tg_relay_init(struct tg_relay *r, enum tg_family upstream, const struct tg_wire_request *req)
+{
+	memset(r, 0, sizeof(*r));
+	r->ws = tg_wire_stream_new(upstream, req);
+	if (r->ws == NULL)
+		return -1;
+	tg_sse_init(&r->sse, TG_SSE_DEFAULT_MAX);
+	tg_buf_init(&r->held);
+	r->strip_usage = !tg_wire_stream_translating(r->ws) && req->strip_usage_events;
+	return 0;
+}
+
+void
+tg_relay_fini(struct tg_relay *r)
+{
+	tg_wire_stream_free(r->ws);
+	r->ws = NULL;
+	tg_sse_fini(&r->sse);
+	tg_buf_fini(&r->held);
+}
+
+/* Move held bytes up to stream offset `upto` to out (keep = true) or drop them. */
+static void
+release(struct tg_relay *r, uint64_t upto, bool keep)
+{
+	size_t n = (size_t)(upto - r->held_off);
+
+	if (n == 0)
+		return;
+	if (keep)
+		tg_buf_add(r->out, r->held.p, n);
+	memmove(r->held.p, r->held.p + n, r->held.len - n);
+	r->held.len -= n;
+	r->held_off = upto;
+}
+
+static void
+on_event(const struct tg_sse_event *ev, void *arg)
+{
+	struct tg_relay *r = arg;
+	enum tg_wire_ev kind = tg_wire_stream_event(r->ws, ev->event, ev->event_len, ev->data,
+						    ev->data_len, r->out);
+
+	if (r->start == TG_RELAY_WAITING)
+		r->start = kind == TG_WIRE_EV_GARBAGE || kind == TG_WIRE_EV_ERROR ? TG_RELAY_BAD :
+			   TG_RELAY_STARTED;
+	if (tg_wire_stream_translating(r->ws))
+		return;
+	/* pass-through: what came before the event and the event itself, unless it is
+	 * a usage-only chunk the client did not ask for */
+	release(r, ev->start, true);
+	release(r, ev->end, !(kind == TG_WIRE_EV_USAGE_ONLY && r->strip_usage));
+}
+
+int
+tg_relay_feed(struct tg_relay *r, const char *p, size_t n, struct tg_buf *out)
+{
+	int rc;
+
+	r->out = out;
+	if (!tg_wire_stream_translating(r->ws))
+		tg_buf_add(&r->held, p, n);
+	rc = tg_sse_feed(&r->sse, p, n, on_event, r);
+	r->out = NULL;
+	return rc == -1 || out->failed || r->held.failed ? -1 : 0;
+}
+
+void
+tg_relay_finish(struct tg_relay *r, bool completed, struct tg_buf *out)
+{
+	/* comment lines and blank lines after the last event are still the provider's */
+	if (!tg_wire_stream_translating(r->ws) && !tg_sse_pending(&r->sse)) {
+		r->out = out;
+		release(r, r->held_off + r->held.len, true);
+		r->out = NULL;
+	}
+	tg_wire_stream_finish(r->ws, completed, out);
+}
+
+void
+tg_relay_usage(const struct tg_relay *r, struct tg_usage_info *out)
+{
+	tg_wire_stream_usage(r->ws, out);
+}
