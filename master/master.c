@@ -362,6 +362,19 @@ generation_ready(void)
 	return ready >= M.cfg->workers;
 }
 
+/* The oldest generation a running worker was started with, or the current one if older. */
+static uint32_t
+oldest_live_generation(void)
+{
+	uint32_t oldest = M.generation;
+
+	for (uint32_t s = 0; s < M.n_slots; s++) {
+		if (M.workers[s].pid != 0 && M.workers[s].generation < oldest)
+			oldest = M.workers[s].generation;
+	}
+	return oldest;
+}
+
 static void
 log_errors(const char *what, const char *errors)
 {
@@ -402,7 +415,7 @@ reload(void)
 	    next->listen_port != M.cfg->listen_port)
 		tg_log_warn(NULL, "listen cannot change on reload; keeping %s:%u until a restart",
 			    M.cfg->listen_host, M.cfg->listen_port);
-	if (tg_shm_assign(M.shm, next, &M.map) == -1) {
+	if (tg_shm_assign(M.shm, next, M.generation + 1, oldest_live_generation(), &M.map) == -1) {
 		tg_cfg_free(next);
 		tg_notify("READY=1\nSTATUS=reload failed: shared tables full");
 		return;
@@ -614,7 +627,7 @@ tg_master_run(struct tg_cfg *cfg)
 		return 2;
 	}
 	M.shm = tg_shm_create();
-	if (M.shm == NULL || tg_shm_assign(M.shm, cfg, &M.map) == -1)
+	if (M.shm == NULL || tg_shm_assign(M.shm, cfg, M.generation, M.generation, &M.map) == -1)
 		return 2;
 	atomic_store_explicit(&M.shm->generation, M.generation, memory_order_relaxed);
 	M.n_slots = 2 * cfg->workers;
