@@ -28,8 +28,9 @@
 #define CFG_MAX_TPM      1000000000000ull
 
 static const char *const top_fields[] = {
-	"listen", "workers", "state_dir", "shutdown_timeout_ms", "client_timeout_ms",
-	"max_body_bytes", "database", "admin", "providers", "models", "routes", "keys", NULL,
+	"listen", "workers", "state_dir", "shutdown_timeout_ms", "reload_drain_ms",
+	"client_timeout_ms", "max_body_bytes", "database", "admin", "providers", "models",
+	"routes", "keys", NULL,
 };
 static const char *const db_fields[] = {
 	"conninfo", "batch_rows", "flush_ms", "ring_records", "log_backpressure", NULL,
@@ -542,6 +543,21 @@ load_listen(struct cfg_ctx *c, struct tg_cfg *cfg, int root)
 	cfg_pop(c, old);
 }
 
+/*
+ * How long a worker retired by a reload may take over its calls: by default the
+ * longest a provider call may last, so that a reload cuts no call short.
+ */
+static void
+load_reload_drain(struct cfg_ctx *c, struct tg_cfg *cfg, int root)
+{
+	cfg->reload_drain_ms = 0;
+	for (uint32_t i = 0; i < cfg->n_providers; i++) {
+		if (cfg->providers[i].total_timeout_ms > cfg->reload_drain_ms)
+			cfg->reload_drain_ms = cfg->providers[i].total_timeout_ms;
+	}
+	(void)cfg_u32(c, root, "reload_drain_ms", 0, 24 * CFG_HOUR_MS, &cfg->reload_drain_ms);
+}
+
 static void
 load_root(struct cfg_ctx *c, struct tg_cfg *cfg, int root)
 {
@@ -577,6 +593,7 @@ load_root(struct cfg_ctx *c, struct tg_cfg *cfg, int root)
 	LOAD_SUB(c, root, "routes", load_routes, cfg);
 	LOAD_SUB(c, root, "keys", load_keys, cfg);
 	load_secrets(c, cfg, used);
+	load_reload_drain(c, cfg, root);
 
 	/* SPEC 4: without keys, only a loopback listener may accept any caller */
 	if (!cfg->listen_loopback && tg_json_get(c->j, root, "keys") == -1) {

@@ -101,7 +101,8 @@ struct tg_cfg {
 	bool     listen_loopback;
 	uint32_t workers;                 /* resolved: 0 in the file means the CPU count */
 	char     state_dir[PATH_MAX];
-	uint32_t shutdown_timeout_ms;
+	uint32_t shutdown_timeout_ms;     /* a stopping worker's deadline for its calls */
+	uint32_t reload_drain_ms;         /* a retired one's (default: longest total_timeout_ms) */
 	uint32_t client_timeout_ms;       /* reading a request's headers and body */
 	uint64_t max_body_bytes;
 

@@ -176,6 +176,7 @@ START_TEST(defaults_are_spec_values)
 	ck_assert_uint_eq(cfg->listen_port, 8080);
 	ck_assert_str_eq(cfg->state_dir, "var");
 	ck_assert_uint_eq(cfg->shutdown_timeout_ms, 10000);
+	ck_assert_uint_eq(cfg->reload_drain_ms, 300000);      /* the provider's total_timeout_ms */
 	ck_assert_uint_eq(cfg->client_timeout_ms, 60000);
 	ck_assert_uint_eq(cfg->max_body_bytes, 4194304);
 	ck_assert_uint_eq(cfg->db.batch_rows, 1000);
@@ -271,6 +272,37 @@ START_TEST(listen_forms)
 	ck_assert_str_eq(cfg->listen_host, row->host);
 	ck_assert_uint_eq(cfg->listen_port, row->port);
 	ck_assert_msg(cfg->listen_loopback == row->loopback, "%s", row->listen);
+	tg_cfg_free(cfg);
+}
+END_TEST
+
+/* A reload lets old workers finish their calls: by default as long as the longest may last. */
+START_TEST(reload_drain_defaults_to_the_longest_call)
+{
+	const char *two = "'providers':{'p':{'kind':'openai','api_key_env':'TG_TEST_KEY',"
+			  "'first_byte_timeout_ms':5000,'total_timeout_ms':20000},"
+			  "'q':{'kind':'gemini','api_key_env':'TG_TEST_KEY',"
+			  "'total_timeout_ms':45000}}," MODEL;
+	char json[1024];
+	struct tg_cfg *cfg;
+
+	set_env();
+	snprintf(json, sizeof(json), "{%s}", two);
+	cfg = load_json(json);
+	ck_assert_msg(cfg != NULL, "errors: %s", errors);
+	ck_assert_uint_eq(cfg->reload_drain_ms, 45000);
+	tg_cfg_free(cfg);
+	snprintf(json, sizeof(json), "{%s,'reload_drain_ms':0}", two);
+	cfg = load_json(json);
+	ck_assert_msg(cfg != NULL, "errors: %s", errors);
+	ck_assert_uint_eq(cfg->reload_drain_ms, 0);
+	tg_cfg_free(cfg);
+	snprintf(json, sizeof(json), "{%s,'reload_drain_ms':600000,'shutdown_timeout_ms':1000}",
+		 two);
+	cfg = load_json(json);
+	ck_assert_msg(cfg != NULL, "errors: %s", errors);
+	ck_assert_uint_eq(cfg->reload_drain_ms, 600000);
+	ck_assert_uint_eq(cfg->shutdown_timeout_ms, 1000);
 	tg_cfg_free(cfg);
 }
 END_TEST
@@ -373,6 +405,10 @@ static const struct bad_row bad_rows[] = {
 	/* out of range */
 	{ "{" BASE ",'workers':33}",
 	  "workers: expected an integer between 0 and 32, got 33", NULL },
+	{ "{" BASE ",'reload_drain_ms':-1}",
+	  "reload_drain_ms: expected an integer between 0 and 86400000, got -1", NULL },
+	{ "{" BASE ",'reload_drain_ms':'5m'}",
+	  "reload_drain_ms: expected an integer between 0 and 86400000, got \"5m\"", NULL },
 	{ "{" BASE ",'max_body_bytes':0}",
 	  "max_body_bytes: expected an integer between 1 and", NULL },
 	{ "{" BASE ",'database':{'ring_records':10}}",
@@ -645,6 +681,7 @@ tg_cfg_suite(void)
 	tcase_add_test(ok, defaults_are_spec_values);
 	tcase_add_test(ok, exact_ratios_and_prices);
 	tcase_add_loop_test(ok, listen_forms, 0, NROWS(listen_rows));
+	tcase_add_test(ok, reload_drain_defaults_to_the_longest_call);
 	tcase_add_test(ok, unused_provider_needs_no_key);
 	tcase_add_test(ok, offline_commands_need_no_provider_keys);
 	suite_add_tcase(s, ok);
