@@ -156,10 +156,14 @@ reap_worker(struct tg_master *m, uint32_t s, const char *how, uint64_t now)
 	atomic_store_explicit(&tg_shm_worker(m->shm, s)->pid, 0, memory_order_relaxed);
 	/* calls it had in flight become records with outcome "unknown" */
 	lost = tg_ring_recover(m->rings, s);
-	if (serving) {
+	if (serving && c->generation == m->cur.number) {
 		schedule_restart(c, now);
 		tg_log_warn(NULL, "worker pid=%d slot=%u died: %s; restarting in %u ms "
 			    "unknown_calls=%d", (int)pid, s, how, c->backoff_ms, lost);
+	} else if (serving) {
+		/* a reload's new worker: generation.c sees the position gone and rolls back */
+		tg_log_warn(NULL, "worker pid=%d slot=%u died: %s generation=%u unknown_calls=%d",
+			    (int)pid, s, how, c->generation, lost);
 	} else {
 		tg_log_info(NULL, "worker pid=%d slot=%u exited: %s generation=%u unknown_calls=%d",
 			    (int)pid, s, how, c->generation, lost);
@@ -196,13 +200,12 @@ tg_children_restart_due(struct tg_master *m, uint64_t now)
 		return;
 	for (uint32_t s = 0; s < m->n_slots; s++) {
 		struct tg_child *c = &m->workers[s];
-		const struct tg_generation *g = c->generation == m->cur.number ? &m->cur
-					      : c->generation == m->next.number ? &m->next : NULL;
 		if (c->restart_at_ms == 0 || now < c->restart_at_ms)
 			continue;
 		c->restart_at_ms = 0;
 		/* a restart due for a generation a reload has since retired is dropped */
-		if (g != NULL && tg_children_spawn_worker(m, g, s, c->position) == -1)
+		if (c->generation == m->cur.number &&
+		    tg_children_spawn_worker(m, &m->cur, s, c->position) == -1)
 			schedule_restart(c, now);
 	}
 	if (m->logger.restart_at_ms != 0 && now >= m->logger.restart_at_ms) {

@@ -24,9 +24,10 @@ int tg_children_spawn_logger(struct tg_master *m) __attribute__((warn_unused_res
 
 /*
  * Reap every child that exited (after SIGCHLD) and recover the calls a dead
- * worker had in flight as "unknown" records. A worker that died while serving
- * gets a restart scheduled in its generation; one that was told to leave is
- * only logged, and its slot is free again.
+ * worker had in flight as "unknown" records. A worker of the current
+ * generation that died while serving gets a restart scheduled; any other is
+ * only logged, and its slot is free again (a reload's new worker that died
+ * is generation.c's to notice).
  */
 void tg_children_reap(struct tg_master *m, uint64_t now);
 

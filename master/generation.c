@@ -1,7 +1,8 @@
 /*
  * Generations and reloads (SPEC section 2, STYLE section 8). A reload forks a
- * whole new generation beside the serving one, waits for its heartbeats, then
- * retires the old one. Forking itself is children.c's.
+ * whole new generation beside the serving one and keeps it only if every
+ * position is up: otherwise the new workers are stopped, the serving config
+ * kept, and the failure audited. Forking itself is children.c's.
  */
 #include "generation.h"
 
@@ -22,9 +23,12 @@
 #define RELOAD_READY_MS 5000     /* a new generation's workers must all beat within this */
 #define POLL_MS         20       /* heartbeats are polled, not signalled */
 
-/* Starts and accepted reloads go to audit_log with the config's hash, via the master's ring. */
+/*
+ * Starts, reloads and rolled-back reloads go to audit_log with the config's
+ * hash, through the master's ring; reason is NULL unless the reload failed.
+ */
 static void
-audit(struct tg_master *m, const char *event, const struct tg_generation *g)
+audit(struct tg_master *m, const char *event, const struct tg_generation *g, const char *reason)
 {
 	struct tg_record rec;
 	struct tg_audit_rec *a = &rec.u.audit;
@@ -41,6 +45,10 @@ audit(struct tg_master *m, const char *event, const struct tg_generation *g)
 	tg_buf_json_str(&detail, g->cfg->path, strlen(g->cfg->path));
 	tg_buf_printf(&detail, ",\"config_sha256\":\"%s\",\"generation\":%u,\"workers\":%u",
 		      g->cfg->sha256_hex, g->number, g->cfg->workers);
+	if (reason != NULL) {
+		tg_buf_printf(&detail, ",\"serving_generation\":%u,\"reason\":", m->cur.number);
+		tg_buf_json_str(&detail, reason, strlen(reason));
+	}
 	tg_buf_puts(&detail, "}");
 	if (detail.failed || detail.len >= sizeof(a->detail)) {
 		tg_log_error(NULL, "could not record the %s in the audit log: detail too long",
@@ -95,7 +103,7 @@ tg_generation_start(struct tg_master *m)
 		tg_log_error(NULL, "could not start: %s", why);
 		return -1;
 	}
-	audit(m, "start", &m->cur);
+	audit(m, "start", &m->cur, NULL);
 	return 0;
 }
 
@@ -139,6 +147,32 @@ load_next(struct tg_master *m)
 	return next;
 }
 
+/*
+ * Give up the reload's generation: stop the workers it did start (a few may
+ * have accepted connections already, so they finish those), keep serving with
+ * the current one, and say so to the log, the audit log and systemd.
+ */
+static void
+roll_back(struct tg_master *m, const char *reason, uint64_t now)
+{
+	char status[256];
+
+	tg_log_error(NULL, "could not reload, rolled back to generation=%u: %s generation=%u "
+		     "config_sha256=%s", m->cur.number, reason, m->next.number,
+		     m->next.cfg->sha256_hex);
+	for (uint32_t s = 0; s < m->n_slots; s++) {
+		if (m->workers[s].pid != 0 && m->workers[s].generation == m->next.number)
+			tg_children_stop(m, &m->workers[s], m->next.cfg, now);
+	}
+	audit(m, "reload_failed", &m->next, reason);
+	snprintf(status, sizeof(status), "READY=1\nSTATUS=reload failed, rolled back to "
+		 "generation %u: %s", m->cur.number, reason);
+	tg_notify(status);
+	/* kept as the old generation until its last worker is gone */
+	m->old = m->next;
+	m->next = (struct tg_generation){ 0 };
+}
+
 bool
 tg_generation_reload(struct tg_master *m)
 {
@@ -161,16 +195,13 @@ tg_generation_reload(struct tg_master *m)
 	}
 	m->last_number = next.number;
 	m->next = next;
-	if (spawn_all(m, &m->next, why, sizeof(why)) == -1) {
-		tg_log_error(NULL, "could not reload: new workers did not start: %s", why);
-		tg_notify("READY=1\nSTATUS=reload failed: could not start workers");
-	}
 	m->next_ready_by_ms = tg_clock_mono_ms() + RELOAD_READY_MS;
-	audit(m, "reload", &m->next);
+	if (spawn_all(m, &m->next, why, sizeof(why)) == -1)
+		roll_back(m, why, tg_clock_mono_ms());
 	return true;
 }
 
-/* Every position of the reload's generation beats (or the wait is over): the old one retires. */
+/* Every position of the reload's generation beats: it serves, and the old one retires. */
 static void
 promote(struct tg_master *m, uint64_t now)
 {
@@ -191,6 +222,7 @@ promote(struct tg_master *m, uint64_t now)
 	tg_log_info(NULL, "reloaded generation=%u config_sha256=%s", m->cur.number,
 		    m->cur.cfg->sha256_hex);
 	tg_notify("READY=1\nSTATUS=serving");
+	audit(m, "reload", &m->cur, NULL);
 }
 
 void
@@ -205,15 +237,22 @@ tg_generation_poll(struct tg_master *m, uint64_t now)
 		tg_notify("READY=1\nSTATUS=serving");
 	}
 	if (m->next.cfg != NULL) {
-		bool ready = tg_children_all_beating(m, &m->next);
+		char why[160];
 
-		if (!ready && now >= m->next_ready_by_ms)
-			tg_log_warn(NULL, "new workers did not all report ready within %d ms; "
-				    "retiring the old ones anyway", RELOAD_READY_MS);
-		if (ready || now >= m->next_ready_by_ms)
+		if (tg_children_all_beating(m, &m->next)) {
 			promote(m, now);
+		} else if (tg_children_alive_of(m, m->next.number) < m->next.cfg->workers) {
+			/* a new worker died before it served: its position has no acceptor */
+			roll_back(m, "a new worker exited before its generation served", now);
+		} else if (now >= m->next_ready_by_ms) {
+			snprintf(why, sizeof(why), "the new workers did not all report ready "
+				 "within %d ms", RELOAD_READY_MS);
+			roll_back(m, why, now);
+		}
 	}
 	if (m->old.cfg != NULL && tg_children_alive_of(m, m->old.number) == 0) {
+		tg_log_info(NULL, "generation=%u is gone: its last worker has exited",
+			    m->old.number);
 		tg_cfg_free(m->old.cfg);
 		m->old = (struct tg_generation){ 0 };
 	}

@@ -1,8 +1,8 @@
 /*
  * Generations: a config, its shared slots and the workers forked with it.
  * Starting the first, reloading on SIGHUP into a new one beside the current,
- * promoting it once every position beats, retiring the old one, and the audit
- * entries that say so. Master only.
+ * promoting it once every position beats or rolling it back, retiring the old
+ * one, and the audit entries that say which happened. Master only.
  */
 #ifndef TG_MASTER_GENERATION_H
 #define TG_MASTER_GENERATION_H
@@ -31,9 +31,9 @@ bool tg_generation_reload(struct tg_master *m);
 
 /*
  * Move generations on, each loop turn while running: announce the first
- * generation ready; promote a reload's generation once every position beats
- * (or the wait is over), retiring the old one (SIGTERM); let a retired
- * generation go once its last worker is gone.
+ * generation ready; promote a reload's generation once every position beats,
+ * retiring the old one (SIGTERM), or roll it back when a position is lost or
+ * the wait is over; let a retired generation go once its last worker is gone.
  */
 void tg_generation_poll(struct tg_master *m, uint64_t now);
 

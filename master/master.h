@@ -62,8 +62,8 @@ struct tg_master {
 	/*
 	 * Two generations at most share the slots: cur serves and is restarted;
 	 * next has been forked by a reload and waits for every position to beat;
-	 * old was retired and is kept until its last worker is gone. next and old
-	 * are never both set.
+	 * old was retired (or rolled back) and is kept until its last worker is
+	 * gone. next and old are never both set.
 	 */
 	struct tg_generation  cur, next, old;
 	uint32_t              last_number;         /* generation numbers are never reused */
