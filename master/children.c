@@ -1,6 +1,6 @@
 /*
- * Forking, reaping and restarting the master's children, and the signal
- * that makes a worker leave. A child resets its signals and names itself here
+ * Forking, reaping and restarting the master's children, and the signals
+ * that make a worker leave. A child resets its signals and names itself here
  * before it runs tg_worker_main or tg_logger_main.
  */
 #include "children.h"
@@ -8,6 +8,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,6 +23,8 @@
 #define RESTART_BACKOFF_MIN_MS 100
 #define RESTART_BACKOFF_MAX_MS 5000
 #define STABLE_AFTER_MS        2000     /* a child that lived this long restarts at once */
+/* past a worker's own deadline, time to cut its calls cleanly and exit; then the master acts */
+#define LEAVE_GRACE_MS         5000
 
 /* In a fresh child: default signals, named process, die with the master. */
 static void
@@ -215,17 +218,85 @@ tg_children_restart_due(struct tg_master *m, uint64_t now)
 	}
 }
 
+/*
+ * Whether pid has a handler for signo, from SigCgt in /proc/PID/status. A
+ * worker built before the retire contract leaves SIGUSR2 at its default
+ * action, which terminates: such a worker must not be sent it.
+ */
+static bool
+catches(pid_t pid, int signo)
+{
+	char path[64], line[256];
+	uint64_t mask = 0;
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return false;
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		found = sscanf(line, "SigCgt: %" SCNx64, &mask) == 1;
+	fclose(f);
+	return found && (mask >> (signo - 1) & 1) != 0;
+}
+
 void
 tg_children_stop(struct tg_master *m, struct tg_child *c, const struct tg_cfg *cfg,
 		 uint64_t now)
 {
 	(void)m;
-	(void)cfg;
-	(void)now;
 	if (c->pid == 0)
 		return;
 	kill(c->pid, SIGTERM);
 	c->leaving = TG_CHILD_STOPPING;
+	c->stop_ms = cfg->shutdown_timeout_ms;
+	c->leave_by_ms = now + cfg->shutdown_timeout_ms + LEAVE_GRACE_MS;
+}
+
+bool
+tg_children_retire(struct tg_master *m, struct tg_child *c, const struct tg_cfg *cfg,
+		   uint64_t now)
+{
+	if (c->pid == 0)
+		return true;
+	if (!catches(c->pid, SIGUSR2)) {
+		tg_children_stop(m, c, cfg, now);
+		return false;
+	}
+	kill(c->pid, SIGUSR2);
+	c->leaving = TG_CHILD_RETIRING;
+	c->stop_ms = cfg->shutdown_timeout_ms;
+	c->leave_by_ms = now + cfg->reload_drain_ms + LEAVE_GRACE_MS;
+	return true;
+}
+
+void
+tg_children_enforce(struct tg_master *m, uint64_t now)
+{
+	if (m->phase != TG_MASTER_RUNNING)
+		return;
+	for (uint32_t s = 0; s < m->n_slots; s++) {
+		struct tg_child *c = &m->workers[s];
+
+		if (c->pid == 0 || c->leave_by_ms == 0 || now < c->leave_by_ms)
+			continue;
+		if (c->leaving == TG_CHILD_RETIRING) {
+			tg_log_warn(NULL, "worker pid=%d slot=%u generation=%u still busy past its "
+				    "reload drain: stopping it within %u ms", (int)c->pid, s,
+				    c->generation, c->stop_ms);
+			kill(c->pid, SIGTERM);
+			c->leaving = TG_CHILD_STOPPING;
+			c->leave_by_ms = now + c->stop_ms + LEAVE_GRACE_MS;
+		} else if (c->leaving == TG_CHILD_STOPPING) {
+			tg_log_warn(NULL, "worker pid=%d slot=%u generation=%u did not stop "
+				    "within %u ms: killing it", (int)c->pid, s, c->generation,
+				    c->stop_ms);
+			kill(c->pid, SIGKILL);
+			c->leaving = TG_CHILD_KILLED;
+			c->leave_by_ms = 0;
+		}
+	}
 }
 
 void
@@ -255,6 +326,19 @@ tg_children_alive_of(const struct tg_master *m, uint32_t generation)
 	for (uint32_t s = 0; s < m->n_slots; s++)
 		n += m->workers[s].pid != 0 && m->workers[s].generation == generation;
 	return n;
+}
+
+uint64_t
+tg_children_leave_by(const struct tg_master *m, uint32_t generation)
+{
+	uint64_t last = 0;
+
+	for (uint32_t s = 0; s < m->n_slots; s++) {
+		const struct tg_child *c = &m->workers[s];
+		if (c->pid != 0 && c->generation == generation && c->leave_by_ms > last)
+			last = c->leave_by_ms;
+	}
+	return last;
 }
 
 bool
@@ -292,6 +376,8 @@ tg_children_next_event(const struct tg_master *m, uint64_t until)
 		const struct tg_child *c = &m->workers[s];
 		if (c->restart_at_ms != 0 && c->restart_at_ms < until)
 			until = c->restart_at_ms;
+		if (c->pid != 0 && c->leave_by_ms != 0 && c->leave_by_ms < until)
+			until = c->leave_by_ms;
 	}
 	if (m->logger.restart_at_ms != 0 && m->logger.restart_at_ms < until)
 		until = m->logger.restart_at_ms;

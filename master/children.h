@@ -1,7 +1,7 @@
 /*
  * The master's children: forking workers and the logger, reaping them,
- * restarting the ones that die with a doubling backoff, and the signal that
- * tells a worker to leave (tg_worker.h). Which generation to fork, and when,
+ * restarting the ones that die with a doubling backoff, and the signals that
+ * tell a worker to leave (tg_worker.h). Which generation to fork, and when,
  * is generation.c's. Master only.
  */
 #ifndef TG_MASTER_CHILDREN_H
@@ -35,11 +35,26 @@ void tg_children_reap(struct tg_master *m, uint64_t now);
 void tg_children_restart_due(struct tg_master *m, uint64_t now);
 
 /*
- * Stop worker c: SIGTERM, so it finishes its calls within
- * cfg->shutdown_timeout_ms. A slot with no process is left alone.
+ * Retire worker c of a generation that cfg configured: SIGUSR2, so it finishes
+ * its calls within cfg->reload_drain_ms; returns true. A worker that does not
+ * catch SIGUSR2 (its default action would kill it mid-call) gets SIGTERM
+ * instead, finishes within cfg->shutdown_timeout_ms, and false is returned.
+ * Either way the master takes the next step itself if the worker outlives its
+ * deadline (tg_children_enforce). A slot with no process is left alone.
  */
+bool tg_children_retire(struct tg_master *m, struct tg_child *c, const struct tg_cfg *cfg,
+			uint64_t now);
+
+/* Stop worker c: SIGTERM, so it finishes its calls within cfg->shutdown_timeout_ms. */
 void tg_children_stop(struct tg_master *m, struct tg_child *c, const struct tg_cfg *cfg,
 		      uint64_t now);
+
+/*
+ * A worker still there past its deadline: a retiring one is stopped (SIGTERM),
+ * a stopping one killed (SIGKILL). While running only: a stopping master has
+ * one deadline for all (shutdown.c).
+ */
+void tg_children_enforce(struct tg_master *m, uint64_t now);
 
 /* Send signo to every worker (every generation, retiring ones included). */
 void tg_children_signal_all(struct tg_master *m, int signo);
@@ -48,13 +63,16 @@ void tg_children_signal_all(struct tg_master *m, int signo);
 uint32_t tg_children_alive(const struct tg_master *m);
 uint32_t tg_children_alive_of(const struct tg_master *m, uint32_t generation);
 
+/* The latest deadline of generation's workers on their way out; 0 when none is. */
+uint64_t tg_children_leave_by(const struct tg_master *m, uint32_t generation);
+
 /* Whether every position of generation g has a live worker whose heartbeat came. */
 bool tg_children_all_beating(const struct tg_master *m, const struct tg_generation *g);
 
 /* The oldest generation a live worker runs, or the current one if that is older. */
 uint32_t tg_children_oldest_generation(const struct tg_master *m);
 
-/* The earliest restart after now, or `until` if none comes sooner. */
+/* The earliest restart or deadline after now, or `until` if none comes sooner. */
 uint64_t tg_children_next_event(const struct tg_master *m, uint64_t until);
 
 #endif /* TG_MASTER_CHILDREN_H */

@@ -176,11 +176,28 @@ roll_back(struct tg_master *m, const char *reason, uint64_t now)
 bool
 tg_generation_reload(struct tg_master *m)
 {
+	const struct tg_generation *busy = m->next.cfg != NULL ? &m->next : &m->old;
 	struct tg_generation next = { 0 };
 	char why[160];
 
-	if (m->phase != TG_MASTER_RUNNING || m->next.cfg != NULL || m->old.cfg != NULL)
+	if (m->phase != TG_MASTER_RUNNING)
 		return false;
+	if (busy->cfg != NULL) {
+		uint64_t now = tg_clock_mono_ms(), by = tg_children_leave_by(m, busy->number);
+
+		/* two generations at most share the slots and the rings: a third must wait */
+		if (!m->reload_deferred && busy == &m->next)
+			tg_log_info(NULL, "reload deferred: generation=%u is still starting",
+				    busy->number);
+		else if (!m->reload_deferred)
+			tg_log_info(NULL, "reload deferred until generation=%u is gone: two "
+				    "generations at most run side by side, and its workers may "
+				    "take %llu ms more to finish their calls", busy->number,
+				    (unsigned long long)(by > now ? by - now : 0));
+		m->reload_deferred = true;
+		return false;
+	}
+	m->reload_deferred = false;
 	tg_notify_reloading();
 	tg_log_info(NULL, "reloading %s", m->cur.cfg->path);
 	next.cfg = load_next(m);
@@ -205,15 +222,28 @@ tg_generation_reload(struct tg_master *m)
 static void
 promote(struct tg_master *m, uint64_t now)
 {
+	uint32_t retired = 0, stopped = 0;
+
 	m->old = m->cur;
 	m->cur = m->next;
 	m->next = (struct tg_generation){ 0 };
 	atomic_store_explicit(&m->shm->generation, m->cur.number, memory_order_relaxed);
 	for (uint32_t s = 0; s < m->n_slots; s++) {
 		struct tg_child *c = &m->workers[s];
-		if (c->pid != 0 && c->generation == m->old.number)
-			tg_children_stop(m, c, m->old.cfg, now);
+		if (c->pid == 0 || c->generation != m->old.number)
+			continue;
+		if (tg_children_retire(m, c, m->old.cfg, now))
+			retired++;
+		else
+			stopped++;
 	}
+	if (stopped > 0)
+		tg_log_info(NULL, "%u worker(s) of generation=%u do not catch SIGUSR2: stopped "
+			    "with SIGTERM, they finish their calls within %u ms", stopped,
+			    m->old.number, m->old.cfg->shutdown_timeout_ms);
+	if (retired > 0)
+		tg_log_info(NULL, "retired %u worker(s) of generation=%u: they finish their calls "
+			    "within %u ms", retired, m->old.number, m->old.cfg->reload_drain_ms);
 	/* the logger takes the new database settings by restarting; it drains first */
 	if (m->logger.pid != 0) {
 		m->logger_restart_now = true;

@@ -22,17 +22,17 @@ int tg_generation_start(struct tg_master *m) __attribute__((warn_unused_result))
 /*
  * A SIGHUP: read and validate the config again and fork a new generation
  * beside the current one. An invalid config, or one the running process
- * cannot take, is logged and the current one kept. Returns false while a
- * previous reload's generations still run (two generations at most share the
- * slots): the caller keeps the SIGHUP pending. Returns true once the SIGHUP is
- * dealt with.
+ * cannot take, is logged and the current one kept. Returns false, with the
+ * deferral logged once, while a previous reload's generations still run (two
+ * generations at most share the slots): the caller keeps the SIGHUP pending.
+ * Returns true once the SIGHUP is dealt with.
  */
 bool tg_generation_reload(struct tg_master *m);
 
 /*
  * Move generations on, each loop turn while running: announce the first
  * generation ready; promote a reload's generation once every position beats,
- * retiring the old one (SIGTERM), or roll it back when a position is lost or
+ * retiring the old one (SIGUSR2), or roll it back when a position is lost or
  * the wait is over; let a retired generation go once its last worker is gone.
  */
 void tg_generation_poll(struct tg_master *m, uint64_t now);

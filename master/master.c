@@ -164,8 +164,9 @@ tg_master_run(struct tg_cfg *cfg)
 			tg_log_info(NULL, "logs go to stderr: nothing to reopen");
 		}
 		tg_children_restart_due(&M, now);
+		tg_children_enforce(&M, now);
 		tg_generation_poll(&M, now);
-		/* a SIGHUP during a reload waits until the old generation is gone, then runs */
+		/* a SIGHUP while a previous reload's generations still run stays pending */
 		if (got_hup && tg_generation_reload(&M))
 			got_hup = 0;
 		if (M.phase != TG_MASTER_RUNNING && tg_shutdown_progress(&M, now)) {

@@ -18,7 +18,9 @@ struct tg_ring_file;
 /* How far a worker is on its way out; each step is a signal the master sent (tg_worker.h). */
 enum tg_child_leaving {
 	TG_CHILD_SERVING = 0,
+	TG_CHILD_RETIRING,           /* SIGUSR2: finish calls within reload_drain_ms */
 	TG_CHILD_STOPPING,           /* SIGTERM: finish calls within shutdown_timeout_ms */
+	TG_CHILD_KILLED,             /* SIGKILL */
 };
 
 struct tg_child {
@@ -29,6 +31,8 @@ struct tg_child {
 	uint64_t              restart_at_ms;       /* 0 = no restart scheduled */
 	uint32_t              backoff_ms;
 	enum tg_child_leaving leaving;
+	uint64_t              leave_by_ms;         /* past it, the master takes the next step */
+	uint32_t              stop_ms;             /* its config's shutdown_timeout_ms */
 };
 
 /* A config and the shared slots its names were given; cfg NULL = no such generation. */
@@ -68,6 +72,7 @@ struct tg_master {
 	struct tg_generation  cur, next, old;
 	uint32_t              last_number;         /* generation numbers are never reused */
 	uint64_t              next_ready_by_ms;
+	bool                  reload_deferred;     /* a SIGHUP waits; logged once */
 
 	struct tg_child       workers[TG_WORKER_SLOTS];
 	struct tg_child       logger;
