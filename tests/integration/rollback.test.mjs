@@ -1,17 +1,21 @@
-// A reload whose new workers cannot all be forked (issue 11 item 6), with a
-// real fault: the master is moved into a pids cgroup (v1 or v2) whose
-// pids.max lets one more process in, so the reload's second fork fails with
-// EAGAIN. The reload must be rolled back: the worker that did start is stopped,
-// the old generation keeps serving every position, audit_log says
-// reload_failed, and the next reload works. Skipped where no pids cgroup can
-// be made (not root, no pids controller).
+// Reloads that cannot go ahead at once (issue 11 items 6 and 11).
+//
+// A reload whose new workers cannot all be forked, with a real fault: the
+// master is moved into a pids cgroup (v1 or v2) whose pids.max lets one more
+// process in, so the reload's second fork fails with EAGAIN. The reload must be
+// rolled back: the worker that did start is stopped, the old generation keeps
+// serving every position, audit_log says reload_failed, and the next reload
+// works. Skipped where no pids cgroup can be made (not root, no pids controller).
+//
+// A SIGHUP while the previous generation still finishes a call waits for it:
+// logged once however many SIGHUPs come, the call is not cut, then it runs.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { freePort, gatewayConfig, request, startGateway, tmpdir, waitFor } from './lib.mjs';
+import { freePort, gatewayConfig, request, startGateway, startMock, tmpdir, waitFor } from './lib.mjs';
 import { createDb, migrate, requirePg, rows } from './db.mjs';
 
-let gw, db, cfg, dir, cg;
+let gw, mock, db, cfg, dir, cg;
 
 // Where the pids controller is mounted: { root, v2 }, or null.
 function pidsHierarchy() {
@@ -65,7 +69,9 @@ before(async () => {
   requirePg();
   db = await createDb('rollback');
   dir = tmpdir('tollgate-rollback-');
-  cfg = gatewayConfig({ port: await freePort(), mockPort: 9, stateDir: `${dir}/state`, workers: 2 });
+  // every provider call takes 3 s: long enough to hold an old generation, short of its 5 s stop deadline
+  mock = await startMock({ seed: 11, args: ['--latency-ms', '3000'] });
+  cfg = gatewayConfig({ port: await freePort(), mockPort: mock.port, stateDir: `${dir}/state`, workers: 2 });
   cfg.database.conninfo = db.conninfo;
   migrate(cfg, dir);
   gw = await startGateway(cfg, { dir });
@@ -78,6 +84,7 @@ after(async () => {
     await waitFor('the test cgroup to empty', () => readFileSync(`${cg.dir}/cgroup.procs`, 'utf8').trim() === '', 5000)
       .then(() => rmdirSync(cg.dir), () => {});
   }
+  if (mock) await mock.stop('SIGKILL');
   if (db) await db.drop();
 });
 
@@ -148,4 +155,32 @@ test('a reload whose second fork fails is rolled back: the old generation serves
     return true;
   }, 10000, 20);
   await waitFor('the reload in audit_log', async () => (await audit()).some((r) => r[0] === 'reload' && r[1] === '3'), 15000, 50);
+});
+
+test('a SIGHUP while the old generation finishes a call waits for it, logged once, and cuts nothing', async () => {
+  const reloads = () => gw.lines.filter((l) => /reloaded generation=\d+ /.test(l)).length;
+  const deferrals = () => gw.lines.filter((l) => /reload deferred/.test(l)).length;
+  const gen = (await request(gw.port, 'GET', '/healthz')).json.generation;
+  const numbers = (re) => new Set(gw.lines.map((l) => (l.match(re) || [])[1]).filter(Boolean).map(Number));
+  await waitFor('every generation but the serving one gone', () => {
+    const gone = numbers(/generation=(\d+) is gone/);
+    return [...numbers(/started worker .* generation=(\d+)/)].every((g) => g === gen || gone.has(g));
+  }, 10000);
+  const calls = async () => (await request(mock.port, 'GET', '/__mock/stats')).json.total;
+  const before = await calls();
+  const call = request(gw.port, 'POST', '/v1/messages', {
+    headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+    body: { model: 'claude-haiku-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'hold on' }] } });
+  await waitFor('the call to reach the provider', async () => (await calls()) > before, 5000);
+
+  const [r0, d0] = [reloads(), deferrals()];
+  gw.signal('SIGHUP');
+  await waitFor('the first reload', () => reloads() > r0, 10000);
+  for (let i = 0; i < 3; i++) gw.signal('SIGHUP');
+  await gw.waitLog(new RegExp(`reload deferred until generation=${gen} is gone`), 5000);
+  const answer = await call;
+  assert.equal(answer.status, 200, `the call across two SIGHUPs: ${answer.text}`);
+  assert.match(answer.text, /"stop_reason"/);
+  await waitFor('the deferred reload', () => reloads() > r0 + 1, 10000);
+  assert.equal(deferrals() - d0, 1, 'the wait is logged once, however many SIGHUPs came');
 });
