@@ -5,12 +5,13 @@
  * inherit it) and hands each event to the file whose job it is: children.c
  * (fork, reap, restart), generation.c (reload), shutdown.c (stop).
  */
+#include "tg_master.h"
+
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,7 +24,6 @@
 #include "shutdown.h"
 #include "tg_clock.h"
 #include "tg_log.h"
-#include "tg_master.h"
 #include "tg_ring.h"
 #include "tg_shm.h"
 #include "tg_version.h"
