@@ -526,8 +526,8 @@ START_TEST(reload_whose_fork_fails_says_why)
 		return;
 	}
 	pids_cgroup_enter(&cg, d.pid, 0);
-	expect_reload(&d, "reload failed, rolled back to generation 1: could not fork worker 1 of 1: "
-		      "Resource temporarily unavailable");
+	expect_reload(&d, "reload failed, rolled back to generation 1: "
+		      "could not fork worker 1 of 1: Resource temporarily unavailable");
 	pids_cgroup_leave(&cg, d.pid);
 	expect_reload(&d, "serving");
 	expect_stop(&d);
