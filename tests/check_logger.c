@@ -175,7 +175,7 @@ START_TEST(logger_writes_ring_records_to_rows)
 	pid_t pid;
 
 	setup(100, 20);
-	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, why, sizeof(why));
+	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, 64, why, sizeof(why));
 	ck_assert_msg(f != NULL, "%s", why);
 	push(f, 0, 1000);
 	pid = start_logger(f);
@@ -207,7 +207,7 @@ START_TEST(logger_killed_mid_run_writes_each_row_once)
 	int idx;
 
 	setup(10, 1);
-	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, why, sizeof(why));
+	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, 64, why, sizeof(why));
 	ck_assert_msg(f != NULL, "%s", why);
 	/* a call that finished and was pushed, in a worker killed before it ended the entry */
 	fill(&r, 999999, TG_OUTCOME_OK);
@@ -254,7 +254,7 @@ START_TEST(database_away_spools_then_replays)
 	snprintf(good, sizeof(good), "%s", cfg->db.conninfo);
 	snprintf(cfg->db.conninfo, sizeof(cfg->db.conninfo),
 		 "host=/nonexistent/tollgate-test dbname=tollgate connect_timeout=1");
-	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, why, sizeof(why));
+	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, 64, why, sizeof(why));
 	ck_assert_msg(f != NULL, "%s", why);
 	slot = tg_shm_logger(shm);
 	push(f, 0, 500);
@@ -308,7 +308,7 @@ START_TEST(lost_connection_spools_and_recovers)
 	pid_t pid;
 
 	setup(10, 1);
-	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, why, sizeof(why));
+	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, 64, why, sizeof(why));
 	ck_assert_msg(f != NULL, "%s", why);
 	slot = tg_shm_logger(shm);
 	pid = start_logger(f);
@@ -338,7 +338,7 @@ START_TEST(sigterm_drains_everything)
 
 	/* batches that would wait a long time: only the drain on SIGTERM writes them */
 	setup(100000, 60000);
-	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, why, sizeof(why));
+	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, 64, why, sizeof(why));
 	ck_assert_msg(f != NULL, "%s", why);
 	push(f, 0, 777);
 	pid = start_logger(f);
@@ -365,12 +365,12 @@ START_TEST(old_ring_file_is_drained_and_deleted)
 	pid_t pid;
 
 	setup(100, 5);
-	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, TG_WORKER_SLOTS * 32, why, sizeof(why));
+	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, TG_WORKER_SLOTS * 32, 64, why, sizeof(why));
 	ck_assert_msg(f != NULL, "%s", why);
 	push(f, 0, 300);
 	tg_ring_close(f);
 	/* the next start asks for another geometry: the old file is kept aside */
-	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, why, sizeof(why));
+	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, 64, why, sizeof(why));
 	ck_assert_msg(f != NULL, "%s", why);
 	ck_assert_int_eq(tg_ring_list_old(state_dir, old, 2), 1);
 	push(f, 300, 50);
@@ -390,7 +390,7 @@ START_TEST(report_groups_and_compares_cost)
 	pid_t pid;
 
 	setup(100, 5);
-	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, why, sizeof(why));
+	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, 64, why, sizeof(why));
 	ck_assert_msg(f != NULL, "%s", why);
 	push(f, 0, 10);
 	fill(&r, 100, TG_OUTCOME_OK);

@@ -56,7 +56,7 @@ START_TEST(ring_wraps_and_reports_full)
 	uint64_t pos, next = 0, expect = 0;
 
 	make_dir();
-	f = tg_ring_open(state_dir, 2, 32, why, sizeof(why));
+	f = tg_ring_open(state_dir, 2, 32, 64, why, sizeof(why));
 	ck_assert_msg(f != NULL, "%s", why);
 	ck_assert_uint_eq(tg_ring_capacity(f), 16);
 	for (int round = 0; round < 5; round++) {
@@ -116,7 +116,7 @@ START_TEST(killed_producer_leaves_only_whole_records)
 	int st;
 
 	make_dir();
-	f = tg_ring_open(state_dir, 4, 4 * 64, why, sizeof(why));
+	f = tg_ring_open(state_dir, 4, 4 * 64, 64, why, sizeof(why));
 	ck_assert_msg(f != NULL, "%s", why);
 	pid = fork();
 	ck_assert_int_ne(pid, -1);
@@ -177,7 +177,7 @@ START_TEST(records_survive_unmap_and_geometry_change)
 	uint64_t pos;
 
 	make_dir();
-	f = tg_ring_open(state_dir, 4, 64, why, sizeof(why));
+	f = tg_ring_open(state_dir, 4, 64, 64, why, sizeof(why));
 	ck_assert_msg(f != NULL, "%s", why);
 	for (uint64_t i = 0; i < 5; i++) {
 		fill(&r, i);
@@ -185,7 +185,7 @@ START_TEST(records_survive_unmap_and_geometry_change)
 	}
 	tg_ring_close(f);
 
-	f = tg_ring_open(state_dir, 4, 64, why, sizeof(why));
+	f = tg_ring_open(state_dir, 4, 64, 64, why, sizeof(why));
 	ck_assert_msg(f != NULL, "%s", why);
 	ck_assert_uint_eq(tg_ring_used(f, 3), 5);
 	ck_assert_uint_eq(tg_ring_peek(f, 3, 100, &pos), 5);
@@ -195,7 +195,7 @@ START_TEST(records_survive_unmap_and_geometry_change)
 	ck_assert_int_eq(tg_ring_list_old(state_dir, old, 4), 0);
 
 	/* another geometry: the old file is set aside with its 4 unread records */
-	f = tg_ring_open(state_dir, 8, 256, why, sizeof(why));
+	f = tg_ring_open(state_dir, 8, 256, 64, why, sizeof(why));
 	ck_assert_msg(f != NULL, "%s", why);
 	ck_assert_uint_eq(tg_ring_used(f, 3), 0);
 	ck_assert_uint_eq(tg_ring_capacity(f), 32);
@@ -220,7 +220,7 @@ START_TEST(inflight_recovery_gives_unknown_records)
 	int a, b, c;
 
 	make_dir();
-	f = tg_ring_open(state_dir, 2, 64, why, sizeof(why));
+	f = tg_ring_open(state_dir, 2, 64, 64, why, sizeof(why));
 	ck_assert_msg(f != NULL, "%s", why);
 	fill(&r, 1);
 	a = tg_inflight_begin(f, 0, &r.u.req);
@@ -250,7 +250,7 @@ START_TEST(inflight_recovery_gives_unknown_records)
 		ck_assert(u->u.req.input_tokens == 1 || u->u.req.input_tokens == 3);
 	}
 	/* the table is reusable: fill it, then one more is refused */
-	for (uint32_t i = 0; i < TG_RING_INFLIGHT; i++)
+	for (uint32_t i = 0; i < f->inflight; i++)
 		ck_assert_int_ge(tg_inflight_begin(f, 1, &r.u.req), 0);
 	ck_assert_int_eq(tg_inflight_begin(f, 1, &r.u.req), -1);
 	/* recovery with a full ring stops and keeps the rest */
