@@ -96,7 +96,7 @@ fresh(void)
 
 	snprintf(dir, sizeof(dir), "/tmp/tg-spool-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
-	sp = tg_spool_open(dir, why, sizeof(why));
+	sp = tg_spool_open(dir, 0, why, sizeof(why));
 	ck_assert_msg(sp != NULL, "%s", why);
 	return sp;
 }
@@ -110,7 +110,7 @@ START_TEST(replay_is_oldest_first_and_deletes_after_commit)
 	append(sp, 3, 2);
 	tg_spool_free(sp);
 	/* a new run starts a new segment */
-	sp = tg_spool_open(dir, why, sizeof(why));
+	sp = tg_spool_open(dir, 0, why, sizeof(why));
 	ck_assert_msg(sp != NULL, "%s", why);
 	ck_assert_uint_eq(tg_spool_rows(sp), 5);
 	append(sp, 5, 4);
@@ -145,7 +145,7 @@ START_TEST(torn_last_record_is_ignored)
 	ck_assert_int_eq(stat(path, &st), 0);
 	/* a crash in the middle of the last write */
 	ck_assert_int_eq(truncate(path, st.st_size - 100), 0);
-	sp = tg_spool_open(dir, why, sizeof(why));
+	sp = tg_spool_open(dir, 0, why, sizeof(why));
 	ck_assert_uint_eq(tg_spool_rows(sp), 4);
 	ck_assert_int_eq(tg_spool_replay(sp, fake_sink, &s, 16), 0);
 	ck_assert_int_eq(s.n, 4);
