@@ -23,6 +23,7 @@
 #define MAX_FILES      9               /* the rings plus old files being drained */
 #define IDLE_POLL_MS   5               /* how often an idle logger looks at the rings */
 #define SPOOL_RETRY_MS 100             /* a spool that failed is tried again this soon */
+#define SPOOL_PROBE_MS 1000            /* ... or probed this often while the database is up */
 #define BACKOFF_MIN_MS 100             /* reconnecting to PostgreSQL: its own clock */
 #define BACKOFF_MAX_MS 5000
 #define DB_GRACE_MS    5000            /* a round trip may take the statement timeout plus this */
@@ -584,6 +585,17 @@ tg_logger_main(const struct tg_cfg *cfg, struct tg_shm_hdr *shm, struct tg_ring_
 		/* the spool between ring batches, a batch at a time: the rings never wait on it */
 		if (replay_step(&l))
 			busy = true;
+		/* no spool needed now: still find out when it could take records again */
+		if (l.spool_failed && !l.spool_pending && l.conn != NULL && now >= l.spool_retry_ms) {
+			l.spool_retry_ms = now + SPOOL_PROBE_MS;
+			if (tg_spool_probe(l.spool) == 0) {
+				tg_log_info(NULL, "spool in %s/spool takes records again",
+					    cfg->state_dir);
+				l.spool_failed = false;
+				l.spool_err[0] = '\0';
+				spool_gauges(&l);
+			}
+		}
 		if (got_term && n == 0 && (!l.spool_pending || l.conn == NULL))
 			break;
 		if (got_term && stuck_since != 0 && now - stuck_since > TERM_GIVE_UP_MS) {

@@ -673,6 +673,28 @@ tg_spool_replay(struct tg_spool *sp, tg_spool_sink sink, void *arg, uint32_t bat
 	return r;
 }
 
+int
+tg_spool_probe(struct tg_spool *sp)
+{
+	static const char block[4096];
+	char path[4200];
+	int fd, rc = -1;
+
+	snprintf(path, sizeof(path), "%s/probe.tmp", sp->dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd != -1) {
+		rc = write(fd, block, sizeof(block)) == (ssize_t)sizeof(block) && fdatasync(fd) == 0
+		     ? 0 : -1;
+		close(fd);
+		(void)unlink(path);
+	}
+	if (rc == 0) {
+		sp->writable = true;
+		sp->error[0] = '\0';
+	}
+	return rc;
+}
+
 uint64_t
 tg_spool_rows(const struct tg_spool *sp)
 {

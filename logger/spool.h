@@ -62,6 +62,12 @@ int tg_spool_replay_step(struct tg_spool *sp, tg_spool_sink sink, void *arg, uin
 /* Replay steps until the spool is empty (0) or the sink fails (-1). */
 int tg_spool_replay(struct tg_spool *sp, tg_spool_sink sink, void *arg, uint32_t batch_rows);
 
+/*
+ * Whether the spool could take records now, without writing any: a block
+ * written, synced and deleted beside the segments. 0 (writable again) or -1.
+ */
+int tg_spool_probe(struct tg_spool *sp);
+
 uint64_t tg_spool_rows(const struct tg_spool *sp);      /* rows waiting in segments */
 uint64_t tg_spool_bytes(const struct tg_spool *sp);     /* bytes of the segments */
 uint64_t tg_spool_corrupt(const struct tg_spool *sp);   /* CRC mismatches seen */

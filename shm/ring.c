@@ -229,13 +229,13 @@ allocate(int fd, const char *path, const char *dir, const struct tg_ring_file_hd
 		st.st_blocks = 0;
 	if (statvfs(dir, &vfs) == -1)
 		vfs.f_bavail = 0;
-	snprintf(why, whylen, "could not allocate %s: %s: it needs %llu bytes (%u rings x (%u records "
-		 "+ %u in-flight entries) x %u bytes), %llu of them allocated, and the file system "
-		 "of %s has %llu bytes free; give state_dir more room or lower "
-		 "database.ring_records or max_connections", path, strerror(rc),
-		 (unsigned long long)h->size, h->n_rings, h->ring_records, h->inflight,
-		 h->record_size, (unsigned long long)st.st_blocks * 512, dir,
-		 (unsigned long long)vfs.f_bavail * vfs.f_frsize);
+	/* the size and the path first: callers may keep only the start of a long message */
+	snprintf(why, whylen, "could not allocate %llu bytes for %s (%u rings x (%u records + %u in "
+		 "flight) x %u bytes; %llu allocated, %llu free): %s; lower database.ring_records "
+		 "or max_connections, or give state_dir more room", (unsigned long long)h->size, path,
+		 h->n_rings, h->ring_records, h->inflight, h->record_size,
+		 (unsigned long long)st.st_blocks * 512,
+		 (unsigned long long)vfs.f_bavail * vfs.f_frsize, strerror(rc));
 	return -1;
 }
 
