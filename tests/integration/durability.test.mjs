@@ -6,7 +6,8 @@
 //    gives 503 + Retry-After, no process dies, and once PostgreSQL returns every
 //    call answered 200 is in `requests` once with the cost its client was told;
 //  - every PostgreSQL process killed with -9 under load, on a cluster whose default
-//    is synchronous_commit = off (tests/pg.sh): lost = doubled = 0.
+//    is synchronous_commit = off (tests/pg.sh): lost = doubled = 0;
+//  - a spool at database.spool_max_bytes drops keyless refusals, never a billable call.
 // Bounded: about 40 s. `make stress` runs the long versions (tests/stress/durability.sh).
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
@@ -15,7 +16,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } fr
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
-import { Proc, ROOT, TOLLGATE, PROVIDER_ENV, freePort, gatewayConfig, startGateway, startMock, tmpdir, waitFor } from './lib.mjs';
+import { Proc, ROOT, TOLLGATE, PROVIDER_ENV, freePort, gatewayConfig, request, startGateway, startMock, tmpdir, waitFor } from './lib.mjs';
 import { CLIENT_KEY, KINDS, call, createDb, keepAliveAgent, load, metrics, migrate, psql, requirePg, rows, usdToPico } from './db.mjs';
 
 const sh = promisify(execFile);
@@ -216,7 +217,7 @@ test('every PostgreSQL process killed with -9 under load, synchronous_commit off
     gw = await startGateway(cfg, { dir });
     const run = load(gw.port, { prefix: 'k1-', concurrency: 30, agent, maxMs: 60000 });
     const kills = [];
-    for (let k = 0; k < 2; k++) {
+    for (let k = 0; k < (SECONDS >= 10 ? 5 : 2); k++) {
       const t0 = Date.now();
       await waitFor('load before the crash', () => Date.now() - t0 >= SECONDS * 500, SECONDS * 500 + 1000, 50);
       const { master, kids } = postgresPids();
@@ -243,6 +244,42 @@ test('every PostgreSQL process killed with -9 under load, synchronous_commit off
       `${f.answered200} answered, ${f.rows} rows, lost ${f.lost}, doubled ${f.doubled}, cost mismatches ${f.wrongCost}`);
   } finally {
     agent.destroy();
+    if (gw) await gw.stop('SIGKILL');
+    await pg('start').catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a spool at its cap drops the oldest refusals, never a billable call', { skip: !isRoot && 'needs root for the private cluster' }, async () => {
+  const dir = tmpdir('tollgate-cap-');
+  let gw;
+  try {
+    const cfg = await withPort(config(`${dir}/state`));
+    cfg.database.conninfo = db.conninfo;
+    cfg.database.spool_max_bytes = 1048576;
+    migrate(cfg, dir);
+    gw = await startGateway(cfg, { dir });
+    await pg('stop');
+    // ~2 KiB a refusal: 1,500 callers without a key fill a 1 MiB spool and more
+    const body = { model: 'claude-haiku-4-5', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] };
+    for (let i = 0; i < 1500; i += 50) {
+      const rs = await Promise.all(Array.from({ length: 50 }, () => request(gw.port, 'POST', '/v1/messages',
+        { headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body })));
+      for (const r of rs) assert.equal(r.status, 401);
+    }
+    await waitFor('refusals dropped', async () => (await metrics(gw.port)).tollgate_log_spool_dropped_total > 0, 10000, 100);
+    const results = [];
+    for (let i = 0; i < 60; i++) results.push(await call(gw.port, KINDS[i % KINDS.length], `s1-${i}`));
+    assert.deepEqual(results.map((r) => r.status), results.map(() => 200), 'billable calls still served');
+    const m = await metrics(gw.port);
+    await pg('start');
+    const f = await settle(db.conninfo, 's1-', results);
+    assert.equal(f.lost, 0);
+    assert.equal(f.doubled, 0);
+    assert.equal(f.ledger, f.told);
+    console.log(`# spool cap 1 MiB: ${m.tollgate_log_spool_dropped_total} refusals dropped, ` +
+      `${f.answered200} billable calls served and recorded (spool_writable=${m.tollgate_log_spool_writable})`);
+  } finally {
     if (gw) await gw.stop('SIGKILL');
     await pg('start').catch(() => {});
     rmSync(dir, { recursive: true, force: true });
