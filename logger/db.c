@@ -176,7 +176,8 @@ connect_timeout_ms(PGconn *c)
 	uint32_t ms = CONNECT_TIMEOUT_MS;
 
 	for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++)
-		if (strcmp(o->keyword, "connect_timeout") == 0 && o->val != NULL && atoi(o->val) > 0)
+		if (strcmp(o->keyword, "connect_timeout") == 0 && o->val != NULL &&
+		    atoi(o->val) > 0)
 			ms = (uint32_t)atoi(o->val) * 1000u;
 	PQconninfoFree(opts);
 	return ms;
@@ -209,7 +210,8 @@ tg_db_connect(const char *conninfo, const struct tg_db_wait *w, char *why, size_
 		st = PQconnectPoll(c);
 	}
 	if (st != PGRES_POLLING_OK || PQstatus(c) != CONNECTION_OK) {
-		snprintf(why, whylen, "%s", conn_broken ? "timed out connecting" : PQerrorMessage(c));
+		snprintf(why, whylen, "%s",
+			 conn_broken ? "timed out connecting" : PQerrorMessage(c));
 		why[strcspn(why, "\n")] = '\0';
 		PQfinish(c);
 		return NULL;
@@ -526,7 +528,7 @@ copy_in(PGconn *c, const struct tg_db_wait *w, const char *sql, const struct tg_
 		return -1;
 	}
 	PQclear(r);
-	/* libpq queues what it cannot send yet; 0 means it could not even queue: flush, retry once */
+	/* libpq queues what it cannot send yet; 0 = it could not even queue: flush, retry once */
 	while (off < b->len) {
 		int chunk = b->len - off > (1u << 20) ? 1 << 20 : (int)(b->len - off);
 

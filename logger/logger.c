@@ -69,7 +69,7 @@ struct lg {
 	bool                     spool_failed;       /* the last append failed */
 	uint64_t                 spool_retry_ms;     /* when a failed spool is tried again */
 	uint64_t                 dropped_seen;       /* refusals already added to the metric */
-	uint64_t                 replayed;           /* rows replayed since the spool last emptied */
+	uint64_t                 replayed;           /* rows replayed since the spool emptied */
 	PGconn                  *conn;
 	struct tg_db_wait        wait;
 	struct tg_buf            buf;
@@ -207,8 +207,8 @@ write_db(struct lg *l, const struct tg_record *const *recs, uint32_t n)
 		kept_aside = 1;
 	}
 	if (rc == TG_DB_DOWN) {
-		note_problem(l->last_err, sizeof(l->last_err), "could not write to PostgreSQL, spooling",
-			     why);
+		note_problem(l->last_err, sizeof(l->last_err),
+			     "could not write to PostgreSQL, spooling", why);
 		drop_conn(l);
 		return -1;
 	}
@@ -228,7 +228,8 @@ spool_gauges(struct lg *l)
 {
 	uint64_t dropped = tg_spool_dropped(l->spool);
 
-	atomic_store_explicit(&l->slot->spooled_rows, tg_spool_rows(l->spool), memory_order_relaxed);
+	atomic_store_explicit(&l->slot->spooled_rows, tg_spool_rows(l->spool),
+			      memory_order_relaxed);
 	atomic_store_explicit(&l->slot->spool_writable, !l->spool_failed, memory_order_relaxed);
 	if (dropped > l->dropped_seen) {
 		atomic_fetch_add_explicit(&l->slot->spool_dropped, dropped - l->dropped_seen,
@@ -353,14 +354,15 @@ collect(struct lg *l)
 			/* only a bug can publish a bad record: say so loudly, do not stall */
 			l->corrupt++;
 			bad = true;
-			tg_log_error(NULL, "could not use a ring record: bad length, version or CRC "
-				     "file=%s ring=%u pos=%llu kind=%u len=%u", l->files[f]->path, idx,
-				     (unsigned long long)(pos + i), rec->kind, rec->len);
+			tg_log_error(NULL, "could not use a ring record: bad length, version or "
+				     "CRC file=%s ring=%u pos=%llu kind=%u len=%u",
+				     l->files[f]->path, idx, (unsigned long long)(pos + i),
+				     rec->kind, rec->len);
 		}
 		l->ranges[l->n_ranges++] = (struct range){ f, idx, pos + got };
 	}
 	l->next_ring = total_rings ? (l->next_ring + 1) % total_rings : 0;
-	/* old files read to the end: their calls in flight, once each record of theirs is durable */
+	/* old files read to the end: their calls in flight, once all their records are durable */
 	for (uint32_t f = 1; f < l->n_files && n < l->batch_rows; f++) {
 		if (l->owned[f] && file_empty(l->files[f])) {
 			n += sweep_inflight(l, f, n, l->batch_rows - n);
@@ -381,8 +383,9 @@ consume(struct lg *l)
 	for (uint32_t i = 0; i < l->n_clears; i++) {
 		struct clear *c = &l->clears[i];
 
-		atomic_store_explicit(&tg_ring_inflight(l->files[c->file], c->ring, c->idx)->state, 0,
-				      memory_order_relaxed);
+		struct tg_inflight *e = tg_ring_inflight(l->files[c->file], c->ring, c->idx);
+
+		atomic_store_explicit(&e->state, 0, memory_order_relaxed);
 	}
 	l->n_clears = 0;
 	for (uint32_t f = 0; f < l->n_files; f++)
@@ -422,7 +425,8 @@ flush(struct lg *l, uint32_t n)
 	}
 	if (tg_spool_append(l->spool, l->batch, n) == 0) {
 		if (l->spool_failed)
-			tg_log_info(NULL, "spool in %s/spool takes records again", l->cfg->state_dir);
+			tg_log_info(NULL, "spool in %s/spool takes records again",
+				    l->cfg->state_dir);
 		l->spool_failed = false;
 		l->spool_err[0] = '\0';
 		l->spool_pending = true;
@@ -540,7 +544,8 @@ tg_logger_main(const struct tg_cfg *cfg, struct tg_shm_hdr *shm, struct tg_ring_
 		teardown(&l);
 		return 2;
 	}
-	tg_log_info(NULL, "logger started batch_rows=%u flush_ms=%u", l.batch_rows, cfg->db.flush_ms);
+	tg_log_info(NULL, "logger started batch_rows=%u flush_ms=%u", l.batch_rows,
+		    cfg->db.flush_ms);
 	while (!got_quit) {
 		uint64_t now = tg_clock_mono_ms(), nap = IDLE_POLL_MS;
 		bool busy = false;
@@ -562,7 +567,7 @@ tg_logger_main(const struct tg_cfg *cfg, struct tg_shm_hdr *shm, struct tg_ring_
 				first_seen = now;
 			due = n == UINT32_MAX || n >= l.batch_rows || got_term ||
 			      now - first_seen >= cfg->db.flush_ms;
-			/* a failed spool is tried again on its own short clock, not the database's */
+			/* a failed spool is tried again on its own short clock */
 			if (due && l.spool_failed && now < l.spool_retry_ms &&
 			    (l.spool_pending || l.conn == NULL))
 				due = false;
@@ -571,7 +576,7 @@ tg_logger_main(const struct tg_cfg *cfg, struct tg_shm_hdr *shm, struct tg_ring_
 				stuck_since = 0;
 				busy = true;
 			} else if (due) {
-				/* neither the database nor the disk takes records: they wait in the ring */
+				/* neither the database nor the disk takes them: they wait */
 				if (stuck_since == 0)
 					stuck_since = now;
 			} else if (!l.spool_failed) {
@@ -582,11 +587,19 @@ tg_logger_main(const struct tg_cfg *cfg, struct tg_shm_hdr *shm, struct tg_ring_
 			if (l.spool_failed && !busy)
 				nap = l.spool_retry_ms > now ? l.spool_retry_ms - now : 1;
 		}
-		/* the spool between ring batches, a batch at a time: the rings never wait on it */
-		if (replay_step(&l))
+		/*
+		 * The spool between ring batches, for up to flush_ms at a time: the
+		 * rings wait no longer than they would to fill a batch, and the spool
+		 * still shrinks while new rows queue behind it.
+		 */
+		for (uint64_t until = now + cfg->db.flush_ms; replay_step(&l);) {
 			busy = true;
+			if (got_quit || tg_clock_mono_ms() >= until)
+				break;
+		}
 		/* no spool needed now: still find out when it could take records again */
-		if (l.spool_failed && !l.spool_pending && l.conn != NULL && now >= l.spool_retry_ms) {
+		if (l.spool_failed && !l.spool_pending && l.conn != NULL &&
+		    now >= l.spool_retry_ms) {
 			l.spool_retry_ms = now + SPOOL_PROBE_MS;
 			if (tg_spool_probe(l.spool) == 0) {
 				tg_log_info(NULL, "spool in %s/spool takes records again",

@@ -308,8 +308,8 @@ new_segment(struct tg_spool *sp)
 	sp->next_seq++;
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
 	if (fd == -1) {
-		snprintf(sp->error, sizeof(sp->error), "could not create spool segment %s: %s", path,
-			 strerror(errno));
+		snprintf(sp->error, sizeof(sp->error), "could not create spool segment %s: %s",
+			 path, strerror(errno));
 		remove_seg(sp, sp->n_segs - 1);
 		return -1;
 	}
@@ -482,9 +482,10 @@ tg_spool_append(struct tg_spool *sp, const struct tg_record *const *recs, uint32
 			if (n == 0)
 				goto done;
 			if (sp->bytes + bytes + sizeof(struct seg_hdr) > sp->max_bytes) {
-				snprintf(sp->error, sizeof(sp->error), "the spool in %s is at its cap of "
-					 "%llu bytes (database.spool_max_bytes) with billable records "
-					 "only", sp->dir, (unsigned long long)sp->max_bytes);
+				snprintf(sp->error, sizeof(sp->error),
+					 "the spool in %s is at its cap of %llu bytes "
+					 "(database.spool_max_bytes) with billable records only",
+					 sp->dir, (unsigned long long)sp->max_bytes);
 				goto fail;
 			}
 		}
@@ -502,15 +503,16 @@ tg_spool_append(struct tg_spool *sp, const struct tg_record *const *recs, uint32
 			refusals += tg_spool_is_refusal(recs[i]);
 		}
 		if (write_all(sp->fd, iov, cnt) == -1) {
-			snprintf(sp->error, sizeof(sp->error), "could not append to the spool in %s: %s",
-				 sp->dir, strerror(errno));
+			snprintf(sp->error, sizeof(sp->error),
+				 "could not append to the spool in %s: %s", sp->dir,
+				 strerror(errno));
 			goto fail_seg;
 		}
 	}
 	/* after a failed fdatasync the kernel may have dropped the pages: never retry that file */
 	if (fdatasync(sp->fd) == -1) {
-		snprintf(sp->error, sizeof(sp->error), "could not sync the spool in %s: %s", sp->dir,
-			 strerror(errno));
+		snprintf(sp->error, sizeof(sp->error), "could not sync the spool in %s: %s",
+			 sp->dir, strerror(errno));
 		goto fail_seg;
 	}
 	s->bytes += bytes;
@@ -563,7 +565,8 @@ open_oldest(struct tg_spool *sp)
 			continue;
 		}
 		if (sp->rfd == -1) {
-			tg_log_error(NULL, "could not open spool segment %s: %s", path, strerror(errno));
+			tg_log_error(NULL, "could not open spool segment %s: %s", path,
+				     strerror(errno));
 			return -1;
 		}
 		sp->rseq = s->seq;
@@ -577,12 +580,15 @@ open_oldest(struct tg_spool *sp)
 			/* a header we did not write: keep it for a human */
 			sp->corrupt++;
 			snprintf(bad, sizeof(bad), "%s.bad", path);
-			tg_log_error(NULL, "spool segment %s has no spool header: kept as %s", path, bad);
+			tg_log_error(NULL, "spool segment %s has no spool header: kept as %s", path,
+				     bad);
 			if (rename(path, bad) == -1)
-				tg_log_error(NULL, "could not rename %s: %s", path, strerror(errno));
+				tg_log_error(NULL, "could not rename %s: %s", path,
+					     strerror(errno));
 		} else if (unlink(path) == -1) {
 			/* created, then a crash before its header: nothing in it */
-			tg_log_error(NULL, "could not delete spool segment %s: %s", path, strerror(errno));
+			tg_log_error(NULL, "could not delete spool segment %s: %s", path,
+				     strerror(errno));
 			return -1;
 		}
 		fsync_dir(sp->dir);
@@ -602,8 +608,8 @@ finish_segment(struct tg_spool *sp, bool damaged)
 	if (damaged) {
 		sp->corrupt++;
 		snprintf(bad, sizeof(bad), "%s.bad", path);
-		tg_log_error(NULL, "spool segment %s is corrupt after offset %lld: kept as %s", path,
-			     (long long)sp->roff, bad);
+		tg_log_error(NULL, "spool segment %s is corrupt after offset %lld: kept as %s",
+			     path, (long long)sp->roff, bad);
 		if (rename(path, bad) == -1)
 			tg_log_error(NULL, "could not rename %s: %s", path, strerror(errno));
 	} else if (unlink(path) == -1) {

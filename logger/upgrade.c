@@ -34,7 +34,8 @@ struct v1_request {
 	uint8_t  n_attempts;
 	uint8_t  endpoint;            /* enum tg_endpoint: version 1 used the first five values */
 	uint8_t  pad;
-	int64_t  input_tokens, output_tokens, reasoning_tokens, cache_read_tokens, cache_write_tokens;
+	int64_t  input_tokens, output_tokens, reasoning_tokens;
+	int64_t  cache_read_tokens, cache_write_tokens;
 	int64_t  cost_pusd;
 	uint32_t latency_us, ttfb_us, overhead_us;
 	uint32_t pad2;
@@ -87,11 +88,12 @@ upgrade_request(const struct v1_request *o, struct tg_request_rec *q)
 	q->outcome = o->outcome <= TG_OUTCOME_UNKNOWN ? o->outcome : TG_OUTCOME_UNKNOWN;
 	q->stream = o->stream;
 	q->usage_complete = o->usage_complete;
-	/* the row keeps the call's own count even where the attempts table cannot */
+	/* requests.attempts keeps the call's own count even where the attempts table cannot */
 	q->n_attempts = (uint8_t)n;
 	q->endpoint = o->endpoint <= TG_EP_GEMINI_STREAM ? o->endpoint : TG_EP_NONE;
 	q->delivery = q->outcome == TG_OUTCOME_CANCELLED ? TG_DELIVERY_NOT_DELIVERED
-		    : q->outcome == TG_OUTCOME_UNKNOWN ? TG_DELIVERY_UNKNOWN : TG_DELIVERY_DELIVERED;
+		    : q->outcome == TG_OUTCOME_UNKNOWN     ? TG_DELIVERY_UNKNOWN
+							   : TG_DELIVERY_DELIVERED;
 	q->route_reason = TG_REASON_NONE;
 	q->input_tokens = o->input_tokens;
 	q->output_tokens = o->output_tokens;
@@ -124,10 +126,9 @@ upgrade_request(const struct v1_request *o, struct tg_request_rec *q)
 
 		for (uint32_t i = TG_RECORD_MAX_ATTEMPTS; i < n; i++)
 			lost += o->attempts[i].cost_pusd;
-		/* requests.attempts still says n; the provider cost of the rest is named here */
-		q->n_attempts = (uint8_t)n;
-		tg_log_warn(NULL, "version 1 record with %u attempts: attempts %d to %u have no row of "
-			    "their own in attempts (their provider cost %lld pico-USD)", n,
+		/* the provider cost of the attempts with no row is named here, once */
+		tg_log_warn(NULL, "version 1 record with %u attempts: attempts %d to %u have no "
+			    "row of their own in attempts (their provider cost %lld pico-USD)", n,
 			    TG_RECORD_MAX_ATTEMPTS + 1, n, (long long)lost);
 	}
 }

@@ -230,10 +230,11 @@ allocate(int fd, const char *path, const char *dir, const struct tg_ring_file_hd
 	if (statvfs(dir, &vfs) == -1)
 		vfs.f_bavail = 0;
 	/* the size and the path first: callers may keep only the start of a long message */
-	snprintf(why, whylen, "could not allocate %llu bytes for %s (%u rings x (%u records + %u in "
-		 "flight) x %u bytes; %llu allocated, %llu free): %s; lower database.ring_records "
-		 "or max_connections, or give state_dir more room", (unsigned long long)h->size, path,
-		 h->n_rings, h->ring_records, h->inflight, h->record_size,
+	snprintf(why, whylen, "could not allocate %llu bytes for %s (%u rings x (%u records + "
+		 "%u in flight) x %u bytes; %llu allocated, %llu free): %s; lower "
+		 "database.ring_records or max_connections, or give state_dir more room",
+		 (unsigned long long)h->size, path, h->n_rings, h->ring_records, h->inflight,
+		 h->record_size,
 		 (unsigned long long)st.st_blocks * 512,
 		 (unsigned long long)vfs.f_bavail * vfs.f_frsize, strerror(rc));
 	return -1;
@@ -269,7 +270,7 @@ tg_ring_open(const char *state_dir, uint32_t n_rings, uint32_t ring_records, uin
 			if (have.version == TG_RING_VERSION && have.n_rings == n_rings &&
 			    have.ring_records == per_ring && have.inflight == inflight &&
 			    have.record_version == TG_RECORD_VERSION) {
-				/* a file made before blocks were allocated up front gets them now */
+				/* a file made before blocks were allocated gets them now */
 				if (allocate(fd, path, state_dir, &have, why, whylen) == -1) {
 					close(fd);
 					return NULL;
@@ -285,10 +286,10 @@ tg_ring_open(const char *state_dir, uint32_t n_rings, uint32_t ring_records, uin
 			} else {
 				close(fd);
 				snprintf(reason, sizeof(reason),
-					 "version %u, geometry %u rings x %u records + %u in flight, "
-					 "want version %u, %u x %u + %u", have.version, have.n_rings,
-					 have.ring_records, have.inflight, TG_RING_VERSION, n_rings,
-					 per_ring, inflight);
+					 "version %u, geometry %u rings x %u records + %u in "
+					 "flight, want version %u, %u x %u + %u", have.version,
+					 have.n_rings, have.ring_records, have.inflight,
+					 TG_RING_VERSION, n_rings, per_ring, inflight);
 			}
 		} else {
 			close(fd);
