@@ -83,10 +83,12 @@ bench: deps
 	$(Q)sh tests/stress/pipeline_bench.sh
 
 # Load with faults in turn (worker and logger kill -9, PostgreSQL restart, SIGHUP,
-# a provider down), then wrk's answers against the database rows (tests/stress/scenario.sh)
+# a provider down), then wrk's answers against the database rows (tests/stress/scenario.sh);
+# then a full disk and a crashing database, 20 s a phase (tests/stress/durability.sh)
 stress: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)DURATION=$${DURATION:-60} sh tests/stress/scenario.sh
+	$(Q)sh tests/stress/durability.sh
 
 fuzz:
 	$(Q)sh tests/fuzz/run.sh

@@ -20,6 +20,7 @@
 #define TG_MAX_KEYS           256
 #define TG_MAX_WORKERS        32      /* per generation; the shared region has 2x slots */
 #define TG_NAME_MAX           64      /* names of providers, models, routes, keys, NUL included */
+#define TG_MAX_CONNECTIONS    65536   /* per worker; equals TG_RING_MAX_INFLIGHT */
 
 enum tg_provider_kind { TG_KIND_ANTHROPIC = 0, TG_KIND_GEMINI, TG_KIND_OPENAI };
 
@@ -90,6 +91,8 @@ struct tg_db_cfg {
 	uint32_t             batch_rows, flush_ms;
 	uint32_t             ring_records;          /* all rings together */
 	enum tg_backpressure backpressure;
+	uint64_t             spool_max_bytes;       /* past it refusals are dropped, oldest first */
+	uint32_t             statement_timeout_ms;  /* the logger's session; a stuck write spools */
 };
 
 struct tg_cfg {
@@ -105,6 +108,7 @@ struct tg_cfg {
 	uint32_t reload_drain_ms;         /* a retired one's (default: longest total_timeout_ms) */
 	uint32_t client_timeout_ms;       /* reading a request's headers and body */
 	uint64_t max_body_bytes;
+	uint32_t max_connections;         /* open client connections per worker; sizes in-flight tables */
 
 	struct tg_db_cfg db;
 
