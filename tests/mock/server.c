@@ -46,6 +46,9 @@ struct conn {
 	struct tg_buf body;             /* a chunked request body, decoded */
 	struct tg_mock_reply reply;     /* the deferred reply in progress */
 	int next;                       /* its next event */
+	uint32_t rep_i;                 /* copies of the repeated event sent */
+	long sent;                      /* events sent (each copy counts) */
+	int64_t first_us;               /* when the first event left (spread plans keep to it) */
 	bool started;                   /* its head is written */
 	bool keepalive;                 /* of the request in progress */
 	bool http10;
@@ -61,6 +64,7 @@ struct tg_mock_server {
 	int listen_fd;
 	struct tg_mock_reply scratch;   /* plans answered at once are built here */
 	struct tg_buf ctl;
+	struct tg_buf copy;             /* one copy of a repeated event, its numbers filled in */
 	struct conn *conns;
 	char date[64];                  /* "date: ...\r\n", redone once a second */
 	time_t date_at;
@@ -233,8 +237,7 @@ control(struct conn *c, bool post, const char *path, const char *body, size_t le
 		}
 		tg_mock_faults_json(m, b);
 	} else if (strcmp(path, "/__mock/reset") == 0 && post) {
-		tg_mock_stats_reset(m);
-		memset(m->rule, 0, sizeof(m->rule));
+		tg_mock_reset(m);
 		tg_buf_puts(b, "{\"ok\":true}\n");
 	} else if (strcmp(path, "/__mock/health") == 0) {
 		tg_buf_puts(b, "{\"ok\":true}\n");
@@ -246,12 +249,66 @@ control(struct conn *c, bool post, const char *path, const char *body, size_t le
 	control_reply(c, 200, b);
 }
 
+/* Writes physical event i; the repeated one gets this copy's numbers. */
+static void
+put_event(struct conn *c, int i)
+{
+	const struct tg_mock_reply *r = &c->reply;
+	uint32_t from = i > 0 ? r->ev_end[i - 1] : 0, to = r->ev_end[i];
+	struct tg_buf *b = &c->s->copy;
+
+	if (i != r->rep_ev || r->nrep_num == 0) {
+		put_chunk(c, r->body.p + from, to - from);
+		return;
+	}
+	tg_buf_reset(b);
+	for (int k = 0; k < r->nrep_num; k++) {
+		const struct tg_mock_rep_num *n = &r->rep_num[k];
+
+		tg_buf_add(b, r->body.p + from, n->off - from);
+		tg_mock_put_num(b, n->base + n->step * (int64_t)c->rep_i);
+		from = n->off;
+	}
+	tg_buf_add(b, r->body.p + from, to - from);
+	put_chunk(c, b->p, b->len);
+}
+
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * Microseconds until the next event is due. A spread plan keeps to its schedule
+ * from the first event (timers fire late by up to a millisecond each, which over
+ * thousands of events would stretch the stream); a paced plan waits its delay.
+ */
+static int64_t
+next_wait_us(struct conn *c)
+{
+	const struct tg_mock_reply *r = &c->reply;
+	int64_t due = c->first_us;
+	long last = tg_mock_reply_events(r) - 1;
+
+	if (r->spread_ms == 0)
+		return (int64_t)r->ev_delay_ms[c->next] * 1000;
+	if (last > 0)
+		due += (int64_t)((uint64_t)c->sent * r->spread_ms * 1000 / (uint64_t)last);
+	due -= now_us();
+	return due > 0 ? due : 0;
+}
+
 /* Sends the deferred reply's events from c->next until one must wait. */
 static void
 step(struct conn *c)
 {
 	struct tg_mock_reply *r = &c->reply;
 	struct timeval tv;
+	int64_t wait_us = 0;
 
 	if (r->action == TG_ACT_RESET) {
 		conn_reset(c);
@@ -264,16 +321,18 @@ step(struct conn *c)
 	if (!c->started) {
 		put_head(c, r, true, 0);
 		c->started = true;
+		c->first_us = r->spread_ms > 0 ? now_us() : 0;
 	}
 	do {
-		uint32_t from = c->next > 0 ? r->ev_end[c->next - 1] : 0;
-
-		put_chunk(c, r->body.p + from, r->ev_end[c->next] - from);
-		c->next++;
-	} while (c->next < r->nev && r->ev_delay_ms[c->next] == 0);
+		put_event(c, c->next);
+		c->sent++;
+		/* the repeated event stays next until its last copy is out */
+		if (c->next != r->rep_ev || ++c->rep_i >= r->rep_count)
+			c->next++;
+	} while (c->next < r->nev && (wait_us = next_wait_us(c)) == 0);
 	if (c->next < r->nev) {
-		tv.tv_sec = r->ev_delay_ms[c->next] / 1000;
-		tv.tv_usec = (r->ev_delay_ms[c->next] % 1000) * 1000;
+		tv.tv_sec = wait_us / 1000000;
+		tv.tv_usec = wait_us % 1000000;
 		event_add(&c->timer, &tv);
 		conn_flush(c);
 		return;
@@ -321,6 +380,8 @@ execute(struct conn *c)
 	c->reply = *r;
 	*r = tmp;
 	c->next = 0;
+	c->rep_i = 0;
+	c->sent = 0;
 	c->started = false;
 	c->state = CONN_BUSY;
 	if (c->reply.action == TG_ACT_HOLD)
@@ -405,6 +466,8 @@ header(struct http_req *h, const char *name, const char *value)
 		{ "x-mock-fault", offsetof(struct tg_mock_req, fault_header) },
 		{ "x-mock-retry-after", offsetof(struct tg_mock_req, retry_after_header) },
 		{ "x-mock-delay-ms", offsetof(struct tg_mock_req, delay_header) },
+		{ "x-mock-stream-ms", offsetof(struct tg_mock_req, stream_ms_header) },
+		{ "x-mock-output-tokens", offsetof(struct tg_mock_req, output_tokens_header) },
 	};
 	const char **slot = NULL;
 
@@ -698,6 +761,7 @@ tg_mock_server_new(struct event_base *base, int listen_fd, struct tg_mock *m)
 	s->listen_fd = listen_fd;
 	tg_mock_reply_init(&s->scratch);
 	tg_buf_init(&s->ctl);
+	tg_buf_init(&s->copy);
 	event_assign(&s->accept_ev, base, listen_fd, EV_READ | EV_PERSIST, on_accept, s);
 	if (event_add(&s->accept_ev, NULL) == -1) {
 		tg_mock_server_free(s);
@@ -716,5 +780,6 @@ tg_mock_server_free(struct tg_mock_server *s)
 		conn_free(s->conns);
 	tg_mock_reply_fini(&s->scratch);
 	tg_buf_fini(&s->ctl);
+	tg_buf_fini(&s->copy);
 	free(s);
 }
