@@ -184,12 +184,17 @@ static void
 put_chunk(struct conn *c, const char *p, size_t n)
 {
 	char hex[20];
+	int i = (int)sizeof(hex) - 2;
 
 	if (n == 0)
 		return;
 	if (!c->http10) {
-		snprintf(hex, sizeof(hex), "%zx\r\n", n);
-		tg_buf_puts(&c->out, hex);
+		/* the chunk size in hex: once per streamed event, so no formatter */
+		hex[sizeof(hex) - 2] = '\r';
+		hex[sizeof(hex) - 1] = '\n';
+		for (size_t v = n; i == (int)sizeof(hex) - 2 || v != 0; v >>= 4)
+			hex[--i] = "0123456789abcdef"[v & 15];
+		tg_buf_add(&c->out, hex + i, sizeof(hex) - (size_t)i);
 	}
 	tg_buf_add(&c->out, p, n);
 	if (!c->http10)
@@ -322,6 +327,9 @@ step(struct conn *c)
 		put_head(c, r, true, 0);
 		c->started = true;
 		c->first_us = r->spread_ms > 0 ? now_us() : 0;
+		/* the headers are on their way: a long stream need not keep them */
+		tg_buf_fini(&r->hdr);
+		r->nhdr = 0;
 	}
 	do {
 		put_event(c, c->next);
@@ -364,6 +372,21 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	step(arg);
 }
 
+/* Gives back a buffer's slack: ten thousand open streams each keep their plan. */
+static void
+shrink(struct tg_buf *b)
+{
+	char *p;
+
+	if (b->p == NULL || b->failed || b->cap <= b->len + 1 + 256)
+		return;
+	p = realloc(b->p, b->len + 1);
+	if (p == NULL)
+		return;
+	b->p = p;
+	b->cap = b->len + 1;
+}
+
 /* Starts the plan in s->scratch: written now, or handed to the connection's timer. */
 static void
 execute(struct conn *c)
@@ -379,6 +402,7 @@ execute(struct conn *c)
 	tmp = c->reply;
 	c->reply = *r;
 	*r = tmp;
+	shrink(&c->reply.body);
 	c->next = 0;
 	c->rep_i = 0;
 	c->sent = 0;
@@ -632,6 +656,13 @@ conn_process(struct conn *c)
 		/* the plan owns copies of everything it needs: drop the request's bytes */
 		memmove(c->in.p, c->in.p + head_len + used, c->in.len - head_len - used);
 		c->in.len -= head_len + used;
+		if (c->state == CONN_BUSY) {
+			/* a reply that lasts (a long stream, a held call) keeps no request buffers */
+			tg_buf_fini(&c->head);
+			tg_buf_fini(&c->body);
+			if (c->in.len == 0)
+				tg_buf_fini(&c->in);
+		}
 		continue;
 need_more:
 		if (h.expect != NULL && strcasecmp(h.expect, "100-continue") == 0 && !c->continued) {

