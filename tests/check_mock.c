@@ -977,6 +977,15 @@ static const struct {
 	  "{\"model\":\"gpt-4o-mini\",\"messages\":[],\"input\":\"x\"}", 400,
 	  "\"message\":\"Unknown parameter: 'messages'.\",\"type\":\"invalid_request_error\","
 	  "\"param\":\"messages\",\"code\":\"unknown_parameter\"" },
+	{ TG_MOCK_OPENAI, "/v1/chat/completions",
+	  "{\"model\":\"gpt-4o-mini\",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":"
+	  "\"w\",\"parameters\":{\"type\":\"OBJECT\"}}}],\"messages\":[]}", 400,
+	  "'OBJECT' is not valid under any of the given schemas.\",\"type\":\"invalid_request_error\","
+	  "\"param\":\"tools[0].function.parameters\",\"code\":\"invalid_function_parameters\"" },
+	{ TG_MOCK_ANTHROPIC, "/v1/messages",
+	  "{\"model\":\"claude-haiku-4-5\",\"max_tokens\":5,\"tools\":[{\"name\":\"w\","
+	  "\"input_schema\":{\"type\":\"object\",\"properties\":{\"type\":{\"type\":\"STRING\"}}}}],"
+	  "\"messages\":[]}", 400, "tools.0.custom.input_schema: JSON schema is invalid" },
 	{ TG_MOCK_GEMINI, "/v1beta/models/gemini-2.5-flash:generateContent",
 	  "{\"contents\":[{\"parts\":[{\"text\":\"hi\"}]}],\"spend_limit\":0}", 400,
 	  "Invalid JSON payload received. Unknown name \\\"spend_limit\\\": Cannot find field." },

@@ -194,7 +194,7 @@ static int
 walk_tools(struct tg_mock_req *q, struct tg_mock_reply *r, const struct tg_json *j, int tools,
 	   struct tg_mock_offer *offers, int *noffers)
 {
-	int end, pieces = 0;
+	int end, pieces = 0, i = 0;
 
 	if (tools == -1)
 		return 0;
@@ -202,11 +202,20 @@ walk_tools(struct tg_mock_req *q, struct tg_mock_reply *r, const struct tg_json 
 		error(q, r, TG_MOCK_E_BAD_REQUEST, "tools: Input should be a valid list");
 		return -1;
 	}
-	for (int k = tg_mock_first(j, tools, &end); k != -1; k = tg_mock_next(j, tools, k, end)) {
+	for (int k = tg_mock_first(j, tools, &end); k != -1; k = tg_mock_next(j, tools, k, end), i++) {
 		int name = tg_json_get(j, k, "name"), schema = tg_json_get(j, k, "input_schema");
 
 		if (name == -1 || !tg_json_is_str(j, name)) {
 			error(q, r, TG_MOCK_E_BAD_REQUEST, "tools.0.custom.name: Field required");
+			return -1;
+		}
+		if (schema != -1 && tg_mock_schema_bad_type(j, schema) != -1) {
+			char why[256];
+
+			snprintf(why, sizeof(why), "tools.%d.custom.input_schema: JSON schema is invalid. "
+				 "It must match JSON Schema draft 2020-12 "
+				 "(https://json-schema.org/draft/2020-12).", i);
+			error(q, r, TG_MOCK_E_BAD_REQUEST, why);
 			return -1;
 		}
 		tg_mock_prompt_mix_json(&q->prompt_walk, j, k);

@@ -275,6 +275,9 @@ void tg_mock_tools_preface(const struct tg_mock_tools *t, char *out, size_t cap)
 /* End of the argument fragment that starts at pos (the k-th): cut inside keys and
  * strings, never inside a UTF-8 sequence or an escape, as providers' streams do. */
 size_t tg_mock_args_piece(const char *s, size_t len, size_t pos, int k);
+/* A "type" in a tool's schema that JSON Schema does not know ("OBJECT": Gemini's
+   spelling), as a token, or -1. OpenAI and Anthropic refuse such a schema. */
+int tg_mock_schema_bad_type(const struct tg_json *j, int schema);
 /* Tokens of a JSON value's raw text (tool schemas, arguments, function responses). */
 int tg_mock_json_tokens(const struct tg_json *j, int tok);
 /* Writes JSON value tok compactly (no insignificant whitespace) to b. */
@@ -409,6 +412,11 @@ void tg_mock_openai_headers(struct tg_mock_req *q, struct tg_mock_reply *r, int 
 int tg_mock_openai_auth(struct tg_mock_req *q, struct tg_mock_reply *r, const char *want);
 void tg_mock_openai_error(struct tg_mock_req *q, struct tg_mock_reply *r, enum tg_mock_err e,
 			  const char *detail);
+/* A tool schema OpenAI refuses (see tg_mock_schema_bad_type): renders the 400 and
+   returns -1; param_fmt with index names the schema. 0 when it is fine. */
+int tg_mock_openai_bad_schema(struct tg_mock_req *q, struct tg_mock_reply *r,
+			      const struct tg_json *j, int name, int schema, const char *param_fmt,
+			      int index);
 /* Renders OpenAI's 400 with param and code (either may be NULL). */
 void tg_mock_openai_error_param(struct tg_mock_req *q, struct tg_mock_reply *r, const char *msg,
 				const char *param, const char *code);

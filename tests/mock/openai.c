@@ -260,21 +260,45 @@ collect_calls(const struct tg_json *j, struct pending *p, int msg, int calls)
 	}
 }
 
+int
+tg_mock_openai_bad_schema(struct tg_mock_req *q, struct tg_mock_reply *r, const struct tg_json *j,
+			  int name, int schema, const char *param_fmt, int index)
+{
+	char fn[128], ty[32], msg[320], param[64];
+	int bad = tg_mock_schema_bad_type(j, schema);
+
+	if (bad == -1)
+		return 0;
+	tg_mock_member_name(j, name, fn, sizeof(fn));
+	tg_mock_member_name(j, bad, ty, sizeof(ty));
+	snprintf(msg, sizeof(msg), "Invalid schema for function '%s': '%s' is not valid under any "
+		 "of the given schemas.", fn, ty);
+	snprintf(param, sizeof(param), param_fmt, index);
+	tg_mock_openai_error_param(q, r, msg, param, "invalid_function_parameters");
+	return -1;
+}
+
+#define bad_schema tg_mock_openai_bad_schema
+
 /* tools: [{"type":"function","function":{"name","description","parameters"}}] */
-static void
-walk_tools(struct tg_mock_req *q, const struct tg_json *j, int tools,
+static int
+walk_tools(struct tg_mock_req *q, struct tg_mock_reply *r, const struct tg_json *j, int tools,
 	   struct tg_mock_offer *offers, int *noffers)
 {
-	int end, pieces = 0;
+	int end, pieces = 0, i = 0;
 
 	if (tools == -1 || !tg_json_is_arr(j, tools))
-		return;
-	for (int k = tg_mock_first(j, tools, &end); k != -1; k = tg_mock_next(j, tools, k, end)) {
+		return 0;
+	for (int k = tg_mock_first(j, tools, &end); k != -1;
+	     k = tg_mock_next(j, tools, k, end), i++) {
 		int fn = tg_json_get(j, k, "function");
 		int name = fn != -1 ? tg_json_get(j, fn, "name") : -1;
 
 		if (name == -1 || !tg_json_is_str(j, name))
 			continue;
+		if (bad_schema(q, r, j, name, tg_json_get(j, fn, "parameters"),
+			       "tools[%d].function.parameters", i) == -1)
+			return -1;
 		tg_mock_prompt_mix_json(&q->prompt_walk, j, k);
 		q->prompt_walk.tokens += tg_mock_text_tokens(j, name, &pieces) +
 					 tg_mock_text_tokens(j, tg_json_get(j, fn, "description"),
@@ -285,6 +309,7 @@ walk_tools(struct tg_mock_req *q, const struct tg_json *j, int tools,
 				name, tg_json_get(j, fn, "parameters") };
 	}
 	tg_mock_prompt_mark(&q->prompt_walk, 0);
+	return 0;
 }
 
 /* tool_choice: "none" | "auto" | "required" | {"type":"function","function":{"name"}} */
@@ -343,7 +368,8 @@ parse(struct tg_mock_req *q, struct tg_mock_reply *r)
 	}
 	/* the prompt in order: tool definitions, then the messages (automatic caching) */
 	tg_mock_prompt_begin(&q->prompt_walk, q->model, q->base_tokens);
-	walk_tools(q, &j, tg_json_get(&j, 0, "tools"), offers, &noffers);
+	if (walk_tools(q, r, &j, tg_json_get(&j, 0, "tools"), offers, &noffers) == -1)
+		goto fail;
 	for (int k = tg_mock_first(&j, msgs, &end); k != -1; k = tg_mock_next(&j, msgs, k, end)) {
 		int role = tg_json_get(&j, k, "role");
 		int content = tg_json_get(&j, k, "content");

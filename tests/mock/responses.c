@@ -63,15 +63,16 @@ refuse(struct tg_mock_req *q, struct tg_mock_reply *r, const char *fmt, const st
 }
 
 /* tools: [{"type":"function","name","description","parameters","strict"}, built-in tools…] */
-static void
-walk_tools(struct tg_mock_req *q, const struct tg_json *j, int tools,
+static int
+walk_tools(struct tg_mock_req *q, struct tg_mock_reply *r, const struct tg_json *j, int tools,
 	   struct tg_mock_offer *offers, int *noffers)
 {
-	int end, pieces = 0;
+	int end, pieces = 0, i = 0;
 
 	if (tools == -1 || !tg_json_is_arr(j, tools))
-		return;
-	for (int k = tg_mock_first(j, tools, &end); k != -1; k = tg_mock_next(j, tools, k, end)) {
+		return 0;
+	for (int k = tg_mock_first(j, tools, &end); k != -1;
+	     k = tg_mock_next(j, tools, k, end), i++) {
 		int ty = tg_json_get(j, k, "type"), name = tg_json_get(j, k, "name");
 
 		tg_mock_prompt_mix_json(&q->prompt_walk, j, k);
@@ -80,6 +81,9 @@ walk_tools(struct tg_mock_req *q, const struct tg_json *j, int tools,
 			q->prompt_walk.tokens += tg_mock_json_tokens(j, k);
 			continue;
 		}
+		if (tg_mock_openai_bad_schema(q, r, j, name, tg_json_get(j, k, "parameters"),
+					      "tools[%d].parameters", i) == -1)
+			return -1;
 		q->prompt_walk.tokens += tg_mock_text_tokens(j, name, &pieces) +
 					 tg_mock_text_tokens(j, tg_json_get(j, k, "description"),
 							     &pieces) +
@@ -89,6 +93,7 @@ walk_tools(struct tg_mock_req *q, const struct tg_json *j, int tools,
 				name, tg_json_get(j, k, "parameters") };
 	}
 	tg_mock_prompt_mark(&q->prompt_walk, 0);
+	return 0;
 }
 
 /* One input item: a message (EasyInputMessage or type "message"), a call, a call's output. */
@@ -213,7 +218,8 @@ parse(struct tg_mock_req *q, struct tg_mock_reply *r)
 		goto fail;
 	}
 	tg_mock_prompt_begin(&q->prompt_walk, q->model, q->base_tokens);
-	walk_tools(q, &j, tg_json_get(&j, 0, "tools"), offers, &noffers);
+	if (walk_tools(q, r, &j, tg_json_get(&j, 0, "tools"), offers, &noffers) == -1)
+		goto fail;
 	t = tg_json_get(&j, 0, "instructions");
 	if (t != -1 && tg_json_is_str(&j, t)) {
 		tg_mock_prompt_mix_json(&q->prompt_walk, &j, t);

@@ -153,6 +153,48 @@ value_for(struct tg_buf *b, const struct tg_json *j, int schema, int depth)
 		tg_buf_puts(b, "null");
 }
 
+/* ---- schemas ---- */
+
+static bool
+json_schema_type(const struct tg_json *j, int tok)
+{
+	static const char *const types[] = {
+		"object", "string", "number", "integer", "boolean", "array", "null",
+	};
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (tg_json_eq(j, tok, types[i]))
+			return true;
+	return false;
+}
+
+int
+tg_mock_schema_bad_type(const struct tg_json *j, int tok)
+{
+	int end, bad;
+
+	if (tok < 0 || (!tg_json_is_obj(j, tok) && !tg_json_is_arr(j, tok)))
+		return -1;
+	for (int k = tg_mock_first(j, tok, &end); k != -1; k = tg_mock_next(j, tok, k, end)) {
+		int v = tg_json_is_obj(j, tok) ? k + 1 : k;
+
+		/* "type": "string" or ["string", "null"]; a property named type maps to a schema */
+		if (tg_json_is_obj(j, tok) && tg_json_eq(j, k, "type")) {
+			int tend;
+
+			if (tg_json_is_str(j, v) && !json_schema_type(j, v))
+				return v;
+			for (int t = tg_json_is_arr(j, v) ? tg_mock_first(j, v, &tend) : -1; t != -1;
+			     t = tg_mock_next(j, v, t, tend))
+				if (tg_json_is_str(j, t) && !json_schema_type(j, t))
+					return t;
+		}
+		if ((bad = tg_mock_schema_bad_type(j, v)) != -1)
+			return bad;
+	}
+	return -1;
+}
+
 /* ---- the trigger ---- */
 
 static bool
