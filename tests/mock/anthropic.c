@@ -348,7 +348,7 @@ parse(struct tg_mock_req *q, struct tg_mock_reply *r)
 	struct tg_mock_offer offers[TG_MOCK_MAX_OFFERS];
 	struct pending pend = { 0 };
 	enum tg_mock_choice choice = TG_MOCK_CHOICE_AUTO;
-	char why[160], forced[128] = "";
+	char why[256], forced[128] = "";
 	int t, msgs, end, nmsg = 0, noffers = 0, pieces = 0;
 	bool counting = strcmp(q->path, "/v1/messages/count_tokens") == 0, parallel = true;
 	int64_t v = 0;
