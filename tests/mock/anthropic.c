@@ -161,8 +161,8 @@ struct pending {
 static int
 ttl_of(const struct tg_json *j, int obj)
 {
-	int cc = tg_json_is_obj(j, obj) ? tg_json_get(j, obj, "cache_control") : -1;
-	int ttl = cc != -1 ? tg_json_get(j, cc, "ttl") : -1;
+	int cc = tg_json_is_obj(j, obj) ? tg_mock_get(j, obj, "cache_control") : -1;
+	int ttl = cc != -1 ? tg_mock_get(j, cc, "ttl") : -1;
 
 	if (cc == -1 || !tg_json_is_obj(j, cc))
 		return 0;
@@ -184,9 +184,9 @@ walk_block(struct tg_mock_req *q, const struct tg_json *j, int block)
 {
 	int pieces = 0;
 
-	tg_mock_prompt_mix_json(&q->prompt_walk, j, block);
-	q->prompt_walk.tokens += tg_mock_text_tokens(j, block, &pieces);
-	tg_mock_prompt_mark(&q->prompt_walk, ttl_of(j, block));
+	tg_mock_prompt_mix_json(q->walk, j, block);
+	q->walk->tokens += tg_mock_text_tokens(j, block, &pieces);
+	tg_mock_prompt_mark(q->walk, ttl_of(j, block));
 }
 
 /* Walks tools (each a block that can carry a breakpoint) and collects the callable ones. */
@@ -203,7 +203,7 @@ walk_tools(struct tg_mock_req *q, struct tg_mock_reply *r, const struct tg_json 
 		return -1;
 	}
 	for (int k = tg_mock_first(j, tools, &end); k != -1; k = tg_mock_next(j, tools, k, end), i++) {
-		int name = tg_json_get(j, k, "name"), schema = tg_json_get(j, k, "input_schema");
+		int name = tg_mock_get(j, k, "name"), schema = tg_mock_get(j, k, "input_schema");
 
 		if (name == -1 || !tg_json_is_str(j, name)) {
 			error(q, r, TG_MOCK_E_BAD_REQUEST, "tools.0.custom.name: Field required");
@@ -218,12 +218,12 @@ walk_tools(struct tg_mock_req *q, struct tg_mock_reply *r, const struct tg_json 
 			error(q, r, TG_MOCK_E_BAD_REQUEST, why);
 			return -1;
 		}
-		tg_mock_prompt_mix_json(&q->prompt_walk, j, k);
-		q->prompt_walk.tokens += tg_mock_text_tokens(j, name, &pieces) +
-					 tg_mock_text_tokens(j, tg_json_get(j, k, "description"),
+		tg_mock_prompt_mix_json(q->walk, j, k);
+		q->walk->tokens += tg_mock_text_tokens(j, name, &pieces) +
+					 tg_mock_text_tokens(j, tg_mock_get(j, k, "description"),
 							     &pieces) +
 					 tg_mock_json_tokens(j, schema);
-		tg_mock_prompt_mark(&q->prompt_walk, ttl_of(j, k));
+		tg_mock_prompt_mark(q->walk, ttl_of(j, k));
 		/* server tools (web_search_…) run at the provider; only custom tools are called */
 		if (schema != -1 && *noffers < TG_MOCK_MAX_OFFERS)
 			offers[(*noffers)++] = (struct tg_mock_offer){ name, schema };
@@ -242,8 +242,8 @@ pair_results(struct tg_mock_req *q, struct tg_mock_reply *r, const struct tg_jso
 	if (tg_json_is_arr(j, content)) {
 		for (int b = tg_mock_first(j, content, &end); b != -1;
 		     b = tg_mock_next(j, content, b, end), idx++) {
-			int ty = tg_json_get(j, b, "type"), use = tg_json_get(j, b, "tool_use_id");
-			int err = tg_json_get(j, b, "is_error"), i;
+			int ty = tg_mock_get(j, b, "type"), use = tg_mock_get(j, b, "tool_use_id");
+			int err = tg_mock_get(j, b, "is_error"), i;
 			bool is_error = false;
 
 			if (ty == -1 || !tg_json_eq(j, ty, "tool_result") || use == -1)
@@ -267,8 +267,8 @@ pair_results(struct tg_mock_req *q, struct tg_mock_reply *r, const struct tg_jso
 
 				if (err != -1 && tg_json_bool(j, err, &is_error) == -1)
 					is_error = false;
-				tg_mock_tools_result(&q->tools, name, n, j,
-						     tg_json_get(j, b, "content"), is_error);
+				tg_mock_tools_result(q->tools, name, n, j,
+						     tg_mock_get(j, b, "content"), is_error);
 			}
 		}
 	}
@@ -297,8 +297,8 @@ collect_uses(const struct tg_json *j, struct pending *p, int msg, int content)
 	if (!tg_json_is_arr(j, content))
 		return;
 	for (int b = tg_mock_first(j, content, &end); b != -1; b = tg_mock_next(j, content, b, end)) {
-		int ty = tg_json_get(j, b, "type"), id = tg_json_get(j, b, "id");
-		int name = tg_json_get(j, b, "name");
+		int ty = tg_mock_get(j, b, "type"), id = tg_mock_get(j, b, "id");
+		int name = tg_mock_get(j, b, "name");
 
 		if (ty == -1 || !tg_json_eq(j, ty, "tool_use") || id == -1 || name == -1 ||
 		    p->n == MAX_PENDING)
@@ -311,15 +311,15 @@ collect_uses(const struct tg_json *j, struct pending *p, int msg, int content)
 
 /* tool_choice: {"type":"auto"|"any"|"tool"|"none", "name", "disable_parallel_tool_use"}. */
 static int
-read_choice(struct tg_mock_req *q, struct tg_mock_reply *r, const struct tg_json *j,
+read_choice(struct tg_mock_req *q, struct tg_mock_reply *r, const struct tg_json *j, int tc,
 	    enum tg_mock_choice *choice, char *forced, size_t cap, bool *parallel)
 {
-	int tc = tg_json_get(j, 0, "tool_choice"), ty, t;
+	int ty, t;
 	bool off = false;
 
 	if (tc == -1)
 		return 0;
-	ty = tg_json_get(j, tc, "type");
+	ty = tg_mock_get(j, tc, "type");
 	if (ty == -1) {
 		error(q, r, TG_MOCK_E_BAD_REQUEST, "tool_choice.type: Field required");
 		return -1;
@@ -330,12 +330,12 @@ read_choice(struct tg_mock_req *q, struct tg_mock_reply *r, const struct tg_json
 		*choice = TG_MOCK_CHOICE_NONE;
 	else if (tg_json_eq(j, ty, "tool"))
 		*choice = TG_MOCK_CHOICE_TOOL;
-	t = tg_json_get(j, tc, "name");
+	t = tg_mock_get(j, tc, "name");
 	if (*choice == TG_MOCK_CHOICE_TOOL && (t == -1 || tg_json_str(j, t, forced, cap) < 0)) {
 		error(q, r, TG_MOCK_E_BAD_REQUEST, "tool_choice.tool.name: Field required");
 		return -1;
 	}
-	t = tg_json_get(j, tc, "disable_parallel_tool_use");
+	t = tg_mock_get(j, tc, "disable_parallel_tool_use");
 	if (t != -1 && tg_json_bool(j, t, &off) == 0 && off)
 		*parallel = false;
 	return 0;
@@ -345,6 +345,7 @@ static int
 parse(struct tg_mock_req *q, struct tg_mock_reply *r)
 {
 	struct tg_json j;
+	struct tg_mock_root rt;
 	struct tg_mock_offer offers[TG_MOCK_MAX_OFFERS];
 	struct pending pend = { 0 };
 	enum tg_mock_choice choice = TG_MOCK_CHOICE_AUTO;
@@ -359,42 +360,42 @@ parse(struct tg_mock_req *q, struct tg_mock_reply *r)
 		      "There was an error parsing the body of your request: not valid JSON");
 		goto fail;
 	}
-	t = counting ? tg_mock_unknown_member(&j, count_fields, sizeof(count_fields) /
-							       sizeof(count_fields[0]))
-		     : tg_mock_unknown_member(&j, create_fields, sizeof(create_fields) /
-								 sizeof(create_fields[0]));
+	t = counting ? tg_mock_root_init(&rt, &j, count_fields, sizeof(count_fields) /
+								 sizeof(count_fields[0]))
+		     : tg_mock_root_init(&rt, &j, create_fields, sizeof(create_fields) /
+								   sizeof(create_fields[0]));
 	if (t != -1) {
 		tg_mock_member_name(&j, t, why, sizeof(why));
 		error(q, r, TG_MOCK_E_UNKNOWN_FIELD, why);
 		goto fail;
 	}
-	t = tg_json_get(&j, 0, "model");
+	t = tg_mock_root_get(&rt, "model");
 	if (t == -1 || !tg_json_is_str(&j, t) || tg_json_str(&j, t, q->model, sizeof(q->model)) < 0) {
 		error(q, r, TG_MOCK_E_BAD_REQUEST, "model: Field required");
 		goto fail;
 	}
-	msgs = tg_json_get(&j, 0, "messages");
+	msgs = tg_mock_root_get(&rt, "messages");
 	if (msgs == -1 || !tg_json_is_arr(&j, msgs)) {
 		error(q, r, TG_MOCK_E_BAD_REQUEST, "messages: Field required");
 		goto fail;
 	}
-	t = tg_json_get(&j, 0, "max_tokens");
+	t = tg_mock_root_get(&rt, "max_tokens");
 	if (!counting && (t == -1 || tg_json_int64(&j, t, &v) == -1 || v < 1)) {
 		error(q, r, TG_MOCK_E_BAD_REQUEST, "max_tokens: Field required");
 		goto fail;
 	}
 	q->max_tokens = counting ? 0 : (long)v;
-	t = tg_json_get(&j, 0, "stream");
+	t = tg_mock_root_get(&rt, "stream");
 	q->stream = !counting && t != -1 && tg_json_bool(&j, t, &q->stream) == 0 && q->stream;
 
 	/* the prompt in Anthropic's order: tools, system, messages */
-	tg_mock_prompt_begin(&q->prompt_walk, q->model, q->base_tokens);
-	if (walk_tools(q, r, &j, tg_json_get(&j, 0, "tools"), offers, &noffers) == -1)
+	tg_mock_prompt_begin(q->walk, q->model, q->base_tokens);
+	if (walk_tools(q, r, &j, tg_mock_root_get(&rt, "tools"), offers, &noffers) == -1)
 		goto fail;
-	t = tg_json_get(&j, 0, "system");
+	t = tg_mock_root_get(&rt, "system");
 	if (t != -1) {
-		tg_mock_prompt_mix(&q->prompt_walk, "system", 7);
-		q->prompt_walk.tokens += q->message_tokens;
+		tg_mock_prompt_mix(q->walk, "system", 7);
+		q->walk->tokens += q->message_tokens;
 		if (tg_json_is_arr(&j, t)) {
 			for (int k = tg_mock_first(&j, t, &end); k != -1; k = tg_mock_next(&j, t, k, end))
 				walk_block(q, &j, k);
@@ -403,21 +404,21 @@ parse(struct tg_mock_req *q, struct tg_mock_reply *r)
 		}
 	}
 	for (int k = tg_mock_first(&j, msgs, &end); k != -1; k = tg_mock_next(&j, msgs, k, end)) {
-		int role = tg_json_get(&j, k, "role"), content = tg_json_get(&j, k, "content");
+		int role = tg_mock_get(&j, k, "role"), content = tg_mock_get(&j, k, "content");
 		bool user = role != -1 && tg_json_eq(&j, role, "user");
 		bool last = tg_mock_next(&j, msgs, k, end) == -1;
 		int ce;
 
-		tg_mock_prompt_mix_json(&q->prompt_walk, &j, role);
-		q->prompt_walk.tokens += q->message_tokens;
+		tg_mock_prompt_mix_json(q->walk, &j, role);
+		q->walk->tokens += q->message_tokens;
 		if (content != -1 && tg_json_is_arr(&j, content)) {
 			for (int b = tg_mock_first(&j, content, &ce); b != -1;
 			     b = tg_mock_next(&j, content, b, ce))
 				walk_block(q, &j, b);
 		} else if (content != -1) {
-			tg_mock_prompt_mix_json(&q->prompt_walk, &j, content);
-			q->prompt_walk.tokens += tg_mock_text_tokens(&j, content, &pieces);
-			tg_mock_prompt_mark(&q->prompt_walk, 0);
+			tg_mock_prompt_mix_json(q->walk, &j, content);
+			q->walk->tokens += tg_mock_text_tokens(&j, content, &pieces);
+			tg_mock_prompt_mark(q->walk, 0);
 		}
 		if (user) {
 			tg_mock_copy_str(&j, content, q->prompt, sizeof(q->prompt));
@@ -429,18 +430,18 @@ parse(struct tg_mock_req *q, struct tg_mock_reply *r)
 		nmsg++;
 	}
 	/* automatic caching: a top-level cache_control puts the breakpoint on the last block */
-	if ((t = ttl_of(&j, 0)) > 0)
-		tg_mock_prompt_break_last(&q->prompt_walk, t);
-	if (q->prompt_walk.nbreak > TG_MOCK_MAX_BREAKPOINTS) {
+	if ((t = tg_mock_root_get(&rt, "cache_control")) != -1 && (t = ttl_of(&j, 0)) > 0)
+		tg_mock_prompt_break_last(q->walk, t);
+	if (q->walk->nbreak > TG_MOCK_MAX_BREAKPOINTS) {
 		snprintf(why, sizeof(why), "A maximum of %d blocks with cache_control may be provided. "
-			 "Found %d.", TG_MOCK_MAX_BREAKPOINTS, q->prompt_walk.nbreak);
+			 "Found %d.", TG_MOCK_MAX_BREAKPOINTS, q->walk->nbreak);
 		error(q, r, TG_MOCK_E_BAD_REQUEST, why);
 		goto fail;
 	}
-	t = tg_json_get(&j, 0, "thinking");
+	t = tg_mock_root_get(&rt, "thinking");
 	if (t != -1 && tg_json_is_obj(&j, t)) {
-		int ty = tg_json_get(&j, t, "type");
-		int b = tg_json_get(&j, t, "budget_tokens");
+		int ty = tg_mock_get(&j, t, "type");
+		int b = tg_mock_get(&j, t, "budget_tokens");
 
 		q->think_requested = ty != -1 &&
 				     (tg_json_eq(&j, ty, "enabled") || tg_json_eq(&j, ty, "adaptive"));
@@ -448,7 +449,8 @@ parse(struct tg_mock_req *q, struct tg_mock_reply *r)
 			q->think_cap = (long)v;
 		q->show_thought = q->think_requested;
 	}
-	if (read_choice(q, r, &j, &choice, forced, sizeof(forced), &parallel) == -1)
+	if (read_choice(q, r, &j, tg_mock_root_get(&rt, "tool_choice"), &choice, forced,
+			sizeof(forced), &parallel) == -1)
 		goto fail;
 	if (choice == TG_MOCK_CHOICE_TOOL) {
 		int i;
@@ -462,8 +464,8 @@ parse(struct tg_mock_req *q, struct tg_mock_reply *r)
 			goto fail;
 		}
 	}
-	if (q->tools.nresults == 0 && !counting)
-		tg_mock_tools_plan(&q->tools, &j, offers, noffers, choice, forced, parallel,
+	if (q->tools->nresults == 0 && !counting)
+		tg_mock_tools_plan(q->tools, &j, offers, noffers, choice, forced, parallel,
 				   q->prompt);
 	tg_json_fini(&j);
 	return 0;
@@ -597,8 +599,8 @@ static void
 tool_use(struct tg_mock_reply *r, const struct tg_mock_req *q, int i, const char *id, int index,
 	 bool stream)
 {
-	const struct tg_mock_call *c = &q->tools.call[i];
-	const char *args = q->tools.args + c->args_off;
+	const struct tg_mock_call *c = &q->tools->call[i];
+	const char *args = q->tools->args + c->args_off;
 	struct tg_buf *b = &r->body;
 	bool empty = c->args_len == 2 && memcmp(args, "{}", 2) == 0;
 	int k = 0;
@@ -636,8 +638,8 @@ answer(struct tg_mock_req *q, const struct tg_mock_profile *pr, const struct tg_
        struct tg_mock_reply *r)
 {
 	char id[32], sig[65], rid[21], use_id[TG_MOCK_MAX_CALLS][32];
-	const char *stop = q->tools.ncalls > 0 ? "tool_use" : g->truncated ? "max_tokens" : "end_turn";
-	bool thought = g->think_tokens > 0, text = g->text.len > 0 || q->tools.ncalls == 0;
+	const char *stop = q->tools->ncalls > 0 ? "tool_use" : g->truncated ? "max_tokens" : "end_turn";
+	bool thought = g->think_tokens > 0, text = g->text.len > 0 || q->tools->ncalls == 0;
 	int out = g->text_tokens + g->think_tokens + g->call_tokens;
 	int index = thought ? 1 : 0;
 
@@ -654,7 +656,7 @@ answer(struct tg_mock_req *q, const struct tg_mock_profile *pr, const struct tg_
 		tg_mock_json_reply(r, 200);
 	ids(q, r, id, rid);
 	tg_mock_rng_id(&q->rng, sig, 64);
-	for (int i = 0; i < q->tools.ncalls; i++) {
+	for (int i = 0; i < q->tools->ncalls; i++) {
 		memcpy(use_id[i], "toolu_01", 8);
 		tg_mock_rng_id(&q->rng, use_id[i] + 8, 22);
 	}
@@ -668,16 +670,16 @@ answer(struct tg_mock_req *q, const struct tg_mock_profile *pr, const struct tg_
 			tg_buf_puts(&r->body, "{\"type\":\"thinking\",\"thinking\":");
 			tg_buf_json_str(&r->body, g->thought.p ? g->thought.p : "", g->thought.len);
 			tg_buf_printf(&r->body, ",\"signature\":\"%s\"}%s", sig,
-				      text || q->tools.ncalls > 0 ? "," : "");
+				      text || q->tools->ncalls > 0 ? "," : "");
 		}
 		if (text) {
 			tg_buf_puts(&r->body, "{\"type\":\"text\",\"text\":");
 			tg_buf_json_str(&r->body, g->text.p ? g->text.p : "", g->text.len);
-			tg_buf_puts(&r->body, q->tools.ncalls > 0 ? "}," : "}");
+			tg_buf_puts(&r->body, q->tools->ncalls > 0 ? "}," : "}");
 		}
-		for (int i = 0; i < q->tools.ncalls; i++) {
+		for (int i = 0; i < q->tools->ncalls; i++) {
 			tool_use(r, q, i, use_id[i], 0, false);
-			if (i + 1 < q->tools.ncalls)
+			if (i + 1 < q->tools->ncalls)
 				tg_buf_puts(&r->body, ",");
 		}
 		tg_buf_puts(&r->body, "],\"stop_reason\":\"");
@@ -713,7 +715,7 @@ answer(struct tg_mock_req *q, const struct tg_mock_profile *pr, const struct tg_
 		block_stop(r, index);
 		index++;
 	}
-	for (int i = 0; i < q->tools.ncalls; i++)
+	for (int i = 0; i < q->tools->ncalls; i++)
 		tool_use(r, q, i, use_id[i], index++, true);
 	event(r, "message_delta");
 	tg_buf_printf(&r->body, "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"%s\","

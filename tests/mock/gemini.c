@@ -147,9 +147,18 @@ auth(struct tg_mock_req *q, struct tg_mock_reply *r, const char *want)
 static int
 get2(const struct tg_json *j, int obj, const char *camel, const char *snake)
 {
-	int t = obj == -1 ? -1 : tg_json_get(j, obj, camel);
+	int t = obj == -1 ? -1 : tg_mock_get(j, obj, camel);
 
-	return t != -1 || obj == -1 ? t : tg_json_get(j, obj, snake);
+	return t != -1 || obj == -1 ? t : tg_mock_get(j, obj, snake);
+}
+
+/* A top-level member by either spelling. */
+static int
+root2(const struct tg_mock_root *rt, const char *camel, const char *snake)
+{
+	int t = tg_mock_root_get(rt, camel);
+
+	return t != -1 ? t : tg_mock_root_get(rt, snake);
 }
 
 /* Top-level members of GenerateContentRequest (either spelling) and CountTokensRequest. */
@@ -166,12 +175,12 @@ static const char *const count_fields[] = {
 static int
 count_parts(const struct tg_json *j, int k, const char *member)
 {
-	int parts = tg_json_get(j, k, "parts"), n = 0, end;
+	int parts = tg_mock_get(j, k, "parts"), n = 0, end;
 
 	if (parts == -1 || !tg_json_is_arr(j, parts))
 		return 0;
 	for (int p = tg_mock_first(j, parts, &end); p != -1; p = tg_mock_next(j, parts, p, end))
-		n += tg_json_get(j, p, member) != -1;
+		n += tg_mock_get(j, p, member) != -1;
 	return n;
 }
 
@@ -187,34 +196,33 @@ walk_tools(struct tg_mock_req *q, const struct tg_json *j, int tools,
 	for (int k = tg_mock_first(j, tools, &end); k != -1; k = tg_mock_next(j, tools, k, end)) {
 		int decls = get2(j, k, "functionDeclarations", "function_declarations");
 
-		tg_mock_prompt_mix_json(&q->prompt_walk, j, k);
+		tg_mock_prompt_mix_json(q->walk, j, k);
 		if (decls == -1 || !tg_json_is_arr(j, decls))
 			continue;
 		for (int d = tg_mock_first(j, decls, &dend); d != -1;
 		     d = tg_mock_next(j, decls, d, dend)) {
-			int name = tg_json_get(j, d, "name");
+			int name = tg_mock_get(j, d, "name");
 			int schema = get2(j, d, "parameters", "parameters");
 
 			if (schema == -1)
 				schema = get2(j, d, "parametersJsonSchema", "parameters_json_schema");
 			if (name == -1 || !tg_json_is_str(j, name))
 				continue;
-			q->prompt_walk.tokens += tg_mock_text_tokens(j, name, &pieces) +
-						 tg_mock_text_tokens(j, tg_json_get(j, d, "description"),
+			q->walk->tokens += tg_mock_text_tokens(j, name, &pieces) +
+						 tg_mock_text_tokens(j, tg_mock_get(j, d, "description"),
 								     &pieces) +
 						 tg_mock_json_tokens(j, schema);
 			if (*noffers < TG_MOCK_MAX_OFFERS)
 				offers[(*noffers)++] = (struct tg_mock_offer){ name, schema };
 		}
 	}
-	tg_mock_prompt_mark(&q->prompt_walk, 0);
+	tg_mock_prompt_mark(q->walk, 0);
 }
 
 /* toolConfig.functionCallingConfig: {mode: AUTO|ANY|NONE|VALIDATED, allowedFunctionNames}. */
 static void
-read_choice(const struct tg_json *j, enum tg_mock_choice *choice, char *forced, size_t cap)
+read_choice(const struct tg_json *j, int tc, enum tg_mock_choice *choice, char *forced, size_t cap)
 {
-	int tc = get2(j, 0, "toolConfig", "tool_config");
 	int fc = get2(j, tc, "functionCallingConfig", "function_calling_config");
 	int mode = get2(j, fc, "mode", "mode");
 	int allowed = get2(j, fc, "allowedFunctionNames", "allowed_function_names");
@@ -235,16 +243,16 @@ read_choice(const struct tg_json *j, enum tg_mock_choice *choice, char *forced, 
 static void
 results(struct tg_mock_req *q, const struct tg_json *j, int k)
 {
-	int parts = tg_json_get(j, k, "parts"), end;
+	int parts = tg_mock_get(j, k, "parts"), end;
 
 	for (int p = tg_mock_first(j, parts, &end); p != -1; p = tg_mock_next(j, parts, p, end)) {
 		int fr = get2(j, p, "functionResponse", "function_response");
-		int name = fr != -1 ? tg_json_get(j, fr, "name") : -1;
+		int name = fr != -1 ? tg_mock_get(j, fr, "name") : -1;
 		size_t n = 0;
 		const char *raw = name != -1 ? tg_json_raw(j, name, &n) : "";
 
 		if (fr != -1)
-			tg_mock_tools_result(&q->tools, raw, n, j, tg_json_get(j, fr, "response"),
+			tg_mock_tools_result(q->tools, raw, n, j, tg_mock_get(j, fr, "response"),
 					     false);
 	}
 }
@@ -253,6 +261,7 @@ static int
 parse(struct tg_mock_req *q, struct tg_mock_reply *r)
 {
 	struct tg_json j;
+	struct tg_mock_root rt;
 	struct tg_mock_offer offers[TG_MOCK_MAX_OFFERS];
 	enum tg_mock_choice choice = TG_MOCK_CHOICE_AUTO;
 	char why[160], forced[128] = "";
@@ -283,41 +292,41 @@ parse(struct tg_mock_req *q, struct tg_mock_reply *r)
 		error(q, r, TG_MOCK_E_BAD_REQUEST, why);
 		goto fail;
 	}
-	t = counting ? tg_mock_unknown_member(&j, count_fields, sizeof(count_fields) /
-							       sizeof(count_fields[0]))
-		     : tg_mock_unknown_member(&j, gen_fields, sizeof(gen_fields) /
-							     sizeof(gen_fields[0]));
+	t = counting ? tg_mock_root_init(&rt, &j, count_fields, sizeof(count_fields) /
+								 sizeof(count_fields[0]))
+		     : tg_mock_root_init(&rt, &j, gen_fields, sizeof(gen_fields) /
+							       sizeof(gen_fields[0]));
 	if (t != -1) {
 		tg_mock_member_name(&j, t, why, sizeof(why));
 		error(q, r, TG_MOCK_E_UNKNOWN_FIELD, why);
 		goto fail;
 	}
-	contents = tg_json_get(&j, 0, "contents");
+	contents = tg_mock_root_get(&rt, "contents");
 	if (contents == -1 || !tg_json_is_arr(&j, contents) || tg_json_first(&j, contents) == -1) {
 		error(q, r, TG_MOCK_E_BAD_REQUEST,
 		      "* GenerateContentRequest.contents: contents is not specified\n");
 		goto fail;
 	}
 	/* the prompt in order: tools, system instruction, contents */
-	tg_mock_prompt_begin(&q->prompt_walk, q->model, q->base_tokens);
-	walk_tools(q, &j, tg_json_get(&j, 0, "tools"), offers, &noffers);
-	t = get2(&j, 0, "systemInstruction", "system_instruction");
+	tg_mock_prompt_begin(q->walk, q->model, q->base_tokens);
+	walk_tools(q, &j, tg_mock_root_get(&rt, "tools"), offers, &noffers);
+	t = root2(&rt, "systemInstruction", "system_instruction");
 	if (t != -1) {
-		tg_mock_prompt_mix_json(&q->prompt_walk, &j, t);
-		q->prompt_walk.tokens += q->message_tokens +
+		tg_mock_prompt_mix_json(q->walk, &j, t);
+		q->walk->tokens += q->message_tokens +
 					 tg_mock_text_tokens(&j, get2(&j, t, "parts", "parts"), &pieces);
-		tg_mock_prompt_mark(&q->prompt_walk, 0);
+		tg_mock_prompt_mark(q->walk, 0);
 	}
 	for (int k = tg_mock_first(&j, contents, &end); k != -1;
 	     k = tg_mock_next(&j, contents, k, end), nc++) {
-		int role = tg_json_get(&j, k, "role");
-		int parts = tg_json_get(&j, k, "parts");
+		int role = tg_mock_get(&j, k, "role");
+		int parts = tg_mock_get(&j, k, "parts");
 		int responses = count_parts(&j, k, "functionResponse") +
 				count_parts(&j, k, "function_response");
 
-		tg_mock_prompt_mix_json(&q->prompt_walk, &j, k);
-		q->prompt_walk.tokens += q->message_tokens + tg_mock_text_tokens(&j, parts, &pieces);
-		tg_mock_prompt_mark(&q->prompt_walk, 0);
+		tg_mock_prompt_mix_json(q->walk, &j, k);
+		q->walk->tokens += q->message_tokens + tg_mock_text_tokens(&j, parts, &pieces);
+		tg_mock_prompt_mark(q->walk, 0);
 		if (responses > 0 && calls_before == 0) {
 			snprintf(why, sizeof(why), "Please ensure that function response turn comes "
 				 "immediately after a function call turn.");
@@ -332,14 +341,14 @@ parse(struct tg_mock_req *q, struct tg_mock_reply *r)
 			goto fail;
 		}
 		calls_before = count_parts(&j, k, "functionCall") + count_parts(&j, k, "function_call");
-		q->tools.nresults = 0;
-		q->tools.reply[0] = '\0';
+		q->tools->nresults = 0;
+		q->tools->reply[0] = '\0';
 		if (responses > 0)
 			results(q, &j, k);
 		else if (role == -1 || tg_json_eq(&j, role, "user"))
 			tg_mock_copy_str(&j, parts, q->prompt, sizeof(q->prompt));
 	}
-	gc = get2(&j, 0, "generationConfig", "generation_config");
+	gc = root2(&rt, "generationConfig", "generation_config");
 	t = get2(&j, gc, "maxOutputTokens", "max_output_tokens");
 	if (t != -1 && tg_json_int64(&j, t, &v) == 0 && v > 0)
 		q->max_tokens = (long)v;
@@ -354,9 +363,9 @@ parse(struct tg_mock_req *q, struct tg_mock_reply *r)
 	t = get2(&j, tc, "includeThoughts", "include_thoughts");
 	if (t != -1 && tg_json_bool(&j, t, &q->show_thought) == -1)
 		q->show_thought = false;
-	read_choice(&j, &choice, forced, sizeof(forced));
-	if (q->tools.nresults == 0 && !counting)
-		tg_mock_tools_plan(&q->tools, &j, offers, noffers, choice, forced, true, q->prompt);
+	read_choice(&j, root2(&rt, "toolConfig", "tool_config"), &choice, forced, sizeof(forced));
+	if (q->tools->nresults == 0 && !counting)
+		tg_mock_tools_plan(q->tools, &j, offers, noffers, choice, forced, true, q->prompt);
 	tg_json_fini(&j);
 	return 0;
 fail:
@@ -463,14 +472,14 @@ text_part(struct tg_buf *b, const char *s, size_t n, bool thought)
 static void
 call_parts(struct tg_buf *b, const struct tg_mock_req *q, const char *sig, bool comma)
 {
-	for (int i = 0; i < q->tools.ncalls; i++) {
-		const struct tg_mock_call *c = &q->tools.call[i];
+	for (int i = 0; i < q->tools->ncalls; i++) {
+		const struct tg_mock_call *c = &q->tools->call[i];
 
 		tg_buf_puts(b, comma || i > 0 ? ",{\"functionCall\":{\"name\":"
 					      : "{\"functionCall\":{\"name\":");
 		tg_buf_json_str(b, c->name, strlen(c->name));
 		tg_buf_puts(b, ",\"args\":");
-		tg_buf_add(b, q->tools.args + c->args_off, c->args_len);
+		tg_buf_add(b, q->tools->args + c->args_off, c->args_len);
 		tg_buf_puts(b, "}");
 		if (i == 0 && sig != NULL) {
 			tg_buf_puts(b, ",\"thoughtSignature\":\"");
@@ -489,7 +498,7 @@ answer(struct tg_mock_req *q, const struct tg_mock_profile *pr, const struct tg_
 {
 	char rid[24], sig[97];
 	bool sse = q->stream && q->alt_sse;
-	bool shown = g->thought.len > 0, calls = q->tools.ncalls > 0;
+	bool shown = g->thought.len > 0, calls = q->tools->ncalls > 0;
 	struct tg_buf *b = &r->body;
 	struct tail t = { .rid = rid, .finish = g->truncated && !calls ? "MAX_TOKENS" : "STOP",
 			  .calls = calls, .thoughts = g->think_tokens };

@@ -306,8 +306,9 @@ struct tg_mock_req {
 	bool stream, include_usage, think_requested, think_off, show_thought;
 	long think_cap, max_tokens;
 	int cache_ttl_s;                /* automatic caching's entry life (prompt_cache_retention) */
-	struct tg_mock_prompt prompt_walk;      /* the prompt in order, with its cache marks */
-	struct tg_mock_tools tools;     /* calls to make, or results to answer */
+	/* scratch of struct tg_mock, set by the router (large: kept out of every request) */
+	struct tg_mock_prompt *walk;    /* the prompt in order, with its cache marks */
+	struct tg_mock_tools *tools;    /* calls to make, or results to answer */
 	/* Responses: raw request members echoed in the response object (offsets into body) */
 	uint32_t echo_off[4], echo_len[4];
 	char reply_id[64];              /* the response's id, for an in-stream failure */
@@ -430,10 +431,27 @@ void tg_mock_sse_reply(struct tg_mock_reply *r);
  * args, functionResponse response: their JSON text). Thinking blocks cost nothing.
  */
 int tg_mock_text_tokens(const struct tg_json *j, int tok, int *pieces);
-/* The first top-level member of object 0 whose name is not in allowed[n], or -1. */
-int tg_mock_unknown_member(const struct tg_json *j, const char *const *allowed, size_t n);
+#define TG_MOCK_MAX_ROOT 64
+
+/* The members of a request's top-level object, found in one walk. */
+struct tg_mock_root {
+	const struct tg_json *j;
+	int n;                          /* -1: more members than fit; lookups walk the object */
+	int key[TG_MOCK_MAX_ROOT];      /* key tokens, in order */
+};
+
+/*
+ * Walks object 0 once, remembering its members; returns the key token of the
+ * first member whose name is not in allowed[n] (the family's accepted fields), or -1.
+ */
+int tg_mock_root_init(struct tg_mock_root *rt, const struct tg_json *j,
+		      const char *const *allowed, size_t n);
+/* The value token of top-level member key, or -1: tg_mock_get(j, 0, key) without a walk. */
+int tg_mock_root_get(const struct tg_mock_root *rt, const char *key);
 /* Decodes member name tok into out for an error message (cut to fit). */
 void tg_mock_member_name(const struct tg_json *j, int tok, char *out, size_t cap);
+/* tg_json_get in one walk of the object (tg_json_get re-walks it at every member). */
+int tg_mock_get(const struct tg_json *j, int obj, const char *key);
 /* Iterate a container without re-walking it: k = tg_mock_next(j, c, k, end). */
 int tg_mock_first(const struct tg_json *j, int c, int *end);
 int tg_mock_next(const struct tg_json *j, int c, int k, int end);
@@ -469,6 +487,8 @@ struct tg_mock {
 	int last_retry_after_s;         /* of the rule tg_mock_fault_pick last fired; 0 = none */
 	struct tg_mock_stats stats[TG_MOCK_NFAMILIES];
 	struct tg_mock_gen gen;         /* scratch, reused */
+	struct tg_mock_prompt walk;     /* scratch of the request being handled */
+	struct tg_mock_tools tools;     /* scratch of the request being handled */
 	struct tg_mock_cache cache;     /* prompt prefixes seen, with their expiry */
 	long force_tokens;              /* --output-tokens: every answer this long (0 = no) */
 	uint32_t stream_ms;             /* --stream-ms: every stream lasts this long (0 = no) */

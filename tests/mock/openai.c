@@ -211,7 +211,7 @@ static int
 answer_call(struct tg_mock_req *q, struct tg_mock_reply *r, const struct tg_json *j,
 	    struct pending *p, int msg, int k)
 {
-	int call = tg_json_get(j, k, "tool_call_id"), i;
+	int call = tg_mock_get(j, k, "tool_call_id"), i;
 	char why[512], id[128];
 	const char *name;
 	size_t n;
@@ -236,7 +236,7 @@ answer_call(struct tg_mock_req *q, struct tg_mock_reply *r, const struct tg_json
 	p->answered[i] = true;
 	/* kept only while the tool messages are the last of the conversation */
 	name = tg_json_raw(j, p->name[i], &n);
-	tg_mock_tools_result(&q->tools, name, n, j, tg_json_get(j, k, "content"), false);
+	tg_mock_tools_result(q->tools, name, n, j, tg_mock_get(j, k, "content"), false);
 	return 0;
 }
 
@@ -249,8 +249,8 @@ collect_calls(const struct tg_json *j, struct pending *p, int msg, int calls)
 	p->msg = calls != -1 && tg_json_is_arr(j, calls) ? msg : -1;
 	for (int c = p->msg < 0 ? -1 : tg_mock_first(j, calls, &end); c != -1;
 	     c = tg_mock_next(j, calls, c, end)) {
-		int id = tg_json_get(j, c, "id"), fn = tg_json_get(j, c, "function");
-		int name = fn != -1 ? tg_json_get(j, fn, "name") : -1;
+		int id = tg_mock_get(j, c, "id"), fn = tg_mock_get(j, c, "function");
+		int name = fn != -1 ? tg_mock_get(j, fn, "name") : -1;
 
 		if (id == -1 || name == -1 || p->n == MAX_PENDING)
 			continue;
@@ -291,32 +291,32 @@ walk_tools(struct tg_mock_req *q, struct tg_mock_reply *r, const struct tg_json 
 		return 0;
 	for (int k = tg_mock_first(j, tools, &end); k != -1;
 	     k = tg_mock_next(j, tools, k, end), i++) {
-		int fn = tg_json_get(j, k, "function");
-		int name = fn != -1 ? tg_json_get(j, fn, "name") : -1;
+		int fn = tg_mock_get(j, k, "function");
+		int name = fn != -1 ? tg_mock_get(j, fn, "name") : -1;
 
 		if (name == -1 || !tg_json_is_str(j, name))
 			continue;
-		if (bad_schema(q, r, j, name, tg_json_get(j, fn, "parameters"),
+		if (bad_schema(q, r, j, name, tg_mock_get(j, fn, "parameters"),
 			       "tools[%d].function.parameters", i) == -1)
 			return -1;
-		tg_mock_prompt_mix_json(&q->prompt_walk, j, k);
-		q->prompt_walk.tokens += tg_mock_text_tokens(j, name, &pieces) +
-					 tg_mock_text_tokens(j, tg_json_get(j, fn, "description"),
+		tg_mock_prompt_mix_json(q->walk, j, k);
+		q->walk->tokens += tg_mock_text_tokens(j, name, &pieces) +
+					 tg_mock_text_tokens(j, tg_mock_get(j, fn, "description"),
 							     &pieces) +
-					 tg_mock_json_tokens(j, tg_json_get(j, fn, "parameters"));
+					 tg_mock_json_tokens(j, tg_mock_get(j, fn, "parameters"));
 		if (*noffers < TG_MOCK_MAX_OFFERS)
 			offers[(*noffers)++] = (struct tg_mock_offer){
-				name, tg_json_get(j, fn, "parameters") };
+				name, tg_mock_get(j, fn, "parameters") };
 	}
-	tg_mock_prompt_mark(&q->prompt_walk, 0);
+	tg_mock_prompt_mark(q->walk, 0);
 	return 0;
 }
 
 /* tool_choice: "none" | "auto" | "required" | {"type":"function","function":{"name"}} */
 static void
-read_choice(const struct tg_json *j, enum tg_mock_choice *choice, char *forced, size_t cap)
+read_choice(const struct tg_json *j, int tc, enum tg_mock_choice *choice, char *forced, size_t cap)
 {
-	int tc = tg_json_get(j, 0, "tool_choice"), fn, name;
+	int fn, name;
 
 	if (tc == -1)
 		return;
@@ -324,8 +324,8 @@ read_choice(const struct tg_json *j, enum tg_mock_choice *choice, char *forced, 
 		*choice = TG_MOCK_CHOICE_NONE;
 	else if (tg_json_eq(j, tc, "required"))
 		*choice = TG_MOCK_CHOICE_ANY;
-	fn = tg_json_is_obj(j, tc) ? tg_json_get(j, tc, "function") : -1;
-	name = fn != -1 ? tg_json_get(j, fn, "name") : -1;
+	fn = tg_json_is_obj(j, tc) ? tg_mock_get(j, tc, "function") : -1;
+	name = fn != -1 ? tg_mock_get(j, fn, "name") : -1;
 	if (name != -1 && tg_json_str(j, name, forced, cap) >= 0)
 		*choice = TG_MOCK_CHOICE_TOOL;
 }
@@ -334,6 +334,7 @@ static int
 parse(struct tg_mock_req *q, struct tg_mock_reply *r)
 {
 	struct tg_json j;
+	struct tg_mock_root rt;
 	struct tg_mock_offer offers[TG_MOCK_MAX_OFFERS];
 	struct pending pend = { .msg = -1 };
 	enum tg_mock_choice choice = TG_MOCK_CHOICE_AUTO;
@@ -349,51 +350,51 @@ parse(struct tg_mock_req *q, struct tg_mock_reply *r)
 				     "likely means you aren't using your HTTP library correctly.)");
 		goto fail;
 	}
-	t = tg_mock_unknown_member(&j, fields, sizeof(fields) / sizeof(fields[0]));
+	t = tg_mock_root_init(&rt, &j, fields, sizeof(fields) / sizeof(fields[0]));
 	if (t != -1) {
 		tg_mock_member_name(&j, t, why, sizeof(why));
 		tg_mock_openai_error(q, r, TG_MOCK_E_UNKNOWN_FIELD, why);
 		goto fail;
 	}
-	t = tg_json_get(&j, 0, "model");
+	t = tg_mock_root_get(&rt, "model");
 	if (t == -1 || !tg_json_is_str(&j, t) || tg_json_str(&j, t, q->model, sizeof(q->model)) < 0) {
 		tg_mock_openai_error(q, r, TG_MOCK_E_BAD_REQUEST, "you must provide a model parameter");
 		goto fail;
 	}
-	msgs = tg_json_get(&j, 0, "messages");
+	msgs = tg_mock_root_get(&rt, "messages");
 	if (msgs == -1 || !tg_json_is_arr(&j, msgs)) {
 		tg_mock_openai_error(q, r, TG_MOCK_E_BAD_REQUEST,
 				     "Missing required parameter: 'messages'.");
 		goto fail;
 	}
 	/* the prompt in order: tool definitions, then the messages (automatic caching) */
-	tg_mock_prompt_begin(&q->prompt_walk, q->model, q->base_tokens);
-	if (walk_tools(q, r, &j, tg_json_get(&j, 0, "tools"), offers, &noffers) == -1)
+	tg_mock_prompt_begin(q->walk, q->model, q->base_tokens);
+	if (walk_tools(q, r, &j, tg_mock_root_get(&rt, "tools"), offers, &noffers) == -1)
 		goto fail;
 	for (int k = tg_mock_first(&j, msgs, &end); k != -1; k = tg_mock_next(&j, msgs, k, end)) {
-		int role = tg_json_get(&j, k, "role");
-		int content = tg_json_get(&j, k, "content");
-		int calls = tg_json_get(&j, k, "tool_calls");
+		int role = tg_mock_get(&j, k, "role");
+		int content = tg_mock_get(&j, k, "content");
+		int calls = tg_mock_get(&j, k, "tool_calls");
 		bool tool = role != -1 && tg_json_eq(&j, role, "tool");
 
-		tg_mock_prompt_mix_json(&q->prompt_walk, &j, k);
-		q->prompt_walk.tokens += q->message_tokens;
+		tg_mock_prompt_mix_json(q->walk, &j, k);
+		q->walk->tokens += q->message_tokens;
 		if (content != -1 && !tg_json_is_null(&j, content))
-			q->prompt_walk.tokens += tg_mock_text_tokens(&j, content, &pieces);
+			q->walk->tokens += tg_mock_text_tokens(&j, content, &pieces);
 		if (calls != -1 && tg_json_is_arr(&j, calls)) {
 			int ce;
 
 			for (int c = tg_mock_first(&j, calls, &ce); c != -1;
 			     c = tg_mock_next(&j, calls, c, ce)) {
-				int fn = tg_json_get(&j, c, "function");
+				int fn = tg_mock_get(&j, c, "function");
 
-				q->prompt_walk.tokens +=
-					tg_mock_text_tokens(&j, tg_json_get(&j, fn, "name"), &pieces) +
-					tg_mock_text_tokens(&j, tg_json_get(&j, fn, "arguments"),
+				q->walk->tokens +=
+					tg_mock_text_tokens(&j, tg_mock_get(&j, fn, "name"), &pieces) +
+					tg_mock_text_tokens(&j, tg_mock_get(&j, fn, "arguments"),
 							    &pieces);
 			}
 		}
-		tg_mock_prompt_mark(&q->prompt_walk, 0);
+		tg_mock_prompt_mark(q->walk, 0);
 		if (tool) {
 			if (answer_call(q, r, &j, &pend, nmsg, k) == -1)
 				goto fail;
@@ -402,8 +403,8 @@ parse(struct tg_mock_req *q, struct tg_mock_reply *r)
 				goto fail;
 			collect_calls(&j, &pend, nmsg, calls);
 			/* only the results that end the conversation are answered */
-			q->tools.nresults = 0;
-			q->tools.reply[0] = '\0';
+			q->tools->nresults = 0;
+			q->tools->reply[0] = '\0';
 		}
 		if (role != -1 && tg_json_eq(&j, role, "user"))
 			tg_mock_copy_str(&j, content, q->prompt, sizeof(q->prompt));
@@ -412,25 +413,25 @@ parse(struct tg_mock_req *q, struct tg_mock_reply *r)
 	/* calls still unanswered at the end (an assistant's last message included) */
 	if (check_answered(q, r, &j, &pend) == -1)
 		goto fail;
-	t = tg_json_get(&j, 0, "max_completion_tokens");
+	t = tg_mock_root_get(&rt, "max_completion_tokens");
 	if (t == -1)
-		t = tg_json_get(&j, 0, "max_tokens");
+		t = tg_mock_root_get(&rt, "max_tokens");
 	if (t != -1 && tg_json_int64(&j, t, &v) == 0 && v > 0)
 		q->max_tokens = (long)v;
-	t = tg_json_get(&j, 0, "stream");
+	t = tg_mock_root_get(&rt, "stream");
 	q->stream = t != -1 && tg_json_bool(&j, t, &q->stream) == 0 && q->stream;
-	t = tg_json_get(&j, 0, "stream_options");
-	t = t == -1 ? -1 : tg_json_get(&j, t, "include_usage");
+	t = tg_mock_root_get(&rt, "stream_options");
+	t = t == -1 ? -1 : tg_mock_get(&j, t, "include_usage");
 	q->include_usage = t != -1 && tg_json_bool(&j, t, &q->include_usage) == 0 && q->include_usage;
-	t = tg_json_get(&j, 0, "prompt_cache_retention");
+	t = tg_mock_root_get(&rt, "prompt_cache_retention");
 	if (t != -1 && tg_json_eq(&j, t, "24h"))
 		q->cache_ttl_s = 86400;
-	read_choice(&j, &choice, forced, sizeof(forced));
-	t = tg_json_get(&j, 0, "parallel_tool_calls");
+	read_choice(&j, tg_mock_root_get(&rt, "tool_choice"), &choice, forced, sizeof(forced));
+	t = tg_mock_root_get(&rt, "parallel_tool_calls");
 	if (t != -1 && tg_json_bool(&j, t, &parallel) == -1)
 		parallel = true;
-	if (q->tools.nresults == 0)
-		tg_mock_tools_plan(&q->tools, &j, offers, noffers, choice, forced, parallel,
+	if (q->tools->nresults == 0)
+		tg_mock_tools_plan(q->tools, &j, offers, noffers, choice, forced, parallel,
 				   q->prompt);
 	tg_json_fini(&j);
 	return 0;
@@ -485,15 +486,15 @@ static void
 tool_calls(struct tg_buf *b, const struct tg_mock_req *q, char ids[][32])
 {
 	tg_buf_puts(b, "\"tool_calls\":[");
-	for (int i = 0; i < q->tools.ncalls; i++) {
-		const struct tg_mock_call *c = &q->tools.call[i];
+	for (int i = 0; i < q->tools->ncalls; i++) {
+		const struct tg_mock_call *c = &q->tools->call[i];
 
 		tg_buf_puts(b, i == 0 ? "{\"id\":\"" : ",{\"id\":\"");
 		tg_buf_puts(b, ids[i]);
 		tg_buf_puts(b, "\",\"type\":\"function\",\"function\":{\"name\":");
 		tg_buf_json_str(b, c->name, strlen(c->name));
 		tg_buf_puts(b, ",\"arguments\":");
-		tg_buf_json_str(b, q->tools.args + c->args_off, c->args_len);
+		tg_buf_json_str(b, q->tools->args + c->args_off, c->args_len);
 		tg_buf_puts(b, "}}");
 	}
 	tg_buf_puts(b, "]");
@@ -503,7 +504,7 @@ tool_calls(struct tg_buf *b, const struct tg_mock_req *q, char ids[][32])
 static void
 call_start(struct tg_buf *b, const struct tg_mock_req *q, int i, const char *id)
 {
-	const struct tg_mock_call *c = &q->tools.call[i];
+	const struct tg_mock_call *c = &q->tools->call[i];
 
 	tg_buf_puts(b, "\"tool_calls\":[{\"index\":");
 	tg_mock_put_num(b, i);
@@ -526,9 +527,9 @@ static void
 stream_calls(struct tg_mock_reply *r, const char *id, const struct tg_mock_req *q,
 	     const struct tg_mock_profile *pr, char ids[][32], bool opened)
 {
-	for (int i = 0; i < q->tools.ncalls; i++) {
-		const struct tg_mock_call *c = &q->tools.call[i];
-		const char *args = q->tools.args + c->args_off;
+	for (int i = 0; i < q->tools->ncalls; i++) {
+		const struct tg_mock_call *c = &q->tools->call[i];
+		const char *args = q->tools->args + c->args_off;
 		bool empty = c->args_len == 2 && memcmp(args, "{}", 2) == 0;
 
 		if (i > 0 || opened) {
@@ -556,8 +557,8 @@ answer(struct tg_mock_req *q, const struct tg_mock_profile *pr, const struct tg_
        struct tg_mock_reply *r)
 {
 	char id[48], ids[TG_MOCK_MAX_CALLS][32];
-	const char *finish = q->tools.ncalls > 0 ? "tool_calls" : g->truncated ? "length" : "stop";
-	bool text = g->text.len > 0 || q->tools.ncalls == 0;
+	const char *finish = q->tools->ncalls > 0 ? "tool_calls" : g->truncated ? "length" : "stop";
+	bool text = g->text.len > 0 || q->tools->ncalls == 0;
 
 	if (q->stream)
 		tg_mock_sse_reply(r);
@@ -566,7 +567,7 @@ answer(struct tg_mock_req *q, const struct tg_mock_profile *pr, const struct tg_
 	tg_mock_openai_headers(q, r, 9999);
 	memcpy(id, "chatcmpl-", 9);
 	tg_mock_rng_id(&q->rng, id + 9, 29);
-	for (int i = 0; i < q->tools.ncalls; i++) {
+	for (int i = 0; i < q->tools->ncalls; i++) {
 		memcpy(ids[i], "call_", 5);
 		tg_mock_rng_id(&q->rng, ids[i] + 5, 24);
 	}
@@ -583,7 +584,7 @@ answer(struct tg_mock_req *q, const struct tg_mock_profile *pr, const struct tg_
 			tg_buf_json_str(&r->body, g->text.p ? g->text.p : "", g->text.len);
 		else
 			tg_buf_puts(&r->body, "null");
-		if (q->tools.ncalls > 0) {
+		if (q->tools->ncalls > 0) {
 			tg_buf_puts(&r->body, ",");
 			tool_calls(&r->body, q, ids);
 		}

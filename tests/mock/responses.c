@@ -73,26 +73,26 @@ walk_tools(struct tg_mock_req *q, struct tg_mock_reply *r, const struct tg_json 
 		return 0;
 	for (int k = tg_mock_first(j, tools, &end); k != -1;
 	     k = tg_mock_next(j, tools, k, end), i++) {
-		int ty = tg_json_get(j, k, "type"), name = tg_json_get(j, k, "name");
+		int ty = tg_mock_get(j, k, "type"), name = tg_mock_get(j, k, "name");
 
-		tg_mock_prompt_mix_json(&q->prompt_walk, j, k);
+		tg_mock_prompt_mix_json(q->walk, j, k);
 		if (ty == -1 || !tg_json_eq(j, ty, "function") || name == -1) {
 			/* built-in tools run at the provider: the simulator never calls them */
-			q->prompt_walk.tokens += tg_mock_json_tokens(j, k);
+			q->walk->tokens += tg_mock_json_tokens(j, k);
 			continue;
 		}
-		if (tg_mock_openai_bad_schema(q, r, j, name, tg_json_get(j, k, "parameters"),
+		if (tg_mock_openai_bad_schema(q, r, j, name, tg_mock_get(j, k, "parameters"),
 					      "tools[%d].parameters", i) == -1)
 			return -1;
-		q->prompt_walk.tokens += tg_mock_text_tokens(j, name, &pieces) +
-					 tg_mock_text_tokens(j, tg_json_get(j, k, "description"),
+		q->walk->tokens += tg_mock_text_tokens(j, name, &pieces) +
+					 tg_mock_text_tokens(j, tg_mock_get(j, k, "description"),
 							     &pieces) +
-					 tg_mock_json_tokens(j, tg_json_get(j, k, "parameters"));
+					 tg_mock_json_tokens(j, tg_mock_get(j, k, "parameters"));
 		if (*noffers < TG_MOCK_MAX_OFFERS)
 			offers[(*noffers)++] = (struct tg_mock_offer){
-				name, tg_json_get(j, k, "parameters") };
+				name, tg_mock_get(j, k, "parameters") };
 	}
-	tg_mock_prompt_mark(&q->prompt_walk, 0);
+	tg_mock_prompt_mark(q->walk, 0);
 	return 0;
 }
 
@@ -101,14 +101,14 @@ static int
 walk_item(struct tg_mock_req *q, struct tg_mock_reply *r, const struct tg_json *j, int k,
 	  struct seen *s)
 {
-	int ty = tg_json_get(j, k, "type"), role = tg_json_get(j, k, "role"), pieces = 0;
-	int call = tg_json_get(j, k, "call_id"), i;
+	int ty = tg_mock_get(j, k, "type"), role = tg_mock_get(j, k, "role"), pieces = 0;
+	int call = tg_mock_get(j, k, "call_id"), i;
 
-	tg_mock_prompt_mix_json(&q->prompt_walk, j, k);
+	tg_mock_prompt_mix_json(q->walk, j, k);
 	if (role != -1 && (ty == -1 || tg_json_eq(j, ty, "message"))) {
-		int content = tg_json_get(j, k, "content");
+		int content = tg_mock_get(j, k, "content");
 
-		q->prompt_walk.tokens += q->message_tokens + tg_mock_text_tokens(j, content, &pieces);
+		q->walk->tokens += q->message_tokens + tg_mock_text_tokens(j, content, &pieces);
 		if (tg_json_eq(j, role, "user"))
 			tg_mock_copy_str(j, content, q->prompt, sizeof(q->prompt));
 	} else if (ty != -1 && tg_json_eq(j, ty, "function_call_output")) {
@@ -123,36 +123,36 @@ walk_item(struct tg_mock_req *q, struct tg_mock_reply *r, const struct tg_json *
 		if (call == -1 || i == s->n)
 			return refuse(q, r, "No tool call found for function call output with call_id "
 				      "%s.", j, call != -1 ? call : k, "input", NULL);
-		q->prompt_walk.tokens += q->message_tokens + tg_mock_text_tokens(j, k, &pieces);
+		q->walk->tokens += q->message_tokens + tg_mock_text_tokens(j, k, &pieces);
 		{
 			size_t n;
 			const char *name = tg_json_raw(j, s->name[i], &n);
 
-			tg_mock_tools_result(&q->tools, name, n, j, tg_json_get(j, k, "output"), false);
+			tg_mock_tools_result(q->tools, name, n, j, tg_mock_get(j, k, "output"), false);
 		}
-		tg_mock_prompt_mark(&q->prompt_walk, 0);
+		tg_mock_prompt_mark(q->walk, 0);
 		return 0;
 	} else {
 		if (ty != -1 && tg_json_eq(j, ty, "function_call") && call != -1 &&
 		    s->n < MAX_CALLS_SEEN) {
 			s->call_id[s->n] = call;
-			s->name[s->n++] = tg_json_get(j, k, "name");
+			s->name[s->n++] = tg_mock_get(j, k, "name");
 		}
 		/* reasoning items and item references cost nothing (tg_mock_text_tokens) */
-		q->prompt_walk.tokens += tg_mock_text_tokens(j, k, &pieces);
+		q->walk->tokens += tg_mock_text_tokens(j, k, &pieces);
 	}
 	/* only the outputs that end the input are answered */
-	q->tools.nresults = 0;
-	q->tools.reply[0] = '\0';
-	tg_mock_prompt_mark(&q->prompt_walk, 0);
+	q->tools->nresults = 0;
+	q->tools->reply[0] = '\0';
+	tg_mock_prompt_mark(q->walk, 0);
 	return 0;
 }
 
 /* tool_choice: "none" | "auto" | "required" | {"type":"function","name"} */
 static void
-read_choice(const struct tg_json *j, enum tg_mock_choice *choice, char *forced, size_t cap)
+read_choice(const struct tg_json *j, int tc, enum tg_mock_choice *choice, char *forced, size_t cap)
 {
-	int tc = tg_json_get(j, 0, "tool_choice"), name;
+	int name;
 
 	if (tc == -1)
 		return;
@@ -160,7 +160,7 @@ read_choice(const struct tg_json *j, enum tg_mock_choice *choice, char *forced, 
 		*choice = TG_MOCK_CHOICE_NONE;
 	else if (tg_json_eq(j, tc, "required"))
 		*choice = TG_MOCK_CHOICE_ANY;
-	name = tg_json_is_obj(j, tc) ? tg_json_get(j, tc, "name") : -1;
+	name = tg_json_is_obj(j, tc) ? tg_mock_get(j, tc, "name") : -1;
 	if (name != -1 && tg_json_str(j, name, forced, cap) >= 0)
 		*choice = TG_MOCK_CHOICE_TOOL;
 }
@@ -169,6 +169,7 @@ static int
 parse(struct tg_mock_req *q, struct tg_mock_reply *r)
 {
 	struct tg_json j;
+	struct tg_mock_root rt;
 	struct tg_mock_offer offers[TG_MOCK_MAX_OFFERS];
 	struct seen seen = { 0 };
 	enum tg_mock_choice choice = TG_MOCK_CHOICE_AUTO;
@@ -184,56 +185,56 @@ parse(struct tg_mock_req *q, struct tg_mock_reply *r)
 				     "likely means you aren't using your HTTP library correctly.)");
 		goto fail;
 	}
-	t = tg_mock_unknown_member(&j, fields, sizeof(fields) / sizeof(fields[0]));
+	t = tg_mock_root_init(&rt, &j, fields, sizeof(fields) / sizeof(fields[0]));
 	if (t != -1) {
 		tg_mock_member_name(&j, t, why, sizeof(why));
 		refuse(q, r, "Unknown parameter: '%s'.", &j, t, why, "unknown_parameter");
 		goto fail;
 	}
-	t = tg_json_get(&j, 0, "model");
+	t = tg_mock_root_get(&rt, "model");
 	if (t == -1 || !tg_json_is_str(&j, t) || tg_json_str(&j, t, q->model, sizeof(q->model)) < 0) {
 		tg_mock_openai_error_param(q, r, "Missing required parameter: 'model'.", "model",
 					   "missing_required_parameter");
 		goto fail;
 	}
 	/* stateful features need a store the simulator does not keep */
-	t = tg_json_get(&j, 0, "previous_response_id");
+	t = tg_mock_root_get(&rt, "previous_response_id");
 	if (t != -1 && !tg_json_is_null(&j, t)) {
 		refuse(q, r, "Previous response with id '%s' not found.", &j, t,
 		       "previous_response_id", "previous_response_not_found");
 		goto fail;
 	}
-	t = tg_json_get(&j, 0, "conversation");
+	t = tg_mock_root_get(&rt, "conversation");
 	if (t != -1 && !tg_json_is_null(&j, t)) {
 		refuse(q, r, "Conversation with id '%s' not found.", &j,
-		       tg_json_is_obj(&j, t) && tg_json_get(&j, t, "id") != -1 ? tg_json_get(&j, t, "id")
+		       tg_json_is_obj(&j, t) && tg_mock_get(&j, t, "id") != -1 ? tg_mock_get(&j, t, "id")
 									     : t,
 		       "conversation", NULL);
 		goto fail;
 	}
-	t = tg_json_get(&j, 0, "background");
+	t = tg_mock_root_get(&rt, "background");
 	if (t != -1 && tg_json_bool(&j, t, &flag) == 0 && flag) {
 		tg_mock_openai_error_param(q, r, "Background mode is not implemented by the "
 					   "simulator (tollgate-mock).", "background", NULL);
 		goto fail;
 	}
-	tg_mock_prompt_begin(&q->prompt_walk, q->model, q->base_tokens);
-	if (walk_tools(q, r, &j, tg_json_get(&j, 0, "tools"), offers, &noffers) == -1)
+	tg_mock_prompt_begin(q->walk, q->model, q->base_tokens);
+	if (walk_tools(q, r, &j, tg_mock_root_get(&rt, "tools"), offers, &noffers) == -1)
 		goto fail;
-	t = tg_json_get(&j, 0, "instructions");
+	t = tg_mock_root_get(&rt, "instructions");
 	if (t != -1 && tg_json_is_str(&j, t)) {
-		tg_mock_prompt_mix_json(&q->prompt_walk, &j, t);
-		q->prompt_walk.tokens += q->message_tokens + tg_mock_text_tokens(&j, t, &pieces);
-		tg_mock_prompt_mark(&q->prompt_walk, 0);
+		tg_mock_prompt_mix_json(q->walk, &j, t);
+		q->walk->tokens += q->message_tokens + tg_mock_text_tokens(&j, t, &pieces);
+		tg_mock_prompt_mark(q->walk, 0);
 		echo(q, &j, ECHO_INSTRUCTIONS, t);
 	}
-	input = tg_json_get(&j, 0, "input");
+	input = tg_mock_root_get(&rt, "input");
 	if (input != -1 && tg_json_is_str(&j, input)) {
 		/* a string is one user message */
-		tg_mock_prompt_mix(&q->prompt_walk, "user", 5);
-		tg_mock_prompt_mix_json(&q->prompt_walk, &j, input);
-		q->prompt_walk.tokens += q->message_tokens + tg_mock_text_tokens(&j, input, &pieces);
-		tg_mock_prompt_mark(&q->prompt_walk, 0);
+		tg_mock_prompt_mix(q->walk, "user", 5);
+		tg_mock_prompt_mix_json(q->walk, &j, input);
+		q->walk->tokens += q->message_tokens + tg_mock_text_tokens(&j, input, &pieces);
+		tg_mock_prompt_mark(q->walk, 0);
 		tg_mock_copy_str(&j, input, q->prompt, sizeof(q->prompt));
 	} else if (input != -1 && tg_json_is_arr(&j, input)) {
 		for (int k = tg_mock_first(&j, input, &end); k != -1; k = tg_mock_next(&j, input, k, end))
@@ -244,25 +245,25 @@ parse(struct tg_mock_req *q, struct tg_mock_reply *r)
 					   "or an array of input items.", "input", "invalid_type");
 		goto fail;
 	}
-	t = tg_json_get(&j, 0, "max_output_tokens");
+	t = tg_mock_root_get(&rt, "max_output_tokens");
 	if (t != -1 && tg_json_int64(&j, t, &v) == 0 && v > 0)
 		q->max_tokens = (long)v;
-	t = tg_json_get(&j, 0, "stream");
+	t = tg_mock_root_get(&rt, "stream");
 	q->stream = t != -1 && tg_json_bool(&j, t, &q->stream) == 0 && q->stream;
-	t = tg_json_get(&j, 0, "prompt_cache_retention");
+	t = tg_mock_root_get(&rt, "prompt_cache_retention");
 	if (t != -1 && tg_json_eq(&j, t, "24h"))
 		q->cache_ttl_s = 86400;
-	t = tg_json_get(&j, 0, "reasoning");
-	echo(q, &j, ECHO_EFFORT, t != -1 ? tg_json_get(&j, t, "effort") : -1);
-	echo(q, &j, ECHO_TOOLS, tg_json_get(&j, 0, "tools"));
-	echo(q, &j, ECHO_TOOL_CHOICE, tg_json_get(&j, 0, "tool_choice"));
-	read_choice(&j, &choice, forced, sizeof(forced));
+	t = tg_mock_root_get(&rt, "reasoning");
+	echo(q, &j, ECHO_EFFORT, t != -1 ? tg_mock_get(&j, t, "effort") : -1);
+	echo(q, &j, ECHO_TOOLS, tg_mock_root_get(&rt, "tools"));
+	echo(q, &j, ECHO_TOOL_CHOICE, tg_mock_root_get(&rt, "tool_choice"));
+	read_choice(&j, tg_mock_root_get(&rt, "tool_choice"), &choice, forced, sizeof(forced));
 	q->parallel = true;
-	t = tg_json_get(&j, 0, "parallel_tool_calls");
+	t = tg_mock_root_get(&rt, "parallel_tool_calls");
 	if (t != -1 && tg_json_bool(&j, t, &q->parallel) == -1)
 		q->parallel = true;
-	if (q->tools.nresults == 0)
-		tg_mock_tools_plan(&q->tools, &j, offers, noffers, choice, forced, q->parallel,
+	if (q->tools->nresults == 0)
+		tg_mock_tools_plan(q->tools, &j, offers, noffers, choice, forced, q->parallel,
 				   q->prompt);
 	tg_json_fini(&j);
 	return 0;
@@ -359,14 +360,14 @@ message_item(struct tg_buf *b, const struct ids *id, const struct tg_mock_gen *g
 static void
 call_item(struct tg_buf *b, const struct tg_mock_req *q, const struct ids *id, int i, bool done)
 {
-	const struct tg_mock_call *c = &q->tools.call[i];
+	const struct tg_mock_call *c = &q->tools->call[i];
 
 	tg_buf_puts(b, "{\"id\":\"");
 	tg_buf_puts(b, id->fc[i]);
 	tg_buf_puts(b, "\",\"type\":\"function_call\",\"status\":\"");
 	tg_buf_puts(b, done ? "completed" : "in_progress");
 	tg_buf_puts(b, "\",\"arguments\":");
-	tg_buf_json_str(b, q->tools.args + c->args_off, done ? c->args_len : 0);
+	tg_buf_json_str(b, q->tools->args + c->args_off, done ? c->args_len : 0);
 	tg_buf_puts(b, ",\"call_id\":\"");
 	tg_buf_puts(b, id->call[i]);
 	tg_buf_puts(b, "\",\"name\":");
@@ -377,7 +378,7 @@ call_item(struct tg_buf *b, const struct tg_mock_req *q, const struct ids *id, i
 static bool
 has_message(const struct tg_mock_req *q, const struct tg_mock_gen *g)
 {
-	return g->text.len > 0 || q->tools.ncalls == 0;
+	return g->text.len > 0 || q->tools->ncalls == 0;
 }
 
 static void
@@ -397,7 +398,7 @@ output(struct tg_buf *b, const struct tg_mock_req *q, const struct ids *id,
 		message_item(b, id, g, true);
 		comma = true;
 	}
-	for (int i = 0; i < q->tools.ncalls; i++) {
+	for (int i = 0; i < q->tools->ncalls; i++) {
 		if (comma)
 			tg_buf_puts(b, ",");
 		call_item(b, q, id, i, true);
@@ -411,7 +412,7 @@ static void
 response(struct tg_buf *b, const struct tg_mock_req *q, const struct tg_mock_profile *pr,
 	 const struct ids *id, const struct tg_mock_gen *g, bool done)
 {
-	bool incomplete = done && g->truncated && q->tools.ncalls == 0;
+	bool incomplete = done && g->truncated && q->tools->ncalls == 0;
 
 	tg_buf_puts(b, "{\"id\":\"");
 	tg_buf_puts(b, id->resp);
@@ -548,8 +549,8 @@ static void
 stream_call(struct tg_mock_reply *r, const struct tg_mock_req *q, const struct ids *id, int i,
 	    int index, long *seq)
 {
-	const struct tg_mock_call *c = &q->tools.call[i];
-	const char *args = q->tools.args + c->args_off;
+	const struct tg_mock_call *c = &q->tools->call[i];
+	const char *args = q->tools->args + c->args_off;
 	bool empty = c->args_len == 2 && memcmp(args, "{}", 2) == 0;
 	struct tg_buf *b = &r->body;
 
@@ -584,7 +585,7 @@ answer(struct tg_mock_req *q, const struct tg_mock_profile *pr, const struct tg_
 	struct tg_buf *b = &r->body;
 	long seq = 0;
 	int index = 0, think = g->think_tokens;
-	bool incomplete = g->truncated && q->tools.ncalls == 0;
+	bool incomplete = g->truncated && q->tools->ncalls == 0;
 
 	if (q->stream)
 		tg_mock_sse_reply(r);
@@ -594,7 +595,7 @@ answer(struct tg_mock_req *q, const struct tg_mock_profile *pr, const struct tg_
 	hex_id(&q->rng, id.resp, "resp_");
 	hex_id(&q->rng, id.msg, "msg_");
 	hex_id(&q->rng, id.rs, "rs_");
-	for (int i = 0; i < q->tools.ncalls; i++) {
+	for (int i = 0; i < q->tools->ncalls; i++) {
 		hex_id(&q->rng, id.fc[i], "fc_");
 		memcpy(id.call[i], "call_", 5);
 		tg_mock_rng_id(&q->rng, id.call[i] + 5, 24);
@@ -624,7 +625,7 @@ answer(struct tg_mock_req *q, const struct tg_mock_profile *pr, const struct tg_
 	}
 	if (has_message(q, g))
 		stream_message(r, &id, g, index++, &seq, think);
-	for (int i = 0; i < q->tools.ncalls; i++)
+	for (int i = 0; i < q->tools->ncalls; i++)
 		stream_call(r, q, &id, i, index++, &seq);
 	ev(r, incomplete ? "response.incomplete" : "response.completed", &seq);
 	tg_buf_puts(b, ",\"response\":");

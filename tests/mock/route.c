@@ -6,6 +6,7 @@
  * families share.
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,8 +244,9 @@ decoded_len(const struct tg_json *j, int tok)
 int
 tg_mock_first(const struct tg_json *j, int c, int *end)
 {
-	*end = tg_json_next(j, c);
-	return c + 1 < *end ? c + 1 : -1;
+	/* the container's last byte marks its end: no walk of it up front */
+	*end = j->tok[c].end;
+	return j->tok[c].size > 0 && c + 1 < j->ntok ? c + 1 : -1;
 }
 
 int
@@ -252,7 +254,25 @@ tg_mock_next(const struct tg_json *j, int c, int k, int end)
 {
 	int next = tg_json_is_obj(j, c) ? tg_json_next(j, k + 1) : tg_json_next(j, k);
 
-	return next < end ? next : -1;
+	return next < j->ntok && j->tok[next].start < end ? next : -1;
+}
+
+int
+tg_mock_get(const struct tg_json *j, int obj, const char *key)
+{
+	size_t n = strlen(key);
+	int end;
+
+	if (obj < 0 || !tg_json_is_obj(j, obj))
+		return -1;
+	for (int k = tg_mock_first(j, obj, &end); k != -1; k = tg_mock_next(j, obj, k, end)) {
+		size_t kn;
+		const char *raw = tg_json_raw(j, k, &kn);
+
+		if (kn == n && memcmp(raw, key, n) == 0)
+			return k + 1;
+	}
+	return -1;
 }
 
 /* A tool call in a prompt costs its name and its arguments' JSON text. */
@@ -271,10 +291,54 @@ call_tokens(const struct tg_json *j, int name, int args, int *pieces)
 	return sum;
 }
 
+/* The members of a content block that the token rule reads, found in one walk. */
+struct block {
+	int type, text, content, name, input, arguments, output, call, response;
+};
+
+static void
+block_of(const struct tg_json *j, int tok, struct block *b)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} want[] = {
+		{ "type", offsetof(struct block, type) },
+		{ "text", offsetof(struct block, text) },
+		{ "content", offsetof(struct block, content) },
+		{ "name", offsetof(struct block, name) },
+		{ "input", offsetof(struct block, input) },
+		{ "arguments", offsetof(struct block, arguments) },
+		{ "output", offsetof(struct block, output) },
+		{ "functionCall", offsetof(struct block, call) },
+		{ "function_call", offsetof(struct block, call) },
+		{ "functionResponse", offsetof(struct block, response) },
+		{ "function_response", offsetof(struct block, response) },
+	};
+	int end;
+
+	memset(b, 0xff, sizeof(*b));    /* every member -1 */
+	for (int k = tg_mock_first(j, tok, &end); k != -1; k = tg_mock_next(j, tok, k, end)) {
+		size_t n;
+		const char *raw = tg_json_raw(j, k, &n);
+
+		for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+			if (want[i].key[0] == raw[0] && strlen(want[i].key) == n &&
+			    memcmp(want[i].key, raw, n) == 0) {
+				int *slot = (int *)((char *)b + want[i].off);
+
+				if (*slot == -1)
+					*slot = k + 1;
+				break;
+			}
+	}
+}
+
 int
 tg_mock_text_tokens(const struct tg_json *j, int tok, int *pieces)
 {
-	int sum = 0, end, t;
+	struct block b;
+	int sum = 0, end;
 
 	if (tok == -1)
 		return 0;
@@ -289,45 +353,71 @@ tg_mock_text_tokens(const struct tg_json *j, int tok, int *pieces)
 	}
 	if (!tg_json_is_obj(j, tok))
 		return 0;
-	t = tg_json_get(j, tok, "type");
-	if (t != -1 && (tg_json_eq(j, t, "thinking") || tg_json_eq(j, t, "redacted_thinking") ||
-			tg_json_eq(j, t, "reasoning") || tg_json_eq(j, t, "item_reference")))
+	block_of(j, tok, &b);
+	if (b.type != -1 && (tg_json_eq(j, b.type, "thinking") ||
+			     tg_json_eq(j, b.type, "redacted_thinking") ||
+			     tg_json_eq(j, b.type, "reasoning") || tg_json_eq(j, b.type, "item_reference")))
 		return 0;       /* earlier turns' thinking is not part of the next prompt */
-	if (t != -1 && tg_json_eq(j, t, "tool_use"))
-		return call_tokens(j, tg_json_get(j, tok, "name"), tg_json_get(j, tok, "input"),
+	if (b.type != -1 && tg_json_eq(j, b.type, "tool_use"))
+		return call_tokens(j, b.name, b.input, pieces);
+	if (b.type != -1 && tg_json_eq(j, b.type, "function_call"))
+		return call_tokens(j, b.name, b.arguments, pieces);
+	if (b.type != -1 && tg_json_eq(j, b.type, "function_call_output"))
+		return tg_mock_text_tokens(j, b.output, pieces);
+	if (b.call != -1 && tg_json_is_obj(j, b.call))
+		return call_tokens(j, tg_mock_get(j, b.call, "name"), tg_mock_get(j, b.call, "args"),
 				   pieces);
-	if (t != -1 && tg_json_eq(j, t, "function_call"))
-		return call_tokens(j, tg_json_get(j, tok, "name"), tg_json_get(j, tok, "arguments"),
-				   pieces);
-	if (t != -1 && tg_json_eq(j, t, "function_call_output"))
-		return tg_mock_text_tokens(j, tg_json_get(j, tok, "output"), pieces);
-	if ((t = tg_json_get(j, tok, "functionCall")) != -1 && tg_json_is_obj(j, t))
-		return call_tokens(j, tg_json_get(j, t, "name"), tg_json_get(j, t, "args"), pieces);
-	if ((t = tg_json_get(j, tok, "functionResponse")) != -1 && tg_json_is_obj(j, t))
-		return call_tokens(j, tg_json_get(j, t, "name"), tg_json_get(j, t, "response"),
-				   pieces);
+	if (b.response != -1 && tg_json_is_obj(j, b.response))
+		return call_tokens(j, tg_mock_get(j, b.response, "name"),
+				   tg_mock_get(j, b.response, "response"), pieces);
 	/* text blocks/parts, and the content of tool results */
-	t = tg_json_get(j, tok, "text");
-	if (t != -1 && tg_json_is_str(j, t))
-		sum += tg_mock_text_tokens(j, t, pieces);
-	t = tg_json_get(j, tok, "content");
-	if (t != -1)
-		sum += tg_mock_text_tokens(j, t, pieces);
+	if (b.text != -1 && tg_json_is_str(j, b.text))
+		sum += tg_mock_text_tokens(j, b.text, pieces);
+	if (b.content != -1)
+		sum += tg_mock_text_tokens(j, b.content, pieces);
 	return sum;
 }
 
 int
-tg_mock_unknown_member(const struct tg_json *j, const char *const *allowed, size_t n)
+tg_mock_root_init(struct tg_mock_root *rt, const struct tg_json *j, const char *const *allowed,
+		  size_t n)
 {
-	int end;
+	int end, unknown = -1;
 
+	rt->j = j;
+	rt->n = 0;
 	for (int k = tg_mock_first(j, 0, &end); k != -1; k = tg_mock_next(j, 0, k, end)) {
+		size_t kn;
+		const char *raw = tg_json_raw(j, k, &kn);
 		bool known = false;
 
+		/* a key spelled with escapes is unknown here, as no client sends one */
 		for (size_t i = 0; i < n && !known; i++)
-			known = tg_json_eq(j, k, allowed[i]);
-		if (!known)
-			return k;
+			known = allowed[i][0] == raw[0] && strlen(allowed[i]) == kn &&
+				memcmp(allowed[i], raw, kn) == 0;
+		if (!known && unknown == -1)
+			unknown = k;
+		if (rt->n >= 0 && rt->n < TG_MOCK_MAX_ROOT)
+			rt->key[rt->n++] = k;
+		else
+			rt->n = -1;
+	}
+	return unknown;
+}
+
+int
+tg_mock_root_get(const struct tg_mock_root *rt, const char *key)
+{
+	size_t n = strlen(key);
+
+	if (rt->n < 0)
+		return tg_mock_get(rt->j, 0, key);
+	for (int i = 0; i < rt->n; i++) {
+		size_t kn;
+		const char *raw = tg_json_raw(rt->j, rt->key[i], &kn);
+
+		if (kn == n && memcmp(raw, key, n) == 0)
+			return rt->key[i] + 1;
 	}
 	return -1;
 }
@@ -375,7 +465,7 @@ tg_mock_copy_str(const struct tg_json *j, int tok, char *out, size_t cap)
 
 		/* the last text block is what a question usually is */
 		for (int k = tg_mock_first(j, tok, &end); k != -1; k = tg_mock_next(j, tok, k, end)) {
-			int t = tg_json_is_obj(j, k) ? tg_json_get(j, k, "text") : k;
+			int t = tg_json_is_obj(j, k) ? tg_mock_get(j, k, "text") : k;
 
 			if (t != -1 && tg_json_is_str(j, t))
 				tg_mock_copy_str(j, t, out, cap);
@@ -564,6 +654,14 @@ tg_mock_handle(struct tg_mock *m, struct tg_mock_req *q, struct tg_mock_reply *r
 	long delay = -1;
 
 	tg_mock_reply_reset(r);
+	/* the large scratch is the process's, reset here field by field, not zeroed */
+	q->walk = &m->walk;
+	q->walk->nmark = q->walk->nbreak = q->walk->tokens = 0;
+	q->tools = &m->tools;
+	q->tools->ncalls = q->tools->nresults = 0;
+	q->tools->args_len = 0;
+	q->tools->preface = false;
+	q->tools->reply[0] = '\0';
 	q->responses = q->fam == TG_MOCK_OPENAI && strcmp(q->path, "/v1/responses") == 0;
 	ops = q->responses ? &tg_mock_responses : family_ops[q->fam];
 	m->calls++;
@@ -590,7 +688,7 @@ tg_mock_handle(struct tg_mock *m, struct tg_mock_req *q, struct tg_mock_reply *r
 	q->stream_ms = (uint32_t)header_num(q->stream_ms_header, m->stream_ms, 3600000);
 	if (ops->parse(q, r) == -1)
 		goto done;
-	q->input_tokens = q->prompt_walk.tokens;
+	q->input_tokens = q->walk->tokens;
 	pr = tg_mock_profiles_find(&m->profiles, q->fam, q->model);
 	if (pr == NULL) {
 		ops->error(q, r, TG_MOCK_E_NOT_FOUND, q->model);
@@ -613,7 +711,7 @@ tg_mock_handle(struct tg_mock *m, struct tg_mock_req *q, struct tg_mock_reply *r
 		goto done;
 	}
 	if (!counting(q))
-		tg_mock_cache_apply(&m->cache, &q->prompt_walk, ops->cache_mode, pr->cache_min_tokens,
+		tg_mock_cache_apply(&m->cache, q->walk, ops->cache_mode, pr->cache_min_tokens,
 				    q->cache_ttl_s, q->now_s, &q->cache);
 	r->cache = q->cache;
 	memset(&go, 0, sizeof(go));
@@ -622,20 +720,20 @@ tg_mock_handle(struct tg_mock *m, struct tg_mock_req *q, struct tg_mock_reply *r
 	go.think_cap = q->think_cap;
 	go.show_thought = q->show_thought;
 	go.max_tokens = q->max_tokens;
-	if (q->tools.nresults > 0) {
-		go.fixed = q->tools.reply;
-	} else if (q->tools.ncalls > 0) {
+	if (q->tools->nresults > 0) {
+		go.fixed = q->tools->reply;
+	} else if (q->tools->ncalls > 0) {
 		/* a turn that calls tools says at most one sentence first */
-		tg_mock_tools_preface(&q->tools, preface, sizeof(preface));
-		go.fixed = q->tools.preface ? preface : "";
+		tg_mock_tools_preface(q->tools, preface, sizeof(preface));
+		go.fixed = q->tools->preface ? preface : "";
 	} else {
 		go.force_tokens = q->force_tokens;
 	}
 	tg_mock_generate(&m->gen, pr, &go, &q->rng);
-	for (int i = 0; i < q->tools.ncalls; i++)
-		m->gen.call_tokens += tg_mock_tokens(strlen(q->tools.call[i].name)) +
-				      tg_mock_tokens(q->tools.call[i].args_len);
-	m->stats[q->fam].tool_calls += (uint64_t)q->tools.ncalls;
+	for (int i = 0; i < q->tools->ncalls; i++)
+		m->gen.call_tokens += tg_mock_tokens(strlen(q->tools->call[i].name)) +
+				      tg_mock_tokens(q->tools->call[i].args_len);
+	m->stats[q->fam].tool_calls += (uint64_t)q->tools->ncalls;
 	r->out_tokens = m->gen.text_tokens + m->gen.think_tokens + m->gen.call_tokens;
 	ops->answer(q, pr, &m->gen, r);
 	if (r->nev == 0)

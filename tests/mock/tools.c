@@ -63,7 +63,7 @@ tg_mock_json_compact(struct tg_buf *b, const struct tg_json *j, int tok)
 static bool
 type_is(const struct tg_json *j, int schema, const char *want)
 {
-	int t = tg_json_get(j, schema, "type");
+	int t = tg_mock_get(j, schema, "type");
 	char ty[16];
 	int end;
 
@@ -87,8 +87,8 @@ static void value_for(struct tg_buf *b, const struct tg_json *j, int schema, int
 static void
 object_for(struct tg_buf *b, const struct tg_json *j, int schema, int depth)
 {
-	int props = schema < 0 ? -1 : tg_json_get(j, schema, "properties");
-	int req = schema < 0 ? -1 : tg_json_get(j, schema, "required");
+	int props = schema < 0 ? -1 : tg_mock_get(j, schema, "properties");
+	int req = schema < 0 ? -1 : tg_mock_get(j, schema, "required");
 	bool only_required = req != -1 && tg_json_is_arr(j, req) && tg_json_first(j, req) != -1;
 	bool first = true;
 	int end, rend;
@@ -129,12 +129,12 @@ value_for(struct tg_buf *b, const struct tg_json *j, int schema, int depth)
 		tg_buf_puts(b, "null");
 		return;
 	}
-	t = tg_json_get(j, schema, "enum");
+	t = tg_mock_get(j, schema, "enum");
 	if (t != -1 && tg_json_is_arr(j, t) && tg_json_first(j, t) != -1) {
 		tg_mock_json_compact(b, j, tg_json_first(j, t));
 		return;
 	}
-	t = tg_json_get(j, schema, "default");
+	t = tg_mock_get(j, schema, "default");
 	if (t != -1) {
 		tg_mock_json_compact(b, j, t);
 		return;
@@ -147,7 +147,7 @@ value_for(struct tg_buf *b, const struct tg_json *j, int schema, int depth)
 		tg_buf_puts(b, "true");
 	else if (type_is(j, schema, "array"))
 		tg_buf_puts(b, "[]");
-	else if (type_is(j, schema, "object") || tg_json_get(j, schema, "properties") != -1)
+	else if (type_is(j, schema, "object") || tg_mock_get(j, schema, "properties") != -1)
 		object_for(b, j, schema, depth);
 	else
 		tg_buf_puts(b, "null");
@@ -365,7 +365,7 @@ content_text(struct tg_buf *b, const struct tg_json *j, int tok)
 	}
 	if (tg_json_is_arr(j, tok)) {
 		for (int k = tg_mock_first(j, tok, &end); k != -1; k = tg_mock_next(j, tok, k, end)) {
-			int text = tg_json_get(j, k, "text");
+			int text = tg_mock_get(j, k, "text");
 
 			if (text == -1 || !tg_json_is_str(j, text))
 				continue;
