@@ -278,8 +278,6 @@ tg_mock_openai_bad_schema(struct tg_mock_req *q, struct tg_mock_reply *r, const 
 	return -1;
 }
 
-#define bad_schema tg_mock_openai_bad_schema
-
 /* tools: [{"type":"function","function":{"name","description","parameters"}}] */
 static int
 walk_tools(struct tg_mock_req *q, struct tg_mock_reply *r, const struct tg_json *j, int tools,
@@ -296,8 +294,8 @@ walk_tools(struct tg_mock_req *q, struct tg_mock_reply *r, const struct tg_json 
 
 		if (name == -1 || !tg_json_is_str(j, name))
 			continue;
-		if (bad_schema(q, r, j, name, tg_mock_get(j, fn, "parameters"),
-			       "tools[%d].function.parameters", i) == -1)
+		if (tg_mock_openai_bad_schema(q, r, j, name, tg_mock_get(j, fn, "parameters"),
+					      "tools[%d].function.parameters", i) == -1)
 			return -1;
 		tg_mock_prompt_mix_json(q->walk, j, k);
 		q->walk->tokens += tg_mock_text_tokens(j, name, &pieces) +

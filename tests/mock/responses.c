@@ -103,6 +103,9 @@ walk_item(struct tg_mock_req *q, struct tg_mock_reply *r, const struct tg_json *
 {
 	int ty = tg_mock_get(j, k, "type"), role = tg_mock_get(j, k, "role"), pieces = 0;
 	int call = tg_mock_get(j, k, "call_id"), i;
+	bool output = ty != -1 && tg_json_eq(j, ty, "function_call_output");
+	const char *name;
+	size_t n;
 
 	tg_mock_prompt_mix_json(q->walk, j, k);
 	if (role != -1 && (ty == -1 || tg_json_eq(j, ty, "message"))) {
@@ -111,27 +114,8 @@ walk_item(struct tg_mock_req *q, struct tg_mock_reply *r, const struct tg_json *
 		q->walk->tokens += q->message_tokens + tg_mock_text_tokens(j, content, &pieces);
 		if (tg_json_eq(j, role, "user"))
 			tg_mock_copy_str(j, content, q->prompt, sizeof(q->prompt));
-	} else if (ty != -1 && tg_json_eq(j, ty, "function_call_output")) {
-		for (i = 0; call != -1 && i < s->n; i++) {
-			size_t a, b;
-			const char *ra = tg_json_raw(j, s->call_id[i], &a);
-			const char *rb = tg_json_raw(j, call, &b);
-
-			if (a == b && memcmp(ra, rb, a) == 0)
-				break;
-		}
-		if (call == -1 || i == s->n)
-			return refuse(q, r, "No tool call found for function call output with call_id "
-				      "%s.", j, call != -1 ? call : k, "input", NULL);
+	} else if (output) {
 		q->walk->tokens += q->message_tokens + tg_mock_text_tokens(j, k, &pieces);
-		{
-			size_t n;
-			const char *name = tg_json_raw(j, s->name[i], &n);
-
-			tg_mock_tools_result(q->tools, name, n, j, tg_mock_get(j, k, "output"), false);
-		}
-		tg_mock_prompt_mark(q->walk, 0);
-		return 0;
 	} else {
 		if (ty != -1 && tg_json_eq(j, ty, "function_call") && call != -1 &&
 		    s->n < MAX_CALLS_SEEN) {
@@ -141,10 +125,27 @@ walk_item(struct tg_mock_req *q, struct tg_mock_reply *r, const struct tg_json *
 		/* reasoning items and item references cost nothing (tg_mock_text_tokens) */
 		q->walk->tokens += tg_mock_text_tokens(j, k, &pieces);
 	}
-	/* only the outputs that end the input are answered */
-	q->tools->nresults = 0;
-	q->tools->reply[0] = '\0';
 	tg_mock_prompt_mark(q->walk, 0);
+	if (!output) {
+		/* only the outputs that end the input are answered */
+		q->tools->nresults = 0;
+		q->tools->reply[0] = '\0';
+		return 0;
+	}
+	for (i = 0; call != -1 && i < s->n; i++) {
+		size_t a, b;
+		const char *ra = tg_json_raw(j, s->call_id[i], &a), *rb = tg_json_raw(j, call, &b);
+
+		if (a == b && memcmp(ra, rb, a) == 0)
+			break;
+	}
+	if (call == -1 || i == s->n)
+		return refuse(q, r, "No tool call found for function call output with call_id %s.", j,
+			      call != -1 ? call : k, "input", NULL);
+	name = s->name[i] != -1 ? tg_json_raw(j, s->name[i], &n) : "";
+	if (s->name[i] == -1)
+		n = 0;
+	tg_mock_tools_result(q->tools, name, n, j, tg_mock_get(j, k, "output"), false);
 	return 0;
 }
 
