@@ -16,7 +16,8 @@ CPPFLAGS  += -Iinclude -D_GNU_SOURCE -DTG_SHARE_DIR=\"$(PREFIX)/share/tollgate\"
 LDLIBS    += $(PKG_LIBS) -lm
 
 # Every program's main() lives in a main.c; everything else also links into the test runner.
-LIB_SRC   := $(filter-out %/main.c,$(wildcard core/*.c shm/*.c worker/*.c logger/*.c master/*.c))
+LIB_SRC   := $(filter-out %/main.c,$(wildcard core/*.c shm/*.c worker/*.c worker/wire/*.c \
+               logger/*.c master/*.c))
 MOCK_SRC  := $(filter-out %/main.c,$(wildcard tests/mock/*.c))
 CHECK_SRC := $(wildcard tests/check_*.c)
 
@@ -29,6 +30,43 @@ all: $(BUILD)/tollgate $(BUILD)/tollgate-mock
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=c11 $(CPPFLAGS) $(WARN) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# worker/wire/ is pure: the wire formats compile without libevent and libcurl. Every
+# header of theirs is shadowed by one that is an #error, found first on the include
+# path, so an include of either fails the build instead of passing unnoticed.
+POISON_DIR    := $(BUILD)/poison
+POISON_INCS   := /usr/include /usr/local/include $(patsubst -I%,%,$(filter -I%,$(PKG_CFLAGS)))
+POISON_EVENT  := $(sort buffer.h buffer_compat.h bufferevent.h bufferevent_compat.h \
+                 bufferevent_ssl.h bufferevent_struct.h dns.h dns_compat.h dns_struct.h \
+                 event-config.h event.h event_compat.h event_struct.h http.h http_compat.h \
+                 http_struct.h keyvalq_struct.h listener.h rpc.h rpc_compat.h rpc_struct.h \
+                 tag.h tag_compat.h thread.h util.h visibility.h \
+                 $(notdir $(wildcard $(addsuffix /event2/*.h,$(POISON_INCS)))))
+POISON_CURL   := $(sort curl.h curlver.h easy.h header.h mprintf.h multi.h options.h \
+                 stdcheaders.h system.h typecheck-gcc.h urlapi.h websockets.h \
+                 $(notdir $(wildcard $(addsuffix /curl/*.h,$(POISON_INCS)))))
+POISON_HDRS   := $(addprefix $(POISON_DIR)/event2/,$(POISON_EVENT)) \
+                 $(addprefix $(POISON_DIR)/curl/,$(POISON_CURL)) \
+                 $(addprefix $(POISON_DIR)/,event.h evdns.h evhttp.h evrpc.h evutil.h)
+WIRE_CPPFLAGS := -I$(POISON_DIR) -Iinclude -D_GNU_SOURCE
+
+$(POISON_HDRS):
+	@mkdir -p $(@D)
+	$(Q)printf '#error "worker/wire/ is pure code: it must not include %s"\n' \
+		'$(patsubst $(POISON_DIR)/%,%,$@)' > $@
+
+# The poison is proved to work before anything of wire/ is compiled against it.
+$(POISON_DIR)/proved: $(POISON_HDRS)
+	$(Q)for h in event2/event.h event2/http.h curl/curl.h event.h; do \
+		if printf '#include <%s>\n' $$h | \
+		   $(CC) -std=c11 $(WIRE_CPPFLAGS) -fsyntax-only -x c - 2>/dev/null; then \
+			echo "$(POISON_DIR) does not stop an include of $$h" >&2; exit 1; \
+		fi; \
+	done; touch $@
+
+$(BUILD)/worker/wire/%.o: worker/wire/%.c $(POISON_DIR)/proved
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=c11 $(WIRE_CPPFLAGS) $(WARN) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/tollgate: $(BUILD)/master/main.o $(LIB_OBJ)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@

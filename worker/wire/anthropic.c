@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xlate_ir.h"
+#include "ir.h"
 
 static const char *const top_keys[] = {
 	"model", "max_tokens", "messages", "system", "stop_sequences", "temperature", "top_p",

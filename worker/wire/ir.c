@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xlate_ir.h"
+#include "ir.h"
 
 #define CHUNK_MIN (16u << 10)
 

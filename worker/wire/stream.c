@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "tg_translate.h"
-#include "xlate_stream.h"
+#include "stream.h"
 
 struct tg_xlate_stream *
 tg_xlate_stream_new(enum tg_provider_kind provider, enum tg_provider_kind client,

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "tg_translate.h"
-#include "xlate_ir.h"
+#include "ir.h"
 
 int
 tg_translate_request(enum tg_provider_kind client, enum tg_provider_kind provider,

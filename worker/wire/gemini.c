@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xlate_ir.h"
+#include "ir.h"
 
 static const char *const top_keys[] = {
 	"contents", "systemInstruction", "system_instruction", "generationConfig",

@@ -12,7 +12,7 @@
 
 #include "tg_buf.h"
 #include "tg_cfg.h"
-#include "xlate_ir.h"
+#include "ir.h"
 
 enum xs_block { XS_NONE = 0, XS_TEXT, XS_THINKING, XS_TOOL };
 

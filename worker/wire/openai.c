@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "xlate_ir.h"
+#include "ir.h"
 
 static const char *const top_keys[] = {
 	"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "n",

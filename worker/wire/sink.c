@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "xlate_stream.h"
+#include "stream.h"
 
 /* ---- Anthropic: named events, usage in message_start and message_delta ---- */
 
