@@ -25,7 +25,7 @@
  * parsed and stay meaningful only for those exact bytes.
  */
 struct tg_request_info {
-	enum tg_provider_kind family;           /* the client endpoint's format */
+	enum tg_family family;           /* the client endpoint's format */
 	char    model[TG_REQUEST_MODEL_MAX];    /* unescaped; Gemini: from the URL */
 	bool    stream;                         /* body "stream" (Gemini: false, the URL decides) */
 	bool    include_usage;                  /* OpenAI stream_options.include_usage as sent */
@@ -47,7 +47,7 @@ struct tg_request_info {
  * gateway reads (model, stream, ...) are refused, escaped spellings included,
  * so the provider cannot read a different value than the gateway checked.
  */
-int tg_request_parse(enum tg_provider_kind f, const char *body, size_t n, const char *url_model,
+int tg_request_parse(enum tg_family f, const char *body, size_t n, const char *url_model,
 		     struct tg_request_info *info, char *err, size_t errlen) TG_MUSTCHECK;
 
 /*

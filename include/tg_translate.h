@@ -29,7 +29,7 @@
  * Returns 0 on success; out is untouched on failure except for partial bytes
  * the caller should discard.
  */
-int tg_translate_request(enum tg_provider_kind client, enum tg_provider_kind provider,
+int tg_translate_request(enum tg_family client, enum tg_family provider,
 			 const char *body, size_t n, const char *url_model, bool stream,
 			 const char *upstream_model, struct tg_buf *out, char *err,
 			 size_t errlen) TG_MUSTCHECK;
@@ -39,7 +39,7 @@ int tg_translate_request(enum tg_provider_kind client, enum tg_provider_kind pro
  * out, with client_model echoed as the model. Returns -1 when the body is not
  * a reply of the provider's family (the caller answers 502).
  */
-int tg_translate_response(enum tg_provider_kind provider, enum tg_provider_kind client,
+int tg_translate_response(enum tg_family provider, enum tg_family client,
 			  const char *body, size_t n, const char *client_model,
 			  struct tg_buf *out) TG_MUSTCHECK;
 
@@ -47,11 +47,11 @@ int tg_translate_response(enum tg_provider_kind provider, enum tg_provider_kind 
  * An error reply of any family (or any bytes at all) re-shaped as the client
  * family's error body for HTTP status, keeping the provider's message.
  */
-void tg_translate_error(enum tg_provider_kind client, int status, const char *provider_body,
+void tg_translate_error(enum tg_family client, int status, const char *provider_body,
 			size_t n, struct tg_buf *out);
 
 /* The status to answer a client of this family for a provider's status (529 exists only on Anthropic). */
-int tg_translate_status(enum tg_provider_kind client, int status);
+int tg_translate_status(enum tg_family client, int status);
 
 /*
  * Streaming: one object per streamed call, fed the provider's SSE events in
@@ -64,8 +64,8 @@ int tg_translate_status(enum tg_provider_kind client, int status);
  */
 struct tg_xlate_stream;
 
-struct tg_xlate_stream *tg_xlate_stream_new(enum tg_provider_kind provider,
-					    enum tg_provider_kind client, const char *client_model,
+struct tg_xlate_stream *tg_xlate_stream_new(enum tg_family provider,
+					    enum tg_family client, const char *client_model,
 					    bool include_usage);
 
 /*

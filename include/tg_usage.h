@@ -39,7 +39,7 @@ struct tg_usage_raw {
 
 /* Per-call state while a stream is relayed. No heap: init and drop. */
 struct tg_usage_stream {
-	enum tg_provider_kind family;
+	enum tg_family family;
 	struct tg_usage_info  info;         /* usage is filled by tg_usage_stream_finish */
 	struct tg_usage_raw   raw;
 	bool  saw_usage;                    /* some usage object was read */
@@ -62,10 +62,10 @@ enum tg_usage_ev {
  * out->error set. usage.complete is true when the body carried usage. Returns
  * -1 when the body is not a JSON object (out stays zeroed).
  */
-int tg_usage_from_json(enum tg_provider_kind f, const char *body, size_t n,
+int tg_usage_from_json(enum tg_family f, const char *body, size_t n,
 		       struct tg_usage_info *out) TG_MUSTCHECK;
 
-void tg_usage_stream_init(struct tg_usage_stream *st, enum tg_provider_kind f);
+void tg_usage_stream_init(struct tg_usage_stream *st, enum tg_family f);
 
 /*
  * Account one dispatched SSE event (name and data as tg_sse hands them over;

@@ -13,14 +13,14 @@
 #include "tg_json.h"
 #include "tg_request.h"
 
-#define A TG_KIND_ANTHROPIC
-#define O TG_KIND_OPENAI
-#define G TG_KIND_GEMINI
+#define A TG_FAMILY_ANTHROPIC
+#define O TG_FAMILY_OPENAI
+#define G TG_FAMILY_GEMINI
 #define X10 "xxxxxxxxxx"
 #define X130 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10
 
 struct reject {
-	enum tg_provider_kind family;
+	enum tg_family family;
 	const char *body;
 	const char *want;
 };
@@ -199,7 +199,7 @@ START_TEST(estimate_counts_media_flat)
 END_TEST
 
 struct rewrite {
-	enum tg_provider_kind family;
+	enum tg_family family;
 	const char *body;
 	const char *upstream;
 	const char *want;

@@ -13,9 +13,9 @@
 #include "tg_translate.h"
 #include "tg_usage.h"
 
-#define A TG_KIND_ANTHROPIC
-#define G TG_KIND_GEMINI
-#define O TG_KIND_OPENAI
+#define A TG_FAMILY_ANTHROPIC
+#define G TG_FAMILY_GEMINI
+#define O TG_FAMILY_OPENAI
 
 static bool
 parses(const struct tg_buf *b)
@@ -33,7 +33,7 @@ parses(const struct tg_buf *b)
 
 struct req_row {
 	const char *name;
-	enum tg_provider_kind client, provider;
+	enum tg_family client, provider;
 	const char *body;
 	bool stream;                    /* Gemini client only */
 	const char *want[6];            /* substrings of the provider body */
@@ -272,7 +272,7 @@ END_TEST
 /* ---- whole replies: each provider fixture into each client, read back with tg_usage ---- */
 
 struct resp_fixture {
-	enum tg_provider_kind provider;
+	enum tg_family provider;
 	const char *body;
 	const char *text;                       /* the visible answer */
 	const char *stop[3];                    /* per client: A, G, O */
@@ -329,7 +329,7 @@ static const struct resp_fixture resps[] = {
 START_TEST(response_matrix)
 {
 	const struct resp_fixture *f = &resps[_i / NCLIENTS];
-	enum tg_provider_kind client = (enum tg_provider_kind)(_i % NCLIENTS);
+	enum tg_family client = (enum tg_family)(_i % NCLIENTS);
 	struct tg_usage_info info;
 	struct tg_buf out;
 	const char *names[] = { "anthropic", "gemini", "openai" };

@@ -14,13 +14,13 @@
 #include "tg_translate.h"
 #include "tg_usage.h"
 
-#define A TG_KIND_ANTHROPIC
-#define G TG_KIND_GEMINI
-#define O TG_KIND_OPENAI
+#define A TG_FAMILY_ANTHROPIC
+#define G TG_FAMILY_GEMINI
+#define O TG_FAMILY_OPENAI
 
 struct stream_fixture {
 	const char *name;
-	enum tg_provider_kind provider;
+	enum tg_family provider;
 	const char *sse;
 	bool completed;                 /* the transfer ended cleanly */
 	const char *text;               /* visible text the client must assemble */
@@ -133,7 +133,7 @@ on_provider_event(const struct tg_sse_event *ev, void *arg)
 /* ---- reading the client's bytes back ---- */
 
 struct client_view {
-	enum tg_provider_kind family;
+	enum tg_family family;
 	struct tg_usage_stream ust;
 	struct tg_buf text;
 	int events, bad_json, bad_frame, errors;
@@ -211,7 +211,7 @@ on_client_event(const struct tg_sse_event *ev, void *arg)
 }
 
 static void
-run(const struct stream_fixture *f, enum tg_provider_kind client, size_t step,
+run(const struct stream_fixture *f, enum tg_family client, size_t step,
     struct client_view *v, struct tg_buf *out)
 {
 	struct tg_sse in, back;
@@ -243,7 +243,7 @@ run(const struct stream_fixture *f, enum tg_provider_kind client, size_t step,
 START_TEST(stream_matrix)
 {
 	const struct stream_fixture *f = &fixtures[_i / 3];
-	enum tg_provider_kind client = (enum tg_provider_kind)(_i % 3);
+	enum tg_family client = (enum tg_family)(_i % 3);
 	const char *names[] = { "anthropic", "gemini", "openai" };
 	struct client_view v;
 	struct tg_usage_info info;

@@ -21,7 +21,7 @@ struct want {
 
 struct fixture {
 	const char *name;
-	enum tg_provider_kind family;
+	enum tg_family family;
 	const char *body;
 	struct want want;
 };
@@ -52,55 +52,55 @@ check_info(const char *name, const struct tg_usage_info *got, const struct want 
 /* ---- whole bodies ------------------------------------------------------- */
 
 static const struct fixture bodies[] = {
-	{ "anthropic basic", TG_KIND_ANTHROPIC,
+	{ "anthropic basic", TG_FAMILY_ANTHROPIC,
 	  "{\"id\":\"msg_01XFDUDYJgAACzvnptvVoYEL\",\"type\":\"message\",\"role\":\"assistant\","
 	  "\"model\":\"claude-3-5-haiku-20241022\",\"content\":[{\"type\":\"text\",\"text\":\"Paris.\"}],"
 	  "\"stop_reason\":\"end_turn\",\"stop_sequence\":null,"
 	  "\"usage\":{\"input_tokens\":14,\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,"
 	  "\"output_tokens\":4,\"service_tier\":\"standard\"}}",
 	  { 14, 4, 0, 0, 0, true, false, "end_turn", "msg_01XFDUDYJgAACzvnptvVoYEL", NULL, 0, 0, 0, 0 } },
-	{ "anthropic cache and thinking", TG_KIND_ANTHROPIC,
+	{ "anthropic cache and thinking", TG_FAMILY_ANTHROPIC,
 	  "{\"id\":\"msg_2\",\"type\":\"message\",\"content\":[],\"stop_reason\":\"max_tokens\","
 	  "\"usage\":{\"input_tokens\":28,\"cache_creation_input_tokens\":1200,"
 	  "\"cache_read_input_tokens\":5000,\"cache_creation\":{\"ephemeral_5m_input_tokens\":1200,"
 	  "\"ephemeral_1h_input_tokens\":0},\"output_tokens\":106,"
 	  "\"output_tokens_details\":{\"thinking_tokens\":67}}}",
 	  { 28, 106, 67, 5000, 1200, true, false, "max_tokens", "msg_2", NULL, 0, 0, 0, 0 } },
-	{ "anthropic cache split only", TG_KIND_ANTHROPIC,
+	{ "anthropic cache split only", TG_FAMILY_ANTHROPIC,
 	  "{\"id\":\"msg_3\",\"stop_reason\":\"end_turn\",\"usage\":{\"input_tokens\":3,"
 	  "\"cache_creation_input_tokens\":null,\"cache_creation\":{\"ephemeral_5m_input_tokens\":10,"
 	  "\"ephemeral_1h_input_tokens\":20},\"output_tokens\":1}}",
 	  { 3, 1, 0, 0, 30, true, false, "end_turn", "msg_3", NULL, 0, 0, 0, 0 } },
-	{ "anthropic error body", TG_KIND_ANTHROPIC,
+	{ "anthropic error body", TG_FAMILY_ANTHROPIC,
 	  "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"},"
 	  "\"request_id\":\"req_1\"}",
 	  { 0, 0, 0, 0, 0, false, true, NULL, NULL, "overloaded_error", 0, 0, 0, 0 } },
-	{ "gemini thoughts outside candidates", TG_KIND_GEMINI,
+	{ "gemini thoughts outside candidates", TG_FAMILY_GEMINI,
 	  "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Paris\"}],\"role\":\"model\"},"
 	  "\"finishReason\":\"STOP\",\"index\":0}],"
 	  "\"usageMetadata\":{\"promptTokenCount\":8,\"candidatesTokenCount\":1,\"totalTokenCount\":36,"
 	  "\"promptTokensDetails\":[{\"modality\":\"TEXT\",\"tokenCount\":8}],\"thoughtsTokenCount\":27},"
 	  "\"modelVersion\":\"gemini-2.5-flash\",\"responseId\":\"IZI2acSKMoWl0-kPmYj2yQc\"}",
 	  { 8, 28, 27, 0, 0, true, false, "STOP", "IZI2acSKMoWl0-kPmYj2yQc", NULL, 0, 0, 0, 0 } },
-	{ "gemini candidates already inclusive", TG_KIND_GEMINI,
+	{ "gemini candidates already inclusive", TG_FAMILY_GEMINI,
 	  "{\"candidates\":[{\"finishReason\":\"MAX_TOKENS\"}],\"usageMetadata\":{\"promptTokenCount\":8,"
 	  "\"candidatesTokenCount\":28,\"totalTokenCount\":36,\"thoughtsTokenCount\":27},"
 	  "\"responseId\":\"r2\"}",
 	  { 8, 28, 27, 0, 0, true, false, "MAX_TOKENS", "r2", NULL, 0, 0, 0, 0 } },
-	{ "gemini cached and tool prompt", TG_KIND_GEMINI,
+	{ "gemini cached and tool prompt", TG_FAMILY_GEMINI,
 	  "{\"candidates\":[{\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":1000,"
 	  "\"cachedContentTokenCount\":600,\"toolUsePromptTokenCount\":50,\"candidatesTokenCount\":10,"
 	  "\"totalTokenCount\":1060}}",
 	  { 450, 10, 0, 600, 0, true, false, "STOP", NULL, NULL, 0, 0, 0, 0 } },
-	{ "gemini blocked prompt", TG_KIND_GEMINI,
+	{ "gemini blocked prompt", TG_FAMILY_GEMINI,
 	  "{\"promptFeedback\":{\"blockReason\":\"SAFETY\"},\"usageMetadata\":{\"promptTokenCount\":9,"
 	  "\"totalTokenCount\":9}}",
 	  { 9, 0, 0, 0, 0, true, false, "SAFETY", NULL, NULL, 0, 0, 0, 0 } },
-	{ "gemini error body", TG_KIND_GEMINI,
+	{ "gemini error body", TG_FAMILY_GEMINI,
 	  "{\"error\":{\"code\":429,\"message\":\"You exceeded your current quota.\","
 	  "\"status\":\"RESOURCE_EXHAUSTED\",\"details\":[]}}",
 	  { 0, 0, 0, 0, 0, false, true, NULL, NULL, "RESOURCE_EXHAUSTED", 0, 0, 0, 0 } },
-	{ "openai basic", TG_KIND_OPENAI,
+	{ "openai basic", TG_FAMILY_OPENAI,
 	  "{\"id\":\"chatcmpl-ABfvaueLEMLNYbT8YzpJxsmiQ6HSY\",\"object\":\"chat.completion\","
 	  "\"created\":1727346142,\"model\":\"gpt-4o-mini-2024-07-18\",\"choices\":[{\"index\":0,"
 	  "\"message\":{\"role\":\"assistant\",\"content\":\"Paris.\",\"refusal\":null},\"logprobs\":null,"
@@ -111,23 +111,23 @@ static const struct fixture bodies[] = {
 	  "\"service_tier\":\"default\",\"system_fingerprint\":\"fp_b40fb1c6fb\"}",
 	  { 24, 2, 0, 0, 0, true, false, "stop", "chatcmpl-ABfvaueLEMLNYbT8YzpJxsmiQ6HSY", NULL,
 	    0, 0, 0, 0 } },
-	{ "openai reasoning inside completion", TG_KIND_OPENAI,
+	{ "openai reasoning inside completion", TG_FAMILY_OPENAI,
 	  "{\"id\":\"c2\",\"choices\":[{\"finish_reason\":\"length\"}],\"usage\":{\"prompt_tokens\":13,"
 	  "\"completion_tokens\":80,\"total_tokens\":93,\"completion_tokens_details\":"
 	  "{\"reasoning_tokens\":64}}}",
 	  { 13, 80, 64, 0, 0, true, false, "length", "c2", NULL, 0, 0, 0, 0 } },
-	{ "openai cached and written", TG_KIND_OPENAI,
+	{ "openai cached and written", TG_FAMILY_OPENAI,
 	  "{\"id\":\"c3\",\"choices\":[],\"usage\":{\"prompt_tokens\":2006,\"completion_tokens\":300,"
 	  "\"prompt_tokens_details\":{\"cached_tokens\":1920,\"cache_write_tokens\":50}}}",
 	  { 36, 300, 0, 1920, 50, true, false, NULL, "c3", NULL, 0, 0, 0, 0 } },
-	{ "openai no usage", TG_KIND_OPENAI,
+	{ "openai no usage", TG_FAMILY_OPENAI,
 	  "{\"id\":\"c4\",\"choices\":[{\"finish_reason\":\"stop\"}]}",
 	  { 0, 0, 0, 0, 0, false, false, "stop", "c4", NULL, 0, 0, 0, 0 } },
-	{ "openai error body", TG_KIND_OPENAI,
+	{ "openai error body", TG_FAMILY_OPENAI,
 	  "{\"error\":{\"message\":\"Rate limit reached for o4-mini\",\"type\":\"tokens\","
 	  "\"param\":null,\"code\":\"rate_limit_exceeded\"}}",
 	  { 0, 0, 0, 0, 0, false, true, NULL, NULL, "tokens", 0, 0, 0, 0 } },
-	{ "garbage counts ignored", TG_KIND_OPENAI,
+	{ "garbage counts ignored", TG_FAMILY_OPENAI,
 	  "{\"id\":\"c5\",\"usage\":{\"prompt_tokens\":-5,\"completion_tokens\":1.5,"
 	  "\"total_tokens\":\"7\",\"prompt_tokens_details\":{\"cached_tokens\":99999999999999999999}}}",
 	  { 0, 0, 0, 0, 0, true, false, NULL, "c5", NULL, 0, 0, 0, 0 } },
@@ -149,7 +149,7 @@ START_TEST(json_not_an_object)
 	struct tg_usage_info info;
 
 	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
-		ck_assert_int_eq(tg_usage_from_json(TG_KIND_OPENAI, bad[k], strlen(bad[k]), &info),
+		ck_assert_int_eq(tg_usage_from_json(TG_FAMILY_OPENAI, bad[k], strlen(bad[k]), &info),
 				 -1);
 		ck_assert_int_eq(info.usage.input, 0);
 		ck_assert(!info.usage.complete);
@@ -173,7 +173,7 @@ START_TEST(error_text_is_printable_and_bounded)
 			     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
 			     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
 			     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
-	ck_assert_int_eq(tg_usage_from_json(TG_KIND_OPENAI, body, n, &info), 0);
+	ck_assert_int_eq(tg_usage_from_json(TG_FAMILY_OPENAI, body, n, &info), 0);
 	ck_assert(info.error);
 	ck_assert(strncmp(info.error_message, "a bc\xc3\xa9", 6) == 0);
 	n = strlen(info.error_message);
@@ -187,7 +187,7 @@ END_TEST
 /* ---- streams ------------------------------------------------------------ */
 
 static const struct fixture streams[] = {
-	{ "anthropic stream", TG_KIND_ANTHROPIC,
+	{ "anthropic stream", TG_FAMILY_ANTHROPIC,
 	  "event: message_start\n"
 	  "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_01ABC\",\"type\":\"message\","
 	  "\"role\":\"assistant\",\"content\":[],\"model\":\"claude-3-5-haiku-20241022\","
@@ -209,7 +209,7 @@ static const struct fixture streams[] = {
 	  "\"stop_sequence\":null},\"usage\":{\"output_tokens\":4}}\n\n"
 	  "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
 	  { 14, 4, 0, 0, 0, true, false, "end_turn", "msg_01ABC", NULL, 0, 0, 0, 0 } },
-	{ "anthropic delta overrides input and cache", TG_KIND_ANTHROPIC,
+	{ "anthropic delta overrides input and cache", TG_FAMILY_ANTHROPIC,
 	  "event: message_start\r\n"
 	  "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_7\",\"usage\":{\"input_tokens\":14,"
 	  "\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,\"output_tokens\":1}}}\r\n\r\n"
@@ -222,7 +222,7 @@ static const struct fixture streams[] = {
 	  "{\"output_tokens\":106,\"output_tokens_details\":{\"thinking_tokens\":67}}}\r\n\r\n"
 	  "event: message_stop\r\ndata: {\"type\":\"message_stop\"}\r\n\r\n",
 	  { 28, 106, 67, 900, 0, true, false, "end_turn", "msg_7", NULL, 0, 0, 0, 0 } },
-	{ "anthropic truncated", TG_KIND_ANTHROPIC,
+	{ "anthropic truncated", TG_FAMILY_ANTHROPIC,
 	  "event: message_start\n"
 	  "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_8\",\"usage\":{\"input_tokens\":14,"
 	  "\"cache_read_input_tokens\":100,\"output_tokens\":1}}}\n\n"
@@ -230,18 +230,18 @@ static const struct fixture streams[] = {
 	  "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\","
 	  "\"text\":\"Par",
 	  { 14, 1, 0, 100, 0, false, false, NULL, "msg_8", NULL, 0, 0, 0, 0 } },
-	{ "anthropic error after 200", TG_KIND_ANTHROPIC,
+	{ "anthropic error after 200", TG_FAMILY_ANTHROPIC,
 	  "event: message_start\n"
 	  "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_9\",\"usage\":{\"input_tokens\":5,"
 	  "\"output_tokens\":1}}}\n\n"
 	  "event: error\n"
 	  "data: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n",
 	  { 5, 1, 0, 0, 0, false, true, NULL, "msg_9", "overloaded_error", 0, 0, 1, 0 } },
-	{ "anthropic error that is not JSON", TG_KIND_ANTHROPIC,
+	{ "anthropic error that is not JSON", TG_FAMILY_ANTHROPIC,
 	  "event: ping\ndata: {\"type\": \"ping\"}\n\n"
 	  "event: error\ndata: upstream exploded\n\n",
 	  { 0, 0, 0, 0, 0, false, true, NULL, NULL, NULL, 0, 0, 1, 0 } },
-	{ "gemini cumulative", TG_KIND_GEMINI,
+	{ "gemini cumulative", TG_FAMILY_GEMINI,
 	  "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"The capital\"}],\"role\":\"model\"},"
 	  "\"index\":0}],\"usageMetadata\":{\"promptTokenCount\":8,\"candidatesTokenCount\":2,"
 	  "\"totalTokenCount\":31,\"promptTokensDetails\":[{\"modality\":\"TEXT\",\"tokenCount\":8}],"
@@ -253,7 +253,7 @@ static const struct fixture streams[] = {
 	  "\"promptTokensDetails\":[{\"modality\":\"TEXT\",\"tokenCount\":8}],\"thoughtsTokenCount\":21},"
 	  "\"modelVersion\":\"gemini-2.5-flash\",\"responseId\":\"mJ1eaN2fFq-vz7IPyJ6_gAs\"}\n\n",
 	  { 8, 28, 21, 0, 0, true, false, "STOP", "mJ1eaN2fFq-vz7IPyJ6_gAs", NULL, 0, 0, 0, 0 } },
-	{ "gemini truncated keeps last snapshot", TG_KIND_GEMINI,
+	{ "gemini truncated keeps last snapshot", TG_FAMILY_GEMINI,
 	  "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"x\"}]}}],\"usageMetadata\":"
 	  "{\"promptTokenCount\":4,\"candidatesTokenCount\":49,\"totalTokenCount\":2095,"
 	  "\"thoughtsTokenCount\":2042},\"responseId\":\"g1\"}\n\n"
@@ -262,19 +262,19 @@ static const struct fixture streams[] = {
 	  "\"thoughtsTokenCount\":2042},\"responseId\":\"g1\"}\n\n"
 	  "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"z\"}]},\"finishReason\":\"ST",
 	  { 4, 2162, 2042, 0, 0, false, false, NULL, "g1", NULL, 0, 0, 0, 0 } },
-	{ "gemini chunk without usage", TG_KIND_GEMINI,
+	{ "gemini chunk without usage", TG_FAMILY_GEMINI,
 	  "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]}}],\"usageMetadata\":"
 	  "{\"promptTokenCount\":4,\"candidatesTokenCount\":1,\"totalTokenCount\":5}}\n\n"
 	  "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"b\"}]},"
 	  "\"finishReason\":\"STOP\"}]}\n\n",
 	  { 4, 1, 0, 0, 0, true, false, "STOP", NULL, NULL, 0, 0, 0, 0 } },
-	{ "gemini in-stream error", TG_KIND_GEMINI,
+	{ "gemini in-stream error", TG_FAMILY_GEMINI,
 	  "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]}}],\"usageMetadata\":"
 	  "{\"promptTokenCount\":4,\"candidatesTokenCount\":1,\"totalTokenCount\":5}}\n\n"
 	  "data: {\"error\":{\"code\":503,\"message\":\"The model is overloaded. Please try again later.\","
 	  "\"status\":\"UNAVAILABLE\"}}\n\n",
 	  { 4, 1, 0, 0, 0, false, true, NULL, NULL, "UNAVAILABLE", 0, 0, 1, 0 } },
-	{ "openai include_usage", TG_KIND_OPENAI,
+	{ "openai include_usage", TG_FAMILY_OPENAI,
 	  "data: {\"id\":\"chatcmpl-ABfw4IfQfCCrcuybFm41wJyxjbkz7\",\"object\":\"chat.completion.chunk\","
 	  "\"created\":1727346172,\"model\":\"gpt-4o-mini-2024-07-18\",\"system_fingerprint\":"
 	  "\"fp_5050236cbd\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\","
@@ -292,14 +292,14 @@ static const struct fixture streams[] = {
 	  "data: [DONE]\n\n",
 	  { 16, 2, 0, 8, 0, true, false, "stop", "chatcmpl-ABfw4IfQfCCrcuybFm41wJyxjbkz7", NULL,
 	    1, 1, 0, 0 } },
-	{ "openai without include_usage", TG_KIND_OPENAI,
+	{ "openai without include_usage", TG_FAMILY_OPENAI,
 	  "data: {\"id\":\"chatcmpl-1\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
 	  "\"content\":\"Hi\"},\"finish_reason\":null}]}\n\n"
 	  "data: {\"id\":\"chatcmpl-1\",\"choices\":[{\"index\":0,\"delta\":{},"
 	  "\"finish_reason\":\"stop\"}]}\n\n"
 	  "data: [DONE]\n\n",
 	  { 0, 0, 0, 0, 0, false, false, "stop", "chatcmpl-1", NULL, 0, 1, 0, 0 } },
-	{ "openai usage on every chunk", TG_KIND_OPENAI,
+	{ "openai usage on every chunk", TG_FAMILY_OPENAI,
 	  ": keep-alive\n\n"
 	  "data: {\"id\":\"x1\",\"choices\":[{\"delta\":{\"content\":\"a\"}}],\"usage\":{\"prompt_tokens\":10,"
 	  "\"completion_tokens\":1,\"completion_tokens_details\":{\"reasoning_tokens\":1}}}\n\n"
@@ -307,17 +307,17 @@ static const struct fixture streams[] = {
 	  "{\"prompt_tokens\":10,\"completion_tokens\":7}}\n\n"
 	  "data: [DONE]\n\n",
 	  { 10, 7, 0, 0, 0, true, false, "length", "x1", NULL, 0, 1, 0, 0 } },
-	{ "openai cut before [DONE]", TG_KIND_OPENAI,
+	{ "openai cut before [DONE]", TG_FAMILY_OPENAI,
 	  "data: {\"id\":\"x2\",\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
 	  "data: {\"id\":\"x2\",\"choices\":[],\"usage\":{\"prompt_tokens\":30,\"completion_tokens\":3}}\n\n"
 	  "data: [DO",
 	  { 30, 3, 0, 0, 0, false, false, "stop", "x2", NULL, 1, 0, 0, 0 } },
-	{ "openai mid-stream error", TG_KIND_OPENAI,
+	{ "openai mid-stream error", TG_FAMILY_OPENAI,
 	  "data: {\"id\":\"x3\",\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
 	  "data: {\"error\":{\"message\":\"Rate limit reached\",\"type\":\"requests\","
 	  "\"code\":\"rate_limit_exceeded\"}}\n\n",
 	  { 0, 0, 0, 0, 0, false, true, NULL, "x3", "requests", 0, 0, 1, 0 } },
-	{ "openai garbage data", TG_KIND_OPENAI,
+	{ "openai garbage data", TG_FAMILY_OPENAI,
 	  "data: {\"id\":\"x4\",\"choices\":[]}\n\n"
 	  "data: not json\n\n"
 	  "data: [1,2]\n\n"
@@ -413,7 +413,7 @@ START_TEST(usage_only_needs_empty_choices)
 	const char *none = "{\"choices\":[],\"usage\":null}";
 	const char *only = "{\"choices\":[],\"usage\":{\"prompt_tokens\":1}}";
 
-	tg_usage_stream_init(&st, TG_KIND_OPENAI);
+	tg_usage_stream_init(&st, TG_FAMILY_OPENAI);
 	ck_assert_int_eq(tg_usage_stream_event(&st, "", 0, with, strlen(with)), TG_USAGE_EV_PLAIN);
 	ck_assert_int_eq(tg_usage_stream_event(&st, "", 0, none, strlen(none)), TG_USAGE_EV_PLAIN);
 	ck_assert_int_eq(tg_usage_stream_event(&st, "", 0, only, strlen(only)),

@@ -170,7 +170,7 @@ start_stream(struct tg_req *r)
 	tg_call_headers(r, h);
 	tg_policy_limit_headers(h, &r->limits);
 	if (r->translate) {
-		r->xlate = tg_xlate_stream_new(tg_call_provider_kind(r), tg_call_kind(r->family),
+		r->xlate = tg_xlate_stream_new(tg_call_provider_kind(r), r->family,
 					       r->info.model, r->info.include_usage);
 		if (r->xlate == NULL)
 			return false;
@@ -312,10 +312,10 @@ translate_reply(struct tg_req *r, bool error)
 
 	tg_buf_init(&out);
 	if (error) {
-		tg_translate_error(tg_call_kind(r->family), r->up_status, r->reply.p, r->reply.len,
+		tg_translate_error(r->family, r->up_status, r->reply.p, r->reply.len,
 				   &out);
-		r->status = tg_translate_status(tg_call_kind(r->family), r->up_status);
-	} else if (tg_translate_response(tg_call_provider_kind(r), tg_call_kind(r->family),
+		r->status = tg_translate_status(r->family, r->up_status);
+	} else if (tg_translate_response(tg_call_provider_kind(r), r->family,
 					 r->reply.p ? r->reply.p : "", r->reply.len, r->info.model,
 					 &out) == -1 || out.failed) {
 		tg_buf_fini(&out);
@@ -482,10 +482,10 @@ start_transfer(struct tg_req *r)
 	int nh = 0;
 
 	tg_buf_init(&body);
-	r->translate = p->kind != tg_call_kind(r->family);
+	r->translate = p->kind != r->family;
 	if (r->translate) {
 		char err[200];
-		if (tg_translate_request(tg_call_kind(r->family), p->kind, r->http_body,
+		if (tg_translate_request(r->family, p->kind, r->http_body,
 					 r->http_body_len, r->info.model, r->info.stream, m->upstream,
 					 &body, err, sizeof(err)) == -1) {
 			/* refused before any provider call: the client's request cannot be mapped */
@@ -503,7 +503,7 @@ start_transfer(struct tg_req *r)
 	}
 	headers[nh++] = "Content-Type: application/json";
 	switch (p->kind) {
-	case TG_KIND_ANTHROPIC: {
+	case TG_FAMILY_ANTHROPIC: {
 		struct evkeyvalq *in = evhttp_request_get_input_headers(r->http_borrowed);
 		const char *v = evhttp_find_header(in, "anthropic-version");
 		const char *b = evhttp_find_header(in, "anthropic-beta");
@@ -518,12 +518,12 @@ start_transfer(struct tg_req *r)
 		}
 		break;
 	}
-	case TG_KIND_GEMINI:
+	case TG_FAMILY_GEMINI:
 		snprintf(url, sizeof(url), "%s/v1beta/models/%s:%s", p->base_url, m->upstream,
 			 r->info.stream ? "streamGenerateContent?alt=sse" : "generateContent");
 		snprintf(auth, sizeof(auth), "x-goog-api-key: %s", p->api_key.value);
 		break;
-	case TG_KIND_OPENAI:
+	default:
 		snprintf(url, sizeof(url), "%s/v1/chat/completions", p->base_url);
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", p->api_key.value);
 		break;

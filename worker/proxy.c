@@ -24,20 +24,13 @@
 #define DEFAULT_MAX_TOKENS  4096    /* TPM estimate when the client sets no limit */
 #define RING_RESERVE_MIN    16      /* ring slots kept for refusals and audit entries */
 
-enum tg_provider_kind
-tg_call_kind(enum tg_family f)
-{
-	return f == TG_FAMILY_ANTHROPIC ? TG_KIND_ANTHROPIC :
-	       f == TG_FAMILY_GEMINI ? TG_KIND_GEMINI : TG_KIND_OPENAI;
-}
-
 static const struct tg_cfg *
 cfg(void)
 {
 	return tg_w.env->cfg;
 }
 
-enum tg_provider_kind
+enum tg_family
 tg_call_provider_kind(const struct tg_req *r)
 {
 	return cfg()->providers[r->provider].kind;
@@ -469,7 +462,7 @@ tg_call_begin(struct evhttp_request *req, enum tg_family family, enum tg_endpoin
 		tg_call_refuse(r, 503, TG_OUTCOME_UNAVAILABLE, "out of memory");
 		return;
 	}
-	if (tg_request_parse(tg_call_kind(family), r->http_body, r->http_body_len, url_model,
+	if (tg_request_parse(family, r->http_body, r->http_body_len, url_model,
 			     &r->info, err, sizeof(err)) == -1) {
 		tg_call_refuse(r, 400, TG_OUTCOME_CLIENT_ERROR, "%s", err);
 		return;

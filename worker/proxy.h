@@ -104,11 +104,8 @@ void tg_call_refuse(struct tg_req *r, int status, enum tg_outcome outcome, const
 /* x-tollgate-* headers naming who answered. */
 void tg_call_headers(struct tg_req *r, struct evkeyvalq *h);
 
-/* Provider format of a client family. */
-enum tg_provider_kind tg_call_kind(enum tg_family f);
-
 /* The format of the provider the call is trying now. */
-enum tg_provider_kind tg_call_provider_kind(const struct tg_req *r);
+enum tg_family tg_call_provider_kind(const struct tg_req *r);
 
 /* Copy into a fixed record field, cutting what does not fit. */
 void tg_copy_field(char *dst, size_t cap, const char *src);

@@ -132,7 +132,7 @@ tg_reply_error(struct evhttp_request *req, enum tg_family family, int status, co
 		tg_buf_printf(&b, ",\"status\":\"%s\"}}", gemini_status(status));
 		break;
 	case TG_FAMILY_OPENAI:
-	case TG_FAMILY_PLAIN:
+	default:
 		tg_buf_puts(&b, "{\"error\":{\"message\":");
 		tg_buf_json_str(&b, message, strlen(message));
 		tg_buf_printf(&b, ",\"type\":\"%s\",\"code\":\"%s\"}}", openai_type(status),

@@ -61,7 +61,7 @@ on_request(struct evhttp_request *req, void *arg)
 		if ((rlen == plen || (routes[i].prefix && rlen < plen)) &&
 		    memcmp(routes[i].path, uri, rlen) == 0) {
 			if (routes[i].method != method) {
-				tg_reply_error(req, TG_FAMILY_PLAIN, 405, "method not allowed");
+				tg_reply_error(req, TG_FAMILY_OPENAI, 405, "method not allowed");
 				return;
 			}
 			routes[i].handler(req);
@@ -69,7 +69,7 @@ on_request(struct evhttp_request *req, void *arg)
 		}
 	}
 	snprintf(msg, sizeof(msg), "no route for %.*s", (int)(plen > 120 ? 120 : plen), uri);
-	tg_reply_error(req, TG_FAMILY_PLAIN, 404, msg);
+	tg_reply_error(req, TG_FAMILY_OPENAI, 404, msg);
 }
 
 static void

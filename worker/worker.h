@@ -14,9 +14,6 @@
 #include "tg_uuid.h"
 #include "tg_worker.h"
 
-/* The API family a reply must speak: errors are shaped by it. */
-enum tg_family { TG_FAMILY_PLAIN = 0, TG_FAMILY_ANTHROPIC, TG_FAMILY_GEMINI, TG_FAMILY_OPENAI };
-
 struct tg_wctx {
 	const struct tg_worker_env *env;
 	struct event_base          *base;

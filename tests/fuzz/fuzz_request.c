@@ -16,7 +16,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
 	static const char upstream[] = "up\"st\\ream\x01-\xc3\xa9";
-	enum tg_provider_kind f;
+	enum tg_family f;
 	struct tg_request_info info, again;
 	struct tg_buf out;
 	char err[160];
@@ -24,7 +24,7 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 
 	if (n < 1)
 		return 0;
-	f = (enum tg_provider_kind)(d[0] % 3);
+	f = (enum tg_family)(d[0] % 3);
 	body = (const char *)d + 1;
 	n--;
 	err[0] = '\0';
@@ -33,7 +33,7 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 			abort();
 		return 0;
 	}
-	if (f != TG_KIND_GEMINI &&
+	if (f != TG_FAMILY_GEMINI &&
 	    (info.model_start >= info.model_end || info.model_end > n ||
 	     body[info.model_start] != '"' || body[info.model_end - 1] != '"'))
 		abort();
@@ -44,13 +44,13 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		abort();
 	if (tg_request_parse(f, out.p, out.len, "gemini-x", &again, err, sizeof(err)) == -1)
 		abort();
-	if (f != TG_KIND_GEMINI && strcmp(again.model, upstream) != 0)
+	if (f != TG_FAMILY_GEMINI && strcmp(again.model, upstream) != 0)
 		abort();
 	if (again.stream != info.stream || again.max_tokens != info.max_tokens)
 		abort();
-	if (f == TG_KIND_OPENAI && info.stream && !again.include_usage)
+	if (f == TG_FAMILY_OPENAI && info.stream && !again.include_usage)
 		abort();
-	if (f == TG_KIND_GEMINI && (out.len != n || memcmp(out.p, body, n) != 0))
+	if (f == TG_FAMILY_GEMINI && (out.len != n || memcmp(out.p, body, n) != 0))
 		abort();
 	tg_buf_fini(&out);
 	return 0;

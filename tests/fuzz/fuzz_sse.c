@@ -51,7 +51,7 @@ run(const char *p, size_t n, unsigned step_seed, struct seen *s)
 
 	tg_buf_init(&s->log);
 	for (int f = 0; f < 3; f++)
-		tg_usage_stream_init(&s->st[f], (enum tg_provider_kind)f);
+		tg_usage_stream_init(&s->st[f], (enum tg_family)f);
 	s->last_end = 0;
 	tg_sse_init(&sse, MAX_EVENT);
 	while (at < n && rc == 0) {

@@ -37,14 +37,14 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
 	static const char *const names[] = { "", "error", "message_start", "message_delta",
 					     "message_stop" };
-	enum tg_provider_kind f;
+	enum tg_family f;
 	struct tg_usage_info info;
 	struct tg_usage_stream st;
 	const char *body;
 
 	if (n < 1)
 		return 0;
-	f = (enum tg_provider_kind)(d[0] % 3);
+	f = (enum tg_family)(d[0] % 3);
 	body = (const char *)d + 1;
 	n--;
 	if (tg_usage_from_json(f, body, n, &info) == 0)
@@ -54,7 +54,7 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	tg_usage_stream_init(&st, f);
 	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
 		enum tg_usage_ev ev = tg_usage_stream_event(&st, names[k], strlen(names[k]), body, n);
-		if (ev == TG_USAGE_EV_USAGE_ONLY && f != TG_KIND_OPENAI)
+		if (ev == TG_USAGE_EV_USAGE_ONLY && f != TG_FAMILY_OPENAI)
 			abort();
 		if (ev == TG_USAGE_EV_ERROR && !st.info.error)
 			abort();

@@ -19,7 +19,7 @@ struct xl_chunk {
 };
 
 void
-xl_ctx_init(struct xl_ctx *c, enum tg_provider_kind target, char *err, size_t errlen)
+xl_ctx_init(struct xl_ctx *c, enum tg_family target, char *err, size_t errlen)
 {
 	memset(c, 0, sizeof(*c));
 	c->target = target;
@@ -192,9 +192,9 @@ xl_is_json_object(const char *s)
 }
 
 const char *
-xl_family(enum tg_provider_kind k)
+xl_family(enum tg_family k)
 {
-	return k == TG_KIND_ANTHROPIC ? "anthropic" : k == TG_KIND_GEMINI ? "gemini" : "openai";
+	return k == TG_FAMILY_ANTHROPIC ? "anthropic" : k == TG_FAMILY_GEMINI ? "gemini" : "openai";
 }
 
 const char *

@@ -95,7 +95,7 @@ struct xl_ctx {
 	struct xl_chunk      *arena;
 	struct tg_json        j;
 	bool                  parsed;
-	enum tg_provider_kind target;       /* the family being written */
+	enum tg_family target;       /* the family being written */
 	const char           *model;        /* the provider's model, when known */
 	char                 *err;
 	size_t                errlen;
@@ -105,7 +105,7 @@ struct xl_ctx {
 #define XL_MAX_TOKENS 200000
 #define XL_MAX_DEPTH  64
 
-void xl_ctx_init(struct xl_ctx *c, enum tg_provider_kind target, char *err, size_t errlen);
+void xl_ctx_init(struct xl_ctx *c, enum tg_family target, char *err, size_t errlen);
 void xl_ctx_fini(struct xl_ctx *c);
 /* Parse src into c->j; -1 with a message. */
 int xl_parse(struct xl_ctx *c, const char *src, size_t n);
@@ -136,7 +136,7 @@ bool xl_key_in(struct xl_ctx *c, int k, const char *const *keys);
 /* Refuse every key of object obj outside known; ignored keys are accepted and dropped. */
 int xl_check_keys(struct xl_ctx *c, int obj, const char *where, const char *const *known);
 
-const char *xl_family(enum tg_provider_kind k);
+const char *xl_family(enum tg_family k);
 /* Unique tool call id for a family that has none (Gemini). */
 const char *xl_make_id(struct xl_ctx *c, const char *prefix, const char *seed, size_t k);
 

@@ -242,18 +242,18 @@ estimate(const struct tg_json *j)
 }
 
 static int
-check_family(struct check *c, enum tg_provider_kind f, const int *m, const char *url_model,
+check_family(struct check *c, enum tg_family f, const int *m, const char *url_model,
 	     struct tg_request_info *info)
 {
 	switch (f) {
-	case TG_KIND_ANTHROPIC:
+	case TG_FAMILY_ANTHROPIC:
 		if (model_from_body(c, m[K_MODEL], info) == -1 ||
 		    want_array(c, m[K_MESSAGES], "messages", false) == -1)
 			return -1;
 		if (m[K_MAX_TOKENS] == -1)
 			return bad(c, "max_tokens: missing");
 		return positive(c, m[K_MAX_TOKENS], "max_tokens", &info->max_tokens);
-	case TG_KIND_OPENAI:
+	case TG_FAMILY_OPENAI:
 		if (model_from_body(c, m[K_MODEL], info) == -1 ||
 		    want_array(c, m[K_MESSAGES], "messages", true) == -1 ||
 		    openai_roles(c, m[K_MESSAGES]) == -1 ||
@@ -261,7 +261,7 @@ check_family(struct check *c, enum tg_provider_kind f, const int *m, const char 
 		    positive(c, m[K_MAX_COMPLETION], "max_completion_tokens", &info->max_tokens) == -1)
 			return -1;
 		return stream_options(c, m[K_STREAM_OPTIONS], info);
-	case TG_KIND_GEMINI: {
+	case TG_FAMILY_GEMINI: {
 		static const char *const mot_name[1] = { "maxOutputTokens" };
 		int mot;
 
@@ -281,12 +281,14 @@ check_family(struct check *c, enum tg_provider_kind f, const int *m, const char 
 			return -1;
 		return positive(c, mot, "generationConfig.maxOutputTokens", &info->max_tokens);
 	}
+	default:
+		break;
 	}
 	return bad(c, "unknown API family");
 }
 
 int
-tg_request_parse(enum tg_provider_kind f, const char *body, size_t n, const char *url_model,
+tg_request_parse(enum tg_family f, const char *body, size_t n, const char *url_model,
 		 struct tg_request_info *info, char *err, size_t errlen)
 {
 	struct tg_json j;
@@ -308,7 +310,7 @@ tg_request_parse(enum tg_provider_kind f, const char *body, size_t n, const char
 	    check_family(&c, f, m, url_model, info) == -1)
 		goto out;
 	/* Gemini streams by URL; a "stream" member there is not ours to read */
-	if (f != TG_KIND_GEMINI && m[K_STREAM] != -1 &&
+	if (f != TG_FAMILY_GEMINI && m[K_STREAM] != -1 &&
 	    tg_json_bool(&j, m[K_STREAM], &info->stream) == -1) {
 		bad(&c, "stream: expected a boolean, got %s", tg_json_kind(&j, m[K_STREAM]));
 		goto out;
@@ -333,10 +335,10 @@ tg_request_upstream_body(const struct tg_request_info *info, const char *body, s
 	int ne = 0;
 	size_t at = 0;
 
-	if (upstream_model != NULL && info->family != TG_KIND_GEMINI && info->model_end > 0)
+	if (upstream_model != NULL && info->family != TG_FAMILY_GEMINI && info->model_end > 0)
 		e[ne++] = (struct edit){ info->model_start, info->model_end, NULL };
 	/* the gateway always meters an OpenAI stream, so it always asks for the usage chunk */
-	if (info->family == TG_KIND_OPENAI && info->stream && !info->include_usage) {
+	if (info->family == TG_FAMILY_OPENAI && info->stream && !info->include_usage) {
 		if (info->iu_end > 0)
 			e[ne++] = (struct edit){ info->iu_start, info->iu_end, "true" };
 		else if (info->so_null)

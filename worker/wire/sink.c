@@ -71,7 +71,7 @@ xs_start(struct tg_xlate_stream *x, struct tg_buf *out)
 		return;
 	x->started = true;
 	switch (x->client) {
-	case TG_KIND_ANTHROPIC:
+	case TG_FAMILY_ANTHROPIC:
 		ant_event(out, "message_start");
 		tg_buf_puts(out, ",\"message\":{\"id\":");
 		xl_jstr(out, x->id);
@@ -81,14 +81,16 @@ xs_start(struct tg_xlate_stream *x, struct tg_buf *out)
 		xl_anthropic_usage(&x->usage, true, out);
 		tg_buf_puts(out, "}}\n\n");
 		break;
-	case TG_KIND_OPENAI:
+	case TG_FAMILY_OPENAI:
 		/* the role goes out at once: the first byte is never held back */
 		oai_begin(x, out);
 		tg_buf_puts(out, "{\"role\":\"assistant\",\"content\":\"\"}");
 		oai_end(out, NULL);
 		break;
-	case TG_KIND_GEMINI:
+	case TG_FAMILY_GEMINI:
 		/* nothing to say before the first part: every Gemini event is a whole response */
+		break;
+	default:
 		break;
 	}
 }
@@ -98,10 +100,10 @@ xs_close_block(struct tg_xlate_stream *x, struct tg_buf *out)
 {
 	if (x->block == XS_NONE)
 		return;
-	if (x->client == TG_KIND_ANTHROPIC) {
+	if (x->client == TG_FAMILY_ANTHROPIC) {
 		ant_event(out, "content_block_stop");
 		tg_buf_printf(out, ",\"index\":%d}\n\n", x->index);
-	} else if (x->client == TG_KIND_GEMINI && x->block == XS_TOOL) {
+	} else if (x->client == TG_FAMILY_GEMINI && x->block == XS_TOOL) {
 		const char *args = x->args.len > 0 && !x->args.failed ? x->args.p : "{}";
 		gem_begin(out);
 		tg_buf_puts(out, "{\"functionCall\":{\"id\":");
@@ -128,7 +130,7 @@ xs_open(struct tg_xlate_stream *x, struct tg_buf *out, enum xs_block kind, const
 		snprintf(x->tool_name, sizeof(x->tool_name), "%s", name != NULL ? name : "");
 	}
 	switch (x->client) {
-	case TG_KIND_ANTHROPIC:
+	case TG_FAMILY_ANTHROPIC:
 		x->index++;
 		ant_event(out, "content_block_start");
 		tg_buf_printf(out, ",\"index\":%d,\"content_block\":", x->index);
@@ -145,7 +147,7 @@ xs_open(struct tg_xlate_stream *x, struct tg_buf *out, enum xs_block kind, const
 		}
 		tg_buf_puts(out, "}\n\n");
 		break;
-	case TG_KIND_OPENAI:
+	case TG_FAMILY_OPENAI:
 		if (kind != XS_TOOL)
 			break;
 		oai_begin(x, out);
@@ -156,8 +158,10 @@ xs_open(struct tg_xlate_stream *x, struct tg_buf *out, enum xs_block kind, const
 		tg_buf_puts(out, ",\"arguments\":\"\"}}]}");
 		oai_end(out, NULL);
 		break;
-	case TG_KIND_GEMINI:
+	case TG_FAMILY_GEMINI:
 		tg_buf_reset(&x->args);
+		break;
+	default:
 		break;
 	}
 }
@@ -168,7 +172,7 @@ xs_delta(struct tg_xlate_stream *x, struct tg_buf *out, const char *s)
 	if (x->block == XS_NONE || s == NULL || s[0] == '\0')
 		return;
 	switch (x->client) {
-	case TG_KIND_ANTHROPIC:
+	case TG_FAMILY_ANTHROPIC:
 		ant_event(out, "content_block_delta");
 		tg_buf_printf(out, ",\"index\":%d,\"delta\":{\"type\":\"%s\",\"%s\":", x->index,
 			      x->block == XS_TEXT ? "text_delta" : x->block == XS_THINKING ?
@@ -177,7 +181,7 @@ xs_delta(struct tg_xlate_stream *x, struct tg_buf *out, const char *s)
 		xl_jstr(out, s);
 		tg_buf_puts(out, "}}\n\n");
 		break;
-	case TG_KIND_OPENAI:
+	case TG_FAMILY_OPENAI:
 		oai_begin(x, out);
 		if (x->block == XS_TOOL) {
 			tg_buf_printf(out, "{\"tool_calls\":[{\"index\":%d,\"function\":{\"arguments\":",
@@ -192,7 +196,7 @@ xs_delta(struct tg_xlate_stream *x, struct tg_buf *out, const char *s)
 		}
 		oai_end(out, NULL);
 		break;
-	case TG_KIND_GEMINI:
+	case TG_FAMILY_GEMINI:
 		if (x->block == XS_TOOL) {
 			tg_buf_puts(&x->args, s);
 			break;
@@ -202,6 +206,8 @@ xs_delta(struct tg_xlate_stream *x, struct tg_buf *out, const char *s)
 		xl_jstr(out, s);
 		tg_buf_puts(out, x->block == XS_THINKING ? ",\"thought\":true}" : "}");
 		gem_end(x, out, false);
+		break;
+	default:
 		break;
 	}
 }
@@ -220,7 +226,7 @@ void
 xs_signature(struct tg_xlate_stream *x, struct tg_buf *out, const char *sig)
 {
 	/* a signature only means something to Anthropic, which made it */
-	if (x->client != TG_KIND_ANTHROPIC || x->block != XS_THINKING || sig == NULL)
+	if (x->client != TG_FAMILY_ANTHROPIC || x->block != XS_THINKING || sig == NULL)
 		return;
 	ant_event(out, "content_block_delta");
 	tg_buf_printf(out, ",\"index\":%d,\"delta\":{\"type\":\"signature_delta\",\"signature\":",
@@ -237,7 +243,7 @@ xs_stop(struct tg_xlate_stream *x, struct tg_buf *out, enum xl_stop stop)
 	x->stop = stop;
 	x->stopped = true;
 	/* OpenAI's finish chunk needs no usage; the others wait for the final counts */
-	if (x->client == TG_KIND_OPENAI && !x->finish_sent) {
+	if (x->client == TG_FAMILY_OPENAI && !x->finish_sent) {
 		xs_start(x, out);
 		xs_close_block(x, out);
 		oai_begin(x, out);
@@ -256,7 +262,7 @@ xs_close(struct tg_xlate_stream *x, struct tg_buf *out)
 	xs_start(x, out);
 	xs_close_block(x, out);
 	switch (x->client) {
-	case TG_KIND_ANTHROPIC:
+	case TG_FAMILY_ANTHROPIC:
 		ant_event(out, "message_delta");
 		tg_buf_printf(out, ",\"delta\":{\"stop_reason\":\"%s\",\"stop_sequence\":null},"
 			      "\"usage\":", xl_anthropic_stop(x->stop));
@@ -265,7 +271,7 @@ xs_close(struct tg_xlate_stream *x, struct tg_buf *out)
 		ant_event(out, "message_stop");
 		tg_buf_puts(out, "}\n\n");
 		break;
-	case TG_KIND_OPENAI:
+	case TG_FAMILY_OPENAI:
 		if (!x->finish_sent)
 			xs_stop(x, out, x->stop == XL_STOP_NONE ? XL_STOP_END : x->stop);
 		if (x->include_usage) {
@@ -280,10 +286,12 @@ xs_close(struct tg_xlate_stream *x, struct tg_buf *out)
 		}
 		tg_buf_puts(out, "data: [DONE]\n\n");
 		break;
-	case TG_KIND_GEMINI:
+	case TG_FAMILY_GEMINI:
 		gem_begin(out);
 		tg_buf_puts(out, "{\"text\":\"\"}");
 		gem_end(x, out, true);
+		break;
+	default:
 		break;
 	}
 }
@@ -296,23 +304,25 @@ xs_error(struct tg_xlate_stream *x, struct tg_buf *out, int status, const char *
 		return;
 	x->errored = true;
 	switch (x->client) {
-	case TG_KIND_ANTHROPIC:
+	case TG_FAMILY_ANTHROPIC:
 		ant_event(out, "error");
 		tg_buf_printf(out, ",\"error\":{\"type\":\"%s\",\"message\":",
 			      type != NULL ? type : xl_anthropic_error_type(status));
 		xl_jstr(out, message);
 		tg_buf_puts(out, "}}\n\n");
 		break;
-	case TG_KIND_OPENAI:
+	case TG_FAMILY_OPENAI:
 		tg_buf_puts(out, "data: {\"error\":{\"message\":");
 		xl_jstr(out, message);
 		tg_buf_printf(out, ",\"type\":\"%s\",\"param\":null,\"code\":null}}\n\n",
 			      xl_openai_error_type(status));
 		break;
-	case TG_KIND_GEMINI:
+	case TG_FAMILY_GEMINI:
 		tg_buf_printf(out, "data: {\"error\":{\"code\":%d,\"message\":", status);
 		xl_jstr(out, message);
 		tg_buf_printf(out, ",\"status\":\"%s\"}}\n\n", xl_gemini_error_status(status));
+		break;
+	default:
 		break;
 	}
 }
@@ -320,7 +330,7 @@ xs_error(struct tg_xlate_stream *x, struct tg_buf *out, int status, const char *
 void
 xs_ping(struct tg_xlate_stream *x, struct tg_buf *out)
 {
-	if (x->client == TG_KIND_ANTHROPIC && x->started)
+	if (x->client == TG_FAMILY_ANTHROPIC && x->started)
 		tg_buf_puts(out, "event: ping\ndata: {\"type\":\"ping\"}\n\n");
 	else
 		/* a comment every SSE client skips; the blank line keeps Gemini's SDK whole */

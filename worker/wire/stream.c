@@ -12,7 +12,7 @@
 #include "stream.h"
 
 struct tg_xlate_stream *
-tg_xlate_stream_new(enum tg_provider_kind provider, enum tg_provider_kind client,
+tg_xlate_stream_new(enum tg_family provider, enum tg_family client,
 		    const char *client_model, bool include_usage)
 {
 	struct tg_xlate_stream *x = calloc(1, sizeof(*x));
@@ -25,8 +25,8 @@ tg_xlate_stream_new(enum tg_provider_kind provider, enum tg_provider_kind client
 	x->created = (int64_t)time(NULL);
 	x->index = -1;
 	snprintf(x->model, sizeof(x->model), "%s", client_model != NULL ? client_model : "");
-	snprintf(x->id, sizeof(x->id), "%s", client == TG_KIND_ANTHROPIC ? "msg_tollgate" :
-		 client == TG_KIND_OPENAI ? "chatcmpl-tollgate" : "tollgate");
+	snprintf(x->id, sizeof(x->id), "%s", client == TG_FAMILY_ANTHROPIC ? "msg_tollgate" :
+		 client == TG_FAMILY_OPENAI ? "chatcmpl-tollgate" : "tollgate");
 	tg_buf_init(&x->args);
 	return x;
 }
@@ -44,8 +44,8 @@ tg_xlate_stream_free(struct tg_xlate_stream *x)
 static void
 set_id(struct tg_xlate_stream *x, const char *id)
 {
-	const char *prefix = x->client == TG_KIND_ANTHROPIC ? "msg_" :
-			     x->client == TG_KIND_OPENAI ? "chatcmpl-" : "";
+	const char *prefix = x->client == TG_FAMILY_ANTHROPIC ? "msg_" :
+			     x->client == TG_FAMILY_OPENAI ? "chatcmpl-" : "";
 
 	if (id == NULL || id[0] == '\0')
 		return;
@@ -130,7 +130,7 @@ from_anthropic(struct tg_xlate_stream *x, struct xl_ctx *c, struct tg_buf *out)
 		const char *type = xl_str(c, tg_json_get(j, e, "type"));
 		const char *msg = xl_str(c, tg_json_get(j, e, "message"));
 		xs_error(x, out, status_of_anthropic(type),
-			 x->client == TG_KIND_ANTHROPIC ? type : NULL, msg != NULL ? msg : "error");
+			 x->client == TG_FAMILY_ANTHROPIC ? type : NULL, msg != NULL ? msg : "error");
 	}
 }
 
@@ -247,7 +247,7 @@ tg_xlate_stream_event(struct tg_xlate_stream *x, const char *event, size_t event
 	(void)event_len;
 	if (x->errored || x->closed)
 		return 0;
-	if (x->provider == TG_KIND_OPENAI && data_len == 6 && memcmp(data, "[DONE]", 6) == 0) {
+	if (x->provider == TG_FAMILY_OPENAI && data_len == 6 && memcmp(data, "[DONE]", 6) == 0) {
 		xs_close(x, out);
 		return out->failed ? -1 : 0;
 	}
@@ -257,9 +257,11 @@ tg_xlate_stream_event(struct tg_xlate_stream *x, const char *event, size_t event
 		return -1;
 	}
 	switch (x->provider) {
-	case TG_KIND_ANTHROPIC: from_anthropic(x, &c, out); break;
-	case TG_KIND_OPENAI: from_openai(x, &c, out); break;
-	case TG_KIND_GEMINI: from_gemini(x, &c, out); break;
+	case TG_FAMILY_ANTHROPIC: from_anthropic(x, &c, out); break;
+	case TG_FAMILY_OPENAI: from_openai(x, &c, out); break;
+	case TG_FAMILY_GEMINI: from_gemini(x, &c, out); break;
+	default:
+		break;
 	}
 	xl_ctx_fini(&c);
 	return out->failed ? -1 : 0;

@@ -17,7 +17,7 @@
 enum xs_block { XS_NONE = 0, XS_TEXT, XS_THINKING, XS_TOOL };
 
 struct tg_xlate_stream {
-	enum tg_provider_kind provider, client;
+	enum tg_family provider, client;
 	bool     include_usage;         /* OpenAI client asked for the usage chunk */
 	char     model[128];            /* what the client asked for, echoed */
 	char     id[128];               /* the provider's response id */

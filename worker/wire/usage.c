@@ -249,7 +249,7 @@ z(int64_t v)
 }
 
 static void
-normalise(enum tg_provider_kind f, const struct tg_usage_raw *r, struct tg_usage *u)
+normalise(enum tg_family f, const struct tg_usage_raw *r, struct tg_usage *u)
 {
 	int64_t prompt = z(r->in), cached = z(r->cache_read), written = z(r->cache_write);
 
@@ -259,11 +259,11 @@ normalise(enum tg_provider_kind f, const struct tg_usage_raw *r, struct tg_usage
 	u->cache_read = cached;
 	u->cache_write = written;
 	switch (f) {
-	case TG_KIND_ANTHROPIC:
+	case TG_FAMILY_ANTHROPIC:
 		/* input_tokens already excludes both cache reads and writes */
 		u->input = prompt;
 		break;
-	case TG_KIND_GEMINI:
+	case TG_FAMILY_GEMINI:
 		/* promptTokenCount includes the cached part; tool-use prompt is billed as input */
 		u->input = prompt - (cached < prompt ? cached : prompt) + z(r->tool_prompt);
 		u->cache_write = 0;
@@ -271,16 +271,18 @@ normalise(enum tg_provider_kind f, const struct tg_usage_raw *r, struct tg_usage
 		if (!(r->total >= 0 && prompt + z(r->tool_prompt) + u->output == r->total))
 			u->output += u->reasoning;
 		break;
-	case TG_KIND_OPENAI:
+	case TG_FAMILY_OPENAI:
 		/* prompt_tokens counts every input token, cached and cache-written ones too */
 		u->input = prompt - (cached < prompt ? cached : prompt);
 		u->input -= written < u->input ? written : u->input;
+		break;
+	default:
 		break;
 	}
 }
 
 void
-tg_usage_stream_init(struct tg_usage_stream *st, enum tg_provider_kind f)
+tg_usage_stream_init(struct tg_usage_stream *st, enum tg_family f)
 {
 	memset(st, 0, sizeof(*st));
 	st->family = f;
@@ -319,9 +321,9 @@ tg_usage_stream_event(struct tg_usage_stream *st, const char *name, size_t name_
 	bool parsed;
 
 	st->events++;
-	if (st->family == TG_KIND_ANTHROPIC && anthropic_skip(name, name_len))
+	if (st->family == TG_FAMILY_ANTHROPIC && anthropic_skip(name, name_len))
 		return TG_USAGE_EV_PLAIN;
-	if (st->family == TG_KIND_OPENAI && data_len >= 6 && memcmp(data, "[DONE]", 6) == 0) {
+	if (st->family == TG_FAMILY_OPENAI && data_len >= 6 && memcmp(data, "[DONE]", 6) == 0) {
 		/* the SDK stops at data starting with [DONE]; complete only if usage came first */
 		if (st->saw_usage)
 			st->saw_end = true;
@@ -333,7 +335,7 @@ tg_usage_stream_event(struct tg_usage_stream *st, const char *name, size_t name_
 		if (parsed)
 			tg_json_fini(&j);
 		st->garbage++;
-		if (st->family == TG_KIND_ANTHROPIC && name_len == 5 && memcmp(name, "error", 5) == 0) {
+		if (st->family == TG_FAMILY_ANTHROPIC && name_len == 5 && memcmp(name, "error", 5) == 0) {
 			/* an error event is one even when its payload is not the usual JSON */
 			st->info.error = true;
 			copy_raw(data, data_len, st->info.error_message,
@@ -342,9 +344,9 @@ tg_usage_stream_event(struct tg_usage_stream *st, const char *name, size_t name_
 		}
 		return TG_USAGE_EV_GARBAGE;
 	}
-	if (st->family == TG_KIND_ANTHROPIC)
+	if (st->family == TG_FAMILY_ANTHROPIC)
 		ev = anthropic_event(st, &j, name, name_len);
-	else if (st->family == TG_KIND_GEMINI)
+	else if (st->family == TG_FAMILY_GEMINI)
 		ev = gemini_chunk(st, &j);
 	else
 		ev = openai_chunk(st, &j);
@@ -353,7 +355,7 @@ tg_usage_stream_event(struct tg_usage_stream *st, const char *name, size_t name_
 }
 
 int
-tg_usage_from_json(enum tg_provider_kind f, const char *body, size_t n, struct tg_usage_info *out)
+tg_usage_from_json(enum tg_family f, const char *body, size_t n, struct tg_usage_info *out)
 {
 	struct tg_usage_stream st;
 	struct tg_json j;
@@ -367,12 +369,12 @@ tg_usage_from_json(enum tg_provider_kind f, const char *body, size_t n, struct t
 		return -1;
 	}
 	tg_usage_stream_init(&st, f);
-	if (f == TG_KIND_ANTHROPIC) {
+	if (f == TG_FAMILY_ANTHROPIC) {
 		if (tg_json_eq(&j, tg_json_get(&j, 0, "type"), "error") || has_error(&j, 0))
 			read_error(&st, &j, 0);
 		else
 			anthropic_message(&st, &j, 0);
-	} else if (f == TG_KIND_GEMINI) {
+	} else if (f == TG_FAMILY_GEMINI) {
 		(void)gemini_chunk(&st, &j);
 	} else {
 		(void)openai_chunk(&st, &j);

@@ -10,7 +10,7 @@
 #include "ir.h"
 
 int
-tg_translate_request(enum tg_provider_kind client, enum tg_provider_kind provider,
+tg_translate_request(enum tg_family client, enum tg_family provider,
 		     const char *body, size_t n, const char *url_model, bool stream,
 		     const char *upstream_model, struct tg_buf *out, char *err, size_t errlen)
 {
@@ -27,25 +27,29 @@ tg_translate_request(enum tg_provider_kind client, enum tg_provider_kind provide
 	if (xl_parse(&c, body, n) == -1)
 		goto done;
 	switch (client) {
-	case TG_KIND_ANTHROPIC: rc = xl_anthropic_parse_request(&c, &r); break;
-	case TG_KIND_OPENAI: rc = xl_openai_parse_request(&c, &r); break;
-	case TG_KIND_GEMINI:
+	case TG_FAMILY_ANTHROPIC: rc = xl_anthropic_parse_request(&c, &r); break;
+	case TG_FAMILY_OPENAI: rc = xl_openai_parse_request(&c, &r); break;
+	case TG_FAMILY_GEMINI:
 		rc = xl_gemini_parse_request(&c, &r);
 		r.stream = stream;
+		break;
+	default:
 		break;
 	}
 	if (rc == -1)
 		goto done;
 	xl_name_results(&r);
 	switch (provider) {
-	case TG_KIND_ANTHROPIC:
+	case TG_FAMILY_ANTHROPIC:
 		rc = xl_anthropic_emit_request(&c, &r, upstream_model, out);
 		break;
-	case TG_KIND_OPENAI:
+	case TG_FAMILY_OPENAI:
 		rc = xl_openai_emit_request(&c, &r, upstream_model, out);
 		break;
-	case TG_KIND_GEMINI:
+	case TG_FAMILY_GEMINI:
 		rc = xl_gemini_emit_request(&c, &r, upstream_model, out);
+		break;
+	default:
 		break;
 	}
 	if (rc == 0 && out->failed)
@@ -56,7 +60,7 @@ done:
 }
 
 int
-tg_translate_response(enum tg_provider_kind provider, enum tg_provider_kind client,
+tg_translate_response(enum tg_family provider, enum tg_family client,
 		      const char *body, size_t n, const char *client_model, struct tg_buf *out)
 {
 	struct xl_ctx c;
@@ -68,16 +72,20 @@ tg_translate_response(enum tg_provider_kind provider, enum tg_provider_kind clie
 	if (xl_parse(&c, body, n) == -1)
 		goto done;
 	switch (provider) {
-	case TG_KIND_ANTHROPIC: rc = xl_anthropic_parse_response(&c, &r); break;
-	case TG_KIND_OPENAI: rc = xl_openai_parse_response(&c, &r); break;
-	case TG_KIND_GEMINI: rc = xl_gemini_parse_response(&c, &r); break;
+	case TG_FAMILY_ANTHROPIC: rc = xl_anthropic_parse_response(&c, &r); break;
+	case TG_FAMILY_OPENAI: rc = xl_openai_parse_response(&c, &r); break;
+	case TG_FAMILY_GEMINI: rc = xl_gemini_parse_response(&c, &r); break;
+	default:
+		break;
 	}
 	if (rc == -1)
 		goto done;
 	switch (client) {
-	case TG_KIND_ANTHROPIC: xl_anthropic_emit_response(&r, client_model, out); break;
-	case TG_KIND_OPENAI: xl_openai_emit_response(&r, client_model, out); break;
-	case TG_KIND_GEMINI: xl_gemini_emit_response(&r, client_model, out); break;
+	case TG_FAMILY_ANTHROPIC: xl_anthropic_emit_response(&r, client_model, out); break;
+	case TG_FAMILY_OPENAI: xl_openai_emit_response(&r, client_model, out); break;
+	case TG_FAMILY_GEMINI: xl_gemini_emit_response(&r, client_model, out); break;
+	default:
+		break;
 	}
 	rc = out->failed ? -1 : 0;
 done:
@@ -86,16 +94,16 @@ done:
 }
 
 int
-tg_translate_status(enum tg_provider_kind client, int status)
+tg_translate_status(enum tg_family client, int status)
 {
 	/* 529 is Anthropic's alone; other SDKs know 503 as "overloaded, retry" */
-	if (status == 529 && client != TG_KIND_ANTHROPIC)
+	if (status == 529 && client != TG_FAMILY_ANTHROPIC)
 		return 503;
 	return status;
 }
 
 void
-tg_translate_error(enum tg_provider_kind client, int status, const char *body, size_t n,
+tg_translate_error(enum tg_family client, int status, const char *body, size_t n,
 		   struct tg_buf *out)
 {
 	struct xl_ctx c;
@@ -112,22 +120,24 @@ tg_translate_error(enum tg_provider_kind client, int status, const char *body, s
 	}
 	status = tg_translate_status(client, status);
 	switch (client) {
-	case TG_KIND_ANTHROPIC:
+	case TG_FAMILY_ANTHROPIC:
 		tg_buf_printf(out, "{\"type\":\"error\",\"error\":{\"type\":\"%s\",\"message\":",
 			      xl_anthropic_error_type(status));
 		xl_jstr(out, msg);
 		tg_buf_puts(out, "}}");
 		break;
-	case TG_KIND_OPENAI:
+	case TG_FAMILY_OPENAI:
 		tg_buf_puts(out, "{\"error\":{\"message\":");
 		xl_jstr(out, msg);
 		tg_buf_printf(out, ",\"type\":\"%s\",\"param\":null,\"code\":null}}",
 			      xl_openai_error_type(status));
 		break;
-	case TG_KIND_GEMINI:
+	case TG_FAMILY_GEMINI:
 		tg_buf_printf(out, "{\"error\":{\"code\":%d,\"message\":", status);
 		xl_jstr(out, msg);
 		tg_buf_printf(out, ",\"status\":\"%s\"}}", xl_gemini_error_status(status));
+		break;
+	default:
 		break;
 	}
 	xl_ctx_fini(&c);
