@@ -17,7 +17,7 @@ static const char *const top_keys[] = {
 
 /* Text of a tool_result content: a string, or text blocks joined. */
 static int
-result_text(struct xl_ctx *c, int v, struct xl_part *p)
+result_text(struct ir_ctx *c, int v, struct ir_part *p)
 {
 	struct tg_buf b;
 
@@ -26,131 +26,131 @@ result_text(struct xl_ctx *c, int v, struct xl_part *p)
 		return 0;
 	}
 	if (tg_json_is_str(&c->j, v)) {
-		p->text = xl_str(c, v);
-		return p->text != NULL ? 0 : xl_fail(c, "out of memory");
+		p->text = ir_str(c, v);
+		return p->text != NULL ? 0 : ir_fail(c, "out of memory");
 	}
 	if (!tg_json_is_arr(&c->j, v))
-		return xl_fail(c, "tool_result.content: expected a string or an array");
+		return ir_fail(c, "tool_result.content: expected a string or an array");
 	tg_buf_init(&b);
 	for (int e = tg_json_first(&c->j, v); e != -1; e = tg_json_after(&c->j, v, e)) {
 		int t = tg_json_get(&c->j, e, "type");
 		const char *s;
 		if (t == -1 || !tg_json_eq(&c->j, t, "text")) {
 			tg_buf_fini(&b);
-			return xl_fail(c, "non-text tool_result content cannot be translated to %s",
-				       xl_family(c->target));
+			return ir_fail(c, "non-text tool_result content cannot be translated to %s",
+				       ir_family(c->target));
 		}
-		s = xl_str(c, tg_json_get(&c->j, e, "text"));
+		s = ir_str(c, tg_json_get(&c->j, e, "text"));
 		if (s != NULL)
 			tg_buf_puts(&b, s);
 	}
-	p->text = xl_dup(c, b.p != NULL ? b.p : "", b.len);
+	p->text = ir_dup(c, b.p != NULL ? b.p : "", b.len);
 	tg_buf_fini(&b);
-	return p->text != NULL ? 0 : xl_fail(c, "out of memory");
+	return p->text != NULL ? 0 : ir_fail(c, "out of memory");
 }
 
 static int
-parse_block(struct xl_ctx *c, int e, struct xl_part *p)
+parse_block(struct ir_ctx *c, int e, struct ir_part *p)
 {
 	int t = tg_json_get(&c->j, e, "type");
 
 	if (t == -1 || !tg_json_is_str(&c->j, t))
-		return xl_fail(c, "messages: content block without a type");
+		return ir_fail(c, "messages: content block without a type");
 	if (tg_json_eq(&c->j, t, "text")) {
-		p->kind = XL_TEXT;
-		p->text = xl_str(c, tg_json_get(&c->j, e, "text"));
-		return p->text != NULL ? 0 : xl_fail(c, "messages: text block without text");
+		p->kind = IR_TEXT;
+		p->text = ir_str(c, tg_json_get(&c->j, e, "text"));
+		return p->text != NULL ? 0 : ir_fail(c, "messages: text block without text");
 	}
 	if (tg_json_eq(&c->j, t, "image")) {
 		int src = tg_json_get(&c->j, e, "source");
 		int st = tg_json_get(&c->j, src, "type");
-		p->kind = XL_IMAGE;
+		p->kind = IR_IMAGE;
 		if (st != -1 && tg_json_eq(&c->j, st, "base64")) {
-			p->mime = xl_str(c, tg_json_get(&c->j, src, "media_type"));
-			p->data = xl_str(c, tg_json_get(&c->j, src, "data"));
+			p->mime = ir_str(c, tg_json_get(&c->j, src, "media_type"));
+			p->data = ir_str(c, tg_json_get(&c->j, src, "data"));
 		} else if (st != -1 && tg_json_eq(&c->j, st, "url")) {
-			p->url = xl_str(c, tg_json_get(&c->j, src, "url"));
+			p->url = ir_str(c, tg_json_get(&c->j, src, "url"));
 		} else {
-			return xl_fail(c, "image sources other than base64 and url cannot be "
-				       "translated to %s", xl_family(c->target));
+			return ir_fail(c, "image sources other than base64 and url cannot be "
+				       "translated to %s", ir_family(c->target));
 		}
-		return p->data != NULL || p->url != NULL ? 0 : xl_fail(c, "image: missing data");
+		return p->data != NULL || p->url != NULL ? 0 : ir_fail(c, "image: missing data");
 	}
 	if (tg_json_eq(&c->j, t, "tool_use")) {
 		int in = tg_json_get(&c->j, e, "input");
-		p->kind = XL_TOOL_CALL;
-		p->id = xl_str(c, tg_json_get(&c->j, e, "id"));
-		p->name = xl_str(c, tg_json_get(&c->j, e, "name"));
-		p->args = in != -1 && tg_json_is_obj(&c->j, in) ? xl_raw(c, in) : "{}";
+		p->kind = IR_TOOL_CALL;
+		p->id = ir_str(c, tg_json_get(&c->j, e, "id"));
+		p->name = ir_str(c, tg_json_get(&c->j, e, "name"));
+		p->args = in != -1 && tg_json_is_obj(&c->j, in) ? ir_raw(c, in) : "{}";
 		return p->id != NULL && p->name != NULL ? 0 :
-		       xl_fail(c, "tool_use: id and name are required");
+		       ir_fail(c, "tool_use: id and name are required");
 	}
 	if (tg_json_eq(&c->j, t, "tool_result")) {
 		int err = tg_json_get(&c->j, e, "is_error");
-		p->kind = XL_TOOL_RESULT;
-		p->id = xl_str(c, tg_json_get(&c->j, e, "tool_use_id"));
+		p->kind = IR_TOOL_RESULT;
+		p->id = ir_str(c, tg_json_get(&c->j, e, "tool_use_id"));
 		if (p->id == NULL)
-			return xl_fail(c, "tool_result: tool_use_id is required");
+			return ir_fail(c, "tool_result: tool_use_id is required");
 		if (err != -1 && tg_json_bool(&c->j, err, &p->is_error) == -1)
-			return xl_fail(c, "tool_result.is_error: expected a boolean");
+			return ir_fail(c, "tool_result.is_error: expected a boolean");
 		return result_text(c, tg_json_get(&c->j, e, "content"), p);
 	}
 	if (tg_json_eq(&c->j, t, "thinking")) {
-		p->kind = XL_THINKING;
-		p->text = xl_str(c, tg_json_get(&c->j, e, "thinking"));
-		p->signature = xl_str(c, tg_json_get(&c->j, e, "signature"));
-		return p->text != NULL ? 0 : xl_fail(c, "thinking block without thinking");
+		p->kind = IR_THINKING;
+		p->text = ir_str(c, tg_json_get(&c->j, e, "thinking"));
+		p->signature = ir_str(c, tg_json_get(&c->j, e, "signature"));
+		return p->text != NULL ? 0 : ir_fail(c, "thinking block without thinking");
 	}
 	if (tg_json_eq(&c->j, t, "redacted_thinking")) {
-		p->kind = XL_THINKING;
+		p->kind = IR_THINKING;
 		p->redacted = true;
 		p->text = "";
-		p->signature = xl_str(c, tg_json_get(&c->j, e, "data"));
+		p->signature = ir_str(c, tg_json_get(&c->j, e, "data"));
 		return 0;
 	}
 	{
-		const char *ty = xl_str(c, t);
-		return xl_fail(c, "%s content blocks cannot be translated to %s", ty ? ty : "?",
-			       xl_family(c->target));
+		const char *ty = ir_str(c, t);
+		return ir_fail(c, "%s content blocks cannot be translated to %s", ty ? ty : "?",
+			       ir_family(c->target));
 	}
 }
 
 static int
-parse_messages(struct xl_ctx *c, int msgs, struct xl_request *r)
+parse_messages(struct ir_ctx *c, int msgs, struct ir_request *r)
 {
 	if (msgs == -1 || !tg_json_is_arr(&c->j, msgs))
-		return xl_fail(c, "messages: expected an array");
-	r->msgs = xl_alloc(c, sizeof(*r->msgs) * ((size_t)c->j.tok[msgs].size + 1));
+		return ir_fail(c, "messages: expected an array");
+	r->msgs = ir_alloc(c, sizeof(*r->msgs) * ((size_t)c->j.tok[msgs].size + 1));
 	if (r->msgs == NULL)
-		return xl_fail(c, "out of memory");
+		return ir_fail(c, "out of memory");
 	for (int m = tg_json_first(&c->j, msgs); m != -1; m = tg_json_after(&c->j, msgs, m)) {
-		struct xl_msg *msg = &r->msgs[r->nmsgs];
+		struct ir_msg *msg = &r->msgs[r->nmsgs];
 		int role = tg_json_get(&c->j, m, "role"), content = tg_json_get(&c->j, m, "content");
 		if (role != -1 && tg_json_eq(&c->j, role, "user"))
-			msg->role = XL_USER;
+			msg->role = IR_USER;
 		else if (role != -1 && tg_json_eq(&c->j, role, "assistant"))
-			msg->role = XL_ASSISTANT;
+			msg->role = IR_ASSISTANT;
 		else
-			return xl_fail(c, "messages[%zu].role: expected user or assistant", r->nmsgs);
+			return ir_fail(c, "messages[%zu].role: expected user or assistant", r->nmsgs);
 		if (content != -1 && tg_json_is_str(&c->j, content)) {
-			msg->parts = xl_alloc(c, sizeof(*msg->parts));
+			msg->parts = ir_alloc(c, sizeof(*msg->parts));
 			if (msg->parts == NULL)
-				return xl_fail(c, "out of memory");
-			msg->parts[0].kind = XL_TEXT;
-			msg->parts[0].text = xl_str(c, content);
+				return ir_fail(c, "out of memory");
+			msg->parts[0].kind = IR_TEXT;
+			msg->parts[0].text = ir_str(c, content);
 			msg->nparts = 1;
 		} else if (content != -1 && tg_json_is_arr(&c->j, content)) {
-			msg->parts = xl_alloc(c, sizeof(*msg->parts) *
+			msg->parts = ir_alloc(c, sizeof(*msg->parts) *
 					      ((size_t)c->j.tok[content].size + 1));
 			if (msg->parts == NULL)
-				return xl_fail(c, "out of memory");
+				return ir_fail(c, "out of memory");
 			for (int e = tg_json_first(&c->j, content); e != -1;
 			     e = tg_json_after(&c->j, content, e)) {
 				if (parse_block(c, e, &msg->parts[msg->nparts++]) == -1)
 					return -1;
 			}
 		} else {
-			return xl_fail(c, "messages[%zu].content: expected a string or an array",
+			return ir_fail(c, "messages[%zu].content: expected a string or an array",
 				       r->nmsgs);
 		}
 		r->nmsgs++;
@@ -159,25 +159,25 @@ parse_messages(struct xl_ctx *c, int msgs, struct xl_request *r)
 }
 
 static int
-parse_tools(struct xl_ctx *c, int tools, int choice, struct xl_request *r)
+parse_tools(struct ir_ctx *c, int tools, int choice, struct ir_request *r)
 {
 	if (tools != -1 && tg_json_is_arr(&c->j, tools)) {
-		r->tools = xl_alloc(c, sizeof(*r->tools) * ((size_t)c->j.tok[tools].size + 1));
+		r->tools = ir_alloc(c, sizeof(*r->tools) * ((size_t)c->j.tok[tools].size + 1));
 		if (r->tools == NULL)
-			return xl_fail(c, "out of memory");
+			return ir_fail(c, "out of memory");
 		for (int e = tg_json_first(&c->j, tools); e != -1; e = tg_json_after(&c->j, tools, e)) {
-			struct xl_tool *t = &r->tools[r->ntools++];
+			struct ir_tool *t = &r->tools[r->ntools++];
 			int ty = tg_json_get(&c->j, e, "type"), sch = tg_json_get(&c->j, e, "input_schema");
 			if (ty != -1 && !tg_json_eq(&c->j, ty, "custom")) {
-				const char *s = xl_str(c, ty);
-				return xl_fail(c, "server tool %s cannot be translated to %s",
-					       s ? s : "?", xl_family(c->target));
+				const char *s = ir_str(c, ty);
+				return ir_fail(c, "server tool %s cannot be translated to %s",
+					       s ? s : "?", ir_family(c->target));
 			}
-			t->name = xl_str(c, tg_json_get(&c->j, e, "name"));
-			t->description = xl_str(c, tg_json_get(&c->j, e, "description"));
-			t->params = sch != -1 ? xl_raw(c, sch) : NULL;
+			t->name = ir_str(c, tg_json_get(&c->j, e, "name"));
+			t->description = ir_str(c, tg_json_get(&c->j, e, "description"));
+			t->params = sch != -1 ? ir_raw(c, sch) : NULL;
 			if (t->name == NULL)
-				return xl_fail(c, "tools[%zu].name: missing", r->ntools - 1);
+				return ir_fail(c, "tools[%zu].name: missing", r->ntools - 1);
 		}
 	}
 	if (choice != -1 && tg_json_is_obj(&c->j, choice)) {
@@ -185,20 +185,20 @@ parse_tools(struct xl_ctx *c, int tools, int choice, struct xl_request *r)
 		int dp = tg_json_get(&c->j, choice, "disable_parallel_tool_use");
 		bool b;
 		if (ty == -1)
-			return xl_fail(c, "tool_choice.type: missing");
+			return ir_fail(c, "tool_choice.type: missing");
 		if (tg_json_eq(&c->j, ty, "auto"))
-			r->choice = XL_CHOICE_AUTO;
+			r->choice = IR_CHOICE_AUTO;
 		else if (tg_json_eq(&c->j, ty, "any"))
-			r->choice = XL_CHOICE_ANY;
+			r->choice = IR_CHOICE_ANY;
 		else if (tg_json_eq(&c->j, ty, "none"))
-			r->choice = XL_CHOICE_NONE;
+			r->choice = IR_CHOICE_NONE;
 		else if (tg_json_eq(&c->j, ty, "tool"))
-			r->choice = XL_CHOICE_TOOL;
+			r->choice = IR_CHOICE_TOOL;
 		else
-			return xl_fail(c, "tool_choice.type: unknown");
-		r->choice_name = xl_str(c, tg_json_get(&c->j, choice, "name"));
-		if (r->choice == XL_CHOICE_TOOL && r->choice_name == NULL)
-			return xl_fail(c, "tool_choice.name: missing");
+			return ir_fail(c, "tool_choice.type: unknown");
+		r->choice_name = ir_str(c, tg_json_get(&c->j, choice, "name"));
+		if (r->choice == IR_CHOICE_TOOL && r->choice_name == NULL)
+			return ir_fail(c, "tool_choice.name: missing");
 		if (dp != -1 && tg_json_bool(&c->j, dp, &b) == 0)
 			r->parallel = b ? 0 : 1;
 	}
@@ -206,54 +206,54 @@ parse_tools(struct xl_ctx *c, int tools, int choice, struct xl_request *r)
 }
 
 int
-xl_anthropic_parse_request(struct xl_ctx *c, struct xl_request *r)
+ir_anthropic_parse_request(struct ir_ctx *c, struct ir_request *r)
 {
 	int sys = tg_json_get(&c->j, 0, "system"), th = tg_json_get(&c->j, 0, "thinking");
 	int stops = tg_json_get(&c->j, 0, "stop_sequences"), st = tg_json_get(&c->j, 0, "stream");
 	int md = tg_json_get(&c->j, 0, "metadata");
 
-	if (xl_check_keys(c, 0, "", top_keys) == -1)
+	if (ir_check_keys(c, 0, "", top_keys) == -1)
 		return -1;
-	if (xl_int(c, 0, "max_tokens", NULL, &r->max_tokens) == -1 ||
-	    xl_num(c, 0, "temperature", NULL, &r->temperature) == -1 ||
-	    xl_num(c, 0, "top_p", NULL, &r->top_p) == -1 ||
-	    xl_int(c, 0, "top_k", NULL, &r->top_k) == -1)
+	if (ir_int(c, 0, "max_tokens", NULL, &r->max_tokens) == -1 ||
+	    ir_num(c, 0, "temperature", NULL, &r->temperature) == -1 ||
+	    ir_num(c, 0, "top_p", NULL, &r->top_p) == -1 ||
+	    ir_int(c, 0, "top_k", NULL, &r->top_k) == -1)
 		return -1;
 	if (st != -1 && tg_json_bool(&c->j, st, &r->stream) == -1)
-		return xl_fail(c, "stream: expected a boolean");
+		return ir_fail(c, "stream: expected a boolean");
 	if (sys != -1 && tg_json_is_str(&c->j, sys)) {
-		r->system = xl_str(c, sys);
+		r->system = ir_str(c, sys);
 	} else if (sys != -1 && tg_json_is_arr(&c->j, sys)) {
-		struct xl_part p = { 0 };
+		struct ir_part p = { 0 };
 		if (result_text(c, sys, &p) == -1)
 			return -1;
 		r->system = p.text;
 	}
 	if (stops != -1 && tg_json_is_arr(&c->j, stops)) {
-		r->stops = xl_alloc(c, sizeof(char *) * ((size_t)c->j.tok[stops].size + 1));
+		r->stops = ir_alloc(c, sizeof(char *) * ((size_t)c->j.tok[stops].size + 1));
 		if (r->stops == NULL)
-			return xl_fail(c, "out of memory");
+			return ir_fail(c, "out of memory");
 		for (int e = tg_json_first(&c->j, stops); e != -1; e = tg_json_after(&c->j, stops, e)) {
-			if ((r->stops[r->nstops++] = xl_str(c, e)) == NULL)
-				return xl_fail(c, "stop_sequences: expected strings");
+			if ((r->stops[r->nstops++] = ir_str(c, e)) == NULL)
+				return ir_fail(c, "stop_sequences: expected strings");
 		}
 	}
 	if (th != -1 && tg_json_is_obj(&c->j, th)) {
 		int ty = tg_json_get(&c->j, th, "type");
 		if (ty != -1 && tg_json_eq(&c->j, ty, "enabled")) {
-			r->think = XL_THINK_BUDGET;
+			r->think = IR_THINK_BUDGET;
 			r->include_thoughts = true;
-			if (xl_int(c, th, "budget_tokens", NULL, &r->budget) == -1)
+			if (ir_int(c, th, "budget_tokens", NULL, &r->budget) == -1)
 				return -1;
 		} else if (ty != -1 && tg_json_eq(&c->j, ty, "adaptive")) {
-			r->think = XL_THINK_AUTO;
+			r->think = IR_THINK_AUTO;
 			r->include_thoughts = true;
 		} else if (ty != -1 && tg_json_eq(&c->j, ty, "disabled")) {
-			r->think = XL_THINK_OFF;
+			r->think = IR_THINK_OFF;
 		}
 	}
 	if (md != -1)
-		r->user = xl_str(c, tg_json_get(&c->j, md, "user_id"));
+		r->user = ir_str(c, tg_json_get(&c->j, md, "user_id"));
 	if (parse_messages(c, tg_json_get(&c->j, 0, "messages"), r) == -1)
 		return -1;
 	return parse_tools(c, tg_json_get(&c->j, 0, "tools"), tg_json_get(&c->j, 0, "tool_choice"), r);
@@ -262,61 +262,61 @@ xl_anthropic_parse_request(struct xl_ctx *c, struct xl_request *r)
 /* ---- emitting a request ---- */
 
 static int
-emit_part(struct xl_ctx *c, const struct xl_part *p, struct tg_buf *b, bool *first)
+emit_part(struct ir_ctx *c, const struct ir_part *p, struct tg_buf *b, bool *first)
 {
 	const char *sep = *first ? "" : ",";
 
 	switch (p->kind) {
-	case XL_TEXT:
+	case IR_TEXT:
 		/* the API refuses empty text blocks, which OpenAI's "" content produces */
 		if (p->text == NULL || p->text[0] == '\0')
 			return 0;
 		tg_buf_printf(b, "%s{\"type\":\"text\",\"text\":", sep);
-		xl_jstr(b, p->text);
+		ir_jstr(b, p->text);
 		break;
-	case XL_IMAGE:
+	case IR_IMAGE:
 		if (p->data != NULL) {
 			if (p->mime == NULL)
-				return xl_fail(c, "an inline image without a media type cannot be "
+				return ir_fail(c, "an inline image without a media type cannot be "
 					       "translated to anthropic");
 			tg_buf_printf(b, "%s{\"type\":\"image\",\"source\":{\"type\":\"base64\","
 				      "\"media_type\":", sep);
-			xl_jstr(b, p->mime);
+			ir_jstr(b, p->mime);
 			tg_buf_puts(b, ",\"data\":");
-			xl_jstr(b, p->data);
+			ir_jstr(b, p->data);
 		} else {
 			tg_buf_printf(b, "%s{\"type\":\"image\",\"source\":{\"type\":\"url\",\"url\":",
 				      sep);
-			xl_jstr(b, p->url);
+			ir_jstr(b, p->url);
 		}
 		tg_buf_puts(b, "}");
 		break;
-	case XL_THINKING:
+	case IR_THINKING:
 		/* only Anthropic's own signed thinking can be replayed; others' reasoning is not */
 		if (p->signature == NULL || p->signature[0] == '\0')
 			return 0;
 		if (p->redacted) {
 			tg_buf_printf(b, "%s{\"type\":\"redacted_thinking\",\"data\":", sep);
-			xl_jstr(b, p->signature);
+			ir_jstr(b, p->signature);
 		} else {
 			tg_buf_printf(b, "%s{\"type\":\"thinking\",\"thinking\":", sep);
-			xl_jstr(b, p->text);
+			ir_jstr(b, p->text);
 			tg_buf_puts(b, ",\"signature\":");
-			xl_jstr(b, p->signature);
+			ir_jstr(b, p->signature);
 		}
 		break;
-	case XL_TOOL_CALL:
+	case IR_TOOL_CALL:
 		tg_buf_printf(b, "%s{\"type\":\"tool_use\",\"id\":", sep);
-		xl_jstr(b, p->id);
+		ir_jstr(b, p->id);
 		tg_buf_puts(b, ",\"name\":");
-		xl_jstr(b, p->name);
+		ir_jstr(b, p->name);
 		tg_buf_printf(b, ",\"input\":%s", p->args != NULL ? p->args : "{}");
 		break;
-	case XL_TOOL_RESULT:
+	case IR_TOOL_RESULT:
 		tg_buf_printf(b, "%s{\"type\":\"tool_result\",\"tool_use_id\":", sep);
-		xl_jstr(b, p->id);
+		ir_jstr(b, p->id);
 		tg_buf_puts(b, ",\"content\":");
-		xl_jstr(b, p->text);
+		ir_jstr(b, p->text);
 		if (p->is_error)
 			tg_buf_puts(b, ",\"is_error\":true");
 		break;
@@ -327,18 +327,18 @@ emit_part(struct xl_ctx *c, const struct xl_part *p, struct tg_buf *b, bool *fir
 }
 
 static int
-emit_messages(struct xl_ctx *c, const struct xl_request *r, struct tg_buf *b)
+emit_messages(struct ir_ctx *c, const struct ir_request *r, struct tg_buf *b)
 {
 	bool open = false, first = true;
-	enum xl_role role = XL_USER;
+	enum ir_role role = IR_USER;
 
 	tg_buf_puts(b, ",\"messages\":[");
 	for (size_t m = 0; m < r->nmsgs; m++) {
-		const struct xl_msg *msg = &r->msgs[m];
+		const struct ir_msg *msg = &r->msgs[m];
 		/* consecutive turns of one role become one: the API wants them alternating */
 		if (!open || msg->role != role) {
 			tg_buf_printf(b, "%s{\"role\":\"%s\",\"content\":[", open ? "]}," : "",
-				      msg->role == XL_USER ? "user" : "assistant");
+				      msg->role == IR_USER ? "user" : "assistant");
 			open = true;
 			role = msg->role;
 			first = true;
@@ -355,33 +355,33 @@ emit_messages(struct xl_ctx *c, const struct xl_request *r, struct tg_buf *b)
 }
 
 int
-xl_anthropic_emit_request(struct xl_ctx *c, const struct xl_request *r, const char *model,
+ir_anthropic_emit_request(struct ir_ctx *c, const struct ir_request *r, const char *model,
 			  struct tg_buf *b)
 {
 	int64_t max = r->max_tokens > 0 ? r->max_tokens : 4096, budget = 0;
 
 	if (r->presence != NULL)
-		return xl_fail(c, "presence_penalty is not supported when translating to anthropic");
+		return ir_fail(c, "presence_penalty is not supported when translating to anthropic");
 	if (r->frequency != NULL)
-		return xl_fail(c, "frequency_penalty is not supported when translating to anthropic");
+		return ir_fail(c, "frequency_penalty is not supported when translating to anthropic");
 	if (r->seed != NULL)
-		return xl_fail(c, "seed is not supported when translating to anthropic");
-	if (r->format != XL_FORMAT_UNSET)
-		return xl_fail(c, "JSON response format is not supported when translating to anthropic");
+		return ir_fail(c, "seed is not supported when translating to anthropic");
+	if (r->format != IR_FORMAT_UNSET)
+		return ir_fail(c, "JSON response format is not supported when translating to anthropic");
 	if (r->temperature != NULL && strtod(r->temperature, NULL) > 1.0)
-		return xl_fail(c, "temperature above 1 is not supported when translating to anthropic");
-	if (r->think == XL_THINK_BUDGET || r->think == XL_THINK_AUTO) {
-		budget = r->think == XL_THINK_AUTO ? 2048 : r->budget < 1024 ? 1024 : r->budget;
+		return ir_fail(c, "temperature above 1 is not supported when translating to anthropic");
+	if (r->think == IR_THINK_BUDGET || r->think == IR_THINK_AUTO) {
+		budget = r->think == IR_THINK_AUTO ? 2048 : r->budget < 1024 ? 1024 : r->budget;
 		/* budget_tokens must stay below max_tokens: the answer keeps its own room */
 		if (max <= budget)
 			max += budget;
 	}
 	tg_buf_puts(b, "{\"model\":");
-	xl_jstr(b, model);
+	ir_jstr(b, model);
 	tg_buf_printf(b, ",\"max_tokens\":%lld", (long long)max);
 	if (r->system != NULL && r->system[0] != '\0') {
 		tg_buf_puts(b, ",\"system\":");
-		xl_jstr(b, r->system);
+		ir_jstr(b, r->system);
 	}
 	if (emit_messages(c, r, b) == -1)
 		return -1;
@@ -389,7 +389,7 @@ xl_anthropic_emit_request(struct xl_ctx *c, const struct xl_request *r, const ch
 		tg_buf_puts(b, ",\"stop_sequences\":[");
 		for (size_t k = 0; k < r->nstops; k++) {
 			tg_buf_puts(b, k > 0 ? "," : "");
-			xl_jstr(b, r->stops[k]);
+			ir_jstr(b, r->stops[k]);
 		}
 		tg_buf_puts(b, "]");
 	}
@@ -404,36 +404,36 @@ xl_anthropic_emit_request(struct xl_ctx *c, const struct xl_request *r, const ch
 	if (budget > 0)
 		tg_buf_printf(b, ",\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":%lld}",
 			      (long long)budget);
-	else if (r->think == XL_THINK_OFF)
+	else if (r->think == IR_THINK_OFF)
 		tg_buf_puts(b, ",\"thinking\":{\"type\":\"disabled\"}");
 	if (r->ntools > 0) {
 		tg_buf_puts(b, ",\"tools\":[");
 		for (size_t k = 0; k < r->ntools; k++) {
 			tg_buf_puts(b, k > 0 ? ",{\"name\":" : "{\"name\":");
-			xl_jstr(b, r->tools[k].name);
+			ir_jstr(b, r->tools[k].name);
 			if (r->tools[k].description != NULL) {
 				tg_buf_puts(b, ",\"description\":");
-				xl_jstr(b, r->tools[k].description);
+				ir_jstr(b, r->tools[k].description);
 			}
 			tg_buf_printf(b, ",\"input_schema\":%s}", r->tools[k].params != NULL ?
 				      r->tools[k].params : "{\"type\":\"object\"}");
 		}
 		tg_buf_puts(b, "]");
 	}
-	if (r->choice != XL_CHOICE_UNSET || r->parallel == 0) {
+	if (r->choice != IR_CHOICE_UNSET || r->parallel == 0) {
 		static const char *const names[] = { "auto", "auto", "any", "none", "tool" };
 		tg_buf_printf(b, ",\"tool_choice\":{\"type\":\"%s\"", names[r->choice]);
-		if (r->choice == XL_CHOICE_TOOL) {
+		if (r->choice == IR_CHOICE_TOOL) {
 			tg_buf_puts(b, ",\"name\":");
-			xl_jstr(b, r->choice_name);
+			ir_jstr(b, r->choice_name);
 		}
-		if (r->parallel == 0 && r->choice != XL_CHOICE_NONE)
+		if (r->parallel == 0 && r->choice != IR_CHOICE_NONE)
 			tg_buf_puts(b, ",\"disable_parallel_tool_use\":true");
 		tg_buf_puts(b, "}");
 	}
 	if (r->user != NULL) {
 		tg_buf_puts(b, ",\"metadata\":{\"user_id\":");
-		xl_jstr(b, r->user);
+		ir_jstr(b, r->user);
 		tg_buf_puts(b, "}");
 	}
 	tg_buf_puts(b, "}");
@@ -443,31 +443,31 @@ xl_anthropic_emit_request(struct xl_ctx *c, const struct xl_request *r, const ch
 /* ---- replies ---- */
 
 static const char *const stop_names[] = {
-	[XL_STOP_NONE] = "end_turn", [XL_STOP_END] = "end_turn",
-	[XL_STOP_SEQUENCE] = "stop_sequence", [XL_STOP_MAX] = "max_tokens",
-	[XL_STOP_TOOL] = "tool_use", [XL_STOP_REFUSAL] = "refusal",
-	[XL_STOP_PAUSE] = "pause_turn", [XL_STOP_CONTEXT] = "model_context_window_exceeded",
+	[IR_STOP_NONE] = "end_turn", [IR_STOP_END] = "end_turn",
+	[IR_STOP_SEQUENCE] = "stop_sequence", [IR_STOP_MAX] = "max_tokens",
+	[IR_STOP_TOOL] = "tool_use", [IR_STOP_REFUSAL] = "refusal",
+	[IR_STOP_PAUSE] = "pause_turn", [IR_STOP_CONTEXT] = "model_context_window_exceeded",
 };
 
 const char *
-xl_anthropic_stop(enum xl_stop s)
+ir_anthropic_stop(enum ir_stop s)
 {
 	return stop_names[s];
 }
 
-enum xl_stop
-xl_anthropic_stop_from(const char *s)
+enum ir_stop
+ir_anthropic_stop_from(const char *s)
 {
-	for (size_t k = XL_STOP_END; k < sizeof(stop_names) / sizeof(stop_names[0]); k++) {
+	for (size_t k = IR_STOP_END; k < sizeof(stop_names) / sizeof(stop_names[0]); k++) {
 		if (strcmp(s, stop_names[k]) == 0)
-			return (enum xl_stop)k;
+			return (enum ir_stop)k;
 	}
-	return XL_STOP_END;
+	return IR_STOP_END;
 }
 
-/* Like xl_count, but -1 when the field is absent: a cumulative snapshot keeps what it had. */
+/* Like ir_count, but -1 when the field is absent: a cumulative snapshot keeps what it had. */
 static int64_t
-count_or_absent(struct xl_ctx *c, int obj, const char *key)
+count_or_absent(struct ir_ctx *c, int obj, const char *key)
 {
 	int64_t v = 0;
 	int t = tg_json_get(&c->j, obj, key);
@@ -479,7 +479,7 @@ count_or_absent(struct xl_ctx *c, int obj, const char *key)
 
 /* Anthropic's fields are cumulative snapshots: a present field replaces, an absent one keeps. */
 void
-xl_anthropic_read_usage(struct xl_ctx *c, int u, struct xl_usage *out)
+ir_anthropic_read_usage(struct ir_ctx *c, int u, struct ir_usage *out)
 {
 	int64_t in = count_or_absent(c, u, "input_tokens");
 	int64_t cw = count_or_absent(c, u, "cache_creation_input_tokens");
@@ -504,7 +504,7 @@ xl_anthropic_read_usage(struct xl_ctx *c, int u, struct xl_usage *out)
 }
 
 void
-xl_anthropic_usage(const struct xl_usage *u, bool with_input, struct tg_buf *b)
+ir_anthropic_usage(const struct ir_usage *u, bool with_input, struct tg_buf *b)
 {
 	tg_buf_puts(b, "{");
 	if (with_input)
@@ -520,17 +520,17 @@ xl_anthropic_usage(const struct xl_usage *u, bool with_input, struct tg_buf *b)
 }
 
 int
-xl_anthropic_parse_response(struct xl_ctx *c, struct xl_response *r)
+ir_anthropic_parse_response(struct ir_ctx *c, struct ir_response *r)
 {
 	int content = tg_json_get(&c->j, 0, "content"), sr = tg_json_get(&c->j, 0, "stop_reason");
 	const char *s;
 
 	if (content == -1 || !tg_json_is_arr(&c->j, content))
-		return xl_fail(c, "not an Anthropic message: content missing");
-	r->id = xl_str(c, tg_json_get(&c->j, 0, "id"));
-	r->parts = xl_alloc(c, sizeof(*r->parts) * ((size_t)c->j.tok[content].size + 1));
+		return ir_fail(c, "not an Anthropic message: content missing");
+	r->id = ir_str(c, tg_json_get(&c->j, 0, "id"));
+	r->parts = ir_alloc(c, sizeof(*r->parts) * ((size_t)c->j.tok[content].size + 1));
 	if (r->parts == NULL)
-		return xl_fail(c, "out of memory");
+		return ir_fail(c, "out of memory");
 	for (int e = tg_json_first(&c->j, content); e != -1; e = tg_json_after(&c->j, content, e)) {
 		int t = tg_json_get(&c->j, e, "type");
 		/* server tool blocks cannot have been asked for through translation: skip */
@@ -541,53 +541,53 @@ xl_anthropic_parse_response(struct xl_ctx *c, struct xl_response *r)
 		if (parse_block(c, e, &r->parts[r->nparts++]) == -1)
 			return -1;
 	}
-	s = xl_str(c, sr);
-	r->stop = s != NULL ? xl_anthropic_stop_from(s) : XL_STOP_END;
-	r->stop_seq = xl_str(c, tg_json_get(&c->j, 0, "stop_sequence"));
-	xl_anthropic_read_usage(c, tg_json_get(&c->j, 0, "usage"), &r->usage);
+	s = ir_str(c, sr);
+	r->stop = s != NULL ? ir_anthropic_stop_from(s) : IR_STOP_END;
+	r->stop_seq = ir_str(c, tg_json_get(&c->j, 0, "stop_sequence"));
+	ir_anthropic_read_usage(c, tg_json_get(&c->j, 0, "usage"), &r->usage);
 	return 0;
 }
 
 void
-xl_anthropic_emit_response(const struct xl_response *r, const char *model, struct tg_buf *b)
+ir_anthropic_emit_response(const struct ir_response *r, const char *model, struct tg_buf *b)
 {
 	bool first = true;
 
 	tg_buf_puts(b, "{\"id\":");
 	if (r->id != NULL && strncmp(r->id, "msg_", 4) == 0) {
-		xl_jstr(b, r->id);
+		ir_jstr(b, r->id);
 	} else {
 		/* SDKs and clients expect Anthropic's id shape: keep the provider's id inside it */
 		struct tg_buf id;
 		tg_buf_init(&id);
 		tg_buf_printf(&id, "msg_%s", r->id != NULL ? r->id : "tollgate");
-		xl_jstr(b, id.p);
+		ir_jstr(b, id.p);
 		tg_buf_fini(&id);
 	}
 	tg_buf_puts(b, ",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
-	xl_jstr(b, model);
+	ir_jstr(b, model);
 	tg_buf_puts(b, ",\"content\":[");
 	for (size_t k = 0; k < r->nparts; k++) {
-		const struct xl_part *p = &r->parts[k];
+		const struct ir_part *p = &r->parts[k];
 		const char *sep = first ? "" : ",";
-		if (p->kind == XL_TEXT) {
+		if (p->kind == IR_TEXT) {
 			if (p->text[0] == '\0')
 				continue;
 			tg_buf_printf(b, "%s{\"type\":\"text\",\"text\":", sep);
-			xl_jstr(b, p->text);
-		} else if (p->kind == XL_THINKING && p->redacted) {
+			ir_jstr(b, p->text);
+		} else if (p->kind == IR_THINKING && p->redacted) {
 			tg_buf_printf(b, "%s{\"type\":\"redacted_thinking\",\"data\":", sep);
-			xl_jstr(b, p->signature);
-		} else if (p->kind == XL_THINKING) {
+			ir_jstr(b, p->signature);
+		} else if (p->kind == IR_THINKING) {
 			tg_buf_printf(b, "%s{\"type\":\"thinking\",\"thinking\":", sep);
-			xl_jstr(b, p->text);
+			ir_jstr(b, p->text);
 			tg_buf_puts(b, ",\"signature\":");
-			xl_jstr(b, p->signature);
-		} else if (p->kind == XL_TOOL_CALL) {
+			ir_jstr(b, p->signature);
+		} else if (p->kind == IR_TOOL_CALL) {
 			tg_buf_printf(b, "%s{\"type\":\"tool_use\",\"id\":", sep);
-			xl_jstr(b, p->id);
+			ir_jstr(b, p->id);
 			tg_buf_puts(b, ",\"name\":");
-			xl_jstr(b, p->name);
+			ir_jstr(b, p->name);
 			tg_buf_printf(b, ",\"input\":%s", p->args != NULL ? p->args : "{}");
 		} else {
 			continue;
@@ -597,12 +597,12 @@ xl_anthropic_emit_response(const struct xl_response *r, const char *model, struc
 	}
 	if (first)
 		tg_buf_puts(b, "{\"type\":\"text\",\"text\":\"\"}");
-	tg_buf_printf(b, "],\"stop_reason\":\"%s\",\"stop_sequence\":", xl_anthropic_stop(r->stop));
+	tg_buf_printf(b, "],\"stop_reason\":\"%s\",\"stop_sequence\":", ir_anthropic_stop(r->stop));
 	if (r->stop_seq != NULL)
-		xl_jstr(b, r->stop_seq);
+		ir_jstr(b, r->stop_seq);
 	else
 		tg_buf_puts(b, "null");
 	tg_buf_puts(b, ",\"usage\":");
-	xl_anthropic_usage(&r->usage, true, b);
+	ir_anthropic_usage(&r->usage, true, b);
 	tg_buf_puts(b, "}");
 }

@@ -32,19 +32,19 @@ static const char *const part_keys[] = {
 
 /* A functionResponse's id: its own, else the oldest unanswered call of that name. */
 static const char *
-answer_id(struct xl_request *r, const char *name)
+answer_id(struct ir_request *r, const char *name)
 {
 	for (size_t m = 0; m < r->nmsgs; m++) {
 		for (size_t p = 0; p < r->msgs[m].nparts; p++) {
-			struct xl_part *call = &r->msgs[m].parts[p];
+			struct ir_part *call = &r->msgs[m].parts[p];
 			bool answered = false;
-			if (call->kind != XL_TOOL_CALL || strcmp(call->name, name) != 0)
+			if (call->kind != IR_TOOL_CALL || strcmp(call->name, name) != 0)
 				continue;
 			for (size_t mm = m; mm <= r->nmsgs && !answered; mm++) {
-				const struct xl_msg *msg = &r->msgs[mm];
+				const struct ir_msg *msg = &r->msgs[mm];
 				size_t n = mm == r->nmsgs ? 0 : msg->nparts;
 				for (size_t pp = 0; pp < n; pp++) {
-					if (msg->parts[pp].kind == XL_TOOL_RESULT &&
+					if (msg->parts[pp].kind == IR_TOOL_RESULT &&
 					    msg->parts[pp].id != NULL &&
 					    strcmp(msg->parts[pp].id, call->id) == 0)
 						answered = true;
@@ -58,94 +58,94 @@ answer_id(struct xl_request *r, const char *name)
 }
 
 static int
-parse_part(struct xl_ctx *c, int e, struct xl_request *r, struct xl_part *p, size_t seq)
+parse_part(struct ir_ctx *c, int e, struct ir_request *r, struct ir_part *p, size_t seq)
 {
 	int v, th = tg_json_get(&c->j, e, "thought");
 	bool thought = false;
 
-	if (xl_check_keys(c, e, "parts[]", part_keys) == -1)
+	if (ir_check_keys(c, e, "parts[]", part_keys) == -1)
 		return -1;
 	if (th != -1 && tg_json_bool(&c->j, th, &thought) == -1)
-		return xl_fail(c, "parts[].thought: expected a boolean");
+		return ir_fail(c, "parts[].thought: expected a boolean");
 	if ((v = tg_json_get(&c->j, e, "text")) != -1) {
-		p->kind = thought ? XL_THINKING : XL_TEXT;
-		p->text = xl_str(c, v);
-		return p->text != NULL ? 0 : xl_fail(c, "parts[].text: expected a string");
+		p->kind = thought ? IR_THINKING : IR_TEXT;
+		p->text = ir_str(c, v);
+		return p->text != NULL ? 0 : ir_fail(c, "parts[].text: expected a string");
 	}
-	if ((v = xl_get(c, e, "inlineData", "inline_data")) != -1) {
-		p->kind = XL_IMAGE;
-		p->mime = xl_str(c, xl_get(c, v, "mimeType", "mime_type"));
-		p->data = xl_str(c, tg_json_get(&c->j, v, "data"));
+	if ((v = ir_get(c, e, "inlineData", "inline_data")) != -1) {
+		p->kind = IR_IMAGE;
+		p->mime = ir_str(c, ir_get(c, v, "mimeType", "mime_type"));
+		p->data = ir_str(c, tg_json_get(&c->j, v, "data"));
 		if (p->mime == NULL || p->data == NULL)
-			return xl_fail(c, "inlineData: mimeType and data are required");
+			return ir_fail(c, "inlineData: mimeType and data are required");
 		if (strncmp(p->mime, "audio/", 6) == 0)
-			return xl_fail(c, "audio input cannot be translated to %s", xl_family(c->target));
+			return ir_fail(c, "audio input cannot be translated to %s", ir_family(c->target));
 		if (strncmp(p->mime, "image/", 6) != 0)
-			return xl_fail(c, "inline %s data cannot be translated to %s", p->mime,
-				       xl_family(c->target));
+			return ir_fail(c, "inline %s data cannot be translated to %s", p->mime,
+				       ir_family(c->target));
 		return 0;
 	}
-	if ((v = xl_get(c, e, "fileData", "file_data")) != -1) {
-		const char *mime = xl_str(c, xl_get(c, v, "mimeType", "mime_type"));
-		p->kind = XL_IMAGE;
-		p->url = xl_str(c, xl_get(c, v, "fileUri", "file_uri"));
+	if ((v = ir_get(c, e, "fileData", "file_data")) != -1) {
+		const char *mime = ir_str(c, ir_get(c, v, "mimeType", "mime_type"));
+		p->kind = IR_IMAGE;
+		p->url = ir_str(c, ir_get(c, v, "fileUri", "file_uri"));
 		if (mime == NULL || strncmp(mime, "image/", 6) != 0 || p->url == NULL ||
 		    strncmp(p->url, "http", 4) != 0)
-			return xl_fail(c, "fileData other than image URLs cannot be translated to %s",
-				       xl_family(c->target));
+			return ir_fail(c, "fileData other than image URLs cannot be translated to %s",
+				       ir_family(c->target));
 		p->mime = mime;
 		return 0;
 	}
-	if ((v = xl_get(c, e, "functionCall", "function_call")) != -1) {
+	if ((v = ir_get(c, e, "functionCall", "function_call")) != -1) {
 		int a = tg_json_get(&c->j, v, "args");
-		p->kind = XL_TOOL_CALL;
-		p->name = xl_str(c, tg_json_get(&c->j, v, "name"));
-		p->id = xl_str(c, tg_json_get(&c->j, v, "id"));
-		p->args = a != -1 && tg_json_is_obj(&c->j, a) ? xl_raw(c, a) : "{}";
+		p->kind = IR_TOOL_CALL;
+		p->name = ir_str(c, tg_json_get(&c->j, v, "name"));
+		p->id = ir_str(c, tg_json_get(&c->j, v, "id"));
+		p->args = a != -1 && tg_json_is_obj(&c->j, a) ? ir_raw(c, a) : "{}";
 		if (p->name == NULL)
-			return xl_fail(c, "functionCall.name: missing");
+			return ir_fail(c, "functionCall.name: missing");
 		if (p->id == NULL)
-			p->id = xl_make_id(c, "call_", p->name, seq);
-		return p->id != NULL ? 0 : xl_fail(c, "out of memory");
+			p->id = ir_make_id(c, "call_", p->name, seq);
+		return p->id != NULL ? 0 : ir_fail(c, "out of memory");
 	}
-	if ((v = xl_get(c, e, "functionResponse", "function_response")) != -1) {
+	if ((v = ir_get(c, e, "functionResponse", "function_response")) != -1) {
 		int resp = tg_json_get(&c->j, v, "response");
-		p->kind = XL_TOOL_RESULT;
-		p->name = xl_str(c, tg_json_get(&c->j, v, "name"));
-		p->id = xl_str(c, tg_json_get(&c->j, v, "id"));
+		p->kind = IR_TOOL_RESULT;
+		p->name = ir_str(c, tg_json_get(&c->j, v, "name"));
+		p->id = ir_str(c, tg_json_get(&c->j, v, "id"));
 		if (p->name == NULL)
-			return xl_fail(c, "functionResponse.name: missing");
+			return ir_fail(c, "functionResponse.name: missing");
 		if (p->id == NULL)
 			p->id = answer_id(r, p->name);
 		if (p->id == NULL)
-			return xl_fail(c, "functionResponse %s answers no earlier functionCall",
+			return ir_fail(c, "functionResponse %s answers no earlier functionCall",
 				       p->name);
-		p->text = resp != -1 ? xl_raw(c, resp) : "{}";
+		p->text = resp != -1 ? ir_raw(c, resp) : "{}";
 		return 0;
 	}
-	return xl_fail(c, "a part with no text, data or function cannot be translated to %s",
-		       xl_family(c->target));
+	return ir_fail(c, "a part with no text, data or function cannot be translated to %s",
+		       ir_family(c->target));
 }
 
 static int
-parse_contents(struct xl_ctx *c, int cs, struct xl_request *r)
+parse_contents(struct ir_ctx *c, int cs, struct ir_request *r)
 {
 	size_t seq = 0;
 
 	if (cs == -1 || !tg_json_is_arr(&c->j, cs))
-		return xl_fail(c, "contents: expected an array");
-	r->msgs = xl_alloc(c, sizeof(*r->msgs) * ((size_t)c->j.tok[cs].size + 1));
+		return ir_fail(c, "contents: expected an array");
+	r->msgs = ir_alloc(c, sizeof(*r->msgs) * ((size_t)c->j.tok[cs].size + 1));
 	if (r->msgs == NULL)
-		return xl_fail(c, "out of memory");
+		return ir_fail(c, "out of memory");
 	for (int m = tg_json_first(&c->j, cs); m != -1; m = tg_json_after(&c->j, cs, m)) {
-		struct xl_msg *msg = &r->msgs[r->nmsgs];
+		struct ir_msg *msg = &r->msgs[r->nmsgs];
 		int role = tg_json_get(&c->j, m, "role"), parts = tg_json_get(&c->j, m, "parts");
-		msg->role = role != -1 && tg_json_eq(&c->j, role, "model") ? XL_ASSISTANT : XL_USER;
+		msg->role = role != -1 && tg_json_eq(&c->j, role, "model") ? IR_ASSISTANT : IR_USER;
 		if (parts == -1 || !tg_json_is_arr(&c->j, parts))
-			return xl_fail(c, "contents[%zu].parts: expected an array", r->nmsgs);
-		msg->parts = xl_alloc(c, sizeof(*msg->parts) * ((size_t)c->j.tok[parts].size + 1));
+			return ir_fail(c, "contents[%zu].parts: expected an array", r->nmsgs);
+		msg->parts = ir_alloc(c, sizeof(*msg->parts) * ((size_t)c->j.tok[parts].size + 1));
 		if (msg->parts == NULL)
-			return xl_fail(c, "out of memory");
+			return ir_fail(c, "out of memory");
 		for (int e = tg_json_first(&c->j, parts); e != -1; e = tg_json_after(&c->j, parts, e)) {
 			if (parse_part(c, e, r, &msg->parts[msg->nparts++], seq++) == -1)
 				return -1;
@@ -160,85 +160,85 @@ parse_contents(struct xl_ctx *c, int cs, struct xl_request *r)
 }
 
 static int
-parse_gen(struct xl_ctx *c, int g, struct xl_request *r)
+parse_gen(struct ir_ctx *c, int g, struct ir_request *r)
 {
 	int64_t cand = 1;
 	int v;
 
 	if (g == -1)
 		return 0;
-	if (xl_check_keys(c, g, "generationConfig", gen_keys) == -1)
+	if (ir_check_keys(c, g, "generationConfig", gen_keys) == -1)
 		return -1;
-	if (xl_int(c, g, "maxOutputTokens", "max_output_tokens", &r->max_tokens) == -1 ||
-	    xl_num(c, g, "temperature", NULL, &r->temperature) == -1 ||
-	    xl_num(c, g, "topP", "top_p", &r->top_p) == -1 ||
-	    xl_int(c, g, "topK", "top_k", &r->top_k) == -1 ||
-	    xl_num(c, g, "presencePenalty", "presence_penalty", &r->presence) == -1 ||
-	    xl_num(c, g, "frequencyPenalty", "frequency_penalty", &r->frequency) == -1 ||
-	    xl_num(c, g, "seed", NULL, &r->seed) == -1 ||
-	    xl_int(c, g, "candidateCount", "candidate_count", &cand) == -1)
+	if (ir_int(c, g, "maxOutputTokens", "max_output_tokens", &r->max_tokens) == -1 ||
+	    ir_num(c, g, "temperature", NULL, &r->temperature) == -1 ||
+	    ir_num(c, g, "topP", "top_p", &r->top_p) == -1 ||
+	    ir_int(c, g, "topK", "top_k", &r->top_k) == -1 ||
+	    ir_num(c, g, "presencePenalty", "presence_penalty", &r->presence) == -1 ||
+	    ir_num(c, g, "frequencyPenalty", "frequency_penalty", &r->frequency) == -1 ||
+	    ir_num(c, g, "seed", NULL, &r->seed) == -1 ||
+	    ir_int(c, g, "candidateCount", "candidate_count", &cand) == -1)
 		return -1;
 	if (cand > 1)
-		return xl_fail(c, "candidateCount > 1 is not supported when translating to %s",
-			       xl_family(c->target));
-	if ((v = xl_get(c, g, "stopSequences", "stop_sequences")) != -1 && tg_json_is_arr(&c->j, v)) {
-		r->stops = xl_alloc(c, sizeof(char *) * ((size_t)c->j.tok[v].size + 1));
+		return ir_fail(c, "candidateCount > 1 is not supported when translating to %s",
+			       ir_family(c->target));
+	if ((v = ir_get(c, g, "stopSequences", "stop_sequences")) != -1 && tg_json_is_arr(&c->j, v)) {
+		r->stops = ir_alloc(c, sizeof(char *) * ((size_t)c->j.tok[v].size + 1));
 		if (r->stops == NULL)
-			return xl_fail(c, "out of memory");
+			return ir_fail(c, "out of memory");
 		for (int e = tg_json_first(&c->j, v); e != -1; e = tg_json_after(&c->j, v, e)) {
-			if ((r->stops[r->nstops++] = xl_str(c, e)) == NULL)
-				return xl_fail(c, "stopSequences: expected strings");
+			if ((r->stops[r->nstops++] = ir_str(c, e)) == NULL)
+				return ir_fail(c, "stopSequences: expected strings");
 		}
 	}
-	if ((v = xl_get(c, g, "responseModalities", "response_modalities")) != -1) {
+	if ((v = ir_get(c, g, "responseModalities", "response_modalities")) != -1) {
 		for (int e = tg_json_first(&c->j, v); e != -1; e = tg_json_after(&c->j, v, e)) {
 			if (!tg_json_eq(&c->j, e, "TEXT"))
-				return xl_fail(c, "responseModalities other than TEXT cannot be "
-					       "translated to %s", xl_family(c->target));
+				return ir_fail(c, "responseModalities other than TEXT cannot be "
+					       "translated to %s", ir_family(c->target));
 		}
 	}
-	if ((v = xl_get(c, g, "responseMimeType", "response_mime_type")) != -1) {
+	if ((v = ir_get(c, g, "responseMimeType", "response_mime_type")) != -1) {
 		if (tg_json_eq(&c->j, v, "application/json"))
-			r->format = XL_FORMAT_JSON;
+			r->format = IR_FORMAT_JSON;
 		else if (!tg_json_eq(&c->j, v, "text/plain"))
-			return xl_fail(c, "responseMimeType other than JSON cannot be translated to %s",
-				       xl_family(c->target));
+			return ir_fail(c, "responseMimeType other than JSON cannot be translated to %s",
+				       ir_family(c->target));
 	}
-	if ((v = xl_get(c, g, "responseJsonSchema", "response_json_schema")) != -1 ||
-	    (v = xl_get(c, g, "responseSchema", "response_schema")) != -1) {
-		r->format = XL_FORMAT_SCHEMA;
-		r->schema = xl_raw(c, v);
+	if ((v = ir_get(c, g, "responseJsonSchema", "response_json_schema")) != -1 ||
+	    (v = ir_get(c, g, "responseSchema", "response_schema")) != -1) {
+		r->format = IR_FORMAT_SCHEMA;
+		r->schema = ir_raw(c, v);
 	}
-	if ((v = xl_get(c, g, "thinkingConfig", "thinking_config")) != -1) {
-		int it = xl_get(c, v, "includeThoughts", "include_thoughts");
-		int lv = xl_get(c, v, "thinkingLevel", "thinking_level");
-		int bt = xl_get(c, v, "thinkingBudget", "thinking_budget");
+	if ((v = ir_get(c, g, "thinkingConfig", "thinking_config")) != -1) {
+		int it = ir_get(c, v, "includeThoughts", "include_thoughts");
+		int lv = ir_get(c, v, "thinkingLevel", "thinking_level");
+		int bt = ir_get(c, v, "thinkingBudget", "thinking_budget");
 		int64_t budget;
 		if (it != -1 && tg_json_bool(&c->j, it, &r->include_thoughts) == -1)
-			return xl_fail(c, "thinkingConfig.includeThoughts: expected a boolean");
+			return ir_fail(c, "thinkingConfig.includeThoughts: expected a boolean");
 		if (bt != -1) {
 			size_t n;
 			const char *raw = tg_json_raw(&c->j, bt, &n);
 			if (n == 2 && memcmp(raw, "-1", 2) == 0) {
-				r->think = XL_THINK_AUTO;
+				r->think = IR_THINK_AUTO;
 			} else if (tg_json_int64(&c->j, bt, &budget) == 0 && budget >= 0) {
-				r->think = budget == 0 ? XL_THINK_OFF : XL_THINK_BUDGET;
+				r->think = budget == 0 ? IR_THINK_OFF : IR_THINK_BUDGET;
 				r->budget = budget;
 			} else {
-				return xl_fail(c, "thinkingConfig.thinkingBudget: expected an integer");
+				return ir_fail(c, "thinkingConfig.thinkingBudget: expected an integer");
 			}
 		} else if (lv != -1) {
-			const char *level = xl_str(c, lv);
+			const char *level = ir_str(c, lv);
 			char low[16];
 			size_t k;
 			for (k = 0; level != NULL && level[k] != '\0' && k + 1 < sizeof(low); k++)
 				low[k] = (char)(level[k] >= 'A' && level[k] <= 'Z' ? level[k] + 32 :
 						level[k]);
 			low[k] = '\0';
-			budget = xl_effort_budget(low, c->model);
+			budget = ir_effort_budget(low, c->model);
 			if (budget <= 0)
-				return xl_fail(c, "thinkingConfig.thinkingLevel: unknown value");
-			r->think = XL_THINK_BUDGET;
+				return ir_fail(c, "thinkingConfig.thinkingLevel: unknown value");
+			r->think = IR_THINK_BUDGET;
 			r->budget = budget;
 		}
 	}
@@ -246,143 +246,143 @@ parse_gen(struct xl_ctx *c, int g, struct xl_request *r)
 }
 
 static int
-parse_tools(struct xl_ctx *c, int tools, int tc, struct xl_request *r)
+parse_tools(struct ir_ctx *c, int tools, int tc, struct ir_request *r)
 {
 	size_t n = 0;
 
 	if (tools != -1 && tg_json_is_arr(&c->j, tools)) {
 		for (int e = tg_json_first(&c->j, tools); e != -1; e = tg_json_after(&c->j, tools, e)) {
-			int fd = xl_get(c, e, "functionDeclarations", "function_declarations");
+			int fd = ir_get(c, e, "functionDeclarations", "function_declarations");
 			if (fd == -1 || c->j.tok[e].size != 1)
-				return xl_fail(c, "tools other than functionDeclarations cannot be "
-					       "translated to %s", xl_family(c->target));
+				return ir_fail(c, "tools other than functionDeclarations cannot be "
+					       "translated to %s", ir_family(c->target));
 			n += (size_t)c->j.tok[fd].size;
 		}
-		r->tools = xl_alloc(c, sizeof(*r->tools) * (n + 1));
+		r->tools = ir_alloc(c, sizeof(*r->tools) * (n + 1));
 		if (r->tools == NULL)
-			return xl_fail(c, "out of memory");
+			return ir_fail(c, "out of memory");
 		for (int e = tg_json_first(&c->j, tools); e != -1; e = tg_json_after(&c->j, tools, e)) {
-			int fd = xl_get(c, e, "functionDeclarations", "function_declarations");
+			int fd = ir_get(c, e, "functionDeclarations", "function_declarations");
 			for (int d = tg_json_first(&c->j, fd); d != -1; d = tg_json_after(&c->j, fd, d)) {
-				struct xl_tool *t = &r->tools[r->ntools++];
-				int pa = xl_get(c, d, "parametersJsonSchema", "parameters_json_schema");
+				struct ir_tool *t = &r->tools[r->ntools++];
+				int pa = ir_get(c, d, "parametersJsonSchema", "parameters_json_schema");
 				if (pa == -1)
 					pa = tg_json_get(&c->j, d, "parameters");
-				t->name = xl_str(c, tg_json_get(&c->j, d, "name"));
-				t->description = xl_str(c, tg_json_get(&c->j, d, "description"));
-				t->params = pa != -1 ? xl_raw(c, pa) : NULL;
+				t->name = ir_str(c, tg_json_get(&c->j, d, "name"));
+				t->description = ir_str(c, tg_json_get(&c->j, d, "description"));
+				t->params = pa != -1 ? ir_raw(c, pa) : NULL;
 				if (t->name == NULL)
-					return xl_fail(c, "functionDeclarations[].name: missing");
+					return ir_fail(c, "functionDeclarations[].name: missing");
 			}
 		}
 	}
 	if (tc != -1) {
-		int fc = xl_get(c, tc, "functionCallingConfig", "function_calling_config");
+		int fc = ir_get(c, tc, "functionCallingConfig", "function_calling_config");
 		int mode = tg_json_get(&c->j, fc, "mode");
-		int allowed = xl_get(c, fc, "allowedFunctionNames", "allowed_function_names");
+		int allowed = ir_get(c, fc, "allowedFunctionNames", "allowed_function_names");
 		if (mode != -1 && tg_json_eq(&c->j, mode, "AUTO"))
-			r->choice = XL_CHOICE_AUTO;
+			r->choice = IR_CHOICE_AUTO;
 		else if (mode != -1 && tg_json_eq(&c->j, mode, "ANY"))
-			r->choice = XL_CHOICE_ANY;
+			r->choice = IR_CHOICE_ANY;
 		else if (mode != -1 && tg_json_eq(&c->j, mode, "NONE"))
-			r->choice = XL_CHOICE_NONE;
+			r->choice = IR_CHOICE_NONE;
 		else if (mode != -1)
-			return xl_fail(c, "functionCallingConfig.mode: this mode cannot be translated "
-				       "to %s", xl_family(c->target));
+			return ir_fail(c, "functionCallingConfig.mode: this mode cannot be translated "
+				       "to %s", ir_family(c->target));
 		if (allowed != -1 && tg_json_is_arr(&c->j, allowed) && c->j.tok[allowed].size > 0) {
-			if (c->j.tok[allowed].size > 1 || r->choice != XL_CHOICE_ANY)
-				return xl_fail(c, "allowedFunctionNames other than one forced function "
-					       "cannot be translated to %s", xl_family(c->target));
-			r->choice = XL_CHOICE_TOOL;
-			r->choice_name = xl_str(c, tg_json_first(&c->j, allowed));
+			if (c->j.tok[allowed].size > 1 || r->choice != IR_CHOICE_ANY)
+				return ir_fail(c, "allowedFunctionNames other than one forced function "
+					       "cannot be translated to %s", ir_family(c->target));
+			r->choice = IR_CHOICE_TOOL;
+			r->choice_name = ir_str(c, tg_json_first(&c->j, allowed));
 		}
 	}
 	return 0;
 }
 
 int
-xl_gemini_parse_request(struct xl_ctx *c, struct xl_request *r)
+ir_gemini_parse_request(struct ir_ctx *c, struct ir_request *r)
 {
-	int sys = xl_get(c, 0, "systemInstruction", "system_instruction");
-	int ss = xl_get(c, 0, "safetySettings", "safety_settings");
+	int sys = ir_get(c, 0, "systemInstruction", "system_instruction");
+	int ss = ir_get(c, 0, "safetySettings", "safety_settings");
 
-	if (xl_check_keys(c, 0, "", top_keys) == -1)
+	if (ir_check_keys(c, 0, "", top_keys) == -1)
 		return -1;
 	if (ss != -1 && tg_json_is_arr(&c->j, ss) && c->j.tok[ss].size > 0)
-		return xl_fail(c, "safetySettings cannot be translated to %s", xl_family(c->target));
+		return ir_fail(c, "safetySettings cannot be translated to %s", ir_family(c->target));
 	if (sys != -1) {
 		int parts = tg_json_is_str(&c->j, sys) ? -1 : tg_json_get(&c->j, sys, "parts");
 		struct tg_buf b;
 		tg_buf_init(&b);
 		if (tg_json_is_str(&c->j, sys))
-			tg_buf_puts(&b, xl_str(c, sys));
+			tg_buf_puts(&b, ir_str(c, sys));
 		for (int e = tg_json_first(&c->j, parts); e != -1; e = tg_json_after(&c->j, parts, e)) {
-			const char *t = xl_str(c, tg_json_get(&c->j, e, "text"));
+			const char *t = ir_str(c, tg_json_get(&c->j, e, "text"));
 			if (t == NULL) {
 				tg_buf_fini(&b);
-				return xl_fail(c, "systemInstruction: only text parts can be translated");
+				return ir_fail(c, "systemInstruction: only text parts can be translated");
 			}
 			tg_buf_puts(&b, b.len > 0 ? "\n\n" : "");
 			tg_buf_puts(&b, t);
 		}
-		r->system = xl_dup(c, b.p != NULL ? b.p : "", b.len);
+		r->system = ir_dup(c, b.p != NULL ? b.p : "", b.len);
 		tg_buf_fini(&b);
 	}
-	if (parse_gen(c, xl_get(c, 0, "generationConfig", "generation_config"), r) == -1)
+	if (parse_gen(c, ir_get(c, 0, "generationConfig", "generation_config"), r) == -1)
 		return -1;
 	if (parse_contents(c, tg_json_get(&c->j, 0, "contents"), r) == -1)
 		return -1;
 	return parse_tools(c, tg_json_get(&c->j, 0, "tools"),
-			   xl_get(c, 0, "toolConfig", "tool_config"), r);
+			   ir_get(c, 0, "toolConfig", "tool_config"), r);
 }
 
 /* ---- emitting a request ---- */
 
 static int
-emit_part(struct xl_ctx *c, const struct xl_part *p, struct tg_buf *b, bool *first)
+emit_part(struct ir_ctx *c, const struct ir_part *p, struct tg_buf *b, bool *first)
 {
 	const char *sep = *first ? "" : ",";
 
 	switch (p->kind) {
-	case XL_TEXT:
+	case IR_TEXT:
 		if (p->text == NULL || p->text[0] == '\0')
 			return 0;
 		tg_buf_printf(b, "%s{\"text\":", sep);
-		xl_jstr(b, p->text);
+		ir_jstr(b, p->text);
 		break;
-	case XL_IMAGE:
+	case IR_IMAGE:
 		if (p->data == NULL)
-			return xl_fail(c, "image URLs cannot be translated to gemini (send the image "
+			return ir_fail(c, "image URLs cannot be translated to gemini (send the image "
 				       "inline as base64)");
 		if (p->mime == NULL)
-			return xl_fail(c, "an inline image without a media type cannot be translated "
+			return ir_fail(c, "an inline image without a media type cannot be translated "
 				       "to gemini");
 		tg_buf_printf(b, "%s{\"inlineData\":{\"mimeType\":", sep);
-		xl_jstr(b, p->mime);
+		ir_jstr(b, p->mime);
 		tg_buf_puts(b, ",\"data\":");
-		xl_jstr(b, p->data);
+		ir_jstr(b, p->data);
 		tg_buf_puts(b, "}");
 		break;
-	case XL_THINKING:
+	case IR_THINKING:
 		/* another family's reasoning cannot be replayed to Gemini */
 		return 0;
-	case XL_TOOL_CALL:
+	case IR_TOOL_CALL:
 		tg_buf_printf(b, "%s{\"functionCall\":{\"name\":", sep);
-		xl_jstr(b, p->name);
+		ir_jstr(b, p->name);
 		tg_buf_printf(b, ",\"args\":%s}", p->args != NULL ? p->args : "{}");
 		break;
-	case XL_TOOL_RESULT:
+	case IR_TOOL_RESULT:
 		if (p->name == NULL)
-			return xl_fail(c, "tool result %s answers no earlier tool call, and gemini "
+			return ir_fail(c, "tool result %s answers no earlier tool call, and gemini "
 				       "needs the function's name", p->id != NULL ? p->id : "?");
 		tg_buf_printf(b, "%s{\"functionResponse\":{\"name\":", sep);
-		xl_jstr(b, p->name);
+		ir_jstr(b, p->name);
 		tg_buf_puts(b, ",\"response\":");
-		if (!p->is_error && p->text != NULL && xl_is_json_object(p->text)) {
+		if (!p->is_error && p->text != NULL && ir_is_json_object(p->text)) {
 			tg_buf_puts(b, p->text);
 		} else {
 			tg_buf_printf(b, "{\"%s\":", p->is_error ? "error" : "content");
-			xl_jstr(b, p->text);
+			ir_jstr(b, p->text);
 			tg_buf_puts(b, "}");
 		}
 		tg_buf_puts(b, "}");
@@ -394,15 +394,15 @@ emit_part(struct xl_ctx *c, const struct xl_part *p, struct tg_buf *b, bool *fir
 }
 
 static int
-emit_contents(struct xl_ctx *c, const struct xl_request *r, struct tg_buf *b)
+emit_contents(struct ir_ctx *c, const struct ir_request *r, struct tg_buf *b)
 {
 	bool open = false, first = true;
-	enum xl_role role = XL_USER;
+	enum ir_role role = IR_USER;
 	size_t turn = 0;
 
 	tg_buf_puts(b, "\"contents\":[");
 	for (size_t m = 0; m < r->nmsgs; m++) {
-		const struct xl_msg *msg = &r->msgs[m];
+		const struct ir_msg *msg = &r->msgs[m];
 		if (!open || msg->role != role) {
 			if (open && first)
 				b->len = turn;          /* a turn with no part is refused: undo it */
@@ -410,7 +410,7 @@ emit_contents(struct xl_ctx *c, const struct xl_request *r, struct tg_buf *b)
 				tg_buf_puts(b, "]}");
 			turn = b->len;
 			tg_buf_printf(b, "%s{\"role\":\"%s\",\"parts\":[", b->p[b->len - 1] == '[' ?
-				      "" : ",", msg->role == XL_USER ? "user" : "model");
+				      "" : ",", msg->role == IR_USER ? "user" : "model");
 			open = true;
 			first = true;
 			role = msg->role;
@@ -429,7 +429,7 @@ emit_contents(struct xl_ctx *c, const struct xl_request *r, struct tg_buf *b)
 }
 
 static void
-emit_gen(const struct xl_request *r, struct tg_buf *b)
+emit_gen(const struct ir_request *r, struct tg_buf *b)
 {
 	size_t start = b->len;
 
@@ -452,19 +452,19 @@ emit_gen(const struct xl_request *r, struct tg_buf *b)
 		tg_buf_puts(b, ",\"stopSequences\":[");
 		for (size_t k = 0; k < r->nstops; k++) {
 			tg_buf_puts(b, k > 0 ? "," : "");
-			xl_jstr(b, r->stops[k]);
+			ir_jstr(b, r->stops[k]);
 		}
 		tg_buf_puts(b, "]");
 	}
-	if (r->format != XL_FORMAT_UNSET)
+	if (r->format != IR_FORMAT_UNSET)
 		tg_buf_puts(b, ",\"responseMimeType\":\"application/json\"");
-	if (r->format == XL_FORMAT_SCHEMA)
+	if (r->format == IR_FORMAT_SCHEMA)
 		tg_buf_printf(b, ",\"responseJsonSchema\":%s", r->schema);
-	if (r->think == XL_THINK_OFF)
+	if (r->think == IR_THINK_OFF)
 		tg_buf_puts(b, ",\"thinkingConfig\":{\"thinkingBudget\":0}");
-	else if (r->think == XL_THINK_BUDGET || r->think == XL_THINK_AUTO)
+	else if (r->think == IR_THINK_BUDGET || r->think == IR_THINK_AUTO)
 		tg_buf_printf(b, ",\"thinkingConfig\":{\"thinkingBudget\":%lld,\"includeThoughts\":%s}",
-			      r->think == XL_THINK_AUTO ? -1LL : (long long)r->budget,
+			      r->think == IR_THINK_AUTO ? -1LL : (long long)r->budget,
 			      r->include_thoughts ? "true" : "false");
 	else if (r->include_thoughts)
 		tg_buf_puts(b, ",\"thinkingConfig\":{\"includeThoughts\":true}");
@@ -482,20 +482,20 @@ emit_gen(const struct xl_request *r, struct tg_buf *b)
 }
 
 int
-xl_gemini_emit_request(struct xl_ctx *c, const struct xl_request *r, const char *model,
+ir_gemini_emit_request(struct ir_ctx *c, const struct ir_request *r, const char *model,
 		       struct tg_buf *b)
 {
 	(void)model;
 	if (r->parallel == 0)
-		return xl_fail(c, "disabling parallel tool calls is not supported when translating "
+		return ir_fail(c, "disabling parallel tool calls is not supported when translating "
 			       "to gemini");
 	if (r->nstops > 5)
-		return xl_fail(c, "more than 5 stop sequences are not supported when translating "
+		return ir_fail(c, "more than 5 stop sequences are not supported when translating "
 			       "to gemini");
 	tg_buf_puts(b, "{");
 	if (r->system != NULL && r->system[0] != '\0') {
 		tg_buf_puts(b, "\"systemInstruction\":{\"parts\":[{\"text\":");
-		xl_jstr(b, r->system);
+		ir_jstr(b, r->system);
 		tg_buf_puts(b, "}]},");
 	}
 	if (emit_contents(c, r, b) == -1)
@@ -505,10 +505,10 @@ xl_gemini_emit_request(struct xl_ctx *c, const struct xl_request *r, const char 
 		tg_buf_puts(b, ",\"tools\":[{\"functionDeclarations\":[");
 		for (size_t k = 0; k < r->ntools; k++) {
 			tg_buf_puts(b, k > 0 ? ",{\"name\":" : "{\"name\":");
-			xl_jstr(b, r->tools[k].name);
+			ir_jstr(b, r->tools[k].name);
 			if (r->tools[k].description != NULL) {
 				tg_buf_puts(b, ",\"description\":");
-				xl_jstr(b, r->tools[k].description);
+				ir_jstr(b, r->tools[k].description);
 			}
 			/* full JSON Schema: Gemini's OpenAPI "parameters" refuses much of it */
 			if (r->tools[k].params != NULL)
@@ -517,13 +517,13 @@ xl_gemini_emit_request(struct xl_ctx *c, const struct xl_request *r, const char 
 		}
 		tg_buf_puts(b, "]}]");
 	}
-	if (r->choice != XL_CHOICE_UNSET) {
+	if (r->choice != IR_CHOICE_UNSET) {
 		static const char *const modes[] = { "AUTO", "AUTO", "ANY", "NONE", "ANY" };
 		tg_buf_printf(b, ",\"toolConfig\":{\"functionCallingConfig\":{\"mode\":\"%s\"",
 			      modes[r->choice]);
-		if (r->choice == XL_CHOICE_TOOL) {
+		if (r->choice == IR_CHOICE_TOOL) {
 			tg_buf_puts(b, ",\"allowedFunctionNames\":[");
-			xl_jstr(b, r->choice_name);
+			ir_jstr(b, r->choice_name);
 			tg_buf_puts(b, "]");
 		}
 		tg_buf_puts(b, "}}");
@@ -535,17 +535,17 @@ xl_gemini_emit_request(struct xl_ctx *c, const struct xl_request *r, const char 
 /* ---- replies ---- */
 
 const char *
-xl_gemini_stop(enum xl_stop s)
+ir_gemini_stop(enum ir_stop s)
 {
 	switch (s) {
-	case XL_STOP_MAX: case XL_STOP_CONTEXT: return "MAX_TOKENS";
-	case XL_STOP_REFUSAL: return "SAFETY";
+	case IR_STOP_MAX: case IR_STOP_CONTEXT: return "MAX_TOKENS";
+	case IR_STOP_REFUSAL: return "SAFETY";
 	default: return "STOP";
 	}
 }
 
-enum xl_stop
-xl_gemini_stop_from(const char *s)
+enum ir_stop
+ir_gemini_stop_from(const char *s)
 {
 	static const char *const refusals[] = {
 		"SAFETY", "RECITATION", "LANGUAGE", "OTHER", "BLOCKLIST", "PROHIBITED_CONTENT",
@@ -553,28 +553,28 @@ xl_gemini_stop_from(const char *s)
 	};
 
 	if (strcmp(s, "MAX_TOKENS") == 0)
-		return XL_STOP_MAX;
+		return IR_STOP_MAX;
 	for (size_t k = 0; refusals[k] != NULL; k++) {
 		if (strcmp(s, refusals[k]) == 0)
-			return XL_STOP_REFUSAL;
+			return IR_STOP_REFUSAL;
 	}
-	return XL_STOP_END;
+	return IR_STOP_END;
 }
 
 void
-xl_gemini_read_usage(struct xl_ctx *c, int u, struct xl_usage *out)
+ir_gemini_read_usage(struct ir_ctx *c, int u, struct ir_usage *out)
 {
 	int64_t prompt, cand, thoughts, total;
 
 	if (u == -1 || !tg_json_is_obj(&c->j, u))
 		return;
-	prompt = xl_count(c, u, "promptTokenCount");
-	cand = xl_count(c, u, "candidatesTokenCount");
-	thoughts = xl_count(c, u, "thoughtsTokenCount");
-	total = xl_count(c, u, "totalTokenCount");
+	prompt = ir_count(c, u, "promptTokenCount");
+	cand = ir_count(c, u, "candidatesTokenCount");
+	thoughts = ir_count(c, u, "thoughtsTokenCount");
+	total = ir_count(c, u, "totalTokenCount");
 	out->seen = true;
-	out->input = prompt + xl_count(c, u, "toolUsePromptTokenCount");
-	out->cache_read = xl_count(c, u, "cachedContentTokenCount");
+	out->input = prompt + ir_count(c, u, "toolUsePromptTokenCount");
+	out->cache_read = ir_count(c, u, "cachedContentTokenCount");
 	out->cache_write = 0;
 	out->reasoning = thoughts;
 	/* providers.md §1: some servers count thoughts inside candidates already */
@@ -582,7 +582,7 @@ xl_gemini_read_usage(struct xl_ctx *c, int u, struct xl_usage *out)
 }
 
 void
-xl_gemini_usage(const struct xl_usage *u, struct tg_buf *b)
+ir_gemini_usage(const struct ir_usage *u, struct tg_buf *b)
 {
 	tg_buf_printf(b, "{\"promptTokenCount\":%lld,\"candidatesTokenCount\":%lld,"
 		      "\"totalTokenCount\":%lld", (long long)u->input,
@@ -595,80 +595,80 @@ xl_gemini_usage(const struct xl_usage *u, struct tg_buf *b)
 }
 
 int
-xl_gemini_parse_response(struct xl_ctx *c, struct xl_response *r)
+ir_gemini_parse_response(struct ir_ctx *c, struct ir_response *r)
 {
 	int cands = tg_json_get(&c->j, 0, "candidates"), c0, parts, fr;
 	int pf = tg_json_get(&c->j, 0, "promptFeedback");
 	const char *s;
 	bool calls = false;
 
-	r->id = xl_str(c, tg_json_get(&c->j, 0, "responseId"));
-	xl_gemini_read_usage(c, tg_json_get(&c->j, 0, "usageMetadata"), &r->usage);
+	r->id = ir_str(c, tg_json_get(&c->j, 0, "responseId"));
+	ir_gemini_read_usage(c, tg_json_get(&c->j, 0, "usageMetadata"), &r->usage);
 	if (cands == -1 || !tg_json_is_arr(&c->j, cands) || c->j.tok[cands].size == 0) {
 		if (tg_json_get(&c->j, pf, "blockReason") == -1 && !r->usage.seen)
-			return xl_fail(c, "not a Gemini response: candidates missing");
-		r->stop = XL_STOP_REFUSAL;
+			return ir_fail(c, "not a Gemini response: candidates missing");
+		r->stop = IR_STOP_REFUSAL;
 		return 0;
 	}
 	c0 = tg_json_first(&c->j, cands);
 	parts = tg_json_get(&c->j, tg_json_get(&c->j, c0, "content"), "parts");
-	r->parts = xl_alloc(c, sizeof(*r->parts) * (1 + (parts != -1 ?
+	r->parts = ir_alloc(c, sizeof(*r->parts) * (1 + (parts != -1 ?
 							  (size_t)c->j.tok[parts].size : 0)));
 	if (r->parts == NULL)
-		return xl_fail(c, "out of memory");
+		return ir_fail(c, "out of memory");
 	for (int e = tg_json_first(&c->j, parts); e != -1; e = tg_json_after(&c->j, parts, e)) {
-		struct xl_part *p = &r->parts[r->nparts];
+		struct ir_part *p = &r->parts[r->nparts];
 		int t = tg_json_get(&c->j, e, "text"), th = tg_json_get(&c->j, e, "thought");
-		int fc = xl_get(c, e, "functionCall", "function_call");
+		int fc = ir_get(c, e, "functionCall", "function_call");
 		bool thought = false;
 		if (t != -1) {
 			if (th != -1 && tg_json_bool(&c->j, th, &thought) == -1)
 				thought = false;
-			p->kind = thought ? XL_THINKING : XL_TEXT;
-			p->text = xl_str(c, t);
+			p->kind = thought ? IR_THINKING : IR_TEXT;
+			p->text = ir_str(c, t);
 		} else if (fc != -1) {
 			int a = tg_json_get(&c->j, fc, "args");
-			p->kind = XL_TOOL_CALL;
-			p->name = xl_str(c, tg_json_get(&c->j, fc, "name"));
-			p->id = xl_str(c, tg_json_get(&c->j, fc, "id"));
+			p->kind = IR_TOOL_CALL;
+			p->name = ir_str(c, tg_json_get(&c->j, fc, "name"));
+			p->id = ir_str(c, tg_json_get(&c->j, fc, "id"));
 			if (p->id == NULL)
-				p->id = xl_make_id(c, "call_", r->id, r->nparts);
-			p->args = a != -1 && tg_json_is_obj(&c->j, a) ? xl_raw(c, a) : "{}";
+				p->id = ir_make_id(c, "call_", r->id, r->nparts);
+			p->args = a != -1 && tg_json_is_obj(&c->j, a) ? ir_raw(c, a) : "{}";
 			calls = true;
 		} else {
 			continue;
 		}
-		if (p->text == NULL && p->kind != XL_TOOL_CALL)
-			return xl_fail(c, "out of memory");
+		if (p->text == NULL && p->kind != IR_TOOL_CALL)
+			return ir_fail(c, "out of memory");
 		r->nparts++;
 	}
 	fr = tg_json_get(&c->j, c0, "finishReason");
-	s = xl_str(c, fr);
-	r->stop = s != NULL ? xl_gemini_stop_from(s) : XL_STOP_END;
+	s = ir_str(c, fr);
+	r->stop = s != NULL ? ir_gemini_stop_from(s) : IR_STOP_END;
 	/* a function call ends with STOP; what the caller must do next is call it */
-	if (calls && r->stop == XL_STOP_END)
-		r->stop = XL_STOP_TOOL;
+	if (calls && r->stop == IR_STOP_END)
+		r->stop = IR_STOP_TOOL;
 	return 0;
 }
 
 void
-xl_gemini_emit_response(const struct xl_response *r, const char *model, struct tg_buf *b)
+ir_gemini_emit_response(const struct ir_response *r, const char *model, struct tg_buf *b)
 {
 	bool first = true;
 
 	tg_buf_puts(b, "{\"candidates\":[{\"content\":{\"parts\":[");
 	for (size_t k = 0; k < r->nparts; k++) {
-		const struct xl_part *p = &r->parts[k];
+		const struct ir_part *p = &r->parts[k];
 		const char *sep = first ? "" : ",";
-		if (p->kind == XL_TEXT || (p->kind == XL_THINKING && !p->redacted)) {
+		if (p->kind == IR_TEXT || (p->kind == IR_THINKING && !p->redacted)) {
 			tg_buf_printf(b, "%s{\"text\":", sep);
-			xl_jstr(b, p->text);
-			tg_buf_puts(b, p->kind == XL_THINKING ? ",\"thought\":true}" : "}");
-		} else if (p->kind == XL_TOOL_CALL) {
+			ir_jstr(b, p->text);
+			tg_buf_puts(b, p->kind == IR_THINKING ? ",\"thought\":true}" : "}");
+		} else if (p->kind == IR_TOOL_CALL) {
 			tg_buf_printf(b, "%s{\"functionCall\":{\"id\":", sep);
-			xl_jstr(b, p->id);
+			ir_jstr(b, p->id);
 			tg_buf_puts(b, ",\"name\":");
-			xl_jstr(b, p->name);
+			ir_jstr(b, p->name);
 			tg_buf_printf(b, ",\"args\":%s}}", p->args != NULL ? p->args : "{}");
 		} else {
 			continue;
@@ -678,11 +678,11 @@ xl_gemini_emit_response(const struct xl_response *r, const char *model, struct t
 	if (first)
 		tg_buf_puts(b, "{\"text\":\"\"}");
 	tg_buf_printf(b, "],\"role\":\"model\"},\"finishReason\":\"%s\",\"index\":0}],"
-		      "\"usageMetadata\":", xl_gemini_stop(r->stop));
-	xl_gemini_usage(&r->usage, b);
+		      "\"usageMetadata\":", ir_gemini_stop(r->stop));
+	ir_gemini_usage(&r->usage, b);
 	tg_buf_puts(b, ",\"modelVersion\":");
-	xl_jstr(b, model);
+	ir_jstr(b, model);
 	tg_buf_puts(b, ",\"responseId\":");
-	xl_jstr(b, r->id != NULL ? r->id : "tollgate");
+	ir_jstr(b, r->id != NULL ? r->id : "tollgate");
 	tg_buf_puts(b, "}");
 }

@@ -12,14 +12,14 @@
 
 #define CHUNK_MIN (16u << 10)
 
-struct xl_chunk {
-	struct xl_chunk *next;
+struct ir_chunk {
+	struct ir_chunk *next;
 	size_t used, cap;
 	_Alignas(16) char mem[];
 };
 
 void
-xl_ctx_init(struct xl_ctx *c, enum tg_family target, char *err, size_t errlen)
+ir_ctx_init(struct ir_ctx *c, enum tg_family target, char *err, size_t errlen)
 {
 	memset(c, 0, sizeof(*c));
 	c->target = target;
@@ -29,10 +29,10 @@ xl_ctx_init(struct xl_ctx *c, enum tg_family target, char *err, size_t errlen)
 }
 
 void
-xl_ctx_fini(struct xl_ctx *c)
+ir_ctx_fini(struct ir_ctx *c)
 {
 	while (c->arena != NULL) {
-		struct xl_chunk *next = c->arena->next;
+		struct ir_chunk *next = c->arena->next;
 		free(c->arena);
 		c->arena = next;
 	}
@@ -42,22 +42,22 @@ xl_ctx_fini(struct xl_ctx *c)
 }
 
 int
-xl_parse(struct xl_ctx *c, const char *src, size_t n)
+ir_parse(struct ir_ctx *c, const char *src, size_t n)
 {
 	if (c->parsed) {
 		tg_json_fini(&c->j);
 		c->parsed = false;
 	}
-	if (tg_json_parse(&c->j, src, n, XL_MAX_TOKENS, XL_MAX_DEPTH, c->err, c->errlen) == -1)
+	if (tg_json_parse(&c->j, src, n, IR_MAX_TOKENS, IR_MAX_DEPTH, c->err, c->errlen) == -1)
 		return -1;
 	c->parsed = true;
 	if (!tg_json_is_obj(&c->j, 0))
-		return xl_fail(c, "body: expected an object, got %s", tg_json_kind(&c->j, 0));
+		return ir_fail(c, "body: expected an object, got %s", tg_json_kind(&c->j, 0));
 	return 0;
 }
 
 int
-xl_fail(struct xl_ctx *c, const char *fmt, ...)
+ir_fail(struct ir_ctx *c, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -68,9 +68,9 @@ xl_fail(struct xl_ctx *c, const char *fmt, ...)
 }
 
 void *
-xl_alloc(struct xl_ctx *c, size_t n)
+ir_alloc(struct ir_ctx *c, size_t n)
 {
-	struct xl_chunk *k = c->arena;
+	struct ir_chunk *k = c->arena;
 	void *p;
 
 	n = (n + 15) & ~(size_t)15;
@@ -91,9 +91,9 @@ xl_alloc(struct xl_ctx *c, size_t n)
 }
 
 char *
-xl_dup(struct xl_ctx *c, const char *s, size_t n)
+ir_dup(struct ir_ctx *c, const char *s, size_t n)
 {
-	char *p = xl_alloc(c, n + 1);
+	char *p = ir_alloc(c, n + 1);
 
 	if (p != NULL) {
 		memcpy(p, s, n);
@@ -103,7 +103,7 @@ xl_dup(struct xl_ctx *c, const char *s, size_t n)
 }
 
 const char *
-xl_str(struct xl_ctx *c, int i)
+ir_str(struct ir_ctx *c, int i)
 {
 	size_t n;
 	char *p;
@@ -111,26 +111,26 @@ xl_str(struct xl_ctx *c, int i)
 	if (i < 0 || !tg_json_is_str(&c->j, i))
 		return NULL;
 	tg_json_raw(&c->j, i, &n);
-	p = xl_alloc(c, n + 1);
+	p = ir_alloc(c, n + 1);
 	if (p == NULL || tg_json_str(&c->j, i, p, n + 1) < 0)
 		return NULL;
 	return p;
 }
 
 const char *
-xl_raw(struct xl_ctx *c, int i)
+ir_raw(struct ir_ctx *c, int i)
 {
 	size_t n;
 	const char *s = tg_json_raw(&c->j, i, &n);
 
 	/* jsmn's string tokens exclude the quotes, which the JSON text needs */
 	if (tg_json_is_str(&c->j, i))
-		return xl_dup(c, s - 1, n + 2);
-	return xl_dup(c, s, n);
+		return ir_dup(c, s - 1, n + 2);
+	return ir_dup(c, s, n);
 }
 
 int
-xl_get(struct xl_ctx *c, int obj, const char *a, const char *b)
+ir_get(struct ir_ctx *c, int obj, const char *a, const char *b)
 {
 	int v = tg_json_get(&c->j, obj, a);
 
@@ -140,34 +140,34 @@ xl_get(struct xl_ctx *c, int obj, const char *a, const char *b)
 }
 
 int
-xl_num(struct xl_ctx *c, int obj, const char *a, const char *b, const char **out)
+ir_num(struct ir_ctx *c, int obj, const char *a, const char *b, const char **out)
 {
-	int v = xl_get(c, obj, a, b);
+	int v = ir_get(c, obj, a, b);
 
 	*out = NULL;
 	if (v == -1 || tg_json_is_null(&c->j, v))
 		return 0;
 	if (!tg_json_is_num(&c->j, v))
-		return xl_fail(c, "%s: expected a number, got %s", a, tg_json_kind(&c->j, v));
-	*out = xl_raw(c, v);
-	return *out != NULL ? 0 : xl_fail(c, "out of memory");
+		return ir_fail(c, "%s: expected a number, got %s", a, tg_json_kind(&c->j, v));
+	*out = ir_raw(c, v);
+	return *out != NULL ? 0 : ir_fail(c, "out of memory");
 }
 
 int
-xl_int(struct xl_ctx *c, int obj, const char *a, const char *b, int64_t *out)
+ir_int(struct ir_ctx *c, int obj, const char *a, const char *b, int64_t *out)
 {
-	int v = xl_get(c, obj, a, b);
+	int v = ir_get(c, obj, a, b);
 
 	if (v == -1 || tg_json_is_null(&c->j, v))
 		return 0;
 	if (tg_json_int64(&c->j, v, out) == -1 || *out < 0)
-		return xl_fail(c, "%s: expected a non-negative integer, got %s", a,
+		return ir_fail(c, "%s: expected a non-negative integer, got %s", a,
 			       tg_json_kind(&c->j, v));
 	return 0;
 }
 
 int64_t
-xl_count(struct xl_ctx *c, int obj, const char *key)
+ir_count(struct ir_ctx *c, int obj, const char *key)
 {
 	int64_t v = 0;
 	int t = tg_json_get(&c->j, obj, key);
@@ -178,13 +178,13 @@ xl_count(struct xl_ctx *c, int obj, const char *key)
 }
 
 bool
-xl_is_json_object(const char *s)
+ir_is_json_object(const char *s)
 {
 	struct tg_json j;
 	char err[8];
 	bool ok;
 
-	if (tg_json_parse(&j, s, strlen(s), XL_MAX_TOKENS, XL_MAX_DEPTH, err, sizeof(err)) == -1)
+	if (tg_json_parse(&j, s, strlen(s), IR_MAX_TOKENS, IR_MAX_DEPTH, err, sizeof(err)) == -1)
 		return false;
 	ok = tg_json_is_obj(&j, 0);
 	tg_json_fini(&j);
@@ -192,13 +192,13 @@ xl_is_json_object(const char *s)
 }
 
 const char *
-xl_family(enum tg_family k)
+ir_family(enum tg_family k)
 {
 	return k == TG_FAMILY_ANTHROPIC ? "anthropic" : k == TG_FAMILY_GEMINI ? "gemini" : "openai";
 }
 
 const char *
-xl_make_id(struct xl_ctx *c, const char *prefix, const char *seed, size_t k)
+ir_make_id(struct ir_ctx *c, const char *prefix, const char *seed, size_t k)
 {
 	/* FNV-1a of the response id and the index: stable, and distinct across turns */
 	uint64_t h = 0xcbf29ce484222325ULL;
@@ -208,12 +208,12 @@ xl_make_id(struct xl_ctx *c, const char *prefix, const char *seed, size_t k)
 		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
 	h = (h ^ k) * 0x100000001b3ULL;
 	snprintf(buf, sizeof(buf), "%s%016llx", prefix, (unsigned long long)h);
-	return xl_dup(c, buf, strlen(buf));
+	return ir_dup(c, buf, strlen(buf));
 }
 
 /* providers.md §6.1/§6.2: low 1024, medium 2048, high 4096; minimal depends on the model. */
 int64_t
-xl_effort_budget(const char *effort, const char *model)
+ir_effort_budget(const char *effort, const char *model)
 {
 	if (strcmp(effort, "none") == 0)
 		return 0;
@@ -236,7 +236,7 @@ xl_effort_budget(const char *effort, const char *model)
 }
 
 const char *
-xl_budget_effort(int64_t budget)
+ir_budget_effort(int64_t budget)
 {
 	if (budget <= 0)
 		return NULL;
@@ -250,7 +250,7 @@ xl_budget_effort(int64_t budget)
 }
 
 const char *
-xl_anthropic_error_type(int status)
+ir_anthropic_error_type(int status)
 {
 	switch (status) {
 	case 401: return "authentication_error";
@@ -266,7 +266,7 @@ xl_anthropic_error_type(int status)
 }
 
 const char *
-xl_openai_error_type(int status)
+ir_openai_error_type(int status)
 {
 	switch (status) {
 	case 401: return "authentication_error";
@@ -278,7 +278,7 @@ xl_openai_error_type(int status)
 }
 
 const char *
-xl_gemini_error_status(int status)
+ir_gemini_error_status(int status)
 {
 	switch (status) {
 	case 401: return "UNAUTHENTICATED";
@@ -295,24 +295,24 @@ xl_gemini_error_status(int status)
 }
 
 void
-xl_jstr(struct tg_buf *b, const char *s)
+ir_jstr(struct tg_buf *b, const char *s)
 {
 	tg_buf_json_str(b, s != NULL ? s : "", s != NULL ? strlen(s) : 0);
 }
 
 void
-xl_name_results(struct xl_request *r)
+ir_name_results(struct ir_request *r)
 {
 	for (size_t m = 0; m < r->nmsgs; m++) {
 		for (size_t p = 0; p < r->msgs[m].nparts; p++) {
-			struct xl_part *res = &r->msgs[m].parts[p];
-			if (res->kind != XL_TOOL_RESULT || res->name != NULL || res->id == NULL)
+			struct ir_part *res = &r->msgs[m].parts[p];
+			if (res->kind != IR_TOOL_RESULT || res->name != NULL || res->id == NULL)
 				continue;
 			/* the latest call with this id before the result */
 			for (size_t mm = m + 1; mm-- > 0 && res->name == NULL;) {
 				for (size_t pp = r->msgs[mm].nparts; pp-- > 0;) {
-					const struct xl_part *call = &r->msgs[mm].parts[pp];
-					if (call->kind == XL_TOOL_CALL && call->id != NULL &&
+					const struct ir_part *call = &r->msgs[mm].parts[pp];
+					if (call->kind == IR_TOOL_CALL && call->id != NULL &&
 					    strcmp(call->id, res->id) == 0) {
 						res->name = call->name;
 						break;
@@ -324,7 +324,7 @@ xl_name_results(struct xl_request *r)
 }
 
 bool
-xl_key_in(struct xl_ctx *c, int k, const char *const *keys)
+ir_key_in(struct ir_ctx *c, int k, const char *const *keys)
 {
 	for (; *keys != NULL; keys++) {
 		if (tg_json_eq(&c->j, k, *keys))
@@ -334,16 +334,16 @@ xl_key_in(struct xl_ctx *c, int k, const char *const *keys)
 }
 
 int
-xl_check_keys(struct xl_ctx *c, int obj, const char *where, const char *const *known)
+ir_check_keys(struct ir_ctx *c, int obj, const char *where, const char *const *known)
 {
 	for (int k = tg_json_first(&c->j, obj); k != -1; k = tg_json_after(&c->j, obj, k)) {
 		const char *key;
-		if (xl_key_in(c, k, known))
+		if (ir_key_in(c, k, known))
 			continue;
-		key = xl_str(c, k);
-		return xl_fail(c, "%s%s%s is not supported when translating to %s", where,
+		key = ir_str(c, k);
+		return ir_fail(c, "%s%s%s is not supported when translating to %s", where,
 			       where[0] != '\0' ? "." : "", key != NULL ? key : "?",
-			       xl_family(c->target));
+			       ir_family(c->target));
 	}
 	return 0;
 }

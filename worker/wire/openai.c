@@ -21,33 +21,33 @@ static const char *const top_keys[] = {
 
 /* Refuse what only OpenAI can do, with the feature named. */
 static int
-check_top(struct xl_ctx *c, struct xl_request *r)
+check_top(struct ir_ctx *c, struct ir_request *r)
 {
 	int64_t n = 1;
 	int lp = tg_json_get(&c->j, 0, "logprobs");
 	bool b = false;
 
-	if (xl_check_keys(c, 0, "", top_keys) == -1)
+	if (ir_check_keys(c, 0, "", top_keys) == -1)
 		return -1;
-	if (xl_int(c, 0, "n", NULL, &n) == -1)
+	if (ir_int(c, 0, "n", NULL, &n) == -1)
 		return -1;
 	if (n > 1)
-		return xl_fail(c, "n > 1 is not supported when translating to %s",
-			       xl_family(c->target));
+		return ir_fail(c, "n > 1 is not supported when translating to %s",
+			       ir_family(c->target));
 	if (lp != -1 && tg_json_bool(&c->j, lp, &b) == 0 && b)
-		return xl_fail(c, "logprobs is not supported when translating to %s",
-			       xl_family(c->target));
+		return ir_fail(c, "logprobs is not supported when translating to %s",
+			       ir_family(c->target));
 	(void)r;
 	return 0;
 }
 
 /* "data:image/png;base64,AAAA" into mime and data; anything else is a URL. */
 static int
-image_url(struct xl_ctx *c, const char *url, struct xl_part *p)
+image_url(struct ir_ctx *c, const char *url, struct ir_part *p)
 {
 	const char *semi, *comma;
 
-	p->kind = XL_IMAGE;
+	p->kind = IR_IMAGE;
 	if (strncmp(url, "data:", 5) != 0) {
 		p->url = url;
 		return 0;
@@ -55,51 +55,51 @@ image_url(struct xl_ctx *c, const char *url, struct xl_part *p)
 	semi = strstr(url, ";base64,");
 	comma = strchr(url, ',');
 	if (semi == NULL || comma != semi + 7)
-		return xl_fail(c, "image_url: only base64 data URLs can be translated");
-	p->mime = xl_dup(c, url + 5, (size_t)(semi - url - 5));
+		return ir_fail(c, "image_url: only base64 data URLs can be translated");
+	p->mime = ir_dup(c, url + 5, (size_t)(semi - url - 5));
 	p->data = comma + 1;
-	return p->mime != NULL ? 0 : xl_fail(c, "out of memory");
+	return p->mime != NULL ? 0 : ir_fail(c, "out of memory");
 }
 
 /* Content: a string, null, or an array of parts. Adds parts to msg (room was allocated). */
 static int
-parse_content(struct xl_ctx *c, int v, struct xl_msg *msg, bool text_only, const char *where)
+parse_content(struct ir_ctx *c, int v, struct ir_msg *msg, bool text_only, const char *where)
 {
 	if (v == -1 || tg_json_is_null(&c->j, v))
 		return 0;
 	if (tg_json_is_str(&c->j, v)) {
-		struct xl_part *p = &msg->parts[msg->nparts++];
-		p->kind = XL_TEXT;
-		p->text = xl_str(c, v);
-		return p->text != NULL ? 0 : xl_fail(c, "out of memory");
+		struct ir_part *p = &msg->parts[msg->nparts++];
+		p->kind = IR_TEXT;
+		p->text = ir_str(c, v);
+		return p->text != NULL ? 0 : ir_fail(c, "out of memory");
 	}
 	if (!tg_json_is_arr(&c->j, v))
-		return xl_fail(c, "%s.content: expected a string or an array", where);
+		return ir_fail(c, "%s.content: expected a string or an array", where);
 	for (int e = tg_json_first(&c->j, v); e != -1; e = tg_json_after(&c->j, v, e)) {
 		int t = tg_json_get(&c->j, e, "type");
-		struct xl_part *p = &msg->parts[msg->nparts];
+		struct ir_part *p = &msg->parts[msg->nparts];
 		if (t != -1 && (tg_json_eq(&c->j, t, "text") || tg_json_eq(&c->j, t, "refusal"))) {
-			p->kind = XL_TEXT;
-			p->text = xl_str(c, tg_json_get(&c->j, e, tg_json_eq(&c->j, t, "text") ?
+			p->kind = IR_TEXT;
+			p->text = ir_str(c, tg_json_get(&c->j, e, tg_json_eq(&c->j, t, "text") ?
 							"text" : "refusal"));
 			if (p->text == NULL)
-				return xl_fail(c, "%s.content: a text part without text", where);
+				return ir_fail(c, "%s.content: a text part without text", where);
 		} else if (t != -1 && tg_json_eq(&c->j, t, "image_url") && !text_only) {
 			int iu = tg_json_get(&c->j, e, "image_url");
-			const char *url = xl_str(c, tg_json_is_str(&c->j, iu) ? iu :
+			const char *url = ir_str(c, tg_json_is_str(&c->j, iu) ? iu :
 						 tg_json_get(&c->j, iu, "url"));
 			if (url == NULL)
-				return xl_fail(c, "%s.content: image_url without url", where);
+				return ir_fail(c, "%s.content: image_url without url", where);
 			if (image_url(c, url, p) == -1)
 				return -1;
 		} else if (t != -1 && tg_json_eq(&c->j, t, "input_audio")) {
-			return xl_fail(c, "audio input cannot be translated to %s",
-				       xl_family(c->target));
+			return ir_fail(c, "audio input cannot be translated to %s",
+				       ir_family(c->target));
 		} else if (t != -1 && tg_json_eq(&c->j, t, "file")) {
-			return xl_fail(c, "file input cannot be translated to %s", xl_family(c->target));
+			return ir_fail(c, "file input cannot be translated to %s", ir_family(c->target));
 		} else {
-			return xl_fail(c, "%s.content: this part type cannot be translated to %s",
-				       where, xl_family(c->target));
+			return ir_fail(c, "%s.content: this part type cannot be translated to %s",
+				       where, ir_family(c->target));
 		}
 		msg->nparts++;
 	}
@@ -107,21 +107,21 @@ parse_content(struct xl_ctx *c, int v, struct xl_msg *msg, bool text_only, const
 }
 
 static int
-parse_tool_calls(struct xl_ctx *c, int tc, struct xl_msg *msg)
+parse_tool_calls(struct ir_ctx *c, int tc, struct ir_msg *msg)
 {
 	for (int e = tg_json_first(&c->j, tc); e != -1; e = tg_json_after(&c->j, tc, e)) {
-		struct xl_part *p = &msg->parts[msg->nparts++];
+		struct ir_part *p = &msg->parts[msg->nparts++];
 		int fn = tg_json_get(&c->j, e, "function");
-		const char *args = xl_str(c, tg_json_get(&c->j, fn, "arguments"));
-		p->kind = XL_TOOL_CALL;
-		p->id = xl_str(c, tg_json_get(&c->j, e, "id"));
-		p->name = xl_str(c, tg_json_get(&c->j, fn, "name"));
+		const char *args = ir_str(c, tg_json_get(&c->j, fn, "arguments"));
+		p->kind = IR_TOOL_CALL;
+		p->id = ir_str(c, tg_json_get(&c->j, e, "id"));
+		p->name = ir_str(c, tg_json_get(&c->j, fn, "name"));
 		if (p->id == NULL || p->name == NULL)
-			return xl_fail(c, "tool_calls: id and function.name are required");
+			return ir_fail(c, "tool_calls: id and function.name are required");
 		if (args == NULL || args[0] == '\0')
 			args = "{}";
-		if (!xl_is_json_object(args))
-			return xl_fail(c, "tool_calls: function.arguments of %s is not a JSON object",
+		if (!ir_is_json_object(args))
+			return ir_fail(c, "tool_calls: function.arguments of %s is not a JSON object",
 				       p->name);
 		p->args = args;
 	}
@@ -129,14 +129,14 @@ parse_tool_calls(struct xl_ctx *c, int tc, struct xl_msg *msg)
 }
 
 static int
-add_system(struct xl_ctx *c, struct xl_request *r, int content)
+add_system(struct ir_ctx *c, struct ir_request *r, int content)
 {
-	struct xl_msg tmp = { 0 };
+	struct ir_msg tmp = { 0 };
 	struct tg_buf b;
 
-	tmp.parts = xl_alloc(c, sizeof(*tmp.parts) * ((size_t)c->j.tok[content].size + 1));
+	tmp.parts = ir_alloc(c, sizeof(*tmp.parts) * ((size_t)c->j.tok[content].size + 1));
 	if (tmp.parts == NULL)
-		return xl_fail(c, "out of memory");
+		return ir_fail(c, "out of memory");
 	if (parse_content(c, content, &tmp, true, "system") == -1)
 		return -1;
 	tg_buf_init(&b);
@@ -147,112 +147,112 @@ add_system(struct xl_ctx *c, struct xl_request *r, int content)
 			tg_buf_puts(&b, "\n\n");
 		tg_buf_puts(&b, tmp.parts[k].text);
 	}
-	r->system = xl_dup(c, b.p != NULL ? b.p : "", b.len);
+	r->system = ir_dup(c, b.p != NULL ? b.p : "", b.len);
 	tg_buf_fini(&b);
-	return r->system != NULL ? 0 : xl_fail(c, "out of memory");
+	return r->system != NULL ? 0 : ir_fail(c, "out of memory");
 }
 
 static int
-parse_message(struct xl_ctx *c, int m, size_t idx, struct xl_request *r)
+parse_message(struct ir_ctx *c, int m, size_t idx, struct ir_request *r)
 {
 	int role = tg_json_get(&c->j, m, "role"), content = tg_json_get(&c->j, m, "content");
 	int tc = tg_json_get(&c->j, m, "tool_calls");
-	struct xl_msg *msg = &r->msgs[r->nmsgs];
+	struct ir_msg *msg = &r->msgs[r->nmsgs];
 	size_t room = 2;
 	char where[32];
 
 	snprintf(where, sizeof(where), "messages[%zu]", idx);
 	if (role == -1 || !tg_json_is_str(&c->j, role))
-		return xl_fail(c, "%s.role: missing", where);
+		return ir_fail(c, "%s.role: missing", where);
 	if (tg_json_eq(&c->j, role, "system") || tg_json_eq(&c->j, role, "developer"))
 		return add_system(c, r, content);
 	if (tg_json_get(&c->j, m, "function_call") != -1 || tg_json_eq(&c->j, role, "function"))
-		return xl_fail(c, "legacy function calling cannot be translated to %s",
-			       xl_family(c->target));
+		return ir_fail(c, "legacy function calling cannot be translated to %s",
+			       ir_family(c->target));
 	if (tg_json_get(&c->j, m, "audio") != -1 && !tg_json_is_null(&c->j, tg_json_get(&c->j, m, "audio")))
-		return xl_fail(c, "audio output cannot be translated to %s", xl_family(c->target));
+		return ir_fail(c, "audio output cannot be translated to %s", ir_family(c->target));
 	if (content != -1 && tg_json_is_arr(&c->j, content))
 		room += (size_t)c->j.tok[content].size;
 	if (tc != -1 && tg_json_is_arr(&c->j, tc))
 		room += (size_t)c->j.tok[tc].size;
-	msg->parts = xl_alloc(c, sizeof(*msg->parts) * room);
+	msg->parts = ir_alloc(c, sizeof(*msg->parts) * room);
 	if (msg->parts == NULL)
-		return xl_fail(c, "out of memory");
+		return ir_fail(c, "out of memory");
 	if (tg_json_eq(&c->j, role, "user")) {
-		msg->role = XL_USER;
+		msg->role = IR_USER;
 		if (parse_content(c, content, msg, false, where) == -1)
 			return -1;
 	} else if (tg_json_eq(&c->j, role, "assistant")) {
-		msg->role = XL_ASSISTANT;
+		msg->role = IR_ASSISTANT;
 		if (parse_content(c, content, msg, true, where) == -1)
 			return -1;
 		if (tc != -1 && tg_json_is_arr(&c->j, tc) && parse_tool_calls(c, tc, msg) == -1)
 			return -1;
 	} else if (tg_json_eq(&c->j, role, "tool")) {
-		struct xl_msg tmp = { .parts = msg->parts };
-		struct xl_part *p = &msg->parts[0];
+		struct ir_msg tmp = { .parts = msg->parts };
+		struct ir_part *p = &msg->parts[0];
 		struct tg_buf b;
-		msg->role = XL_USER;
+		msg->role = IR_USER;
 		if (parse_content(c, content, &tmp, true, where) == -1)
 			return -1;
 		tg_buf_init(&b);
 		for (size_t k = 0; k < tmp.nparts; k++)
 			tg_buf_puts(&b, tmp.parts[k].text);
 		memset(p, 0, sizeof(*p));
-		p->kind = XL_TOOL_RESULT;
-		p->text = xl_dup(c, b.p != NULL ? b.p : "", b.len);
+		p->kind = IR_TOOL_RESULT;
+		p->text = ir_dup(c, b.p != NULL ? b.p : "", b.len);
 		tg_buf_fini(&b);
-		p->id = xl_str(c, tg_json_get(&c->j, m, "tool_call_id"));
+		p->id = ir_str(c, tg_json_get(&c->j, m, "tool_call_id"));
 		if (p->id == NULL)
-			return xl_fail(c, "%s.tool_call_id: missing", where);
+			return ir_fail(c, "%s.tool_call_id: missing", where);
 		msg->nparts = 1;
 	} else {
-		return xl_fail(c, "%s.role: unknown", where);
+		return ir_fail(c, "%s.role: unknown", where);
 	}
 	r->nmsgs++;
 	return 0;
 }
 
 static int
-parse_tools(struct xl_ctx *c, struct xl_request *r)
+parse_tools(struct ir_ctx *c, struct ir_request *r)
 {
 	int tools = tg_json_get(&c->j, 0, "tools"), ch = tg_json_get(&c->j, 0, "tool_choice");
 	int ptc = tg_json_get(&c->j, 0, "parallel_tool_calls");
 	bool b;
 
 	if (tools != -1 && tg_json_is_arr(&c->j, tools)) {
-		r->tools = xl_alloc(c, sizeof(*r->tools) * ((size_t)c->j.tok[tools].size + 1));
+		r->tools = ir_alloc(c, sizeof(*r->tools) * ((size_t)c->j.tok[tools].size + 1));
 		if (r->tools == NULL)
-			return xl_fail(c, "out of memory");
+			return ir_fail(c, "out of memory");
 		for (int e = tg_json_first(&c->j, tools); e != -1; e = tg_json_after(&c->j, tools, e)) {
 			int ty = tg_json_get(&c->j, e, "type"), fn = tg_json_get(&c->j, e, "function");
 			int pa = tg_json_get(&c->j, fn, "parameters");
-			struct xl_tool *t = &r->tools[r->ntools++];
+			struct ir_tool *t = &r->tools[r->ntools++];
 			if (ty == -1 || !tg_json_eq(&c->j, ty, "function") || fn == -1)
-				return xl_fail(c, "tools other than functions cannot be translated to %s",
-					       xl_family(c->target));
-			t->name = xl_str(c, tg_json_get(&c->j, fn, "name"));
-			t->description = xl_str(c, tg_json_get(&c->j, fn, "description"));
-			t->params = pa != -1 ? xl_raw(c, pa) : NULL;
+				return ir_fail(c, "tools other than functions cannot be translated to %s",
+					       ir_family(c->target));
+			t->name = ir_str(c, tg_json_get(&c->j, fn, "name"));
+			t->description = ir_str(c, tg_json_get(&c->j, fn, "description"));
+			t->params = pa != -1 ? ir_raw(c, pa) : NULL;
 			if (t->name == NULL)
-				return xl_fail(c, "tools[%zu].function.name: missing", r->ntools - 1);
+				return ir_fail(c, "tools[%zu].function.name: missing", r->ntools - 1);
 		}
 	}
 	if (ch != -1 && tg_json_is_str(&c->j, ch)) {
 		if (tg_json_eq(&c->j, ch, "auto"))
-			r->choice = XL_CHOICE_AUTO;
+			r->choice = IR_CHOICE_AUTO;
 		else if (tg_json_eq(&c->j, ch, "required"))
-			r->choice = XL_CHOICE_ANY;
+			r->choice = IR_CHOICE_ANY;
 		else if (tg_json_eq(&c->j, ch, "none"))
-			r->choice = XL_CHOICE_NONE;
+			r->choice = IR_CHOICE_NONE;
 		else
-			return xl_fail(c, "tool_choice: unknown value");
+			return ir_fail(c, "tool_choice: unknown value");
 	} else if (ch != -1 && tg_json_is_obj(&c->j, ch)) {
-		r->choice = XL_CHOICE_TOOL;
-		r->choice_name = xl_str(c, tg_json_get(&c->j, tg_json_get(&c->j, ch, "function"),
+		r->choice = IR_CHOICE_TOOL;
+		r->choice_name = ir_str(c, tg_json_get(&c->j, tg_json_get(&c->j, ch, "function"),
 						       "name"));
 		if (r->choice_name == NULL)
-			return xl_fail(c, "tool_choice.function.name: missing");
+			return ir_fail(c, "tool_choice.function.name: missing");
 	}
 	if (ptc != -1 && tg_json_bool(&c->j, ptc, &b) == 0)
 		r->parallel = b ? 1 : 0;
@@ -260,7 +260,7 @@ parse_tools(struct xl_ctx *c, struct xl_request *r)
 }
 
 int
-xl_openai_parse_request(struct xl_ctx *c, struct xl_request *r)
+ir_openai_parse_request(struct ir_ctx *c, struct ir_request *r)
 {
 	int msgs = tg_json_get(&c->j, 0, "messages"), st = tg_json_get(&c->j, 0, "stream");
 	int so = tg_json_get(&c->j, 0, "stream_options"), stop = tg_json_get(&c->j, 0, "stop");
@@ -269,64 +269,64 @@ xl_openai_parse_request(struct xl_ctx *c, struct xl_request *r)
 
 	if (check_top(c, r) == -1)
 		return -1;
-	if (xl_int(c, 0, "max_completion_tokens", NULL, &r->max_tokens) == -1 ||
-	    (r->max_tokens == 0 && xl_int(c, 0, "max_tokens", NULL, &r->max_tokens) == -1) ||
-	    xl_num(c, 0, "temperature", NULL, &r->temperature) == -1 ||
-	    xl_num(c, 0, "top_p", NULL, &r->top_p) == -1 ||
-	    xl_num(c, 0, "presence_penalty", NULL, &r->presence) == -1 ||
-	    xl_num(c, 0, "frequency_penalty", NULL, &r->frequency) == -1 ||
-	    xl_num(c, 0, "seed", NULL, &r->seed) == -1)
+	if (ir_int(c, 0, "max_completion_tokens", NULL, &r->max_tokens) == -1 ||
+	    (r->max_tokens == 0 && ir_int(c, 0, "max_tokens", NULL, &r->max_tokens) == -1) ||
+	    ir_num(c, 0, "temperature", NULL, &r->temperature) == -1 ||
+	    ir_num(c, 0, "top_p", NULL, &r->top_p) == -1 ||
+	    ir_num(c, 0, "presence_penalty", NULL, &r->presence) == -1 ||
+	    ir_num(c, 0, "frequency_penalty", NULL, &r->frequency) == -1 ||
+	    ir_num(c, 0, "seed", NULL, &r->seed) == -1)
 		return -1;
 	if (st != -1 && tg_json_bool(&c->j, st, &r->stream) == -1)
-		return xl_fail(c, "stream: expected a boolean");
+		return ir_fail(c, "stream: expected a boolean");
 	if (so != -1) {
 		int iu = tg_json_get(&c->j, so, "include_usage");
 		if (iu != -1 && tg_json_bool(&c->j, iu, &r->include_usage) == -1)
-			return xl_fail(c, "stream_options.include_usage: expected a boolean");
+			return ir_fail(c, "stream_options.include_usage: expected a boolean");
 	}
 	if (stop != -1 && tg_json_is_str(&c->j, stop)) {
-		r->stops = xl_alloc(c, sizeof(char *));
-		if (r->stops == NULL || (r->stops[0] = xl_str(c, stop)) == NULL)
-			return xl_fail(c, "out of memory");
+		r->stops = ir_alloc(c, sizeof(char *));
+		if (r->stops == NULL || (r->stops[0] = ir_str(c, stop)) == NULL)
+			return ir_fail(c, "out of memory");
 		r->nstops = 1;
 	} else if (stop != -1 && tg_json_is_arr(&c->j, stop)) {
-		r->stops = xl_alloc(c, sizeof(char *) * ((size_t)c->j.tok[stop].size + 1));
+		r->stops = ir_alloc(c, sizeof(char *) * ((size_t)c->j.tok[stop].size + 1));
 		if (r->stops == NULL)
-			return xl_fail(c, "out of memory");
+			return ir_fail(c, "out of memory");
 		for (int e = tg_json_first(&c->j, stop); e != -1; e = tg_json_after(&c->j, stop, e)) {
-			if ((r->stops[r->nstops++] = xl_str(c, e)) == NULL)
-				return xl_fail(c, "stop: expected strings");
+			if ((r->stops[r->nstops++] = ir_str(c, e)) == NULL)
+				return ir_fail(c, "stop: expected strings");
 		}
 	}
 	if (re != -1 && tg_json_is_str(&c->j, re)) {
-		const char *effort = xl_str(c, re);
-		int64_t budget = effort != NULL ? xl_effort_budget(effort, c->model) : -1;
+		const char *effort = ir_str(c, re);
+		int64_t budget = effort != NULL ? ir_effort_budget(effort, c->model) : -1;
 		if (budget < 0)
-			return xl_fail(c, "reasoning_effort: unknown value");
-		r->think = budget == 0 ? XL_THINK_OFF : XL_THINK_BUDGET;
+			return ir_fail(c, "reasoning_effort: unknown value");
+		r->think = budget == 0 ? IR_THINK_OFF : IR_THINK_BUDGET;
 		r->budget = budget;
 		r->include_thoughts = budget > 0;
 	}
 	if (rf != -1 && tg_json_is_obj(&c->j, rf)) {
 		int ty = tg_json_get(&c->j, rf, "type");
 		if (ty != -1 && tg_json_eq(&c->j, ty, "json_object")) {
-			r->format = XL_FORMAT_JSON;
+			r->format = IR_FORMAT_JSON;
 		} else if (ty != -1 && tg_json_eq(&c->j, ty, "json_schema")) {
 			int js = tg_json_get(&c->j, rf, "json_schema");
 			int sc = tg_json_get(&c->j, js, "schema");
-			r->format = XL_FORMAT_SCHEMA;
-			r->schema_name = xl_str(c, tg_json_get(&c->j, js, "name"));
-			r->schema = sc != -1 ? xl_raw(c, sc) : NULL;
+			r->format = IR_FORMAT_SCHEMA;
+			r->schema_name = ir_str(c, tg_json_get(&c->j, js, "name"));
+			r->schema = sc != -1 ? ir_raw(c, sc) : NULL;
 			if (r->schema == NULL)
-				return xl_fail(c, "response_format.json_schema.schema: missing");
+				return ir_fail(c, "response_format.json_schema.schema: missing");
 		}
 	}
-	r->user = xl_str(c, tg_json_get(&c->j, 0, "user"));
+	r->user = ir_str(c, tg_json_get(&c->j, 0, "user"));
 	if (msgs == -1 || !tg_json_is_arr(&c->j, msgs))
-		return xl_fail(c, "messages: expected an array");
-	r->msgs = xl_alloc(c, sizeof(*r->msgs) * ((size_t)c->j.tok[msgs].size + 1));
+		return ir_fail(c, "messages: expected an array");
+	r->msgs = ir_alloc(c, sizeof(*r->msgs) * ((size_t)c->j.tok[msgs].size + 1));
 	if (r->msgs == NULL)
-		return xl_fail(c, "out of memory");
+		return ir_fail(c, "out of memory");
 	for (int m = tg_json_first(&c->j, msgs); m != -1; m = tg_json_after(&c->j, msgs, m)) {
 		if (parse_message(c, m, idx++, r) == -1)
 			return -1;
@@ -337,40 +337,40 @@ xl_openai_parse_request(struct xl_ctx *c, struct xl_request *r)
 /* ---- emitting a request ---- */
 
 static void
-emit_image(const struct xl_part *p, struct tg_buf *b)
+emit_image(const struct ir_part *p, struct tg_buf *b)
 {
 	tg_buf_puts(b, "{\"type\":\"image_url\",\"image_url\":{\"url\":");
 	if (p->data != NULL) {
 		struct tg_buf u;
 		tg_buf_init(&u);
 		tg_buf_printf(&u, "data:%s;base64,%s", p->mime, p->data);
-		xl_jstr(b, u.p);
+		ir_jstr(b, u.p);
 		tg_buf_fini(&u);
 	} else {
-		xl_jstr(b, p->url);
+		ir_jstr(b, p->url);
 	}
 	tg_buf_puts(b, "}}");
 }
 
 static int
-emit_user(struct xl_ctx *c, const struct xl_msg *m, struct tg_buf *b)
+emit_user(struct ir_ctx *c, const struct ir_msg *m, struct tg_buf *b)
 {
 	size_t ntext = 0, nother = 0;
 
 	/* tool results first: each is its own "tool" message right after the calls */
 	for (size_t k = 0; k < m->nparts; k++) {
-		const struct xl_part *p = &m->parts[k];
-		if (p->kind == XL_TOOL_RESULT) {
+		const struct ir_part *p = &m->parts[k];
+		if (p->kind == IR_TOOL_RESULT) {
 			tg_buf_puts(b, ",{\"role\":\"tool\",\"tool_call_id\":");
-			xl_jstr(b, p->id);
+			ir_jstr(b, p->id);
 			tg_buf_puts(b, ",\"content\":");
-			xl_jstr(b, p->text);
+			ir_jstr(b, p->text);
 			tg_buf_puts(b, "}");
-		} else if (p->kind == XL_TEXT) {
+		} else if (p->kind == IR_TEXT) {
 			ntext++;
-		} else if (p->kind == XL_IMAGE) {
+		} else if (p->kind == IR_IMAGE) {
 			if (p->data != NULL && p->mime == NULL)
-				return xl_fail(c, "an inline image without a media type cannot be "
+				return ir_fail(c, "an inline image without a media type cannot be "
 					       "translated to openai");
 			nother++;
 		}
@@ -380,21 +380,21 @@ emit_user(struct xl_ctx *c, const struct xl_msg *m, struct tg_buf *b)
 	tg_buf_puts(b, ",{\"role\":\"user\",\"content\":");
 	if (nother == 0 && ntext == 1) {
 		for (size_t k = 0; k < m->nparts; k++) {
-			if (m->parts[k].kind == XL_TEXT)
-				xl_jstr(b, m->parts[k].text);
+			if (m->parts[k].kind == IR_TEXT)
+				ir_jstr(b, m->parts[k].text);
 		}
 	} else {
 		bool first = true;
 		tg_buf_puts(b, "[");
 		for (size_t k = 0; k < m->nparts; k++) {
-			const struct xl_part *p = &m->parts[k];
-			if (p->kind != XL_TEXT && p->kind != XL_IMAGE)
+			const struct ir_part *p = &m->parts[k];
+			if (p->kind != IR_TEXT && p->kind != IR_IMAGE)
 				continue;
 			tg_buf_puts(b, first ? "" : ",");
 			first = false;
-			if (p->kind == XL_TEXT) {
+			if (p->kind == IR_TEXT) {
 				tg_buf_puts(b, "{\"type\":\"text\",\"text\":");
-				xl_jstr(b, p->text);
+				ir_jstr(b, p->text);
 				tg_buf_puts(b, "}");
 			} else {
 				emit_image(p, b);
@@ -408,43 +408,43 @@ emit_user(struct xl_ctx *c, const struct xl_msg *m, struct tg_buf *b)
 
 /* The ,"tool_calls":[…] member of a message, for the parts that are tool calls. */
 static void
-emit_tool_calls(struct tg_buf *b, const struct xl_part *parts, size_t n)
+emit_tool_calls(struct tg_buf *b, const struct ir_part *parts, size_t n)
 {
 	bool first = true;
 
 	tg_buf_puts(b, ",\"tool_calls\":[");
 	for (size_t k = 0; k < n; k++) {
-		const struct xl_part *p = &parts[k];
-		if (p->kind != XL_TOOL_CALL)
+		const struct ir_part *p = &parts[k];
+		if (p->kind != IR_TOOL_CALL)
 			continue;
 		tg_buf_puts(b, first ? "{\"id\":" : ",{\"id\":");
 		first = false;
-		xl_jstr(b, p->id);
+		ir_jstr(b, p->id);
 		tg_buf_puts(b, ",\"type\":\"function\",\"function\":{\"name\":");
-		xl_jstr(b, p->name);
+		ir_jstr(b, p->name);
 		tg_buf_puts(b, ",\"arguments\":");
-		xl_jstr(b, p->args != NULL ? p->args : "{}");
+		ir_jstr(b, p->args != NULL ? p->args : "{}");
 		tg_buf_puts(b, "}}");
 	}
 	tg_buf_puts(b, "]");
 }
 
 static int
-emit_assistant(struct xl_ctx *c, const struct xl_msg *m, struct tg_buf *b)
+emit_assistant(struct ir_ctx *c, const struct ir_msg *m, struct tg_buf *b)
 {
 	struct tg_buf text;
 	bool calls = false, any_text = false;
 
 	tg_buf_init(&text);
 	for (size_t k = 0; k < m->nparts; k++) {
-		if (m->parts[k].kind == XL_TEXT) {
+		if (m->parts[k].kind == IR_TEXT) {
 			tg_buf_puts(&text, m->parts[k].text);
 			any_text = true;
-		} else if (m->parts[k].kind == XL_TOOL_CALL) {
+		} else if (m->parts[k].kind == IR_TOOL_CALL) {
 			calls = true;
-		} else if (m->parts[k].kind == XL_IMAGE) {
+		} else if (m->parts[k].kind == IR_IMAGE) {
 			tg_buf_fini(&text);
-			return xl_fail(c, "images in assistant turns cannot be translated to openai");
+			return ir_fail(c, "images in assistant turns cannot be translated to openai");
 		}
 	}
 	tg_buf_puts(b, ",{\"role\":\"assistant\",\"content\":");
@@ -460,27 +460,27 @@ emit_assistant(struct xl_ctx *c, const struct xl_msg *m, struct tg_buf *b)
 }
 
 int
-xl_openai_emit_request(struct xl_ctx *c, const struct xl_request *r, const char *model,
+ir_openai_emit_request(struct ir_ctx *c, const struct ir_request *r, const char *model,
 		       struct tg_buf *b)
 {
 	size_t start;
 
 	if (r->top_k >= 0)
-		return xl_fail(c, "top_k is not supported when translating to openai");
+		return ir_fail(c, "top_k is not supported when translating to openai");
 	if (r->nstops > 4)
-		return xl_fail(c, "more than 4 stop sequences are not supported when translating "
+		return ir_fail(c, "more than 4 stop sequences are not supported when translating "
 			       "to openai");
 	tg_buf_puts(b, "{\"model\":");
-	xl_jstr(b, model);
+	ir_jstr(b, model);
 	tg_buf_puts(b, ",\"messages\":[");
 	start = b->len;
 	if (r->system != NULL) {
 		tg_buf_puts(b, ",{\"role\":\"system\",\"content\":");
-		xl_jstr(b, r->system);
+		ir_jstr(b, r->system);
 		tg_buf_puts(b, "}");
 	}
 	for (size_t m = 0; m < r->nmsgs; m++) {
-		int rc = r->msgs[m].role == XL_USER ? emit_user(c, &r->msgs[m], b) :
+		int rc = r->msgs[m].role == IR_USER ? emit_user(c, &r->msgs[m], b) :
 			 emit_assistant(c, &r->msgs[m], b);
 		if (rc == -1)
 			return -1;
@@ -507,20 +507,20 @@ xl_openai_emit_request(struct xl_ctx *c, const struct xl_request *r, const char 
 		tg_buf_puts(b, ",\"stop\":[");
 		for (size_t k = 0; k < r->nstops; k++) {
 			tg_buf_puts(b, k > 0 ? "," : "");
-			xl_jstr(b, r->stops[k]);
+			ir_jstr(b, r->stops[k]);
 		}
 		tg_buf_puts(b, "]");
 	}
 	/* usage only comes in a stream that asks for it, and the gateway always needs it */
 	if (r->stream)
 		tg_buf_puts(b, ",\"stream\":true,\"stream_options\":{\"include_usage\":true}");
-	if (r->think == XL_THINK_BUDGET && xl_budget_effort(r->budget) != NULL)
-		tg_buf_printf(b, ",\"reasoning_effort\":\"%s\"", xl_budget_effort(r->budget));
-	if (r->format == XL_FORMAT_JSON) {
+	if (r->think == IR_THINK_BUDGET && ir_budget_effort(r->budget) != NULL)
+		tg_buf_printf(b, ",\"reasoning_effort\":\"%s\"", ir_budget_effort(r->budget));
+	if (r->format == IR_FORMAT_JSON) {
 		tg_buf_puts(b, ",\"response_format\":{\"type\":\"json_object\"}");
-	} else if (r->format == XL_FORMAT_SCHEMA) {
+	} else if (r->format == IR_FORMAT_SCHEMA) {
 		tg_buf_puts(b, ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":");
-		xl_jstr(b, r->schema_name != NULL ? r->schema_name : "response");
+		ir_jstr(b, r->schema_name != NULL ? r->schema_name : "response");
 		tg_buf_printf(b, ",\"schema\":%s}}", r->schema);
 	}
 	if (r->ntools > 0) {
@@ -528,10 +528,10 @@ xl_openai_emit_request(struct xl_ctx *c, const struct xl_request *r, const char 
 		for (size_t k = 0; k < r->ntools; k++) {
 			tg_buf_puts(b, k > 0 ? "," : "");
 			tg_buf_puts(b, "{\"type\":\"function\",\"function\":{\"name\":");
-			xl_jstr(b, r->tools[k].name);
+			ir_jstr(b, r->tools[k].name);
 			if (r->tools[k].description != NULL) {
 				tg_buf_puts(b, ",\"description\":");
-				xl_jstr(b, r->tools[k].description);
+				ir_jstr(b, r->tools[k].description);
 			}
 			if (r->tools[k].params != NULL)
 				tg_buf_printf(b, ",\"parameters\":%s", r->tools[k].params);
@@ -539,19 +539,19 @@ xl_openai_emit_request(struct xl_ctx *c, const struct xl_request *r, const char 
 		}
 		tg_buf_puts(b, "]");
 	}
-	if (r->choice == XL_CHOICE_TOOL) {
+	if (r->choice == IR_CHOICE_TOOL) {
 		tg_buf_puts(b, ",\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":");
-		xl_jstr(b, r->choice_name);
+		ir_jstr(b, r->choice_name);
 		tg_buf_puts(b, "}}");
-	} else if (r->choice != XL_CHOICE_UNSET) {
-		tg_buf_printf(b, ",\"tool_choice\":\"%s\"", r->choice == XL_CHOICE_AUTO ? "auto" :
-			      r->choice == XL_CHOICE_ANY ? "required" : "none");
+	} else if (r->choice != IR_CHOICE_UNSET) {
+		tg_buf_printf(b, ",\"tool_choice\":\"%s\"", r->choice == IR_CHOICE_AUTO ? "auto" :
+			      r->choice == IR_CHOICE_ANY ? "required" : "none");
 	}
 	if (r->parallel >= 0 && r->ntools > 0)
 		tg_buf_printf(b, ",\"parallel_tool_calls\":%s", r->parallel ? "true" : "false");
 	if (r->user != NULL) {
 		tg_buf_puts(b, ",\"user\":");
-		xl_jstr(b, r->user);
+		ir_jstr(b, r->user);
 	}
 	tg_buf_puts(b, "}");
 	return 0;
@@ -560,30 +560,30 @@ xl_openai_emit_request(struct xl_ctx *c, const struct xl_request *r, const char 
 /* ---- replies ---- */
 
 const char *
-xl_openai_stop(enum xl_stop s)
+ir_openai_stop(enum ir_stop s)
 {
 	switch (s) {
-	case XL_STOP_MAX: case XL_STOP_CONTEXT: return "length";
-	case XL_STOP_TOOL: return "tool_calls";
-	case XL_STOP_REFUSAL: return "content_filter";
+	case IR_STOP_MAX: case IR_STOP_CONTEXT: return "length";
+	case IR_STOP_TOOL: return "tool_calls";
+	case IR_STOP_REFUSAL: return "content_filter";
 	default: return "stop";
 	}
 }
 
-enum xl_stop
-xl_openai_stop_from(const char *s)
+enum ir_stop
+ir_openai_stop_from(const char *s)
 {
 	if (strcmp(s, "length") == 0)
-		return XL_STOP_MAX;
+		return IR_STOP_MAX;
 	if (strcmp(s, "tool_calls") == 0 || strcmp(s, "function_call") == 0)
-		return XL_STOP_TOOL;
+		return IR_STOP_TOOL;
 	if (strcmp(s, "content_filter") == 0)
-		return XL_STOP_REFUSAL;
-	return XL_STOP_END;
+		return IR_STOP_REFUSAL;
+	return IR_STOP_END;
 }
 
 void
-xl_openai_read_usage(struct xl_ctx *c, int u, struct xl_usage *out)
+ir_openai_read_usage(struct ir_ctx *c, int u, struct ir_usage *out)
 {
 	int pd = tg_json_get(&c->j, u, "prompt_tokens_details");
 	int cd = tg_json_get(&c->j, u, "completion_tokens_details");
@@ -591,15 +591,15 @@ xl_openai_read_usage(struct xl_ctx *c, int u, struct xl_usage *out)
 	if (u == -1 || !tg_json_is_obj(&c->j, u))
 		return;
 	out->seen = true;
-	out->input = xl_count(c, u, "prompt_tokens");
-	out->output = xl_count(c, u, "completion_tokens");
-	out->cache_read = xl_count(c, pd, "cached_tokens");
-	out->cache_write = xl_count(c, pd, "cache_write_tokens");
-	out->reasoning = xl_count(c, cd, "reasoning_tokens");
+	out->input = ir_count(c, u, "prompt_tokens");
+	out->output = ir_count(c, u, "completion_tokens");
+	out->cache_read = ir_count(c, pd, "cached_tokens");
+	out->cache_write = ir_count(c, pd, "cache_write_tokens");
+	out->reasoning = ir_count(c, cd, "reasoning_tokens");
 }
 
 void
-xl_openai_usage(const struct xl_usage *u, struct tg_buf *b)
+ir_openai_usage(const struct ir_usage *u, struct tg_buf *b)
 {
 	tg_buf_printf(b, "{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,\"total_tokens\":%lld,"
 		      "\"prompt_tokens_details\":{\"cached_tokens\":%lld,\"audio_tokens\":0",
@@ -613,53 +613,53 @@ xl_openai_usage(const struct xl_usage *u, struct tg_buf *b)
 }
 
 int
-xl_openai_parse_response(struct xl_ctx *c, struct xl_response *r)
+ir_openai_parse_response(struct ir_ctx *c, struct ir_response *r)
 {
 	int ch = tg_json_get(&c->j, 0, "choices"), c0, msg, fr, tc, rc, rf;
 	const char *s;
 
 	if (ch == -1 || !tg_json_is_arr(&c->j, ch))
-		return xl_fail(c, "not an OpenAI completion: choices missing");
+		return ir_fail(c, "not an OpenAI completion: choices missing");
 	c0 = tg_json_first(&c->j, ch);
 	msg = tg_json_get(&c->j, c0, "message");
 	tc = tg_json_get(&c->j, msg, "tool_calls");
-	r->id = xl_str(c, tg_json_get(&c->j, 0, "id"));
-	r->parts = xl_alloc(c, sizeof(*r->parts) * (3 + (tc != -1 && tg_json_is_arr(&c->j, tc) ?
+	r->id = ir_str(c, tg_json_get(&c->j, 0, "id"));
+	r->parts = ir_alloc(c, sizeof(*r->parts) * (3 + (tc != -1 && tg_json_is_arr(&c->j, tc) ?
 							  (size_t)c->j.tok[tc].size : 0)));
 	if (r->parts == NULL)
-		return xl_fail(c, "out of memory");
+		return ir_fail(c, "out of memory");
 	/* reasoning text as compatible servers send it (reasoning_content, reasoning) */
-	rc = xl_get(c, msg, "reasoning_content", "reasoning");
-	if ((s = xl_str(c, rc)) != NULL && s[0] != '\0') {
-		r->parts[r->nparts].kind = XL_THINKING;
+	rc = ir_get(c, msg, "reasoning_content", "reasoning");
+	if ((s = ir_str(c, rc)) != NULL && s[0] != '\0') {
+		r->parts[r->nparts].kind = IR_THINKING;
 		r->parts[r->nparts++].text = s;
 	}
-	if ((s = xl_str(c, tg_json_get(&c->j, msg, "content"))) != NULL) {
-		r->parts[r->nparts].kind = XL_TEXT;
+	if ((s = ir_str(c, tg_json_get(&c->j, msg, "content"))) != NULL) {
+		r->parts[r->nparts].kind = IR_TEXT;
 		r->parts[r->nparts++].text = s;
 	}
 	rf = tg_json_get(&c->j, msg, "refusal");
-	if ((s = xl_str(c, rf)) != NULL) {
-		r->parts[r->nparts].kind = XL_TEXT;
+	if ((s = ir_str(c, rf)) != NULL) {
+		r->parts[r->nparts].kind = IR_TEXT;
 		r->parts[r->nparts++].text = s;
 	}
 	if (tc != -1 && tg_json_is_arr(&c->j, tc)) {
-		struct xl_msg m = { .parts = r->parts, .nparts = r->nparts };
+		struct ir_msg m = { .parts = r->parts, .nparts = r->nparts };
 		if (parse_tool_calls(c, tc, &m) == -1)
 			return -1;
 		r->nparts = m.nparts;
 	}
 	fr = tg_json_get(&c->j, c0, "finish_reason");
-	s = xl_str(c, fr);
-	r->stop = s != NULL ? xl_openai_stop_from(s) : XL_STOP_END;
+	s = ir_str(c, fr);
+	r->stop = s != NULL ? ir_openai_stop_from(s) : IR_STOP_END;
 	if (rf != -1 && tg_json_is_str(&c->j, rf))
-		r->stop = XL_STOP_REFUSAL;
-	xl_openai_read_usage(c, tg_json_get(&c->j, 0, "usage"), &r->usage);
+		r->stop = IR_STOP_REFUSAL;
+	ir_openai_read_usage(c, tg_json_get(&c->j, 0, "usage"), &r->usage);
 	return 0;
 }
 
 void
-xl_openai_emit_response(const struct xl_response *r, const char *model, struct tg_buf *b)
+ir_openai_emit_response(const struct ir_response *r, const char *model, struct tg_buf *b)
 {
 	struct tg_buf text, thought;
 	bool calls = false, any_text = false;
@@ -667,29 +667,29 @@ xl_openai_emit_response(const struct xl_response *r, const char *model, struct t
 	tg_buf_init(&text);
 	tg_buf_init(&thought);
 	for (size_t k = 0; k < r->nparts; k++) {
-		const struct xl_part *p = &r->parts[k];
-		if (p->kind == XL_TEXT) {
+		const struct ir_part *p = &r->parts[k];
+		if (p->kind == IR_TEXT) {
 			tg_buf_puts(&text, p->text);
 			any_text = true;
-		} else if (p->kind == XL_THINKING && !p->redacted) {
+		} else if (p->kind == IR_THINKING && !p->redacted) {
 			tg_buf_puts(&thought, p->text);
-		} else if (p->kind == XL_TOOL_CALL) {
+		} else if (p->kind == IR_TOOL_CALL) {
 			calls = true;
 		}
 	}
 	tg_buf_puts(b, "{\"id\":");
 	if (r->id != NULL && strncmp(r->id, "chatcmpl-", 9) == 0) {
-		xl_jstr(b, r->id);
+		ir_jstr(b, r->id);
 	} else {
 		struct tg_buf id;
 		tg_buf_init(&id);
 		tg_buf_printf(&id, "chatcmpl-%s", r->id != NULL ? r->id : "tollgate");
-		xl_jstr(b, id.p);
+		ir_jstr(b, id.p);
 		tg_buf_fini(&id);
 	}
 	tg_buf_printf(b, ",\"object\":\"chat.completion\",\"created\":%lld,\"model\":",
 		      (long long)time(NULL));
-	xl_jstr(b, model);
+	ir_jstr(b, model);
 	tg_buf_puts(b, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
 	if (any_text || !calls)
 		tg_buf_json_str(b, text.p != NULL ? text.p : "", text.len);
@@ -704,8 +704,8 @@ xl_openai_emit_response(const struct xl_response *r, const char *model, struct t
 	if (calls)
 		emit_tool_calls(b, r->parts, r->nparts);
 	tg_buf_printf(b, "},\"logprobs\":null,\"finish_reason\":\"%s\"}],\"usage\":",
-		      xl_openai_stop(r->stop));
-	xl_openai_usage(&r->usage, b);
+		      ir_openai_stop(r->stop));
+	ir_openai_usage(&r->usage, b);
 	tg_buf_puts(b, "}");
 	tg_buf_fini(&text);
 	tg_buf_fini(&thought);

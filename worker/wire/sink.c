@@ -22,10 +22,10 @@ static void
 oai_begin(struct tg_xlate_stream *x, struct tg_buf *out)
 {
 	tg_buf_puts(out, "data: {\"id\":");
-	xl_jstr(out, x->id);
+	ir_jstr(out, x->id);
 	tg_buf_printf(out, ",\"object\":\"chat.completion.chunk\",\"created\":%lld,\"model\":",
 		      (long long)x->created);
-	xl_jstr(out, x->model);
+	ir_jstr(out, x->model);
 	tg_buf_puts(out, ",\"choices\":[{\"index\":0,\"delta\":");
 }
 
@@ -51,16 +51,16 @@ gem_end(struct tg_xlate_stream *x, struct tg_buf *out, bool final)
 {
 	tg_buf_puts(out, "],\"role\":\"model\"}");
 	if (final)
-		tg_buf_printf(out, ",\"finishReason\":\"%s\"", xl_gemini_stop(x->stop));
+		tg_buf_printf(out, ",\"finishReason\":\"%s\"", ir_gemini_stop(x->stop));
 	tg_buf_puts(out, ",\"index\":0}]");
 	if (final) {
 		tg_buf_puts(out, ",\"usageMetadata\":");
-		xl_gemini_usage(&x->usage, out);
+		ir_gemini_usage(&x->usage, out);
 	}
 	tg_buf_puts(out, ",\"modelVersion\":");
-	xl_jstr(out, x->model);
+	ir_jstr(out, x->model);
 	tg_buf_puts(out, ",\"responseId\":");
-	xl_jstr(out, x->id);
+	ir_jstr(out, x->id);
 	tg_buf_puts(out, "}\n\n");
 }
 
@@ -74,11 +74,11 @@ xs_start(struct tg_xlate_stream *x, struct tg_buf *out)
 	case TG_FAMILY_ANTHROPIC:
 		ant_event(out, "message_start");
 		tg_buf_puts(out, ",\"message\":{\"id\":");
-		xl_jstr(out, x->id);
+		ir_jstr(out, x->id);
 		tg_buf_puts(out, ",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":");
-		xl_jstr(out, x->model);
+		ir_jstr(out, x->model);
 		tg_buf_puts(out, ",\"stop_reason\":null,\"stop_sequence\":null,\"usage\":");
-		xl_anthropic_usage(&x->usage, true, out);
+		ir_anthropic_usage(&x->usage, true, out);
 		tg_buf_puts(out, "}}\n\n");
 		break;
 	case TG_FAMILY_OPENAI:
@@ -107,11 +107,11 @@ xs_close_block(struct tg_xlate_stream *x, struct tg_buf *out)
 		const char *args = x->args.len > 0 && !x->args.failed ? x->args.p : "{}";
 		gem_begin(out);
 		tg_buf_puts(out, "{\"functionCall\":{\"id\":");
-		xl_jstr(out, x->tool_id);
+		ir_jstr(out, x->tool_id);
 		tg_buf_puts(out, ",\"name\":");
-		xl_jstr(out, x->tool_name);
+		ir_jstr(out, x->tool_name);
 		/* Gemini sends whole calls: the fragments must have added up to an object */
-		tg_buf_printf(out, ",\"args\":%s}}", xl_is_json_object(args) ? args : "{}");
+		tg_buf_printf(out, ",\"args\":%s}}", ir_is_json_object(args) ? args : "{}");
 		gem_end(x, out, false);
 	}
 	x->block = XS_NONE;
@@ -140,9 +140,9 @@ xs_open(struct tg_xlate_stream *x, struct tg_buf *out, enum xs_block kind, const
 			tg_buf_puts(out, "{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}");
 		} else {
 			tg_buf_puts(out, "{\"type\":\"tool_use\",\"id\":");
-			xl_jstr(out, x->tool_id);
+			ir_jstr(out, x->tool_id);
 			tg_buf_puts(out, ",\"name\":");
-			xl_jstr(out, x->tool_name);
+			ir_jstr(out, x->tool_name);
 			tg_buf_puts(out, ",\"input\":{}}");
 		}
 		tg_buf_puts(out, "}\n\n");
@@ -152,9 +152,9 @@ xs_open(struct tg_xlate_stream *x, struct tg_buf *out, enum xs_block kind, const
 			break;
 		oai_begin(x, out);
 		tg_buf_printf(out, "{\"tool_calls\":[{\"index\":%d,\"id\":", x->tools++);
-		xl_jstr(out, x->tool_id);
+		ir_jstr(out, x->tool_id);
 		tg_buf_puts(out, ",\"type\":\"function\",\"function\":{\"name\":");
-		xl_jstr(out, x->tool_name);
+		ir_jstr(out, x->tool_name);
 		tg_buf_puts(out, ",\"arguments\":\"\"}}]}");
 		oai_end(out, NULL);
 		break;
@@ -178,7 +178,7 @@ xs_delta(struct tg_xlate_stream *x, struct tg_buf *out, const char *s)
 			      x->block == XS_TEXT ? "text_delta" : x->block == XS_THINKING ?
 			      "thinking_delta" : "input_json_delta", x->block == XS_TEXT ? "text" :
 			      x->block == XS_THINKING ? "thinking" : "partial_json");
-		xl_jstr(out, s);
+		ir_jstr(out, s);
 		tg_buf_puts(out, "}}\n\n");
 		break;
 	case TG_FAMILY_OPENAI:
@@ -186,12 +186,12 @@ xs_delta(struct tg_xlate_stream *x, struct tg_buf *out, const char *s)
 		if (x->block == XS_TOOL) {
 			tg_buf_printf(out, "{\"tool_calls\":[{\"index\":%d,\"function\":{\"arguments\":",
 				      x->tools - 1);
-			xl_jstr(out, s);
+			ir_jstr(out, s);
 			tg_buf_puts(out, "}}]}");
 		} else {
 			/* reasoning text as LiteLLM relays it; SDKs pass unknown delta keys through */
 			tg_buf_puts(out, x->block == XS_TEXT ? "{\"content\":" : "{\"reasoning_content\":");
-			xl_jstr(out, s);
+			ir_jstr(out, s);
 			tg_buf_puts(out, "}");
 		}
 		oai_end(out, NULL);
@@ -203,7 +203,7 @@ xs_delta(struct tg_xlate_stream *x, struct tg_buf *out, const char *s)
 		}
 		gem_begin(out);
 		tg_buf_puts(out, "{\"text\":");
-		xl_jstr(out, s);
+		ir_jstr(out, s);
 		tg_buf_puts(out, x->block == XS_THINKING ? ",\"thought\":true}" : "}");
 		gem_end(x, out, false);
 		break;
@@ -231,15 +231,15 @@ xs_signature(struct tg_xlate_stream *x, struct tg_buf *out, const char *sig)
 	ant_event(out, "content_block_delta");
 	tg_buf_printf(out, ",\"index\":%d,\"delta\":{\"type\":\"signature_delta\",\"signature\":",
 		      x->index);
-	xl_jstr(out, sig);
+	ir_jstr(out, sig);
 	tg_buf_puts(out, "}}\n\n");
 }
 
 void
-xs_stop(struct tg_xlate_stream *x, struct tg_buf *out, enum xl_stop stop)
+xs_stop(struct tg_xlate_stream *x, struct tg_buf *out, enum ir_stop stop)
 {
-	if (stop == XL_STOP_END && x->any_tool)
-		stop = XL_STOP_TOOL;
+	if (stop == IR_STOP_END && x->any_tool)
+		stop = IR_STOP_TOOL;
 	x->stop = stop;
 	x->stopped = true;
 	/* OpenAI's finish chunk needs no usage; the others wait for the final counts */
@@ -248,7 +248,7 @@ xs_stop(struct tg_xlate_stream *x, struct tg_buf *out, enum xl_stop stop)
 		xs_close_block(x, out);
 		oai_begin(x, out);
 		tg_buf_puts(out, "{}");
-		oai_end(out, xl_openai_stop(x->stop));
+		oai_end(out, ir_openai_stop(x->stop));
 		x->finish_sent = true;
 	}
 }
@@ -265,23 +265,23 @@ xs_close(struct tg_xlate_stream *x, struct tg_buf *out)
 	case TG_FAMILY_ANTHROPIC:
 		ant_event(out, "message_delta");
 		tg_buf_printf(out, ",\"delta\":{\"stop_reason\":\"%s\",\"stop_sequence\":null},"
-			      "\"usage\":", xl_anthropic_stop(x->stop));
-		xl_anthropic_usage(&x->usage, true, out);
+			      "\"usage\":", ir_anthropic_stop(x->stop));
+		ir_anthropic_usage(&x->usage, true, out);
 		tg_buf_puts(out, "}\n\n");
 		ant_event(out, "message_stop");
 		tg_buf_puts(out, "}\n\n");
 		break;
 	case TG_FAMILY_OPENAI:
 		if (!x->finish_sent)
-			xs_stop(x, out, x->stop == XL_STOP_NONE ? XL_STOP_END : x->stop);
+			xs_stop(x, out, x->stop == IR_STOP_NONE ? IR_STOP_END : x->stop);
 		if (x->include_usage) {
 			tg_buf_puts(out, "data: {\"id\":");
-			xl_jstr(out, x->id);
+			ir_jstr(out, x->id);
 			tg_buf_printf(out, ",\"object\":\"chat.completion.chunk\",\"created\":%lld,"
 				      "\"model\":", (long long)x->created);
-			xl_jstr(out, x->model);
+			ir_jstr(out, x->model);
 			tg_buf_puts(out, ",\"choices\":[],\"usage\":");
-			xl_openai_usage(&x->usage, out);
+			ir_openai_usage(&x->usage, out);
 			tg_buf_puts(out, "}\n\n");
 		}
 		tg_buf_puts(out, "data: [DONE]\n\n");
@@ -307,20 +307,20 @@ xs_error(struct tg_xlate_stream *x, struct tg_buf *out, int status, const char *
 	case TG_FAMILY_ANTHROPIC:
 		ant_event(out, "error");
 		tg_buf_printf(out, ",\"error\":{\"type\":\"%s\",\"message\":",
-			      type != NULL ? type : xl_anthropic_error_type(status));
-		xl_jstr(out, message);
+			      type != NULL ? type : ir_anthropic_error_type(status));
+		ir_jstr(out, message);
 		tg_buf_puts(out, "}}\n\n");
 		break;
 	case TG_FAMILY_OPENAI:
 		tg_buf_puts(out, "data: {\"error\":{\"message\":");
-		xl_jstr(out, message);
+		ir_jstr(out, message);
 		tg_buf_printf(out, ",\"type\":\"%s\",\"param\":null,\"code\":null}}\n\n",
-			      xl_openai_error_type(status));
+			      ir_openai_error_type(status));
 		break;
 	case TG_FAMILY_GEMINI:
 		tg_buf_printf(out, "data: {\"error\":{\"code\":%d,\"message\":", status);
-		xl_jstr(out, message);
-		tg_buf_printf(out, ",\"status\":\"%s\"}}\n\n", xl_gemini_error_status(status));
+		ir_jstr(out, message);
+		tg_buf_printf(out, ",\"status\":\"%s\"}}\n\n", ir_gemini_error_status(status));
 		break;
 	default:
 		break;

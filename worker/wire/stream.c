@@ -73,7 +73,7 @@ status_of_anthropic(const char *type)
 }
 
 static void
-from_anthropic(struct tg_xlate_stream *x, struct xl_ctx *c, struct tg_buf *out)
+from_anthropic(struct tg_xlate_stream *x, struct ir_ctx *c, struct tg_buf *out)
 {
 	struct tg_json *j = &c->j;
 	int t = tg_json_get(j, 0, "type");
@@ -82,8 +82,8 @@ from_anthropic(struct tg_xlate_stream *x, struct xl_ctx *c, struct tg_buf *out)
 		return;
 	if (tg_json_eq(j, t, "message_start")) {
 		int m = tg_json_get(j, 0, "message");
-		set_id(x, xl_str(c, tg_json_get(j, m, "id")));
-		xl_anthropic_read_usage(c, tg_json_get(j, m, "usage"), &x->usage);
+		set_id(x, ir_str(c, tg_json_get(j, m, "id")));
+		ir_anthropic_read_usage(c, tg_json_get(j, m, "usage"), &x->usage);
 		xs_start(x, out);
 	} else if (tg_json_eq(j, t, "content_block_start")) {
 		int b = tg_json_get(j, 0, "content_block"), bt = tg_json_get(j, b, "type");
@@ -94,8 +94,8 @@ from_anthropic(struct tg_xlate_stream *x, struct xl_ctx *c, struct tg_buf *out)
 					tg_json_eq(j, bt, "redacted_thinking"))) {
 			xs_open(x, out, XS_THINKING, NULL, NULL);
 		} else if (bt != -1 && tg_json_eq(j, bt, "tool_use")) {
-			xs_open(x, out, XS_TOOL, xl_str(c, tg_json_get(j, b, "id")),
-				xl_str(c, tg_json_get(j, b, "name")));
+			xs_open(x, out, XS_TOOL, ir_str(c, tg_json_get(j, b, "id")),
+				ir_str(c, tg_json_get(j, b, "name")));
 		} else {
 			/* server tool blocks were refused on the way in; nothing to relay */
 			x->skip = true;
@@ -105,30 +105,30 @@ from_anthropic(struct tg_xlate_stream *x, struct xl_ctx *c, struct tg_buf *out)
 		if (x->skip || dt == -1)
 			return;
 		if (tg_json_eq(j, dt, "text_delta"))
-			xs_text(x, out, XS_TEXT, xl_str(c, tg_json_get(j, d, "text")));
+			xs_text(x, out, XS_TEXT, ir_str(c, tg_json_get(j, d, "text")));
 		else if (tg_json_eq(j, dt, "thinking_delta"))
-			xs_text(x, out, XS_THINKING, xl_str(c, tg_json_get(j, d, "thinking")));
+			xs_text(x, out, XS_THINKING, ir_str(c, tg_json_get(j, d, "thinking")));
 		else if (tg_json_eq(j, dt, "input_json_delta"))
-			xs_delta(x, out, xl_str(c, tg_json_get(j, d, "partial_json")));
+			xs_delta(x, out, ir_str(c, tg_json_get(j, d, "partial_json")));
 		else if (tg_json_eq(j, dt, "signature_delta"))
-			xs_signature(x, out, xl_str(c, tg_json_get(j, d, "signature")));
+			xs_signature(x, out, ir_str(c, tg_json_get(j, d, "signature")));
 	} else if (tg_json_eq(j, t, "content_block_stop")) {
 		if (!x->skip)
 			xs_close_block(x, out);
 		x->skip = false;
 	} else if (tg_json_eq(j, t, "message_delta")) {
-		const char *sr = xl_str(c, tg_json_get(j, tg_json_get(j, 0, "delta"), "stop_reason"));
-		xl_anthropic_read_usage(c, tg_json_get(j, 0, "usage"), &x->usage);
+		const char *sr = ir_str(c, tg_json_get(j, tg_json_get(j, 0, "delta"), "stop_reason"));
+		ir_anthropic_read_usage(c, tg_json_get(j, 0, "usage"), &x->usage);
 		if (sr != NULL)
-			xs_stop(x, out, xl_anthropic_stop_from(sr));
+			xs_stop(x, out, ir_anthropic_stop_from(sr));
 	} else if (tg_json_eq(j, t, "message_stop")) {
 		xs_close(x, out);
 	} else if (tg_json_eq(j, t, "ping")) {
 		xs_ping(x, out);
 	} else if (tg_json_eq(j, t, "error")) {
 		int e = tg_json_get(j, 0, "error");
-		const char *type = xl_str(c, tg_json_get(j, e, "type"));
-		const char *msg = xl_str(c, tg_json_get(j, e, "message"));
+		const char *type = ir_str(c, tg_json_get(j, e, "type"));
+		const char *msg = ir_str(c, tg_json_get(j, e, "message"));
 		xs_error(x, out, status_of_anthropic(type),
 			 x->client == TG_FAMILY_ANTHROPIC ? type : NULL, msg != NULL ? msg : "error");
 	}
@@ -137,63 +137,63 @@ from_anthropic(struct tg_xlate_stream *x, struct xl_ctx *c, struct tg_buf *out)
 /* ---- OpenAI provider ---- */
 
 static void
-from_openai(struct tg_xlate_stream *x, struct xl_ctx *c, struct tg_buf *out)
+from_openai(struct tg_xlate_stream *x, struct ir_ctx *c, struct tg_buf *out)
 {
 	struct tg_json *j = &c->j;
 	int err = tg_json_get(j, 0, "error"), ch, c0, d, tc, fr, u;
 	const char *s;
 
 	if (err != -1 && !tg_json_is_null(j, err)) {
-		const char *msg = xl_str(c, tg_json_get(j, err, "message"));
-		const char *code = xl_str(c, tg_json_get(j, err, "code"));
-		const char *type = xl_str(c, tg_json_get(j, err, "type"));
+		const char *msg = ir_str(c, tg_json_get(j, err, "message"));
+		const char *code = ir_str(c, tg_json_get(j, err, "code"));
+		const char *type = ir_str(c, tg_json_get(j, err, "type"));
 		bool rate = (code != NULL && strstr(code, "rate_limit") != NULL) ||
 			    (type != NULL && strstr(type, "rate_limit") != NULL);
 		xs_error(x, out, rate ? 429 : 500, NULL, msg != NULL ? msg : "error");
 		return;
 	}
 	if (!x->started)
-		set_id(x, xl_str(c, tg_json_get(j, 0, "id")));
+		set_id(x, ir_str(c, tg_json_get(j, 0, "id")));
 	xs_start(x, out);
 	u = tg_json_get(j, 0, "usage");
 	if (u != -1 && !tg_json_is_null(j, u))
-		xl_openai_read_usage(c, u, &x->usage);
+		ir_openai_read_usage(c, u, &x->usage);
 	ch = tg_json_get(j, 0, "choices");
 	c0 = tg_json_first(j, ch);
 	if (c0 == -1)
 		return;
 	d = tg_json_get(j, c0, "delta");
-	xs_text(x, out, XS_THINKING, xl_str(c, xl_get(c, d, "reasoning_content", "reasoning")));
-	xs_text(x, out, XS_TEXT, xl_str(c, tg_json_get(j, d, "content")));
-	if ((s = xl_str(c, tg_json_get(j, d, "refusal"))) != NULL && s[0] != '\0') {
+	xs_text(x, out, XS_THINKING, ir_str(c, ir_get(c, d, "reasoning_content", "reasoning")));
+	xs_text(x, out, XS_TEXT, ir_str(c, tg_json_get(j, d, "content")));
+	if ((s = ir_str(c, tg_json_get(j, d, "refusal"))) != NULL && s[0] != '\0') {
 		xs_text(x, out, XS_TEXT, s);
-		x->stop = XL_STOP_REFUSAL;
+		x->stop = IR_STOP_REFUSAL;
 	}
 	tc = tg_json_get(j, d, "tool_calls");
 	for (int e = tg_json_first(j, tc); e != -1; e = tg_json_after(j, tc, e)) {
 		int fn = tg_json_get(j, e, "function");
-		const char *id = xl_str(c, tg_json_get(j, e, "id"));
+		const char *id = ir_str(c, tg_json_get(j, e, "id"));
 		if (id != NULL)
-			xs_open(x, out, XS_TOOL, id, xl_str(c, tg_json_get(j, fn, "name")));
+			xs_open(x, out, XS_TOOL, id, ir_str(c, tg_json_get(j, fn, "name")));
 		if (x->block == XS_TOOL)
-			xs_delta(x, out, xl_str(c, tg_json_get(j, fn, "arguments")));
+			xs_delta(x, out, ir_str(c, tg_json_get(j, fn, "arguments")));
 	}
 	fr = tg_json_get(j, c0, "finish_reason");
-	if ((s = xl_str(c, fr)) != NULL)
-		xs_stop(x, out, x->stop == XL_STOP_REFUSAL ? XL_STOP_REFUSAL : xl_openai_stop_from(s));
+	if ((s = ir_str(c, fr)) != NULL)
+		xs_stop(x, out, x->stop == IR_STOP_REFUSAL ? IR_STOP_REFUSAL : ir_openai_stop_from(s));
 }
 
 /* ---- Gemini provider ---- */
 
 static void
-from_gemini(struct tg_xlate_stream *x, struct xl_ctx *c, struct tg_buf *out)
+from_gemini(struct tg_xlate_stream *x, struct ir_ctx *c, struct tg_buf *out)
 {
 	struct tg_json *j = &c->j;
 	int err = tg_json_get(j, 0, "error"), cands, c0, parts, fr, pf;
 	const char *s;
 
 	if (err != -1) {
-		const char *msg = xl_str(c, tg_json_get(j, err, "message"));
+		const char *msg = ir_str(c, tg_json_get(j, err, "message"));
 		int64_t code = 500;
 		if (tg_json_int64(j, tg_json_get(j, err, "code"), &code) == -1 || code < 400 ||
 		    code > 599)
@@ -202,45 +202,45 @@ from_gemini(struct tg_xlate_stream *x, struct xl_ctx *c, struct tg_buf *out)
 		return;
 	}
 	if (!x->started)
-		set_id(x, xl_str(c, tg_json_get(j, 0, "responseId")));
-	xl_gemini_read_usage(c, tg_json_get(j, 0, "usageMetadata"), &x->usage);
+		set_id(x, ir_str(c, tg_json_get(j, 0, "responseId")));
+	ir_gemini_read_usage(c, tg_json_get(j, 0, "usageMetadata"), &x->usage);
 	xs_start(x, out);
 	cands = tg_json_get(j, 0, "candidates");
 	c0 = tg_json_first(j, cands);
 	parts = tg_json_get(j, tg_json_get(j, c0, "content"), "parts");
 	for (int e = tg_json_first(j, parts); e != -1; e = tg_json_after(j, parts, e)) {
 		int t = tg_json_get(j, e, "text"), th = tg_json_get(j, e, "thought");
-		int fc = xl_get(c, e, "functionCall", "function_call");
+		int fc = ir_get(c, e, "functionCall", "function_call");
 		bool thought = false;
 		if (t != -1) {
 			if (th != -1 && tg_json_bool(j, th, &thought) == -1)
 				thought = false;
-			xs_text(x, out, thought ? XS_THINKING : XS_TEXT, xl_str(c, t));
+			xs_text(x, out, thought ? XS_THINKING : XS_TEXT, ir_str(c, t));
 		} else if (fc != -1) {
 			int a = tg_json_get(j, fc, "args");
-			const char *id = xl_str(c, tg_json_get(j, fc, "id"));
+			const char *id = ir_str(c, tg_json_get(j, fc, "id"));
 			if (id == NULL)
-				id = xl_make_id(c, "call_", x->id, x->calls);
+				id = ir_make_id(c, "call_", x->id, x->calls);
 			x->calls++;
 			/* Gemini sends a call whole: open, one fragment, close */
-			xs_open(x, out, XS_TOOL, id, xl_str(c, tg_json_get(j, fc, "name")));
-			xs_delta(x, out, a != -1 && tg_json_is_obj(j, a) ? xl_raw(c, a) : "{}");
+			xs_open(x, out, XS_TOOL, id, ir_str(c, tg_json_get(j, fc, "name")));
+			xs_delta(x, out, a != -1 && tg_json_is_obj(j, a) ? ir_raw(c, a) : "{}");
 			xs_close_block(x, out);
 		}
 	}
 	pf = tg_json_get(j, 0, "promptFeedback");
 	fr = tg_json_get(j, c0, "finishReason");
-	if ((s = xl_str(c, fr)) != NULL)
-		xs_stop(x, out, xl_gemini_stop_from(s));
+	if ((s = ir_str(c, fr)) != NULL)
+		xs_stop(x, out, ir_gemini_stop_from(s));
 	else if (tg_json_get(j, pf, "blockReason") != -1)
-		xs_stop(x, out, XL_STOP_REFUSAL);
+		xs_stop(x, out, IR_STOP_REFUSAL);
 }
 
 int
 tg_xlate_stream_event(struct tg_xlate_stream *x, const char *event, size_t event_len,
 		      const char *data, size_t data_len, struct tg_buf *out)
 {
-	struct xl_ctx c;
+	struct ir_ctx c;
 	char err[64];
 
 	(void)event;
@@ -251,9 +251,9 @@ tg_xlate_stream_event(struct tg_xlate_stream *x, const char *event, size_t event
 		xs_close(x, out);
 		return out->failed ? -1 : 0;
 	}
-	xl_ctx_init(&c, x->client, err, sizeof(err));
-	if (xl_parse(&c, data, data_len) == -1) {
-		xl_ctx_fini(&c);
+	ir_ctx_init(&c, x->client, err, sizeof(err));
+	if (ir_parse(&c, data, data_len) == -1) {
+		ir_ctx_fini(&c);
 		return -1;
 	}
 	switch (x->provider) {
@@ -263,7 +263,7 @@ tg_xlate_stream_event(struct tg_xlate_stream *x, const char *event, size_t event
 	default:
 		break;
 	}
-	xl_ctx_fini(&c);
+	ir_ctx_fini(&c);
 	return out->failed ? -1 : 0;
 }
 

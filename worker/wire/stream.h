@@ -28,8 +28,8 @@ struct tg_xlate_stream {
 	bool     closed;                /* the client's closing events went out */
 	bool     errored;               /* an in-stream error went out: nothing follows */
 	bool     any_tool;
-	enum xl_stop    stop;
-	struct xl_usage usage;          /* cumulative snapshot */
+	enum ir_stop    stop;
+	struct ir_usage usage;          /* cumulative snapshot */
 	enum xs_block   block;          /* the client's open block */
 	int      index;                 /* Anthropic client: open block's index, -1 before any */
 	int      tools;                 /* OpenAI client: tool calls opened so far */
@@ -48,7 +48,7 @@ void xs_delta(struct tg_xlate_stream *x, struct tg_buf *out, const char *s);
 void xs_text(struct tg_xlate_stream *x, struct tg_buf *out, enum xs_block kind, const char *s);
 void xs_signature(struct tg_xlate_stream *x, struct tg_buf *out, const char *sig);
 void xs_close_block(struct tg_xlate_stream *x, struct tg_buf *out);
-void xs_stop(struct tg_xlate_stream *x, struct tg_buf *out, enum xl_stop stop);
+void xs_stop(struct tg_xlate_stream *x, struct tg_buf *out, enum ir_stop stop);
 void xs_close(struct tg_xlate_stream *x, struct tg_buf *out);
 void xs_error(struct tg_xlate_stream *x, struct tg_buf *out, int status, const char *type,
 	      const char *message);
