@@ -19,7 +19,7 @@ LDLIBS    += $(PKG_LIBS) -lm
 LIB_SRC   := $(filter-out %/main.c,$(wildcard core/*.c shm/*.c worker/*.c worker/wire/*.c \
                logger/*.c master/*.c))
 MOCK_SRC  := $(filter-out %/main.c,$(wildcard tests/mock/*.c))
-CHECK_SRC := $(wildcard tests/check_*.c)
+CHECK_SRC := $(wildcard tests/check_*.c tests/*/check_*.c tests/*/*/check_*.c)
 
 LIB_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
 MOCK_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(MOCK_SRC))
@@ -77,7 +77,8 @@ $(BUILD)/tollgate-mock: $(BUILD)/tests/mock/main.o $(MOCK_OBJ) $(filter $(BUILD)
 # the simulator embeds its default profiles (.incbin): rebuild when they change
 $(BUILD)/tests/mock/profiles.o: tests/mock/profiles.json
 
-# The runner lists every `Suite *tg_<name>_suite(void)` defined in tests/check_*.c.
+# The runner lists every `Suite *tg_<name>_suite(void)` defined in the check_*.c files; the
+# unit tests of a folder sit in its mirror under tests/ (worker/wire/ in tests/worker/wire/).
 $(BUILD)/tests/suites.h: $(CHECK_SRC)
 	@mkdir -p $(@D)
 	$(Q)sed -n 's/^\(tg_[a-z0-9_]*_suite\)(void)$$/SUITE(\1)/p' $(CHECK_SRC) > $@.tmp && mv $@.tmp $@
@@ -86,7 +87,7 @@ $(BUILD)/tests/check_main.o: tests/check_main.c $(BUILD)/tests/suites.h
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=c11 $(CPPFLAGS) -I$(BUILD)/tests $(WARN) $(CFLAGS) $(shell pkg-config --cflags check) -c $< -o $@
 
-$(BUILD)/tests/check_%.o: tests/check_%.c
+$(filter-out $(BUILD)/tests/check_main.o,$(CHECK_OBJ)): $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=c11 $(CPPFLAGS) $(WARN) $(CFLAGS) $(shell pkg-config --cflags check) -MMD -MP -c $< -o $@
 

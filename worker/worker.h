@@ -58,9 +58,6 @@ void tg_metrics_retry(uint32_t provider_cfg_index);
 void tg_metrics_ratelimited(enum tg_ratelimit_scope scope);
 void tg_metrics_scrape(struct evhttp_request *req);
 
-/* End a stream that broke with the family's in-stream error event (Anthropic event: error, a data: {"error"} elsewhere). */
-void tg_reply_stream_error(struct evhttp_request *req, enum tg_family family, const char *message);
-
 /* Route handlers: worker/health.c. */
 void tg_health_live(struct evhttp_request *req);
 void tg_health_ready(struct evhttp_request *req);

@@ -1,12 +1,16 @@
 /*
- * Anthropic Messages in and out of the translation representation: request
- * bodies (parse and emit), whole replies (parse and emit), usage and stop
- * reasons. Streams are xlate_stream.c's; pairings are nobody's.
+ * Anthropic Messages, a client's side and the call: the endpoint, the checks
+ * of a client body, requests in and out of the intermediate form, the upstream
+ * URL and headers, and the family's table. Replies, usage and errors are
+ * anthropic_reply.c's; streams anthropic_stream.c's.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "ir.h"
+#include "family.h"
+
+#define DEFAULT_VERSION     "2023-06-01"    /* when the client sent none */
+#define DEFAULT_MAX_TOKENS  4096            /* Anthropic requires one; LiteLLM's choice too */
 
 static const char *const top_keys[] = {
 	"model", "max_tokens", "messages", "system", "stop_sequences", "temperature", "top_p",
@@ -38,7 +42,7 @@ result_text(struct ir_ctx *c, int v, struct ir_part *p)
 		if (t == -1 || !tg_json_eq(&c->j, t, "text")) {
 			tg_buf_fini(&b);
 			return ir_fail(c, "non-text tool_result content cannot be translated to %s",
-				       ir_family(c->target));
+				       c->target);
 		}
 		s = ir_str(c, tg_json_get(&c->j, e, "text"));
 		if (s != NULL)
@@ -49,8 +53,8 @@ result_text(struct ir_ctx *c, int v, struct ir_part *p)
 	return p->text != NULL ? 0 : ir_fail(c, "out of memory");
 }
 
-static int
-parse_block(struct ir_ctx *c, int e, struct ir_part *p)
+int
+wire_anthropic_block(struct ir_ctx *c, int e, struct ir_part *p)
 {
 	int t = tg_json_get(&c->j, e, "type");
 
@@ -72,7 +76,7 @@ parse_block(struct ir_ctx *c, int e, struct ir_part *p)
 			p->url = ir_str(c, tg_json_get(&c->j, src, "url"));
 		} else {
 			return ir_fail(c, "image sources other than base64 and url cannot be "
-				       "translated to %s", ir_family(c->target));
+				       "translated to %s", c->target);
 		}
 		return p->data != NULL || p->url != NULL ? 0 : ir_fail(c, "image: missing data");
 	}
@@ -111,7 +115,7 @@ parse_block(struct ir_ctx *c, int e, struct ir_part *p)
 	{
 		const char *ty = ir_str(c, t);
 		return ir_fail(c, "%s content blocks cannot be translated to %s", ty ? ty : "?",
-			       ir_family(c->target));
+			       c->target);
 	}
 }
 
@@ -146,7 +150,7 @@ parse_messages(struct ir_ctx *c, int msgs, struct ir_request *r)
 				return ir_fail(c, "out of memory");
 			for (int e = tg_json_first(&c->j, content); e != -1;
 			     e = tg_json_after(&c->j, content, e)) {
-				if (parse_block(c, e, &msg->parts[msg->nparts++]) == -1)
+				if (wire_anthropic_block(c, e, &msg->parts[msg->nparts++]) == -1)
 					return -1;
 			}
 		} else {
@@ -171,7 +175,7 @@ parse_tools(struct ir_ctx *c, int tools, int choice, struct ir_request *r)
 			if (ty != -1 && !tg_json_eq(&c->j, ty, "custom")) {
 				const char *s = ir_str(c, ty);
 				return ir_fail(c, "server tool %s cannot be translated to %s",
-					       s ? s : "?", ir_family(c->target));
+					       s ? s : "?", c->target);
 			}
 			t->name = ir_str(c, tg_json_get(&c->j, e, "name"));
 			t->description = ir_str(c, tg_json_get(&c->j, e, "description"));
@@ -205,8 +209,8 @@ parse_tools(struct ir_ctx *c, int tools, int choice, struct ir_request *r)
 	return 0;
 }
 
-int
-ir_anthropic_parse_request(struct ir_ctx *c, struct ir_request *r)
+static int
+read_request(struct ir_ctx *c, struct ir_request *r)
 {
 	int sys = tg_json_get(&c->j, 0, "system"), th = tg_json_get(&c->j, 0, "thinking");
 	int stops = tg_json_get(&c->j, 0, "stop_sequences"), st = tg_json_get(&c->j, 0, "stream");
@@ -259,7 +263,7 @@ ir_anthropic_parse_request(struct ir_ctx *c, struct ir_request *r)
 	return parse_tools(c, tg_json_get(&c->j, 0, "tools"), tg_json_get(&c->j, 0, "tool_choice"), r);
 }
 
-/* ---- emitting a request ---- */
+/* ---- writing a request ---- */
 
 static int
 emit_part(struct ir_ctx *c, const struct ir_part *p, struct tg_buf *b, bool *first)
@@ -354,11 +358,10 @@ emit_messages(struct ir_ctx *c, const struct ir_request *r, struct tg_buf *b)
 	return 0;
 }
 
-int
-ir_anthropic_emit_request(struct ir_ctx *c, const struct ir_request *r, const char *model,
-			  struct tg_buf *b)
+static int
+write_request(struct ir_ctx *c, const struct ir_request *r, const char *model, struct tg_buf *b)
 {
-	int64_t max = r->max_tokens > 0 ? r->max_tokens : 4096, budget = 0;
+	int64_t max = r->max_tokens > 0 ? r->max_tokens : DEFAULT_MAX_TOKENS, budget = 0;
 
 	if (r->presence != NULL)
 		return ir_fail(c, "presence_penalty is not supported when translating to anthropic");
@@ -440,169 +443,161 @@ ir_anthropic_emit_request(struct ir_ctx *c, const struct ir_request *r, const ch
 	return 0;
 }
 
-/* ---- replies ---- */
 
-static const char *const stop_names[] = {
-	[IR_STOP_NONE] = "end_turn", [IR_STOP_END] = "end_turn",
-	[IR_STOP_SEQUENCE] = "stop_sequence", [IR_STOP_MAX] = "max_tokens",
-	[IR_STOP_TOOL] = "tool_use", [IR_STOP_REFUSAL] = "refusal",
-	[IR_STOP_PAUSE] = "pause_turn", [IR_STOP_CONTEXT] = "model_context_window_exceeded",
-};
+/* ---- a client's request ---- */
 
-const char *
-ir_anthropic_stop(enum ir_stop s)
+static int
+endpoint(const char *path, size_t len, const char *query, size_t qlen, struct tg_wire_endpoint *ep,
+	 int *status, char *err, size_t errlen)
 {
-	return stop_names[s];
+	(void)query, (void)qlen, (void)status, (void)err, (void)errlen;
+	if (len != strlen("/v1/messages") || memcmp(path, "/v1/messages", len) != 0)
+		return 0;
+	ep->family = TG_FAMILY_ANTHROPIC;
+	ep->endpoint = TG_EP_ANTHROPIC_MESSAGES;
+	return 1;
 }
 
-enum ir_stop
-ir_anthropic_stop_from(const char *s)
+static const char *const type_key[] = { "type", NULL };
+static const char *const content_key[] = { "content", NULL };
+static const char *const source_key[] = { "source", NULL };
+static const char *const data_key[] = { "data", NULL };
+static const char *const url_key[] = { "url", NULL };
+
+/*
+ * The media blocks of a content array (and of the tool results in it): an
+ * image or a document whose source is inline base64, a URL or a file. A
+ * block that says two things at once (a duplicate type, source or data) is
+ * left as text, counted byte for byte: the bound may only ever be too high.
+ */
+static int
+media_blocks(struct wire_check *c, int blocks, bool nested)
 {
-	for (size_t k = IR_STOP_END; k < sizeof(stop_names) / sizeof(stop_names[0]); k++) {
-		if (strcmp(s, stop_names[k]) == 0)
-			return (enum ir_stop)k;
-	}
-	return IR_STOP_END;
-}
+	const struct tg_json *j = c->j;
 
-/* Like ir_count, but -1 when the field is absent: a cumulative snapshot keeps what it had. */
-static int64_t
-count_or_absent(struct ir_ctx *c, int obj, const char *key)
-{
-	int64_t v = 0;
-	int t = tg_json_get(&c->j, obj, key);
+	for (int b = tg_json_first(j, blocks); b != -1; b = tg_json_after(j, blocks, b)) {
+		int t = wire_unique(j, b, type_key), src, st, payload;
 
-	if (t == -1 || tg_json_int64(&c->j, t, &v) == -1 || v < 0)
-		return -1;
-	return v;
-}
-
-/* Anthropic's fields are cumulative snapshots: a present field replaces, an absent one keeps. */
-void
-ir_anthropic_read_usage(struct ir_ctx *c, int u, struct ir_usage *out)
-{
-	int64_t in = count_or_absent(c, u, "input_tokens");
-	int64_t cw = count_or_absent(c, u, "cache_creation_input_tokens");
-	int64_t cr = count_or_absent(c, u, "cache_read_input_tokens");
-	int64_t o = count_or_absent(c, u, "output_tokens");
-	int64_t th = count_or_absent(c, tg_json_get(&c->j, u, "output_tokens_details"),
-				     "thinking_tokens");
-	int64_t old_uncached = out->input - out->cache_read - out->cache_write;
-
-	if (u == -1 || !tg_json_is_obj(&c->j, u))
-		return;
-	out->seen = true;
-	if (cw >= 0)
-		out->cache_write = cw;
-	if (cr >= 0)
-		out->cache_read = cr;
-	out->input = (in >= 0 ? in : old_uncached) + out->cache_read + out->cache_write;
-	if (o >= 0)
-		out->output = o;
-	if (th >= 0)
-		out->reasoning = th;
-}
-
-void
-ir_anthropic_usage(const struct ir_usage *u, bool with_input, struct tg_buf *b)
-{
-	tg_buf_puts(b, "{");
-	if (with_input)
-		tg_buf_printf(b, "\"input_tokens\":%lld,\"cache_creation_input_tokens\":%lld,"
-			      "\"cache_read_input_tokens\":%lld,",
-			      (long long)(u->input - u->cache_read - u->cache_write),
-			      (long long)u->cache_write, (long long)u->cache_read);
-	tg_buf_printf(b, "\"output_tokens\":%lld", (long long)u->output);
-	if (u->reasoning > 0)
-		tg_buf_printf(b, ",\"output_tokens_details\":{\"thinking_tokens\":%lld}",
-			      (long long)u->reasoning);
-	tg_buf_puts(b, "}");
-}
-
-int
-ir_anthropic_parse_response(struct ir_ctx *c, struct ir_response *r)
-{
-	int content = tg_json_get(&c->j, 0, "content"), sr = tg_json_get(&c->j, 0, "stop_reason");
-	const char *s;
-
-	if (content == -1 || !tg_json_is_arr(&c->j, content))
-		return ir_fail(c, "not an Anthropic message: content missing");
-	r->id = ir_str(c, tg_json_get(&c->j, 0, "id"));
-	r->parts = ir_alloc(c, sizeof(*r->parts) * ((size_t)c->j.tok[content].size + 1));
-	if (r->parts == NULL)
-		return ir_fail(c, "out of memory");
-	for (int e = tg_json_first(&c->j, content); e != -1; e = tg_json_after(&c->j, content, e)) {
-		int t = tg_json_get(&c->j, e, "type");
-		/* server tool blocks cannot have been asked for through translation: skip */
-		if (t == -1 || !(tg_json_eq(&c->j, t, "text") || tg_json_eq(&c->j, t, "thinking") ||
-				 tg_json_eq(&c->j, t, "redacted_thinking") ||
-				 tg_json_eq(&c->j, t, "tool_use")))
+		if (t < 0 || !tg_json_is_str(j, t))
 			continue;
-		if (parse_block(c, e, &r->parts[r->nparts++]) == -1)
+		if (tg_json_eq(j, t, "tool_result") && !nested) {
+			int content = wire_unique(j, b, content_key);
+			if (content >= 0 && tg_json_is_arr(j, content) &&
+			    media_blocks(c, content, true) == -1)
+				return -1;
+			continue;
+		}
+		if (!tg_json_eq(j, t, "image") && !tg_json_eq(j, t, "document"))
+			continue;
+		src = wire_unique(j, b, source_key);
+		st = src >= 0 ? wire_unique(j, src, type_key) : -1;
+		if (st < 0 || !tg_json_is_str(j, st))
+			continue;
+		if (tg_json_eq(j, st, "base64"))
+			payload = wire_unique(j, src, data_key);
+		else if (tg_json_eq(j, st, "url"))
+			payload = wire_unique(j, src, url_key);
+		else if (tg_json_eq(j, st, "file"))
+			payload = -1;
+		else
+			continue;       /* a text or content document is read as text */
+		if (payload < -1 || (payload >= 0 && !tg_json_is_str(j, payload)))
+			continue;
+		if (wire_media(c, payload) == -1)
 			return -1;
 	}
-	s = ir_str(c, sr);
-	r->stop = s != NULL ? ir_anthropic_stop_from(s) : IR_STOP_END;
-	r->stop_seq = ir_str(c, tg_json_get(&c->j, 0, "stop_sequence"));
-	ir_anthropic_read_usage(c, tg_json_get(&c->j, 0, "usage"), &r->usage);
 	return 0;
 }
 
-void
-ir_anthropic_emit_response(const struct ir_response *r, const char *model, struct tg_buf *b)
-{
-	bool first = true;
+enum { K_MODEL = 0, K_MESSAGES, K_MAX_TOKENS, K_STREAM, K_COUNT };
 
-	tg_buf_puts(b, "{\"id\":");
-	if (r->id != NULL && strncmp(r->id, "msg_", 4) == 0) {
-		ir_jstr(b, r->id);
-	} else {
-		/* SDKs and clients expect Anthropic's id shape: keep the provider's id inside it */
-		struct tg_buf id;
-		tg_buf_init(&id);
-		tg_buf_printf(&id, "msg_%s", r->id != NULL ? r->id : "tollgate");
-		ir_jstr(b, id.p);
-		tg_buf_fini(&id);
+static const struct wire_key root_keys[] = {
+	{ "model", K_MODEL }, { "messages", K_MESSAGES }, { "max_tokens", K_MAX_TOKENS },
+	{ "stream", K_STREAM }, { NULL, 0 },
+};
+
+static int
+check(struct wire_check *c, const struct tg_wire_endpoint *ep, struct tg_wire_request *req)
+{
+	int m[K_COUNT];
+
+	(void)ep;
+	if (wire_members(c, 0, root_keys, K_COUNT, m, "") == -1 ||
+	    wire_model(c, m[K_MODEL], req) == -1 ||
+	    wire_want_array(c, m[K_MESSAGES], "messages", false) == -1)
+		return -1;
+	if (m[K_MAX_TOKENS] == -1)
+		return wire_bad(c, "max_tokens: missing");
+	if (wire_max_tokens(c, m[K_MAX_TOKENS], "max_tokens", &req->max_tokens) == -1 ||
+	    wire_flag(c, m[K_STREAM], "stream", &req->stream) == -1)
+		return -1;
+	for (int e = tg_json_first(c->j, m[K_MESSAGES]); e != -1;
+	     e = tg_json_after(c->j, m[K_MESSAGES], e)) {
+		int content = wire_unique(c->j, e, content_key);
+		if (content >= 0 && tg_json_is_arr(c->j, content) &&
+		    media_blocks(c, content, false) == -1)
+			return -1;
 	}
-	tg_buf_puts(b, ",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
-	ir_jstr(b, model);
-	tg_buf_puts(b, ",\"content\":[");
-	for (size_t k = 0; k < r->nparts; k++) {
-		const struct ir_part *p = &r->parts[k];
-		const char *sep = first ? "" : ",";
-		if (p->kind == IR_TEXT) {
-			if (p->text[0] == '\0')
-				continue;
-			tg_buf_printf(b, "%s{\"type\":\"text\",\"text\":", sep);
-			ir_jstr(b, p->text);
-		} else if (p->kind == IR_THINKING && p->redacted) {
-			tg_buf_printf(b, "%s{\"type\":\"redacted_thinking\",\"data\":", sep);
-			ir_jstr(b, p->signature);
-		} else if (p->kind == IR_THINKING) {
-			tg_buf_printf(b, "%s{\"type\":\"thinking\",\"thinking\":", sep);
-			ir_jstr(b, p->text);
-			tg_buf_puts(b, ",\"signature\":");
-			ir_jstr(b, p->signature);
-		} else if (p->kind == IR_TOOL_CALL) {
-			tg_buf_printf(b, "%s{\"type\":\"tool_use\",\"id\":", sep);
-			ir_jstr(b, p->id);
-			tg_buf_puts(b, ",\"name\":");
-			ir_jstr(b, p->name);
-			tg_buf_printf(b, ",\"input\":%s", p->args != NULL ? p->args : "{}");
-		} else {
-			continue;
-		}
-		tg_buf_puts(b, "}");
-		first = false;
-	}
-	if (first)
-		tg_buf_puts(b, "{\"type\":\"text\",\"text\":\"\"}");
-	tg_buf_printf(b, "],\"stop_reason\":\"%s\",\"stop_sequence\":", ir_anthropic_stop(r->stop));
-	if (r->stop_seq != NULL)
-		ir_jstr(b, r->stop_seq);
-	else
-		tg_buf_puts(b, "null");
-	tg_buf_puts(b, ",\"usage\":");
-	ir_anthropic_usage(&r->usage, true, b);
-	tg_buf_puts(b, "}");
+	return 0;
 }
+
+/* ---- the upstream call ---- */
+
+/* A client header passed on: printable ASCII of sane length, else not at all. */
+static bool
+forwardable(const char *v, size_t max)
+{
+	size_t n = 0;
+
+	for (; v[n] != '\0'; n++) {
+		if (v[n] < 0x20 || v[n] > 0x7e || n >= max)
+			return false;
+	}
+	return true;
+}
+
+static int
+call(const char *base_url, const char *model, bool stream, const struct tg_secret *key,
+     tg_wire_header_fn *client_header, void *arg, struct tg_wire_call *out)
+{
+	const char *v = client_header != NULL ? client_header(arg, "anthropic-version") : NULL;
+	const char *b = client_header != NULL ? client_header(arg, "anthropic-beta") : NULL;
+
+	/* the model and stream flag travel in the body */
+	(void)model, (void)stream;
+	if (wire_call_url(out, "%s/v1/messages", base_url) == -1 ||
+	    wire_call_header(out, "x-api-key: %.*s", (int)key->len, key->value) == -1 ||
+	    wire_call_header(out, "anthropic-version: %s",
+			     v != NULL && forwardable(v, 64) ? v : DEFAULT_VERSION) == -1)
+		return -1;
+	if (b != NULL && forwardable(b, 200) && wire_call_header(out, "anthropic-beta: %s", b) == -1)
+		return -1;
+	return 0;
+}
+
+const struct wire_family wire_anthropic = {
+	.family = TG_FAMILY_ANTHROPIC,
+	.name = "anthropic",
+	.request_id_header = "request-id",      /* the Anthropic SDK reads exactly this one */
+	.reply_id_prefix = "msg_",
+	.error_event = "error",
+	.speaks = 1u << TG_FAMILY_ANTHROPIC,
+	.status_529 = true,
+	.endpoint = endpoint,
+	.check = check,
+	.rewrite = wire_splice_model,
+	.read_request = read_request,
+	.write_request = write_request,
+	.read_reply = wire_anthropic_read_reply,
+	.write_reply = wire_anthropic_write_reply,
+	.read_reply_usage = wire_anthropic_reply_usage,
+	.event_without_usage = wire_anthropic_event_without_usage,
+	.read_event = wire_anthropic_read_event,
+	.normalise = wire_anthropic_normalise,
+	.read_error = wire_anthropic_read_error,
+	.write_error = wire_anthropic_write_error,
+	.classify = wire_anthropic_classify,
+	.call = call,
+	.translate_event = wire_anthropic_translate,
+	.sink = &wire_anthropic_sink,
+};

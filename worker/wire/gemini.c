@@ -1,13 +1,15 @@
 /*
- * Gemini generateContent in and out of the translation representation:
- * request bodies (camelCase or snake_case in, camelCase out), whole replies,
- * usageMetadata and finish reasons. Streams are xlate_stream.c's.
+ * Gemini generateContent, a client's side and the call: the endpoint (the
+ * model and the stream flag are in the URL), the checks of a client body,
+ * requests in and out of the intermediate form (camelCase or snake_case in,
+ * camelCase out), the upstream URL and headers, and the family's table.
+ * Replies, usage and errors are gemini_reply.c's; streams gemini_stream.c's.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ir.h"
+#include "family.h"
 
 static const char *const top_keys[] = {
 	"contents", "systemInstruction", "system_instruction", "generationConfig",
@@ -79,10 +81,10 @@ parse_part(struct ir_ctx *c, int e, struct ir_request *r, struct ir_part *p, siz
 		if (p->mime == NULL || p->data == NULL)
 			return ir_fail(c, "inlineData: mimeType and data are required");
 		if (strncmp(p->mime, "audio/", 6) == 0)
-			return ir_fail(c, "audio input cannot be translated to %s", ir_family(c->target));
+			return ir_fail(c, "audio input cannot be translated to %s", c->target);
 		if (strncmp(p->mime, "image/", 6) != 0)
 			return ir_fail(c, "inline %s data cannot be translated to %s", p->mime,
-				       ir_family(c->target));
+				       c->target);
 		return 0;
 	}
 	if ((v = ir_get(c, e, "fileData", "file_data")) != -1) {
@@ -92,7 +94,7 @@ parse_part(struct ir_ctx *c, int e, struct ir_request *r, struct ir_part *p, siz
 		if (mime == NULL || strncmp(mime, "image/", 6) != 0 || p->url == NULL ||
 		    strncmp(p->url, "http", 4) != 0)
 			return ir_fail(c, "fileData other than image URLs cannot be translated to %s",
-				       ir_family(c->target));
+				       c->target);
 		p->mime = mime;
 		return 0;
 	}
@@ -124,7 +126,7 @@ parse_part(struct ir_ctx *c, int e, struct ir_request *r, struct ir_part *p, siz
 		return 0;
 	}
 	return ir_fail(c, "a part with no text, data or function cannot be translated to %s",
-		       ir_family(c->target));
+		       c->target);
 }
 
 static int
@@ -180,7 +182,7 @@ parse_gen(struct ir_ctx *c, int g, struct ir_request *r)
 		return -1;
 	if (cand > 1)
 		return ir_fail(c, "candidateCount > 1 is not supported when translating to %s",
-			       ir_family(c->target));
+			       c->target);
 	if ((v = ir_get(c, g, "stopSequences", "stop_sequences")) != -1 && tg_json_is_arr(&c->j, v)) {
 		r->stops = ir_alloc(c, sizeof(char *) * ((size_t)c->j.tok[v].size + 1));
 		if (r->stops == NULL)
@@ -194,7 +196,7 @@ parse_gen(struct ir_ctx *c, int g, struct ir_request *r)
 		for (int e = tg_json_first(&c->j, v); e != -1; e = tg_json_after(&c->j, v, e)) {
 			if (!tg_json_eq(&c->j, e, "TEXT"))
 				return ir_fail(c, "responseModalities other than TEXT cannot be "
-					       "translated to %s", ir_family(c->target));
+					       "translated to %s", c->target);
 		}
 	}
 	if ((v = ir_get(c, g, "responseMimeType", "response_mime_type")) != -1) {
@@ -202,7 +204,7 @@ parse_gen(struct ir_ctx *c, int g, struct ir_request *r)
 			r->format = IR_FORMAT_JSON;
 		else if (!tg_json_eq(&c->j, v, "text/plain"))
 			return ir_fail(c, "responseMimeType other than JSON cannot be translated to %s",
-				       ir_family(c->target));
+				       c->target);
 	}
 	if ((v = ir_get(c, g, "responseJsonSchema", "response_json_schema")) != -1 ||
 	    (v = ir_get(c, g, "responseSchema", "response_schema")) != -1) {
@@ -221,11 +223,13 @@ parse_gen(struct ir_ctx *c, int g, struct ir_request *r)
 			const char *raw = tg_json_raw(&c->j, bt, &n);
 			if (n == 2 && memcmp(raw, "-1", 2) == 0) {
 				r->think = IR_THINK_AUTO;
-			} else if (tg_json_int64(&c->j, bt, &budget) == 0 && budget >= 0) {
+			} else if (tg_json_int64(&c->j, bt, &budget) == 0 && budget >= 0 &&
+				   budget <= TG_WIRE_MAX_TOKENS_CAP) {
 				r->think = budget == 0 ? IR_THINK_OFF : IR_THINK_BUDGET;
 				r->budget = budget;
 			} else {
-				return ir_fail(c, "thinkingConfig.thinkingBudget: expected an integer");
+				return ir_fail(c, "thinkingConfig.thinkingBudget: expected an integer "
+					       "from -1 to %d", TG_WIRE_MAX_TOKENS_CAP);
 			}
 		} else if (lv != -1) {
 			const char *level = ir_str(c, lv);
@@ -255,7 +259,7 @@ parse_tools(struct ir_ctx *c, int tools, int tc, struct ir_request *r)
 			int fd = ir_get(c, e, "functionDeclarations", "function_declarations");
 			if (fd == -1 || c->j.tok[e].size != 1)
 				return ir_fail(c, "tools other than functionDeclarations cannot be "
-					       "translated to %s", ir_family(c->target));
+					       "translated to %s", c->target);
 			n += (size_t)c->j.tok[fd].size;
 		}
 		r->tools = ir_alloc(c, sizeof(*r->tools) * (n + 1));
@@ -288,11 +292,11 @@ parse_tools(struct ir_ctx *c, int tools, int tc, struct ir_request *r)
 			r->choice = IR_CHOICE_NONE;
 		else if (mode != -1)
 			return ir_fail(c, "functionCallingConfig.mode: this mode cannot be translated "
-				       "to %s", ir_family(c->target));
+				       "to %s", c->target);
 		if (allowed != -1 && tg_json_is_arr(&c->j, allowed) && c->j.tok[allowed].size > 0) {
 			if (c->j.tok[allowed].size > 1 || r->choice != IR_CHOICE_ANY)
 				return ir_fail(c, "allowedFunctionNames other than one forced function "
-					       "cannot be translated to %s", ir_family(c->target));
+					       "cannot be translated to %s", c->target);
 			r->choice = IR_CHOICE_TOOL;
 			r->choice_name = ir_str(c, tg_json_first(&c->j, allowed));
 		}
@@ -300,8 +304,8 @@ parse_tools(struct ir_ctx *c, int tools, int tc, struct ir_request *r)
 	return 0;
 }
 
-int
-ir_gemini_parse_request(struct ir_ctx *c, struct ir_request *r)
+static int
+read_request(struct ir_ctx *c, struct ir_request *r)
 {
 	int sys = ir_get(c, 0, "systemInstruction", "system_instruction");
 	int ss = ir_get(c, 0, "safetySettings", "safety_settings");
@@ -309,7 +313,7 @@ ir_gemini_parse_request(struct ir_ctx *c, struct ir_request *r)
 	if (ir_check_keys(c, 0, "", top_keys) == -1)
 		return -1;
 	if (ss != -1 && tg_json_is_arr(&c->j, ss) && c->j.tok[ss].size > 0)
-		return ir_fail(c, "safetySettings cannot be translated to %s", ir_family(c->target));
+		return ir_fail(c, "safetySettings cannot be translated to %s", c->target);
 	if (sys != -1) {
 		int parts = tg_json_is_str(&c->j, sys) ? -1 : tg_json_get(&c->j, sys, "parts");
 		struct tg_buf b;
@@ -336,7 +340,7 @@ ir_gemini_parse_request(struct ir_ctx *c, struct ir_request *r)
 			   ir_get(c, 0, "toolConfig", "tool_config"), r);
 }
 
-/* ---- emitting a request ---- */
+/* ---- writing a request ---- */
 
 static int
 emit_part(struct ir_ctx *c, const struct ir_part *p, struct tg_buf *b, bool *first)
@@ -481,9 +485,8 @@ emit_gen(const struct ir_request *r, struct tg_buf *b)
 	tg_buf_puts(b, "}");
 }
 
-int
-ir_gemini_emit_request(struct ir_ctx *c, const struct ir_request *r, const char *model,
-		       struct tg_buf *b)
+static int
+write_request(struct ir_ctx *c, const struct ir_request *r, const char *model, struct tg_buf *b)
 {
 	(void)model;
 	if (r->parallel == 0)
@@ -532,157 +535,179 @@ ir_gemini_emit_request(struct ir_ctx *c, const struct ir_request *r, const char 
 	return 0;
 }
 
-/* ---- replies ---- */
 
-const char *
-ir_gemini_stop(enum ir_stop s)
+/* ---- a client's request ---- */
+
+#define MODELS_PATH "/v1beta/models/"
+
+/* /v1beta/models/{model}:generateContent, and :streamGenerateContent?alt=sse */
+static int
+endpoint(const char *path, size_t len, const char *query, size_t qlen, struct tg_wire_endpoint *ep,
+	 int *status, char *err, size_t errlen)
 {
-	switch (s) {
-	case IR_STOP_MAX: case IR_STOP_CONTEXT: return "MAX_TOKENS";
-	case IR_STOP_REFUSAL: return "SAFETY";
-	default: return "STOP";
-	}
-}
+	size_t plen = strlen(MODELS_PATH), n, mlen;
+	const char *name, *colon, *method;
 
-enum ir_stop
-ir_gemini_stop_from(const char *s)
-{
-	static const char *const refusals[] = {
-		"SAFETY", "RECITATION", "LANGUAGE", "OTHER", "BLOCKLIST", "PROHIBITED_CONTENT",
-		"SPII", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION", NULL,
-	};
-
-	if (strcmp(s, "MAX_TOKENS") == 0)
-		return IR_STOP_MAX;
-	for (size_t k = 0; refusals[k] != NULL; k++) {
-		if (strcmp(s, refusals[k]) == 0)
-			return IR_STOP_REFUSAL;
-	}
-	return IR_STOP_END;
-}
-
-void
-ir_gemini_read_usage(struct ir_ctx *c, int u, struct ir_usage *out)
-{
-	int64_t prompt, cand, thoughts, total;
-
-	if (u == -1 || !tg_json_is_obj(&c->j, u))
-		return;
-	prompt = ir_count(c, u, "promptTokenCount");
-	cand = ir_count(c, u, "candidatesTokenCount");
-	thoughts = ir_count(c, u, "thoughtsTokenCount");
-	total = ir_count(c, u, "totalTokenCount");
-	out->seen = true;
-	out->input = prompt + ir_count(c, u, "toolUsePromptTokenCount");
-	out->cache_read = ir_count(c, u, "cachedContentTokenCount");
-	out->cache_write = 0;
-	out->reasoning = thoughts;
-	/* providers.md §1: some servers count thoughts inside candidates already */
-	out->output = thoughts > 0 && prompt + cand == total ? cand : cand + thoughts;
-}
-
-void
-ir_gemini_usage(const struct ir_usage *u, struct tg_buf *b)
-{
-	tg_buf_printf(b, "{\"promptTokenCount\":%lld,\"candidatesTokenCount\":%lld,"
-		      "\"totalTokenCount\":%lld", (long long)u->input,
-		      (long long)(u->output - u->reasoning), (long long)(u->input + u->output));
-	if (u->cache_read > 0)
-		tg_buf_printf(b, ",\"cachedContentTokenCount\":%lld", (long long)u->cache_read);
-	if (u->reasoning > 0)
-		tg_buf_printf(b, ",\"thoughtsTokenCount\":%lld", (long long)u->reasoning);
-	tg_buf_puts(b, "}");
-}
-
-int
-ir_gemini_parse_response(struct ir_ctx *c, struct ir_response *r)
-{
-	int cands = tg_json_get(&c->j, 0, "candidates"), c0, parts, fr;
-	int pf = tg_json_get(&c->j, 0, "promptFeedback");
-	const char *s;
-	bool calls = false;
-
-	r->id = ir_str(c, tg_json_get(&c->j, 0, "responseId"));
-	ir_gemini_read_usage(c, tg_json_get(&c->j, 0, "usageMetadata"), &r->usage);
-	if (cands == -1 || !tg_json_is_arr(&c->j, cands) || c->j.tok[cands].size == 0) {
-		if (tg_json_get(&c->j, pf, "blockReason") == -1 && !r->usage.seen)
-			return ir_fail(c, "not a Gemini response: candidates missing");
-		r->stop = IR_STOP_REFUSAL;
+	if (len < plen || memcmp(path, MODELS_PATH, plen) != 0)
 		return 0;
+	ep->family = TG_FAMILY_GEMINI;
+	name = path + plen;
+	n = len - plen;
+	colon = n > 0 ? memrchr(name, ':', n) : NULL;
+	if (colon == NULL || colon == name || (size_t)(colon - name) >= sizeof(ep->model)) {
+		*status = 404;
+		snprintf(err, errlen, "expected /v1beta/models/{model}:generateContent");
+		return -1;
 	}
-	c0 = tg_json_first(&c->j, cands);
-	parts = tg_json_get(&c->j, tg_json_get(&c->j, c0, "content"), "parts");
-	r->parts = ir_alloc(c, sizeof(*r->parts) * (1 + (parts != -1 ?
-							  (size_t)c->j.tok[parts].size : 0)));
-	if (r->parts == NULL)
-		return ir_fail(c, "out of memory");
-	for (int e = tg_json_first(&c->j, parts); e != -1; e = tg_json_after(&c->j, parts, e)) {
-		struct ir_part *p = &r->parts[r->nparts];
-		int t = tg_json_get(&c->j, e, "text"), th = tg_json_get(&c->j, e, "thought");
-		int fc = ir_get(c, e, "functionCall", "function_call");
-		bool thought = false;
-		if (t != -1) {
-			if (th != -1 && tg_json_bool(&c->j, th, &thought) == -1)
-				thought = false;
-			p->kind = thought ? IR_THINKING : IR_TEXT;
-			p->text = ir_str(c, t);
-		} else if (fc != -1) {
-			int a = tg_json_get(&c->j, fc, "args");
-			p->kind = IR_TOOL_CALL;
-			p->name = ir_str(c, tg_json_get(&c->j, fc, "name"));
-			p->id = ir_str(c, tg_json_get(&c->j, fc, "id"));
-			if (p->id == NULL)
-				p->id = ir_make_id(c, "call_", r->id, r->nparts);
-			p->args = a != -1 && tg_json_is_obj(&c->j, a) ? ir_raw(c, a) : "{}";
-			calls = true;
-		} else {
-			continue;
+	mlen = (size_t)(colon - name);
+	method = colon + 1;
+	n -= mlen + 1;
+	if (n == strlen("generateContent") && memcmp(method, "generateContent", n) == 0) {
+		ep->endpoint = TG_EP_GEMINI_GENERATE;
+	} else if (n == strlen("streamGenerateContent") &&
+		   memcmp(method, "streamGenerateContent", n) == 0) {
+		/* without alt=sse Gemini answers one JSON array, which the gateway does not relay */
+		if (!wire_query_has(query, qlen, "alt", "sse")) {
+			*status = 400;
+			snprintf(err, errlen, "streamGenerateContent is served as server-sent events "
+				 "only: add ?alt=sse");
+			return -1;
 		}
-		if (p->text == NULL && p->kind != IR_TOOL_CALL)
-			return ir_fail(c, "out of memory");
-		r->nparts++;
+		ep->endpoint = TG_EP_GEMINI_STREAM;
+		ep->stream = true;
+	} else {
+		*status = 404;
+		snprintf(err, errlen, "unknown method: expected generateContent or "
+			 "streamGenerateContent");
+		return -1;
 	}
-	fr = tg_json_get(&c->j, c0, "finishReason");
-	s = ir_str(c, fr);
-	r->stop = s != NULL ? ir_gemini_stop_from(s) : IR_STOP_END;
-	/* a function call ends with STOP; what the caller must do next is call it */
-	if (calls && r->stop == IR_STOP_END)
-		r->stop = IR_STOP_TOOL;
+	memcpy(ep->model, name, mlen);
+	ep->model[mlen] = '\0';
+	return 1;
+}
+
+static const char *const parts_key[] = { "parts", NULL };
+static const char *const system_keys[] = { "systemInstruction", "system_instruction", NULL };
+static const char *const inline_keys[] = { "inlineData", "inline_data", NULL };
+static const char *const file_keys[] = { "fileData", "file_data", NULL };
+static const char *const data_key[] = { "data", NULL };
+static const char *const uri_keys[] = { "fileUri", "file_uri", NULL };
+
+/* Media parts: inline data, or a file by URI; a part unclear about either stays text. */
+static int
+media_parts(struct wire_check *c, int parts)
+{
+	const struct tg_json *j = c->j;
+
+	for (int p = tg_json_first(j, parts); p != -1; p = tg_json_after(j, parts, p)) {
+		int v = wire_unique(j, p, inline_keys), payload;
+
+		if (v >= 0)
+			payload = tg_json_is_obj(j, v) ? wire_unique(j, v, data_key) : -2;
+		else if (v == -1 && (v = wire_unique(j, p, file_keys)) >= 0)
+			payload = tg_json_is_obj(j, v) ? wire_unique(j, v, uri_keys) : -2;
+		else
+			continue;
+		if (payload < -1 || (payload >= 0 && !tg_json_is_str(j, payload)))
+			continue;
+		if (wire_media(c, payload) == -1)
+			return -1;
+	}
 	return 0;
 }
 
-void
-ir_gemini_emit_response(const struct ir_response *r, const char *model, struct tg_buf *b)
+static int
+media(struct wire_check *c, int contents)
 {
-	bool first = true;
+	int sys = wire_unique(c->j, 0, system_keys), parts;
 
-	tg_buf_puts(b, "{\"candidates\":[{\"content\":{\"parts\":[");
-	for (size_t k = 0; k < r->nparts; k++) {
-		const struct ir_part *p = &r->parts[k];
-		const char *sep = first ? "" : ",";
-		if (p->kind == IR_TEXT || (p->kind == IR_THINKING && !p->redacted)) {
-			tg_buf_printf(b, "%s{\"text\":", sep);
-			ir_jstr(b, p->text);
-			tg_buf_puts(b, p->kind == IR_THINKING ? ",\"thought\":true}" : "}");
-		} else if (p->kind == IR_TOOL_CALL) {
-			tg_buf_printf(b, "%s{\"functionCall\":{\"id\":", sep);
-			ir_jstr(b, p->id);
-			tg_buf_puts(b, ",\"name\":");
-			ir_jstr(b, p->name);
-			tg_buf_printf(b, ",\"args\":%s}}", p->args != NULL ? p->args : "{}");
-		} else {
-			continue;
-		}
-		first = false;
+	for (int e = tg_json_first(c->j, contents); e != -1; e = tg_json_after(c->j, contents, e)) {
+		parts = wire_unique(c->j, e, parts_key);
+		if (parts >= 0 && tg_json_is_arr(c->j, parts) && media_parts(c, parts) == -1)
+			return -1;
 	}
-	if (first)
-		tg_buf_puts(b, "{\"text\":\"\"}");
-	tg_buf_printf(b, "],\"role\":\"model\"},\"finishReason\":\"%s\",\"index\":0}],"
-		      "\"usageMetadata\":", ir_gemini_stop(r->stop));
-	ir_gemini_usage(&r->usage, b);
-	tg_buf_puts(b, ",\"modelVersion\":");
-	ir_jstr(b, model);
-	tg_buf_puts(b, ",\"responseId\":");
-	ir_jstr(b, r->id != NULL ? r->id : "tollgate");
-	tg_buf_puts(b, "}");
+	parts = sys >= 0 ? wire_unique(c->j, sys, parts_key) : -1;
+	if (parts >= 0 && tg_json_is_arr(c->j, parts))
+		return media_parts(c, parts);
+	return 0;
 }
+
+enum { K_CONTENTS = 0, K_GENCONFIG, K_COUNT };
+
+/* The API reads protobuf JSON: either spelling of a field is the same field. */
+static const struct wire_key root_keys[] = {
+	{ "contents", K_CONTENTS }, { "generationConfig", K_GENCONFIG },
+	{ "generation_config", K_GENCONFIG }, { NULL, 0 },
+};
+
+static const struct wire_key max_output_keys[] = {
+	{ "maxOutputTokens", 0 }, { "max_output_tokens", 0 }, { NULL, 0 },
+};
+
+static int
+check(struct wire_check *c, const struct tg_wire_endpoint *ep, struct tg_wire_request *req)
+{
+	int m[K_COUNT], mot;
+
+	if (ep->model[0] == '\0')
+		return wire_bad(c, "model: missing from the URL path");
+	memcpy(req->model, ep->model, sizeof(req->model));
+	req->model[sizeof(req->model) - 1] = '\0';
+	/* Gemini streams by URL; a "stream" member is not Gemini's to read */
+	req->stream = ep->stream;
+	if (wire_members(c, 0, root_keys, K_COUNT, m, "") == -1 ||
+	    wire_want_array(c, m[K_CONTENTS], "contents", false) == -1)
+		return -1;
+	if (m[K_GENCONFIG] != -1) {
+		if (!tg_json_is_obj(c->j, m[K_GENCONFIG]))
+			return wire_bad(c, "generationConfig: expected an object, got %s",
+					tg_json_kind(c->j, m[K_GENCONFIG]));
+		if (wire_members(c, m[K_GENCONFIG], max_output_keys, 1, &mot, "generationConfig.") == -1 ||
+		    wire_max_tokens(c, mot, "generationConfig.maxOutputTokens",
+				    &req->max_tokens) == -1)
+			return -1;
+	}
+	return media(c, m[K_CONTENTS]);
+}
+
+/* ---- the upstream call ---- */
+
+static int
+call(const char *base_url, const char *model, bool stream, const struct tg_secret *key,
+     tg_wire_header_fn *client_header, void *arg, struct tg_wire_call *out)
+{
+	/* the model and the stream flag travel in the URL; no client header is passed on */
+	(void)client_header, (void)arg;
+	if (wire_call_url(out, "%s/v1beta/models/%s:%s", base_url, model,
+			  stream ? "streamGenerateContent?alt=sse" : "generateContent") == -1 ||
+	    wire_call_header(out, "x-goog-api-key: %.*s", (int)key->len, key->value) == -1)
+		return -1;
+	return 0;
+}
+
+const struct wire_family wire_gemini = {
+	.family = TG_FAMILY_GEMINI,
+	.name = "gemini",
+	.request_id_header = NULL,
+	.reply_id_prefix = "",
+	.error_event = NULL,                    /* its SDK drops an event with an event: line */
+	.speaks = 1u << TG_FAMILY_GEMINI,
+	.status_529 = false,
+	.endpoint = endpoint,
+	.check = check,
+	.rewrite = wire_splice_model,           /* no model in the body: passed on unchanged */
+	.read_request = read_request,
+	.write_request = write_request,
+	.read_reply = wire_gemini_read_reply,
+	.write_reply = wire_gemini_write_reply,
+	.read_reply_usage = wire_gemini_reply_usage,
+	.event_without_usage = NULL,
+	.read_event = wire_gemini_read_event,
+	.normalise = wire_gemini_normalise,
+	.read_error = wire_gemini_read_error,
+	.write_error = wire_gemini_write_error,
+	.classify = wire_gemini_classify,
+	.call = call,
+	.translate_event = wire_gemini_translate,
+	.sink = &wire_gemini_sink,
+};

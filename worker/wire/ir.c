@@ -1,7 +1,7 @@
 /*
- * The translation context: an arena for the representation's strings, JSON
- * access helpers shared by the three family files, and the few mappings that
- * are not owned by one family (thinking budgets, error names).
+ * The translation context: an arena for the intermediate form's strings, JSON
+ * access helpers shared by the family files, and the one mapping no family
+ * owns (thinking budgets). Everything a family names is in its own file.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ir.h"
+#include "tg_wire.h"
 
 #define CHUNK_MIN (16u << 10)
 
@@ -19,10 +20,11 @@ struct ir_chunk {
 };
 
 void
-ir_ctx_init(struct ir_ctx *c, enum tg_family target, char *err, size_t errlen)
+ir_ctx_init(struct ir_ctx *c, const char *target, char *err, size_t errlen)
 {
 	memset(c, 0, sizeof(*c));
 	c->target = target;
+	c->bad_str = -1;
 	c->err = err != NULL && errlen > 0 ? err : c->errbuf;
 	c->errlen = err != NULL && errlen > 0 ? errlen : sizeof(c->errbuf);
 	c->err[0] = '\0';
@@ -41,14 +43,14 @@ ir_ctx_fini(struct ir_ctx *c)
 	c->parsed = false;
 }
 
-int
-ir_parse(struct ir_ctx *c, const char *src, size_t n)
+static int
+parse(struct ir_ctx *c, const char *src, size_t n, int max_tokens, int max_depth)
 {
 	if (c->parsed) {
 		tg_json_fini(&c->j);
 		c->parsed = false;
 	}
-	if (tg_json_parse(&c->j, src, n, IR_MAX_TOKENS, IR_MAX_DEPTH, c->err, c->errlen) == -1)
+	if (tg_json_parse(&c->j, src, n, max_tokens, max_depth, c->err, c->errlen) == -1)
 		return -1;
 	c->parsed = true;
 	if (!tg_json_is_obj(&c->j, 0))
@@ -57,14 +59,44 @@ ir_parse(struct ir_ctx *c, const char *src, size_t n)
 }
 
 int
+ir_parse(struct ir_ctx *c, const char *src, size_t n)
+{
+	return parse(c, src, n, IR_MAX_TOKENS, IR_MAX_DEPTH);
+}
+
+int
+ir_parse_reply(struct ir_ctx *c, const char *src, size_t n)
+{
+	return parse(c, src, n, IR_REPLY_MAX_TOKENS, IR_REPLY_MAX_DEPTH);
+}
+
+int
 ir_fail(struct ir_ctx *c, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (ir_check(c) == -1)
+		return -1;
 	va_start(ap, fmt);
 	vsnprintf(c->err, c->errlen, fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+int
+ir_check(struct ir_ctx *c)
+{
+	if (c->oom) {
+		snprintf(c->err, c->errlen, "out of memory");
+		return -1;
+	}
+	if (c->bad_str >= 0) {
+		/* JSON allows such a string, but no UTF-8 text can hold it, nor can any provider */
+		snprintf(c->err, c->errlen, "the string at byte %d is not valid Unicode: a \\u "
+			 "escape holds an unpaired UTF-16 surrogate", c->j.tok[c->bad_str].start);
+		return -1;
+	}
+	return 0;
 }
 
 void *
@@ -77,8 +109,10 @@ ir_alloc(struct ir_ctx *c, size_t n)
 	if (k == NULL || k->cap - k->used < n) {
 		size_t cap = n > CHUNK_MIN ? n : CHUNK_MIN;
 		k = malloc(sizeof(*k) + cap);
-		if (k == NULL)
+		if (k == NULL) {
+			c->oom = true;
 			return NULL;
+		}
 		k->used = 0;
 		k->cap = cap;
 		k->next = c->arena;
@@ -112,8 +146,14 @@ ir_str(struct ir_ctx *c, int i)
 		return NULL;
 	tg_json_raw(&c->j, i, &n);
 	p = ir_alloc(c, n + 1);
-	if (p == NULL || tg_json_str(&c->j, i, p, n + 1) < 0)
+	if (p == NULL)
 		return NULL;
+	/* the decoded text is never longer than the escaped one: only a bad escape fails */
+	if (tg_json_str(&c->j, i, p, n + 1) < 0) {
+		if (c->bad_str < 0)
+			c->bad_str = i;
+		return NULL;
+	}
 	return p;
 }
 
@@ -160,21 +200,17 @@ ir_int(struct ir_ctx *c, int obj, const char *a, const char *b, int64_t *out)
 
 	if (v == -1 || tg_json_is_null(&c->j, v))
 		return 0;
-	if (tg_json_int64(&c->j, v, out) == -1 || *out < 0)
-		return ir_fail(c, "%s: expected a non-negative integer, got %s", a,
-			       tg_json_kind(&c->j, v));
+	/* counts and limits only: bounded, so no sum of them can overflow */
+	if (tg_json_int64(&c->j, v, out) == -1 || *out < 0 || *out > TG_WIRE_MAX_TOKENS_CAP) {
+		size_t n;
+		const char *raw = tg_json_raw(&c->j, v, &n);
+		if (!tg_json_is_num(&c->j, v))
+			return ir_fail(c, "%s: expected an integer, got %s", a,
+				       tg_json_kind(&c->j, v));
+		return ir_fail(c, "%s: expected an integer from 0 to %d, got %.*s", a,
+			       TG_WIRE_MAX_TOKENS_CAP, n > 24 ? 24 : (int)n, raw);
+	}
 	return 0;
-}
-
-int64_t
-ir_count(struct ir_ctx *c, int obj, const char *key)
-{
-	int64_t v = 0;
-	int t = tg_json_get(&c->j, obj, key);
-
-	if (t == -1 || tg_json_int64(&c->j, t, &v) == -1 || v < 0)
-		return 0;
-	return v;
 }
 
 bool
@@ -189,12 +225,6 @@ ir_is_json_object(const char *s)
 	ok = tg_json_is_obj(&j, 0);
 	tg_json_fini(&j);
 	return ok;
-}
-
-const char *
-ir_family(enum tg_family k)
-{
-	return k == TG_FAMILY_ANTHROPIC ? "anthropic" : k == TG_FAMILY_GEMINI ? "gemini" : "openai";
 }
 
 const char *
@@ -249,51 +279,6 @@ ir_budget_effort(int64_t budget)
 	return "high";
 }
 
-const char *
-ir_anthropic_error_type(int status)
-{
-	switch (status) {
-	case 401: return "authentication_error";
-	case 402: return "billing_error";
-	case 403: return "permission_error";
-	case 404: return "not_found_error";
-	case 413: return "request_too_large";
-	case 429: return "rate_limit_error";
-	case 503: case 529: return "overloaded_error";
-	case 504: return "timeout_error";
-	default: return status >= 500 ? "api_error" : "invalid_request_error";
-	}
-}
-
-const char *
-ir_openai_error_type(int status)
-{
-	switch (status) {
-	case 401: return "authentication_error";
-	case 403: return "permission_error";
-	case 404: return "not_found_error";
-	case 429: return "rate_limit_exceeded";
-	default: return status >= 500 ? "server_error" : "invalid_request_error";
-	}
-}
-
-const char *
-ir_gemini_error_status(int status)
-{
-	switch (status) {
-	case 401: return "UNAUTHENTICATED";
-	case 403: return "PERMISSION_DENIED";
-	case 404: return "NOT_FOUND";
-	case 409: return "ABORTED";
-	case 429: return "RESOURCE_EXHAUSTED";
-	case 499: return "CANCELLED";
-	case 501: return "UNIMPLEMENTED";
-	case 503: case 529: return "UNAVAILABLE";
-	case 504: return "DEADLINE_EXCEEDED";
-	default: return status >= 500 ? "INTERNAL" : "INVALID_ARGUMENT";
-	}
-}
-
 void
 ir_jstr(struct tg_buf *b, const char *s)
 {
@@ -343,7 +328,7 @@ ir_check_keys(struct ir_ctx *c, int obj, const char *where, const char *const *k
 		key = ir_str(c, k);
 		return ir_fail(c, "%s%s%s is not supported when translating to %s", where,
 			       where[0] != '\0' ? "." : "", key != NULL ? key : "?",
-			       ir_family(c->target));
+			       c->target);
 	}
 	return 0;
 }

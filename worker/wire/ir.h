@@ -1,7 +1,8 @@
 /*
- * The internal representation every family is read into and written from:
- * one parser and one emitter per family (xlate_<family>.c), no pairwise code.
- * Strings are NUL-terminated copies in the context's arena.
+ * The intermediate form every family is read into and written from: one
+ * reader and one writer per family (its table in family.h), no pairwise code.
+ * Strings are NUL-terminated copies in the context's arena. Usage is not read
+ * here: it comes from the family's one usage reader (family.h).
  */
 #ifndef TG_WIRE_IR_H
 #define TG_WIRE_IR_H
@@ -11,8 +12,8 @@
 #include <stdint.h>
 
 #include "tg_buf.h"
-#include "tg_cfg.h"
 #include "tg_json.h"
+#include "tg_money.h"
 
 enum ir_part_kind { IR_TEXT = 0, IR_IMAGE, IR_THINKING, IR_TOOL_CALL, IR_TOOL_RESULT };
 
@@ -73,11 +74,6 @@ struct ir_request {
 enum ir_stop { IR_STOP_NONE = 0, IR_STOP_END, IR_STOP_SEQUENCE, IR_STOP_MAX, IR_STOP_TOOL,
 	       IR_STOP_REFUSAL, IR_STOP_PAUSE, IR_STOP_CONTEXT };
 
-/* input counts every prompt token (cached ones too); output counts reasoning too. */
-struct ir_usage {
-	int64_t input, cache_read, cache_write, output, reasoning;
-	bool    seen;
-};
 
 struct ir_response {
 	const char     *id;
@@ -85,36 +81,53 @@ struct ir_response {
 	size_t          nparts;
 	enum ir_stop    stop;
 	const char     *stop_seq;
-	struct ir_usage usage;
+	struct tg_usage usage;      /* normalised: input uncached, output with reasoning */
 };
 
 struct ir_chunk;
 
 /* One translation's scratch: the arena, the parsed document, the error text. */
 struct ir_ctx {
-	struct ir_chunk      *arena;
-	struct tg_json        j;
-	bool                  parsed;
-	enum tg_family target;       /* the family being written */
-	const char           *model;        /* the provider's model, when known */
-	char                 *err;
-	size_t                errlen;
-	char                  errbuf[8];    /* when the caller gave none */
+	struct ir_chunk *arena;
+	struct tg_json   j;
+	bool             parsed;
+	const char      *target;        /* name of the family being written, for messages */
+	const char      *model;         /* the provider's model, when known */
+	int              bad_str;       /* first string token that would not decode, or -1 */
+	bool             oom;           /* an arena allocation failed */
+	char            *err;
+	size_t           errlen;
+	char             errbuf[8];     /* when the caller gave none */
 };
 
-#define IR_MAX_TOKENS 200000
+#define IR_MAX_TOKENS 200000           /* a client's request */
 #define IR_MAX_DEPTH  64
+#define IR_REPLY_MAX_TOKENS (1 << 20)   /* a provider's reply: generous, still bounded */
+#define IR_REPLY_MAX_DEPTH  256
 
-void ir_ctx_init(struct ir_ctx *c, enum tg_family target, char *err, size_t errlen);
+/* target: the name of the family being written ("anthropic"), for refusals. */
+void ir_ctx_init(struct ir_ctx *c, const char *target, char *err, size_t errlen);
 void ir_ctx_fini(struct ir_ctx *c);
-/* Parse src into c->j; -1 with a message. */
+/* Parse a client's src into c->j, which must be an object; -1 with a message. */
 int ir_parse(struct ir_ctx *c, const char *src, size_t n);
-/* Write a message into c->err; always returns -1. */
+/* The same for a provider's reply or event, with the reply bounds. */
+int ir_parse_reply(struct ir_ctx *c, const char *src, size_t n);
+/*
+ * Write a message into c->err; always returns -1. When a string would not
+ * decode or memory ran out before, that is the real reason and is said instead
+ * (a NULL from ir_str is often reported as "missing" by its caller).
+ */
 int ir_fail(struct ir_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* 0, or -1 with the reason when a string would not decode or memory ran out. */
+int ir_check(struct ir_ctx *c);
 /* Zeroed arena memory, or NULL. */
 void *ir_alloc(struct ir_ctx *c, size_t n);
 char *ir_dup(struct ir_ctx *c, const char *s, size_t n);
-/* Unescaped copy of string token i; NULL when i is not a string (or OOM). */
+/*
+ * Unescaped copy of string token i; NULL when i is not a string, or when it
+ * does not decode (an unpaired UTF-16 surrogate) or memory ran out: both are
+ * remembered for ir_fail and ir_check.
+ */
 const char *ir_str(struct ir_ctx *c, int i);
 /* Copy of token i's JSON text, quotes included for strings. */
 const char *ir_raw(struct ir_ctx *c, int i);
@@ -123,8 +136,6 @@ int ir_get(struct ir_ctx *c, int obj, const char *a, const char *b);
 /* Number token's text (copied) or NULL; -1 via err when present but not a number. */
 int ir_num(struct ir_ctx *c, int obj, const char *a, const char *b, const char **out);
 int ir_int(struct ir_ctx *c, int obj, const char *a, const char *b, int64_t *out);
-/* A usage count: key's non-negative integer value, 0 when absent or not one. */
-int64_t ir_count(struct ir_ctx *c, int obj, const char *key);
 /* s parses as one JSON object. */
 bool ir_is_json_object(const char *s);
 /* Append s as a quoted JSON string. */
@@ -136,49 +147,11 @@ bool ir_key_in(struct ir_ctx *c, int k, const char *const *keys);
 /* Refuse every key of object obj outside known; ignored keys are accepted and dropped. */
 int ir_check_keys(struct ir_ctx *c, int obj, const char *where, const char *const *known);
 
-const char *ir_family(enum tg_family k);
 /* Unique tool call id for a family that has none (Gemini). */
 const char *ir_make_id(struct ir_ctx *c, const char *prefix, const char *seed, size_t k);
 
 /* Thinking budget for an OpenAI reasoning_effort, and back. */
 int64_t ir_effort_budget(const char *effort, const char *model);
 const char *ir_budget_effort(int64_t budget);
-
-/* Per family: one parser and one emitter (xlate_anthropic.c, xlate_openai.c, xlate_gemini.c). */
-int ir_anthropic_parse_request(struct ir_ctx *c, struct ir_request *r);
-int ir_anthropic_emit_request(struct ir_ctx *c, const struct ir_request *r, const char *model,
-			      struct tg_buf *out);
-int ir_anthropic_parse_response(struct ir_ctx *c, struct ir_response *r);
-void ir_anthropic_emit_response(const struct ir_response *r, const char *model, struct tg_buf *out);
-const char *ir_anthropic_stop(enum ir_stop s);
-enum ir_stop ir_anthropic_stop_from(const char *s);
-void ir_anthropic_usage(const struct ir_usage *u, bool with_input, struct tg_buf *out);
-
-int ir_openai_parse_request(struct ir_ctx *c, struct ir_request *r);
-int ir_openai_emit_request(struct ir_ctx *c, const struct ir_request *r, const char *model,
-			   struct tg_buf *out);
-int ir_openai_parse_response(struct ir_ctx *c, struct ir_response *r);
-void ir_openai_emit_response(const struct ir_response *r, const char *model, struct tg_buf *out);
-const char *ir_openai_stop(enum ir_stop s);
-enum ir_stop ir_openai_stop_from(const char *s);
-void ir_openai_usage(const struct ir_usage *u, struct tg_buf *out);
-/* Read an OpenAI usage object at token i into u. */
-void ir_openai_read_usage(struct ir_ctx *c, int i, struct ir_usage *u);
-
-int ir_gemini_parse_request(struct ir_ctx *c, struct ir_request *r);
-int ir_gemini_emit_request(struct ir_ctx *c, const struct ir_request *r, const char *model,
-			   struct tg_buf *out);
-int ir_gemini_parse_response(struct ir_ctx *c, struct ir_response *r);
-void ir_gemini_emit_response(const struct ir_response *r, const char *model, struct tg_buf *out);
-const char *ir_gemini_stop(enum ir_stop s);
-enum ir_stop ir_gemini_stop_from(const char *s);
-void ir_gemini_usage(const struct ir_usage *u, struct tg_buf *out);
-void ir_gemini_read_usage(struct ir_ctx *c, int i, struct ir_usage *u);
-void ir_anthropic_read_usage(struct ir_ctx *c, int i, struct ir_usage *u);
-
-/* The error type / status names each family uses for an HTTP status. */
-const char *ir_anthropic_error_type(int status);
-const char *ir_openai_error_type(int status);
-const char *ir_gemini_error_status(int status);
 
 #endif /* TG_WIRE_IR_H */

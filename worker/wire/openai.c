@@ -1,14 +1,15 @@
 /*
- * OpenAI Chat Completions in and out of the translation representation:
- * request bodies (parse and emit), whole replies (parse and emit), usage and
- * finish reasons. Streams are xlate_stream.c's.
+ * OpenAI Chat Completions, a client's side and the call: the endpoint, the
+ * checks of a client body (stream_options.include_usage forced on upstream),
+ * requests in and out of the intermediate form, the upstream URL and headers,
+ * and the family's table. Replies, usage and errors are openai_reply.c's;
+ * streams openai_stream.c's.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "ir.h"
+#include "family.h"
 
 static const char *const top_keys[] = {
 	"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "n",
@@ -33,10 +34,10 @@ check_top(struct ir_ctx *c, struct ir_request *r)
 		return -1;
 	if (n > 1)
 		return ir_fail(c, "n > 1 is not supported when translating to %s",
-			       ir_family(c->target));
+			       c->target);
 	if (lp != -1 && tg_json_bool(&c->j, lp, &b) == 0 && b)
 		return ir_fail(c, "logprobs is not supported when translating to %s",
-			       ir_family(c->target));
+			       c->target);
 	(void)r;
 	return 0;
 }
@@ -94,20 +95,20 @@ parse_content(struct ir_ctx *c, int v, struct ir_msg *msg, bool text_only, const
 				return -1;
 		} else if (t != -1 && tg_json_eq(&c->j, t, "input_audio")) {
 			return ir_fail(c, "audio input cannot be translated to %s",
-				       ir_family(c->target));
+				       c->target);
 		} else if (t != -1 && tg_json_eq(&c->j, t, "file")) {
-			return ir_fail(c, "file input cannot be translated to %s", ir_family(c->target));
+			return ir_fail(c, "file input cannot be translated to %s", c->target);
 		} else {
 			return ir_fail(c, "%s.content: this part type cannot be translated to %s",
-				       where, ir_family(c->target));
+				       where, c->target);
 		}
 		msg->nparts++;
 	}
 	return 0;
 }
 
-static int
-parse_tool_calls(struct ir_ctx *c, int tc, struct ir_msg *msg)
+int
+wire_openai_read_tool_calls(struct ir_ctx *c, int tc, struct ir_msg *msg)
 {
 	for (int e = tg_json_first(&c->j, tc); e != -1; e = tg_json_after(&c->j, tc, e)) {
 		struct ir_part *p = &msg->parts[msg->nparts++];
@@ -168,9 +169,9 @@ parse_message(struct ir_ctx *c, int m, size_t idx, struct ir_request *r)
 		return add_system(c, r, content);
 	if (tg_json_get(&c->j, m, "function_call") != -1 || tg_json_eq(&c->j, role, "function"))
 		return ir_fail(c, "legacy function calling cannot be translated to %s",
-			       ir_family(c->target));
+			       c->target);
 	if (tg_json_get(&c->j, m, "audio") != -1 && !tg_json_is_null(&c->j, tg_json_get(&c->j, m, "audio")))
-		return ir_fail(c, "audio output cannot be translated to %s", ir_family(c->target));
+		return ir_fail(c, "audio output cannot be translated to %s", c->target);
 	if (content != -1 && tg_json_is_arr(&c->j, content))
 		room += (size_t)c->j.tok[content].size;
 	if (tc != -1 && tg_json_is_arr(&c->j, tc))
@@ -186,7 +187,7 @@ parse_message(struct ir_ctx *c, int m, size_t idx, struct ir_request *r)
 		msg->role = IR_ASSISTANT;
 		if (parse_content(c, content, msg, true, where) == -1)
 			return -1;
-		if (tc != -1 && tg_json_is_arr(&c->j, tc) && parse_tool_calls(c, tc, msg) == -1)
+		if (tc != -1 && tg_json_is_arr(&c->j, tc) && wire_openai_read_tool_calls(c, tc, msg) == -1)
 			return -1;
 	} else if (tg_json_eq(&c->j, role, "tool")) {
 		struct ir_msg tmp = { .parts = msg->parts };
@@ -230,7 +231,7 @@ parse_tools(struct ir_ctx *c, struct ir_request *r)
 			struct ir_tool *t = &r->tools[r->ntools++];
 			if (ty == -1 || !tg_json_eq(&c->j, ty, "function") || fn == -1)
 				return ir_fail(c, "tools other than functions cannot be translated to %s",
-					       ir_family(c->target));
+					       c->target);
 			t->name = ir_str(c, tg_json_get(&c->j, fn, "name"));
 			t->description = ir_str(c, tg_json_get(&c->j, fn, "description"));
 			t->params = pa != -1 ? ir_raw(c, pa) : NULL;
@@ -259,8 +260,8 @@ parse_tools(struct ir_ctx *c, struct ir_request *r)
 	return 0;
 }
 
-int
-ir_openai_parse_request(struct ir_ctx *c, struct ir_request *r)
+static int
+read_request(struct ir_ctx *c, struct ir_request *r)
 {
 	int msgs = tg_json_get(&c->j, 0, "messages"), st = tg_json_get(&c->j, 0, "stream");
 	int so = tg_json_get(&c->j, 0, "stream_options"), stop = tg_json_get(&c->j, 0, "stop");
@@ -334,7 +335,7 @@ ir_openai_parse_request(struct ir_ctx *c, struct ir_request *r)
 	return parse_tools(c, r);
 }
 
-/* ---- emitting a request ---- */
+/* ---- writing a request ---- */
 
 static void
 emit_image(const struct ir_part *p, struct tg_buf *b)
@@ -407,8 +408,8 @@ emit_user(struct ir_ctx *c, const struct ir_msg *m, struct tg_buf *b)
 }
 
 /* The ,"tool_calls":[…] member of a message, for the parts that are tool calls. */
-static void
-emit_tool_calls(struct tg_buf *b, const struct ir_part *parts, size_t n)
+void
+wire_openai_tool_calls(struct tg_buf *b, const struct ir_part *parts, size_t n)
 {
 	bool first = true;
 
@@ -454,14 +455,13 @@ emit_assistant(struct ir_ctx *c, const struct ir_msg *m, struct tg_buf *b)
 		tg_buf_puts(b, "null");
 	tg_buf_fini(&text);
 	if (calls)
-		emit_tool_calls(b, m->parts, m->nparts);
+		wire_openai_tool_calls(b, m->parts, m->nparts);
 	tg_buf_puts(b, "}");
 	return 0;
 }
 
-int
-ir_openai_emit_request(struct ir_ctx *c, const struct ir_request *r, const char *model,
-		       struct tg_buf *b)
+static int
+write_request(struct ir_ctx *c, const struct ir_request *r, const char *model, struct tg_buf *b)
 {
 	size_t start;
 
@@ -557,156 +557,223 @@ ir_openai_emit_request(struct ir_ctx *c, const struct ir_request *r, const char 
 	return 0;
 }
 
-/* ---- replies ---- */
 
-const char *
-ir_openai_stop(enum ir_stop s)
+/* ---- a client's request ---- */
+
+static int
+endpoint(const char *path, size_t len, const char *query, size_t qlen, struct tg_wire_endpoint *ep,
+	 int *status, char *err, size_t errlen)
 {
-	switch (s) {
-	case IR_STOP_MAX: case IR_STOP_CONTEXT: return "length";
-	case IR_STOP_TOOL: return "tool_calls";
-	case IR_STOP_REFUSAL: return "content_filter";
-	default: return "stop";
-	}
+	(void)query, (void)qlen, (void)status, (void)err, (void)errlen;
+	if (len != strlen("/v1/chat/completions") || memcmp(path, "/v1/chat/completions", len) != 0)
+		return 0;
+	ep->family = TG_FAMILY_OPENAI;
+	ep->endpoint = TG_EP_OPENAI_CHAT;
+	return 1;
 }
 
-enum ir_stop
-ir_openai_stop_from(const char *s)
+static const char *const type_key[] = { "type", NULL };
+static const char *const content_key[] = { "content", NULL };
+static const char *const image_url_key[] = { "image_url", NULL };
+static const char *const url_key[] = { "url", NULL };
+static const char *const audio_key[] = { "input_audio", NULL };
+static const char *const file_key[] = { "file", NULL };
+static const char *const data_key[] = { "data", NULL };
+static const char *const file_data_key[] = { "file_data", NULL };
+
+/* The payload of a part of kind key: a string, or member inner of an object; -2 if unclear. */
+static int
+payload(const struct tg_json *j, int part, const char *const *key, const char *const *inner)
 {
-	if (strcmp(s, "length") == 0)
-		return IR_STOP_MAX;
-	if (strcmp(s, "tool_calls") == 0 || strcmp(s, "function_call") == 0)
-		return IR_STOP_TOOL;
-	if (strcmp(s, "content_filter") == 0)
-		return IR_STOP_REFUSAL;
-	return IR_STOP_END;
+	int v = wire_unique(j, part, key);
+
+	if (v >= 0 && tg_json_is_obj(j, v))
+		v = wire_unique(j, v, inner);
+	if (v >= 0 && !tg_json_is_str(j, v))
+		return -2;
+	return v;
 }
 
-void
-ir_openai_read_usage(struct ir_ctx *c, int u, struct ir_usage *out)
+/* Media parts of a message's content: images (data: URLs or links), audio, files. */
+static int
+media_parts(struct wire_check *c, int parts)
 {
-	int pd = tg_json_get(&c->j, u, "prompt_tokens_details");
-	int cd = tg_json_get(&c->j, u, "completion_tokens_details");
+	const struct tg_json *j = c->j;
 
-	if (u == -1 || !tg_json_is_obj(&c->j, u))
-		return;
-	out->seen = true;
-	out->input = ir_count(c, u, "prompt_tokens");
-	out->output = ir_count(c, u, "completion_tokens");
-	out->cache_read = ir_count(c, pd, "cached_tokens");
-	out->cache_write = ir_count(c, pd, "cache_write_tokens");
-	out->reasoning = ir_count(c, cd, "reasoning_tokens");
-}
+	for (int p = tg_json_first(j, parts); p != -1; p = tg_json_after(j, parts, p)) {
+		int t = wire_unique(j, p, type_key), v;
 
-void
-ir_openai_usage(const struct ir_usage *u, struct tg_buf *b)
-{
-	tg_buf_printf(b, "{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,\"total_tokens\":%lld,"
-		      "\"prompt_tokens_details\":{\"cached_tokens\":%lld,\"audio_tokens\":0",
-		      (long long)u->input, (long long)u->output, (long long)(u->input + u->output),
-		      (long long)u->cache_read);
-	if (u->cache_write > 0)
-		tg_buf_printf(b, ",\"cache_write_tokens\":%lld", (long long)u->cache_write);
-	tg_buf_printf(b, "},\"completion_tokens_details\":{\"reasoning_tokens\":%lld,"
-		      "\"audio_tokens\":0,\"accepted_prediction_tokens\":0,"
-		      "\"rejected_prediction_tokens\":0}}", (long long)u->reasoning);
-}
-
-int
-ir_openai_parse_response(struct ir_ctx *c, struct ir_response *r)
-{
-	int ch = tg_json_get(&c->j, 0, "choices"), c0, msg, fr, tc, rc, rf;
-	const char *s;
-
-	if (ch == -1 || !tg_json_is_arr(&c->j, ch))
-		return ir_fail(c, "not an OpenAI completion: choices missing");
-	c0 = tg_json_first(&c->j, ch);
-	msg = tg_json_get(&c->j, c0, "message");
-	tc = tg_json_get(&c->j, msg, "tool_calls");
-	r->id = ir_str(c, tg_json_get(&c->j, 0, "id"));
-	r->parts = ir_alloc(c, sizeof(*r->parts) * (3 + (tc != -1 && tg_json_is_arr(&c->j, tc) ?
-							  (size_t)c->j.tok[tc].size : 0)));
-	if (r->parts == NULL)
-		return ir_fail(c, "out of memory");
-	/* reasoning text as compatible servers send it (reasoning_content, reasoning) */
-	rc = ir_get(c, msg, "reasoning_content", "reasoning");
-	if ((s = ir_str(c, rc)) != NULL && s[0] != '\0') {
-		r->parts[r->nparts].kind = IR_THINKING;
-		r->parts[r->nparts++].text = s;
-	}
-	if ((s = ir_str(c, tg_json_get(&c->j, msg, "content"))) != NULL) {
-		r->parts[r->nparts].kind = IR_TEXT;
-		r->parts[r->nparts++].text = s;
-	}
-	rf = tg_json_get(&c->j, msg, "refusal");
-	if ((s = ir_str(c, rf)) != NULL) {
-		r->parts[r->nparts].kind = IR_TEXT;
-		r->parts[r->nparts++].text = s;
-	}
-	if (tc != -1 && tg_json_is_arr(&c->j, tc)) {
-		struct ir_msg m = { .parts = r->parts, .nparts = r->nparts };
-		if (parse_tool_calls(c, tc, &m) == -1)
+		if (t < 0 || !tg_json_is_str(j, t))
+			continue;
+		if (tg_json_eq(j, t, "image_url"))
+			v = payload(j, p, image_url_key, url_key);
+		else if (tg_json_eq(j, t, "input_audio"))
+			v = payload(j, p, audio_key, data_key);
+		else if (tg_json_eq(j, t, "file"))
+			v = payload(j, p, file_key, file_data_key);
+		else
+			continue;
+		/* a part that is not clear about its payload stays text, counted in full */
+		if (v < -1)
+			continue;
+		if (wire_media(c, v) == -1)
 			return -1;
-		r->nparts = m.nparts;
 	}
-	fr = tg_json_get(&c->j, c0, "finish_reason");
-	s = ir_str(c, fr);
-	r->stop = s != NULL ? ir_openai_stop_from(s) : IR_STOP_END;
-	if (rf != -1 && tg_json_is_str(&c->j, rf))
-		r->stop = IR_STOP_REFUSAL;
-	ir_openai_read_usage(c, tg_json_get(&c->j, 0, "usage"), &r->usage);
 	return 0;
 }
 
-void
-ir_openai_emit_response(const struct ir_response *r, const char *model, struct tg_buf *b)
+static int
+roles_and_media(struct wire_check *c, int msgs)
 {
-	struct tg_buf text, thought;
-	bool calls = false, any_text = false;
+	static const struct wire_key role_key[] = { { "role", 0 }, { NULL, 0 } };
+	int i = 0;
 
-	tg_buf_init(&text);
-	tg_buf_init(&thought);
-	for (size_t k = 0; k < r->nparts; k++) {
-		const struct ir_part *p = &r->parts[k];
-		if (p->kind == IR_TEXT) {
-			tg_buf_puts(&text, p->text);
-			any_text = true;
-		} else if (p->kind == IR_THINKING && !p->redacted) {
-			tg_buf_puts(&thought, p->text);
-		} else if (p->kind == IR_TOOL_CALL) {
-			calls = true;
-		}
+	for (int e = tg_json_first(c->j, msgs); e != -1; e = tg_json_after(c->j, msgs, e), i++) {
+		int role, content;
+
+		if (wire_members(c, e, role_key, 1, &role, "messages[].") == -1)
+			return -1;
+		if (role == -1)
+			return wire_bad(c, "messages[%d].role: missing", i);
+		if (!tg_json_is_str(c->j, role))
+			return wire_bad(c, "messages[%d].role: expected a string, got %s", i,
+					tg_json_kind(c->j, role));
+		content = wire_unique(c->j, e, content_key);
+		if (content >= 0 && tg_json_is_arr(c->j, content) && media_parts(c, content) == -1)
+			return -1;
 	}
-	tg_buf_puts(b, "{\"id\":");
-	if (r->id != NULL && strncmp(r->id, "chatcmpl-", 9) == 0) {
-		ir_jstr(b, r->id);
-	} else {
-		struct tg_buf id;
-		tg_buf_init(&id);
-		tg_buf_printf(&id, "chatcmpl-%s", r->id != NULL ? r->id : "tollgate");
-		ir_jstr(b, id.p);
-		tg_buf_fini(&id);
-	}
-	tg_buf_printf(b, ",\"object\":\"chat.completion\",\"created\":%lld,\"model\":",
-		      (long long)time(NULL));
-	ir_jstr(b, model);
-	tg_buf_puts(b, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
-	if (any_text || !calls)
-		tg_buf_json_str(b, text.p != NULL ? text.p : "", text.len);
-	else
-		tg_buf_puts(b, "null");
-	tg_buf_puts(b, ",\"refusal\":null");
-	if (thought.len > 0) {
-		/* LiteLLM's extension: the only place reasoning text has in this format */
-		tg_buf_puts(b, ",\"reasoning_content\":");
-		tg_buf_json_str(b, thought.p, thought.len);
-	}
-	if (calls)
-		emit_tool_calls(b, r->parts, r->nparts);
-	tg_buf_printf(b, "},\"logprobs\":null,\"finish_reason\":\"%s\"}],\"usage\":",
-		      ir_openai_stop(r->stop));
-	ir_openai_usage(&r->usage, b);
-	tg_buf_puts(b, "}");
-	tg_buf_fini(&text);
-	tg_buf_fini(&thought);
+	return 0;
 }
+
+static int
+stream_options(struct wire_check *c, int t, struct tg_wire_request *req)
+{
+	static const struct wire_key iu_key[] = { { "include_usage", 0 }, { NULL, 0 } };
+	int iu;
+
+	if (t == -1)
+		return 0;
+	if (!tg_json_is_obj(c->j, t) && !tg_json_is_null(c->j, t))
+		return wire_bad(c, "stream_options: expected an object, got %s",
+				tg_json_kind(c->j, t));
+	req->so_start = (size_t)c->j->tok[t].start;
+	req->so_end = (size_t)c->j->tok[t].end;
+	if (tg_json_is_null(c->j, t)) {
+		req->so_null = true;
+		return 0;
+	}
+	req->so_empty = tg_json_first(c->j, t) == -1;
+	if (wire_members(c, t, iu_key, 1, &iu, "stream_options.") == -1)
+		return -1;
+	if (iu == -1)
+		return 0;
+	if (wire_flag(c, iu, "stream_options.include_usage", &req->include_usage) == -1)
+		return -1;
+	req->iu_start = (size_t)c->j->tok[iu].start;
+	req->iu_end = (size_t)c->j->tok[iu].end;
+	return 0;
+}
+
+enum { K_MODEL = 0, K_MESSAGES, K_MAX_TOKENS, K_MAX_COMPLETION, K_STREAM, K_STREAM_OPTIONS,
+       K_COUNT };
+
+static const struct wire_key root_keys[] = {
+	{ "model", K_MODEL }, { "messages", K_MESSAGES }, { "max_tokens", K_MAX_TOKENS },
+	{ "max_completion_tokens", K_MAX_COMPLETION }, { "stream", K_STREAM },
+	{ "stream_options", K_STREAM_OPTIONS }, { NULL, 0 },
+};
+
+static int
+check(struct wire_check *c, const struct tg_wire_endpoint *ep, struct tg_wire_request *req)
+{
+	int m[K_COUNT];
+
+	(void)ep;
+	/* max_completion_tokens is the newer name and wins over max_tokens */
+	if (wire_members(c, 0, root_keys, K_COUNT, m, "") == -1 ||
+	    wire_model(c, m[K_MODEL], req) == -1 ||
+	    wire_want_array(c, m[K_MESSAGES], "messages", true) == -1 ||
+	    roles_and_media(c, m[K_MESSAGES]) == -1 ||
+	    wire_max_tokens(c, m[K_MAX_TOKENS], "max_tokens", &req->max_tokens) == -1 ||
+	    wire_max_tokens(c, m[K_MAX_COMPLETION], "max_completion_tokens",
+			    &req->max_tokens) == -1 ||
+	    stream_options(c, m[K_STREAM_OPTIONS], req) == -1 ||
+	    wire_flag(c, m[K_STREAM], "stream", &req->stream) == -1)
+		return -1;
+	req->strip_usage_events = !req->include_usage;
+	return 0;
+}
+
+/*
+ * The client's bytes with the model replaced and, for a stream, usage asked
+ * for: the gateway meters every OpenAI stream, which sends usage only when
+ * stream_options.include_usage says so (replaced or inserted).
+ */
+static int
+rewrite(const struct tg_wire_request *req, const char *body, size_t n, const char *model,
+	struct tg_buf *out)
+{
+	struct wire_edit e[2];
+	int ne = 0;
+
+	if (model != NULL && req->model_end > 0)
+		e[ne++] = (struct wire_edit){ req->model_start, req->model_end, NULL };
+	if (req->stream && !req->include_usage) {
+		if (req->iu_end > 0)
+			e[ne++] = (struct wire_edit){ req->iu_start, req->iu_end, "true" };
+		else if (req->so_null)
+			e[ne++] = (struct wire_edit){ req->so_start, req->so_end,
+						      "{\"include_usage\":true}" };
+		else if (req->so_end > 0)
+			e[ne++] = (struct wire_edit){ req->so_start + 1, req->so_start + 1,
+						      req->so_empty ? "\"include_usage\":true" :
+						      "\"include_usage\":true," };
+		else
+			/* the root holds at least "model", so a trailing comma is always valid */
+			e[ne++] = (struct wire_edit){ req->root_open, req->root_open,
+						      "\"stream_options\":{\"include_usage\":true}," };
+	}
+	return wire_splice(body, n, e, ne, model, out);
+}
+
+/* ---- the upstream call ---- */
+
+static int
+call(const char *base_url, const char *model, bool stream, const struct tg_secret *key,
+     tg_wire_header_fn *client_header, void *arg, struct tg_wire_call *out)
+{
+	/* the model and stream flag travel in the body; no client header is passed on */
+	(void)model, (void)stream, (void)client_header, (void)arg;
+	if (wire_call_url(out, "%s/v1/chat/completions", base_url) == -1 ||
+	    wire_call_header(out, "Authorization: Bearer %.*s", (int)key->len, key->value) == -1)
+		return -1;
+	return 0;
+}
+
+const struct wire_family wire_openai = {
+	.family = TG_FAMILY_OPENAI,
+	.name = "openai",
+	.request_id_header = NULL,              /* the OpenAI SDK reads x-request-id */
+	.reply_id_prefix = "chatcmpl-",
+	.error_event = NULL,
+	/* an OpenAI-kind provider also serves Responses (issue 17) */
+	.speaks = 1u << TG_FAMILY_OPENAI | 1u << TG_FAMILY_RESPONSES,
+	.status_529 = false,
+	.endpoint = endpoint,
+	.check = check,
+	.rewrite = rewrite,
+	.read_request = read_request,
+	.write_request = write_request,
+	.read_reply = wire_openai_read_reply,
+	.write_reply = wire_openai_write_reply,
+	.read_reply_usage = wire_openai_reply_usage,
+	.event_without_usage = NULL,
+	.read_event = wire_openai_read_event,
+	.normalise = wire_openai_normalise,
+	.read_error = wire_openai_read_error,
+	.write_error = wire_openai_write_error,
+	.classify = wire_openai_classify,
+	.call = call,
+	.translate_event = wire_openai_translate,
+	.sink = &wire_openai_sink,
+};

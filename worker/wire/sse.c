@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tg_sse.h"
+#include "tg_wire.h"
 
 enum { TARGET_NONE = 0, TARGET_DATA, TARGET_EVENT };
 

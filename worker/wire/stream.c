@@ -1,282 +1,239 @@
 /*
- * Streamed translation, provider side: read one provider SSE event (Anthropic
- * named events, OpenAI chunks, Gemini whole responses) and drive the client
- * writer in xlate_sink.c. Usage accounting of the raw stream stays tg_usage's.
+ * One streamed reply (struct tg_wire_stream): every provider event is read by
+ * the provider family's one usage reader and, when the client speaks another
+ * family, translated through the intermediate calls below (xs_*) into the
+ * client family's events. What the events of each family look like is in its
+ * <family>_stream.c; the relay that moves the bytes is the worker's.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "tg_translate.h"
+#include "family.h"
 #include "stream.h"
 
-struct tg_xlate_stream *
-tg_xlate_stream_new(enum tg_family provider, enum tg_family client,
-		    const char *client_model, bool include_usage)
-{
-	struct tg_xlate_stream *x = calloc(1, sizeof(*x));
+struct tg_wire_stream {
+	const struct wire_family *up;           /* the provider's family */
+	bool                      translating;  /* the client speaks another family */
+	struct wire_usage         usage;        /* the provider's events, read for usage */
+	struct wire_xlate         x;            /* what the client was told, when translating */
+};
 
-	if (x == NULL)
+struct tg_wire_stream *
+tg_wire_stream_new(enum tg_family upstream, const struct tg_wire_request *req)
+{
+	const struct wire_family *up = wire_family(upstream), *client = wire_family(req->family);
+	struct tg_wire_stream *s;
+
+	if (up == NULL || client == NULL)
 		return NULL;
-	x->provider = provider;
-	x->client = client;
-	x->include_usage = include_usage;
-	x->created = (int64_t)time(NULL);
-	x->index = -1;
-	snprintf(x->model, sizeof(x->model), "%s", client_model != NULL ? client_model : "");
-	snprintf(x->id, sizeof(x->id), "%s", client == TG_FAMILY_ANTHROPIC ? "msg_tollgate" :
-		 client == TG_FAMILY_OPENAI ? "chatcmpl-tollgate" : "tollgate");
-	tg_buf_init(&x->args);
-	return x;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	s->up = up;
+	s->translating = up != client;
+	wire_usage_init(&s->usage);
+	s->x.client = client;
+	s->x.include_usage = req->include_usage;
+	s->x.created = (int64_t)time(NULL);
+	s->x.index = -1;
+	snprintf(s->x.model, sizeof(s->x.model), "%s", req->model);
+	snprintf(s->x.id, sizeof(s->x.id), "%stollgate", client->reply_id_prefix);
+	tg_buf_init(&s->x.args);
+	return s;
 }
 
 void
-tg_xlate_stream_free(struct tg_xlate_stream *x)
+tg_wire_stream_free(struct tg_wire_stream *s)
 {
-	if (x == NULL)
+	if (s == NULL)
 		return;
-	tg_buf_fini(&x->args);
-	free(x);
+	tg_buf_fini(&s->x.args);
+	free(s);
 }
 
-/* The response id in the client family's shape (SDKs and clients expect the prefix). */
-static void
-set_id(struct tg_xlate_stream *x, const char *id)
+bool
+tg_wire_stream_translating(const struct tg_wire_stream *s)
 {
-	const char *prefix = x->client == TG_FAMILY_ANTHROPIC ? "msg_" :
-			     x->client == TG_FAMILY_OPENAI ? "chatcmpl-" : "";
+	return s->translating;
+}
+
+enum tg_wire_ev
+tg_wire_stream_event(struct tg_wire_stream *s, const char *name, size_t name_len,
+		     const char *data, size_t data_len, struct tg_buf *out)
+{
+	struct ir_ctx c;
+	char err[64];
+	enum tg_wire_ev ev;
+	bool parsed;
+
+	s->usage.events++;
+	/* most events of a long stream carry neither usage nor errors: pass them unparsed */
+	if (!s->translating && s->up->event_without_usage != NULL &&
+	    s->up->event_without_usage(name, name_len))
+		return TG_WIRE_EV_PLAIN;
+	ir_ctx_init(&c, s->x.client->name, err, sizeof(err));
+	parsed = ir_parse_reply(&c, data, data_len) == 0;
+	ev = s->up->read_event(&s->usage, name, name_len, data, data_len, parsed ? &c.j : NULL);
+	if (ev == TG_WIRE_EV_GARBAGE)
+		s->usage.garbage++;
+	if (s->translating && !s->x.errored && !s->x.closed) {
+		/* the client is told the counts the provider will be billed for, no others */
+		wire_usage_counts(s->up, &s->usage, &s->x.usage);
+		if (ev == TG_WIRE_EV_END && !parsed)
+			xs_close(&s->x, out);
+		else if (parsed)
+			s->up->translate_event(&s->x, &c, out);
+	}
+	ir_ctx_fini(&c);
+	return ev;
+}
+
+void
+tg_wire_stream_finish(struct tg_wire_stream *s, bool completed, struct tg_buf *out)
+{
+	struct wire_xlate *x = &s->x;
+	struct wire_err e = { .status = 502, .own = true };
+
+	if (!s->translating) {
+		/* the client has the provider's own events: only a missing end is ours to say */
+		if (s->usage.saw_marker || s->usage.info.error)
+			return;
+		e.message = completed ? "stream ended early: the provider's stream ended before "
+			    "its end marker" :
+			    "stream ended early: the provider's stream was cut off";
+		wire_stream_error(x->client, out, &e);
+		return;
+	}
+	if (x->closed || x->errored)
+		return;
+	wire_usage_counts(s->up, &s->usage, &x->usage);
+	if (completed && x->stopped) {
+		xs_close(x, out);
+		return;
+	}
+	xs_error(x, out, 502, completed ? "the provider's stream ended before it said how it "
+		 "stopped" : "the provider's stream was cut off");
+}
+
+void
+tg_wire_stream_usage(const struct tg_wire_stream *s, struct tg_usage_info *out)
+{
+	wire_usage_result(s->up, &s->usage, out);
+}
+
+/* ---- the intermediate calls: state here, bytes in the client's sink ---- */
+
+void
+xs_set_id(struct wire_xlate *x, const char *id)
+{
+	const char *prefix = x->client->reply_id_prefix;
 
 	if (id == NULL || id[0] == '\0')
 		return;
+	/* SDKs and clients expect their family's id shape: the provider's id goes inside it */
 	if (strncmp(id, prefix, strlen(prefix)) == 0)
 		prefix = "";
 	snprintf(x->id, sizeof(x->id), "%s%s", prefix, id);
 }
 
-/* ---- Anthropic provider ---- */
-
-static int
-status_of_anthropic(const char *type)
+void
+xs_start(struct wire_xlate *x, struct tg_buf *out)
 {
-	if (type == NULL)
-		return 500;
-	if (strcmp(type, "overloaded_error") == 0)
-		return 529;
-	if (strcmp(type, "rate_limit_error") == 0)
-		return 429;
-	if (strcmp(type, "timeout_error") == 0)
-		return 504;
-	if (strcmp(type, "invalid_request_error") == 0)
-		return 400;
-	return 500;
-}
-
-static void
-from_anthropic(struct tg_xlate_stream *x, struct ir_ctx *c, struct tg_buf *out)
-{
-	struct tg_json *j = &c->j;
-	int t = tg_json_get(j, 0, "type");
-
-	if (t == -1)
+	if (x->started)
 		return;
-	if (tg_json_eq(j, t, "message_start")) {
-		int m = tg_json_get(j, 0, "message");
-		set_id(x, ir_str(c, tg_json_get(j, m, "id")));
-		ir_anthropic_read_usage(c, tg_json_get(j, m, "usage"), &x->usage);
-		xs_start(x, out);
-	} else if (tg_json_eq(j, t, "content_block_start")) {
-		int b = tg_json_get(j, 0, "content_block"), bt = tg_json_get(j, b, "type");
-		x->skip = false;
-		if (bt != -1 && tg_json_eq(j, bt, "text")) {
-			xs_open(x, out, XS_TEXT, NULL, NULL);
-		} else if (bt != -1 && (tg_json_eq(j, bt, "thinking") ||
-					tg_json_eq(j, bt, "redacted_thinking"))) {
-			xs_open(x, out, XS_THINKING, NULL, NULL);
-		} else if (bt != -1 && tg_json_eq(j, bt, "tool_use")) {
-			xs_open(x, out, XS_TOOL, ir_str(c, tg_json_get(j, b, "id")),
-				ir_str(c, tg_json_get(j, b, "name")));
-		} else {
-			/* server tool blocks were refused on the way in; nothing to relay */
-			x->skip = true;
-		}
-	} else if (tg_json_eq(j, t, "content_block_delta")) {
-		int d = tg_json_get(j, 0, "delta"), dt = tg_json_get(j, d, "type");
-		if (x->skip || dt == -1)
-			return;
-		if (tg_json_eq(j, dt, "text_delta"))
-			xs_text(x, out, XS_TEXT, ir_str(c, tg_json_get(j, d, "text")));
-		else if (tg_json_eq(j, dt, "thinking_delta"))
-			xs_text(x, out, XS_THINKING, ir_str(c, tg_json_get(j, d, "thinking")));
-		else if (tg_json_eq(j, dt, "input_json_delta"))
-			xs_delta(x, out, ir_str(c, tg_json_get(j, d, "partial_json")));
-		else if (tg_json_eq(j, dt, "signature_delta"))
-			xs_signature(x, out, ir_str(c, tg_json_get(j, d, "signature")));
-	} else if (tg_json_eq(j, t, "content_block_stop")) {
-		if (!x->skip)
-			xs_close_block(x, out);
-		x->skip = false;
-	} else if (tg_json_eq(j, t, "message_delta")) {
-		const char *sr = ir_str(c, tg_json_get(j, tg_json_get(j, 0, "delta"), "stop_reason"));
-		ir_anthropic_read_usage(c, tg_json_get(j, 0, "usage"), &x->usage);
-		if (sr != NULL)
-			xs_stop(x, out, ir_anthropic_stop_from(sr));
-	} else if (tg_json_eq(j, t, "message_stop")) {
-		xs_close(x, out);
-	} else if (tg_json_eq(j, t, "ping")) {
-		xs_ping(x, out);
-	} else if (tg_json_eq(j, t, "error")) {
-		int e = tg_json_get(j, 0, "error");
-		const char *type = ir_str(c, tg_json_get(j, e, "type"));
-		const char *msg = ir_str(c, tg_json_get(j, e, "message"));
-		xs_error(x, out, status_of_anthropic(type),
-			 x->client == TG_FAMILY_ANTHROPIC ? type : NULL, msg != NULL ? msg : "error");
-	}
-}
-
-/* ---- OpenAI provider ---- */
-
-static void
-from_openai(struct tg_xlate_stream *x, struct ir_ctx *c, struct tg_buf *out)
-{
-	struct tg_json *j = &c->j;
-	int err = tg_json_get(j, 0, "error"), ch, c0, d, tc, fr, u;
-	const char *s;
-
-	if (err != -1 && !tg_json_is_null(j, err)) {
-		const char *msg = ir_str(c, tg_json_get(j, err, "message"));
-		const char *code = ir_str(c, tg_json_get(j, err, "code"));
-		const char *type = ir_str(c, tg_json_get(j, err, "type"));
-		bool rate = (code != NULL && strstr(code, "rate_limit") != NULL) ||
-			    (type != NULL && strstr(type, "rate_limit") != NULL);
-		xs_error(x, out, rate ? 429 : 500, NULL, msg != NULL ? msg : "error");
-		return;
-	}
-	if (!x->started)
-		set_id(x, ir_str(c, tg_json_get(j, 0, "id")));
-	xs_start(x, out);
-	u = tg_json_get(j, 0, "usage");
-	if (u != -1 && !tg_json_is_null(j, u))
-		ir_openai_read_usage(c, u, &x->usage);
-	ch = tg_json_get(j, 0, "choices");
-	c0 = tg_json_first(j, ch);
-	if (c0 == -1)
-		return;
-	d = tg_json_get(j, c0, "delta");
-	xs_text(x, out, XS_THINKING, ir_str(c, ir_get(c, d, "reasoning_content", "reasoning")));
-	xs_text(x, out, XS_TEXT, ir_str(c, tg_json_get(j, d, "content")));
-	if ((s = ir_str(c, tg_json_get(j, d, "refusal"))) != NULL && s[0] != '\0') {
-		xs_text(x, out, XS_TEXT, s);
-		x->stop = IR_STOP_REFUSAL;
-	}
-	tc = tg_json_get(j, d, "tool_calls");
-	for (int e = tg_json_first(j, tc); e != -1; e = tg_json_after(j, tc, e)) {
-		int fn = tg_json_get(j, e, "function");
-		const char *id = ir_str(c, tg_json_get(j, e, "id"));
-		if (id != NULL)
-			xs_open(x, out, XS_TOOL, id, ir_str(c, tg_json_get(j, fn, "name")));
-		if (x->block == XS_TOOL)
-			xs_delta(x, out, ir_str(c, tg_json_get(j, fn, "arguments")));
-	}
-	fr = tg_json_get(j, c0, "finish_reason");
-	if ((s = ir_str(c, fr)) != NULL)
-		xs_stop(x, out, x->stop == IR_STOP_REFUSAL ? IR_STOP_REFUSAL : ir_openai_stop_from(s));
-}
-
-/* ---- Gemini provider ---- */
-
-static void
-from_gemini(struct tg_xlate_stream *x, struct ir_ctx *c, struct tg_buf *out)
-{
-	struct tg_json *j = &c->j;
-	int err = tg_json_get(j, 0, "error"), cands, c0, parts, fr, pf;
-	const char *s;
-
-	if (err != -1) {
-		const char *msg = ir_str(c, tg_json_get(j, err, "message"));
-		int64_t code = 500;
-		if (tg_json_int64(j, tg_json_get(j, err, "code"), &code) == -1 || code < 400 ||
-		    code > 599)
-			code = 500;
-		xs_error(x, out, (int)code, NULL, msg != NULL ? msg : "error");
-		return;
-	}
-	if (!x->started)
-		set_id(x, ir_str(c, tg_json_get(j, 0, "responseId")));
-	ir_gemini_read_usage(c, tg_json_get(j, 0, "usageMetadata"), &x->usage);
-	xs_start(x, out);
-	cands = tg_json_get(j, 0, "candidates");
-	c0 = tg_json_first(j, cands);
-	parts = tg_json_get(j, tg_json_get(j, c0, "content"), "parts");
-	for (int e = tg_json_first(j, parts); e != -1; e = tg_json_after(j, parts, e)) {
-		int t = tg_json_get(j, e, "text"), th = tg_json_get(j, e, "thought");
-		int fc = ir_get(c, e, "functionCall", "function_call");
-		bool thought = false;
-		if (t != -1) {
-			if (th != -1 && tg_json_bool(j, th, &thought) == -1)
-				thought = false;
-			xs_text(x, out, thought ? XS_THINKING : XS_TEXT, ir_str(c, t));
-		} else if (fc != -1) {
-			int a = tg_json_get(j, fc, "args");
-			const char *id = ir_str(c, tg_json_get(j, fc, "id"));
-			if (id == NULL)
-				id = ir_make_id(c, "call_", x->id, x->calls);
-			x->calls++;
-			/* Gemini sends a call whole: open, one fragment, close */
-			xs_open(x, out, XS_TOOL, id, ir_str(c, tg_json_get(j, fc, "name")));
-			xs_delta(x, out, a != -1 && tg_json_is_obj(j, a) ? ir_raw(c, a) : "{}");
-			xs_close_block(x, out);
-		}
-	}
-	pf = tg_json_get(j, 0, "promptFeedback");
-	fr = tg_json_get(j, c0, "finishReason");
-	if ((s = ir_str(c, fr)) != NULL)
-		xs_stop(x, out, ir_gemini_stop_from(s));
-	else if (tg_json_get(j, pf, "blockReason") != -1)
-		xs_stop(x, out, IR_STOP_REFUSAL);
-}
-
-int
-tg_xlate_stream_event(struct tg_xlate_stream *x, const char *event, size_t event_len,
-		      const char *data, size_t data_len, struct tg_buf *out)
-{
-	struct ir_ctx c;
-	char err[64];
-
-	(void)event;
-	(void)event_len;
-	if (x->errored || x->closed)
-		return 0;
-	if (x->provider == TG_FAMILY_OPENAI && data_len == 6 && memcmp(data, "[DONE]", 6) == 0) {
-		xs_close(x, out);
-		return out->failed ? -1 : 0;
-	}
-	ir_ctx_init(&c, x->client, err, sizeof(err));
-	if (ir_parse(&c, data, data_len) == -1) {
-		ir_ctx_fini(&c);
-		return -1;
-	}
-	switch (x->provider) {
-	case TG_FAMILY_ANTHROPIC: from_anthropic(x, &c, out); break;
-	case TG_FAMILY_OPENAI: from_openai(x, &c, out); break;
-	case TG_FAMILY_GEMINI: from_gemini(x, &c, out); break;
-	default:
-		break;
-	}
-	ir_ctx_fini(&c);
-	return out->failed ? -1 : 0;
+	x->started = true;
+	x->client->sink->start(x, out);
 }
 
 void
-tg_xlate_stream_finish(struct tg_xlate_stream *x, bool provider_completed, struct tg_buf *out)
+xs_close_block(struct wire_xlate *x, struct tg_buf *out)
+{
+	if (x->block == WIRE_BLOCK_NONE)
+		return;
+	x->client->sink->close_block(x, out);
+	x->block = WIRE_BLOCK_NONE;
+}
+
+void
+xs_open(struct wire_xlate *x, struct tg_buf *out, enum wire_block kind, const char *id,
+	const char *name)
+{
+	xs_start(x, out);
+	xs_close_block(x, out);
+	x->block = kind;
+	if (kind == WIRE_BLOCK_TOOL) {
+		x->any_tool = true;
+		snprintf(x->tool_id, sizeof(x->tool_id), "%s", id != NULL ? id : "");
+		snprintf(x->tool_name, sizeof(x->tool_name), "%s", name != NULL ? name : "");
+	}
+	x->client->sink->open(x, out);
+}
+
+void
+xs_delta(struct wire_xlate *x, struct tg_buf *out, const char *s)
+{
+	if (x->block == WIRE_BLOCK_NONE || s == NULL || s[0] == '\0')
+		return;
+	x->client->sink->delta(x, out, s);
+}
+
+void
+xs_text(struct wire_xlate *x, struct tg_buf *out, enum wire_block kind, const char *s)
+{
+	if (s == NULL || s[0] == '\0')
+		return;
+	if (x->block != kind)
+		xs_open(x, out, kind, NULL, NULL);
+	xs_delta(x, out, s);
+}
+
+void
+xs_signature(struct wire_xlate *x, struct tg_buf *out, const char *sig)
+{
+	if (x->block != WIRE_BLOCK_THINKING || sig == NULL || x->client->sink->signature == NULL)
+		return;
+	x->client->sink->signature(x, out, sig);
+}
+
+void
+xs_stop(struct wire_xlate *x, struct tg_buf *out, enum ir_stop stop)
+{
+	/* a turn that called a tool stopped to have it called, whatever the provider said */
+	if (stop == IR_STOP_END && x->any_tool)
+		stop = IR_STOP_TOOL;
+	x->stop = stop;
+	x->stopped = true;
+	if (x->client->sink->stop != NULL)
+		x->client->sink->stop(x, out);
+}
+
+void
+xs_close(struct wire_xlate *x, struct tg_buf *out)
 {
 	if (x->closed || x->errored)
 		return;
-	if (provider_completed && x->stopped) {
-		xs_close(x, out);
+	x->closed = true;
+	xs_start(x, out);
+	xs_close_block(x, out);
+	x->client->sink->close(x, out);
+}
+
+void
+xs_error(struct wire_xlate *x, struct tg_buf *out, int status, const char *message)
+{
+	struct wire_err e = { .status = tg_wire_client_status(x->client->family, status),
+			      .message = message };
+
+	if (x->errored || x->closed)
 		return;
-	}
-	xs_error(x, out, 502, "api_error", provider_completed ?
-		 "the provider's stream ended before it said how it stopped" :
-		 "the provider's stream was cut off");
+	x->errored = true;
+	wire_stream_error(x->client, out, &e);
+}
+
+void
+xs_ping(struct wire_xlate *x, struct tg_buf *out)
+{
+	x->client->sink->ping(x, out);
 }

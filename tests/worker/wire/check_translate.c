@@ -1,7 +1,8 @@
 /*
- * Translation between the three families: request mappings and refusals,
- * tool calls round-tripping, the 3 x 3 whole replies read back with tg_usage,
- * and errors. Streams are in check_translate_stream.c.
+ * Translation between the three families (worker/wire/): request mappings and
+ * refusals, tool calls round-tripping, the 3 x 3 whole replies read back with
+ * the client family's usage reader, and provider errors. Streams are in
+ * check_stream.c, the gateway's own errors in check_errors.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,8 +11,7 @@
 #include <check.h>
 
 #include "tg_json.h"
-#include "tg_translate.h"
-#include "tg_usage.h"
+#include "tg_wire.h"
 
 #define A TG_FAMILY_ANTHROPIC
 #define G TG_FAMILY_GEMINI
@@ -29,13 +29,23 @@ parses(const struct tg_buf *b)
 	return true;
 }
 
+/* A client body of family client into the provider's family, as the gateway checked it. */
+static int
+translate(enum tg_family client, enum tg_family provider, const char *body, size_t n,
+	  bool stream, const char *model, struct tg_buf *out, char *err, size_t errlen)
+{
+	struct tg_wire_request req = { .family = client, .stream = stream };
+
+	return tg_wire_upstream_body(&req, body, n, provider, model, out, err, errlen);
+}
+
 /* ---- requests: each row names what the provider body must contain ---- */
 
 struct req_row {
 	const char *name;
 	enum tg_family client, provider;
 	const char *body;
-	bool stream;                    /* Gemini client only */
+	bool stream;                    /* as the gateway checked it (Gemini: its URL) */
 	const char *want[6];            /* substrings of the provider body */
 	const char *refuse;             /* substring of the refusal, or NULL */
 };
@@ -49,7 +59,7 @@ static const struct req_row reqs[] = {
 	    "\"stop_sequences\":[\"END\"]", "\"temperature\":0.5" }, NULL },
 	{ "openai->anthropic stream and limits", O, A,
 	  "{\"model\":\"x\",\"max_completion_tokens\":100,\"stream\":true,\"stream_options\":"
-	  "{\"include_usage\":true},\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", false,
+	  "{\"include_usage\":true},\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", true,
 	  { "\"max_tokens\":100", "\"stream\":true" }, NULL },
 	{ "openai->anthropic reasoning effort", O, A,
 	  "{\"model\":\"x\",\"max_completion_tokens\":1000,\"reasoning_effort\":\"medium\","
@@ -76,7 +86,7 @@ static const struct req_row reqs[] = {
 	  "{\"model\":\"x\",\"messages\":[{\"role\":\"developer\",\"content\":\"Be brief.\"},"
 	  "{\"role\":\"user\",\"content\":\"Hi\"},{\"role\":\"assistant\",\"content\":\"Hello\"},"
 	  "{\"role\":\"user\",\"content\":\"Bye\"}],\"max_tokens\":50,\"top_p\":0.9,"
-	  "\"reasoning_effort\":\"low\",\"stream\":true}", false,
+	  "\"reasoning_effort\":\"low\",\"stream\":true}", true,
 	  { "\"systemInstruction\":{\"parts\":[{\"text\":\"Be brief.\"}]}",
 	    "{\"role\":\"model\",\"parts\":[{\"text\":\"Hello\"}]}",
 	    "\"maxOutputTokens\":50", "\"topP\":0.9",
@@ -102,7 +112,7 @@ static const struct req_row reqs[] = {
 	  "{\"model\":\"x\",\"max_tokens\":256,\"system\":\"Answer briefly.\","
 	  "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"stream\":true,"
 	  "\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":4096},\"metadata\":{\"user_id\":\"u1\"}}",
-	  false,
+	  true,
 	  { "\"model\":\"gpt-up\"", "{\"role\":\"system\",\"content\":\"Answer briefly.\"},{\"role\":\"user\",\"content\":\"Hi\"}",
 	    "\"max_completion_tokens\":256", "\"stream\":true,\"stream_options\":{\"include_usage\":true}",
 	    "\"reasoning_effort\":\"high\"", "\"user\":\"u1\"" }, NULL },
@@ -198,6 +208,28 @@ static const struct req_row reqs[] = {
 	  "\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"[1]\"}}]}]}", false, { NULL },
 	  "function.arguments of f is not a JSON object" },
 	{ "not json", O, A, "{\"model\":", false, { NULL }, "invalid JSON" },
+	/* issue 12: a string no UTF-8 can hold is named as such, not as "out of memory" */
+	{ "lone surrogate openai->anthropic", O, A,
+	  "{\"model\":\"x\",\"messages\":[{\"role\":\"user\",\"content\":\"a\\ud800b\"}]}", false,
+	  { NULL }, "unpaired UTF-16 surrogate" },
+	{ "lone low surrogate anthropic->gemini", A, G,
+	  "{\"model\":\"x\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":"
+	  "[{\"type\":\"text\",\"text\":\"\\udc00\"}]}]}", false, { NULL }, "unpaired UTF-16 surrogate" },
+	{ "surrogate in an optional field", O, G,
+	  "{\"model\":\"x\",\"user\":\"\\ud83d\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}]}",
+	  false, { NULL }, "unpaired UTF-16 surrogate" },
+	{ "surrogate pair is fine", O, A,
+	  "{\"model\":\"x\",\"messages\":[{\"role\":\"user\",\"content\":\"\\ud83d\\ude00\"}]}", false,
+	  { "\"text\":\"\xf0\x9f\x98\x80\"" }, NULL },
+	/* limits no sum may overflow: refused with the field and the range */
+	{ "huge thinking budget", A, G,
+	  "{\"model\":\"x\",\"max_tokens\":5,\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":"
+	  "9223372036854775807},\"messages\":[]}", false, { NULL },
+	  "budget_tokens: expected an integer from 0 to 1000000000" },
+	{ "huge gemini thinking budget", G, A,
+	  "{\"contents\":[],\"generationConfig\":{\"thinkingConfig\":{\"thinkingBudget\":"
+	  "9223372036854775807}}}", false, { NULL },
+	  "thinkingConfig.thinkingBudget: expected an integer from -1 to 1000000000" },
 };
 
 START_TEST(request_rows)
@@ -210,9 +242,8 @@ START_TEST(request_rows)
 	int rc;
 
 	tg_buf_init(&out);
-	rc = tg_translate_request(row->client, row->provider, row->body, strlen(row->body),
-				  row->client == G ? "gemini-2.5-flash" : NULL, row->stream, model,
-				  &out, err, sizeof(err));
+	rc = translate(row->client, row->provider, row->body, strlen(row->body), row->stream, model,
+		       &out, err, sizeof(err));
 	if (row->refuse != NULL) {
 		ck_assert_msg(rc == -1, "%s: translated to %s", row->name, out.p);
 		ck_assert_msg(strstr(err, row->refuse) != NULL, "%s: said '%s'", row->name, err);
@@ -246,10 +277,10 @@ START_TEST(tool_calls_round_trip)
 	tg_buf_init(&ant);
 	tg_buf_init(&back);
 	tg_buf_init(&gem);
-	ck_assert_msg(tg_translate_request(O, A, body, strlen(body), NULL, false, "c", &ant, err,
-					   sizeof(err)) == 0, "%s", err);
-	ck_assert_msg(tg_translate_request(A, O, ant.p, ant.len, NULL, false, "g", &back, err,
-					   sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(translate(O, A, body, strlen(body), false, "c", &ant, err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_msg(translate(A, O, ant.p, ant.len, false, "g", &back, err, sizeof(err)) == 0,
+		      "%s", err);
 	ck_assert_msg(strstr(back.p, "\"tool_calls\":[{\"id\":\"call_A\",\"type\":\"function\",\"function\":"
 			     "{\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\":\\\"Paris\\\",\\\"n\\\":[1,2]}\"}},"
 			     "{\"id\":\"call_B\",\"type\":\"function\",\"function\":{\"name\":\"get_time\","
@@ -258,8 +289,8 @@ START_TEST(tool_calls_round_trip)
 			     "{\"role\":\"tool\",\"tool_call_id\":\"call_B\",\"content\":\"noon\"}") != NULL,
 		      "%s", back.p);
 	/* Anthropic -> Gemini: both results in one user turn, named after their calls */
-	ck_assert_msg(tg_translate_request(A, G, ant.p, ant.len, NULL, false, "m", &gem, err,
-					   sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(translate(A, G, ant.p, ant.len, false, "m", &gem, err, sizeof(err)) == 0,
+		      "%s", err);
 	ck_assert_msg(strstr(gem.p, "{\"role\":\"user\",\"parts\":[{\"functionResponse\":{\"name\":\"get_weather\","
 			     "\"response\":{\"content\":\"sunny\"}}},{\"functionResponse\":{\"name\":\"get_time\","
 			     "\"response\":{\"content\":\"noon\"}}}]}") != NULL, "%s", gem.p);
@@ -269,7 +300,7 @@ START_TEST(tool_calls_round_trip)
 }
 END_TEST
 
-/* ---- whole replies: each provider fixture into each client, read back with tg_usage ---- */
+/* ---- whole replies: each provider fixture into each client, read back with its usage reader ---- */
 
 struct resp_fixture {
 	enum tg_family provider;
@@ -335,10 +366,10 @@ START_TEST(response_matrix)
 	const char *names[] = { "anthropic", "gemini", "openai" };
 
 	tg_buf_init(&out);
-	ck_assert_int_eq(tg_translate_response(f->provider, client, f->body, strlen(f->body),
-					       "asked-model", &out), 0);
+	ck_assert_int_eq(tg_wire_translate_reply(f->provider, client, f->body, strlen(f->body),
+						 "asked-model", &out), 0);
 	ck_assert_msg(parses(&out), "%s: %s", names[client], out.p);
-	ck_assert_int_eq(tg_usage_from_json(client, out.p, out.len, &info), 0);
+	ck_assert_int_eq(tg_wire_reply_usage(client, out.p, out.len, &info), 0);
 	ck_assert_msg(info.usage.complete, "%s: %s", names[client], out.p);
 	ck_assert_msg(strcmp(info.stop_reason, f->stop[client]) == 0, "%s: stop %s in %s",
 		      names[client], info.stop_reason, out.p);
@@ -373,23 +404,65 @@ START_TEST(response_refusal_and_thinking_shapes)
 	struct tg_buf out;
 
 	tg_buf_init(&out);
-	ck_assert_int_eq(tg_translate_response(G, O, blocked, strlen(blocked), "m", &out), 0);
+	ck_assert_int_eq(tg_wire_translate_reply(G, O, blocked, strlen(blocked), "m", &out), 0);
 	ck_assert_msg(strstr(out.p, "\"finish_reason\":\"content_filter\"") != NULL, "%s", out.p);
 	tg_buf_reset(&out);
-	ck_assert_int_eq(tg_translate_response(G, A, blocked, strlen(blocked), "m", &out), 0);
+	ck_assert_int_eq(tg_wire_translate_reply(G, A, blocked, strlen(blocked), "m", &out), 0);
 	ck_assert_msg(strstr(out.p, "\"stop_reason\":\"refusal\"") != NULL, "%s", out.p);
 	tg_buf_reset(&out);
-	ck_assert_int_eq(tg_translate_response(A, O, ant, strlen(ant), "m", &out), 0);
+	ck_assert_int_eq(tg_wire_translate_reply(A, O, ant, strlen(ant), "m", &out), 0);
 	ck_assert_msg(strstr(out.p, "\"reasoning_content\":\"Hmm\"") != NULL, "%s", out.p);
 	ck_assert_msg(strstr(out.p, "\"finish_reason\":\"content_filter\"") != NULL, "%s", out.p);
 	ck_assert_msg(strstr(out.p, "\"id\":\"chatcmpl-msg_1\"") != NULL, "%s", out.p);
 	tg_buf_reset(&out);
-	ck_assert_int_eq(tg_translate_response(A, G, ant, strlen(ant), "m", &out), 0);
+	ck_assert_int_eq(tg_wire_translate_reply(A, G, ant, strlen(ant), "m", &out), 0);
 	ck_assert_msg(strstr(out.p, "{\"text\":\"Hmm\",\"thought\":true},{\"text\":\"Hi\"}") != NULL,
 		      "%s", out.p);
 	tg_buf_reset(&out);
-	ck_assert_int_eq(tg_translate_response(O, A, "[1]", 3, "m", &out), -1);
-	ck_assert_int_eq(tg_translate_response(O, A, "{\"x\":1}", 7, "m", &out), -1);
+	ck_assert_int_eq(tg_wire_translate_reply(O, A, "[1]", 3, "m", &out), -1);
+	ck_assert_int_eq(tg_wire_translate_reply(O, A, "{\"x\":1}", 7, "m", &out), -1);
+	tg_buf_fini(&out);
+}
+END_TEST
+
+/*
+ * issue 11: billing and translation read Gemini usage with one reader. Prompt
+ * 100 with a tool-use prompt of 20, candidates 50, thoughts 30, total 170: the
+ * total shows the thoughts inside the candidates, so 50 output tokens are
+ * billed, and every client family is told 50 (and a total of 170), not 80.
+ */
+START_TEST(gemini_usage_billed_is_usage_told)
+{
+	static const char body[] =
+		"{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"x\"}],\"role\":\"model\"},"
+		"\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":100,"
+		"\"toolUsePromptTokenCount\":20,\"candidatesTokenCount\":50,\"thoughtsTokenCount\":30,"
+		"\"totalTokenCount\":170},\"responseId\":\"r\"}";
+	struct tg_usage_info billed, told;
+	struct tg_buf out;
+
+	ck_assert_int_eq(tg_wire_reply_usage(G, body, strlen(body), &billed), 0);
+	ck_assert_int_eq(billed.usage.output, 50);
+	ck_assert_int_eq(billed.usage.input, 120);
+	ck_assert_int_eq(billed.usage.reasoning, 30);
+	tg_buf_init(&out);
+	for (int f = 0; f < 3; f++) {
+		tg_buf_reset(&out);
+		ck_assert_int_eq(tg_wire_translate_reply(G, (enum tg_family)f, body, strlen(body), "m",
+							 &out), 0);
+		ck_assert_int_eq(tg_wire_reply_usage((enum tg_family)f, out.p, out.len, &told), 0);
+		ck_assert_msg(told.usage.output == billed.usage.output &&
+			      told.usage.input == billed.usage.input &&
+			      told.usage.reasoning == billed.usage.reasoning,
+			      "billed %lld/%lld/%lld, told %lld/%lld/%lld: %s",
+			      (long long)billed.usage.input, (long long)billed.usage.output,
+			      (long long)billed.usage.reasoning, (long long)told.usage.input,
+			      (long long)told.usage.output, (long long)told.usage.reasoning, out.p);
+	}
+	tg_buf_reset(&out);
+	ck_assert_int_eq(tg_wire_translate_reply(G, O, body, strlen(body), "m", &out), 0);
+	ck_assert_msg(strstr(out.p, "\"prompt_tokens\":120,\"completion_tokens\":50,"
+			     "\"total_tokens\":170") != NULL, "%s", out.p);
 	tg_buf_fini(&out);
 }
 END_TEST
@@ -406,34 +479,35 @@ START_TEST(errors_keep_the_message)
 	struct tg_usage_info info;
 
 	tg_buf_init(&out);
-	tg_translate_error(A, 429, gem, strlen(gem), &out);
+	tg_wire_provider_error(G, A, 429, gem, strlen(gem), &out);
 	ck_assert_str_eq(out.p, "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\","
 			 "\"message\":\"You exceeded your current quota\"}}");
 	tg_buf_reset(&out);
-	tg_translate_error(O, 529, ant, strlen(ant), &out);
+	tg_wire_provider_error(A, O, 529, ant, strlen(ant), &out);
 	ck_assert_str_eq(out.p, "{\"error\":{\"message\":\"Overloaded\",\"type\":\"server_error\","
 			 "\"param\":null,\"code\":null}}");
 	tg_buf_reset(&out);
-	tg_translate_error(G, 529, ant, strlen(ant), &out);
+	tg_wire_provider_error(A, G, 529, ant, strlen(ant), &out);
 	ck_assert_str_eq(out.p, "{\"error\":{\"code\":503,\"message\":\"Overloaded\",\"status\":\"UNAVAILABLE\"}}");
-	ck_assert_int_eq(tg_usage_from_json(G, out.p, out.len, &info), 0);
+	ck_assert_int_eq(tg_wire_reply_usage(G, out.p, out.len, &info), 0);
 	ck_assert(info.error);
 	tg_buf_reset(&out);
-	tg_translate_error(G, 400, "<html>bad</html>", 16, &out);
+	tg_wire_provider_error(A, G, 400, "<html>bad</html>", 16, &out);
 	ck_assert_str_eq(out.p, "{\"error\":{\"code\":400,\"message\":\"the provider answered HTTP 400\","
 			 "\"status\":\"INVALID_ARGUMENT\"}}");
-	ck_assert_int_eq(tg_translate_status(O, 529), 503);
-	ck_assert_int_eq(tg_translate_status(A, 529), 529);
+	ck_assert_int_eq(tg_wire_client_status(O, 529), 503);
+	ck_assert_int_eq(tg_wire_client_status(G, 529), 503);
+	ck_assert_int_eq(tg_wire_client_status(A, 529), 529);
 	tg_buf_fini(&out);
 }
 END_TEST
 
-Suite *tg_translate_suite(void);
+Suite *tg_wire_translate_suite(void);
 
 Suite *
-tg_translate_suite(void)
+tg_wire_translate_suite(void)
 {
-	Suite *s = suite_create("translate");
+	Suite *s = suite_create("wire_translate");
 	TCase *tr = tcase_create("request");
 	TCase *tp = tcase_create("response");
 
@@ -444,6 +518,7 @@ tg_translate_suite(void)
 	tcase_set_timeout(tp, 10);
 	tcase_add_loop_test(tp, response_matrix, 0, (int)(sizeof(resps) / sizeof(resps[0])) * NCLIENTS);
 	tcase_add_test(tp, response_refusal_and_thinking_shapes);
+	tcase_add_test(tp, gemini_usage_billed_is_usage_told);
 	tcase_add_test(tp, errors_keep_the_message);
 	suite_add_tcase(s, tp);
 	return s;

@@ -1,7 +1,8 @@
 /*
- * Streamed translation: realistic provider SSE (reference/providers.md) fed
- * event by event into each client family; the client's bytes are read back
- * with tg_sse and tg_usage and checked the way each official SDK checks them.
+ * Streamed translation (worker/wire/): realistic provider SSE
+ * (reference/providers.md) fed event by event into each client family; the
+ * client's bytes are read back with tg_sse and the client family's usage
+ * reader, and checked the way each official SDK checks them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,9 +11,7 @@
 #include <check.h>
 
 #include "tg_json.h"
-#include "tg_sse.h"
-#include "tg_translate.h"
-#include "tg_usage.h"
+#include "tg_wire.h"
 
 #define A TG_FAMILY_ANTHROPIC
 #define G TG_FAMILY_GEMINI
@@ -115,7 +114,7 @@ static const struct stream_fixture fixtures[] = {
 /* ---- feeding the provider's bytes ---- */
 
 struct feed {
-	struct tg_xlate_stream *x;
+	struct tg_wire_stream *x;
 	struct tg_buf *out;
 	int bad;
 };
@@ -125,16 +124,31 @@ on_provider_event(const struct tg_sse_event *ev, void *arg)
 {
 	struct feed *f = arg;
 
-	if (tg_xlate_stream_event(f->x, ev->event, ev->event_len, ev->data, ev->data_len,
-				  f->out) == -1)
+	if (tg_wire_stream_event(f->x, ev->event, ev->event_len, ev->data, ev->data_len,
+				 f->out) == TG_WIRE_EV_GARBAGE || f->out->failed)
 		f->bad++;
+}
+
+/* A stream from provider to client, the client asking for the usage chunk or not. */
+static struct tg_wire_stream *
+stream_new(enum tg_family provider, enum tg_family client, const char *model, bool include_usage)
+{
+	struct tg_wire_request req = { .family = client, .include_usage = include_usage };
+	struct tg_wire_stream *x;
+
+	snprintf(req.model, sizeof(req.model), "%s", model);
+	x = tg_wire_stream_new(provider, &req);
+	ck_assert_ptr_nonnull(x);
+	ck_assert(tg_wire_stream_translating(x) == (provider != client));
+	return x;
 }
 
 /* ---- reading the client's bytes back ---- */
 
 struct client_view {
 	enum tg_family family;
-	struct tg_usage_stream ust;
+	struct tg_wire_stream *ust;     /* the client family's own reader, relaying */
+	struct tg_buf ignored;
 	struct tg_buf text;
 	int events, bad_json, bad_frame, errors;
 	bool role, finish, done, usage_chunk;
@@ -186,8 +200,8 @@ on_client_event(const struct tg_sse_event *ev, void *arg)
 	char err[64];
 
 	v->events++;
-	if (tg_usage_stream_event(&v->ust, ev->event, ev->event_len, ev->data, ev->data_len) ==
-	    TG_USAGE_EV_ERROR)
+	if (tg_wire_stream_event(v->ust, ev->event, ev->event_len, ev->data, ev->data_len,
+				 &v->ignored) == TG_WIRE_EV_ERROR)
 		v->errors++;
 	/* Anthropic's SDK needs every event named; Gemini's drops named ones */
 	if ((v->family == A) != (ev->event_len > 0))
@@ -218,26 +232,35 @@ run(const struct stream_fixture *f, enum tg_family client, size_t step,
 	struct feed fd = { .out = out };
 	size_t n = strlen(f->sse);
 
-	fd.x = tg_xlate_stream_new(f->provider, client, "asked-model", true);
-	ck_assert_ptr_nonnull(fd.x);
+	fd.x = stream_new(f->provider, client, "asked-model", true);
 	tg_sse_init(&in, 0);
 	for (size_t k = 0; k < n; k += step)
 		ck_assert_int_eq(tg_sse_feed(&in, f->sse + k, k + step > n ? n - k : step,
 					     on_provider_event, &fd), 0);
-	tg_xlate_stream_finish(fd.x, f->completed, out);
-	tg_xlate_stream_free(fd.x);
+	tg_wire_stream_finish(fd.x, f->completed, out);
+	tg_wire_stream_free(fd.x);
 	tg_sse_fini(&in);
 	ck_assert_int_eq(fd.bad, 0);
 	ck_assert(!out->failed);
 
 	memset(v, 0, sizeof(*v));
 	v->family = client;
-	tg_usage_stream_init(&v->ust, client);
+	v->ust = stream_new(client, client, "asked-model", true);
+	tg_buf_init(&v->ignored);
 	tg_buf_init(&v->text);
 	tg_sse_init(&back, 0);
 	ck_assert_int_eq(tg_sse_feed(&back, out->p, out->len, on_client_event, v), 0);
 	ck_assert_msg(!tg_sse_pending(&back), "the client stream ends mid-event");
 	tg_sse_fini(&back);
+	ck_assert_uint_eq(v->ignored.len, 0);
+}
+
+static void
+view_fini(struct client_view *v)
+{
+	tg_wire_stream_free(v->ust);
+	tg_buf_fini(&v->ignored);
+	tg_buf_fini(&v->text);
 }
 
 START_TEST(stream_matrix)
@@ -249,9 +272,12 @@ START_TEST(stream_matrix)
 	struct tg_usage_info info;
 	struct tg_buf out;
 
+	/* a stream in its own family is relayed as it is, not translated */
+	if (client == f->provider)
+		return;
 	tg_buf_init(&out);
 	run(f, client, 1u << 20, &v, &out);
-	tg_usage_stream_finish(&v.ust, &info);
+	tg_wire_stream_usage(v.ust, &info);
 	ck_assert_msg(v.bad_json == 0 && v.bad_frame == 0, "%s -> %s: bad events in\n%s", f->name,
 		      names[client], out.p);
 	ck_assert_msg(strcmp(v.text.p != NULL ? v.text.p : "", f->text) == 0,
@@ -286,7 +312,7 @@ START_TEST(stream_matrix)
 	}
 	if (client == A && f->stop[A] != NULL)
 		ck_assert_msg(strstr(out.p, "event: message_stop") != NULL, "%s", out.p);
-	tg_buf_fini(&v.text);
+	view_fini(&v);
 	tg_buf_fini(&out);
 }
 END_TEST
@@ -304,8 +330,8 @@ START_TEST(stream_chunking_does_not_matter)
 	run(f, O, 1, &v2, &b);
 	ck_assert_uint_eq(a.len, b.len);
 	ck_assert_int_eq(v1.events, v2.events);
-	tg_buf_fini(&v1.text);
-	tg_buf_fini(&v2.text);
+	view_fini(&v1);
+	view_fini(&v2);
 	tg_buf_fini(&a);
 	tg_buf_fini(&b);
 }
@@ -318,32 +344,35 @@ START_TEST(stream_first_byte_and_include_usage)
 				    "\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}";
 	static const char delta[] = "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
 				    "\"max_tokens\"},\"usage\":{\"output_tokens\":7}}";
-	struct tg_xlate_stream *x = tg_xlate_stream_new(A, O, "m", false);
+	struct tg_wire_stream *x = stream_new(A, O, "m", false);
 	struct tg_buf out;
 
 	tg_buf_init(&out);
-	ck_assert_int_eq(tg_xlate_stream_event(x, "message_start", 13, start, strlen(start), &out), 0);
+	ck_assert_int_eq(tg_wire_stream_event(x, "message_start", 13, start, strlen(start), &out),
+			 TG_WIRE_EV_PLAIN);
 	ck_assert_msg(strstr(out.p, "\"delta\":{\"role\":\"assistant\",\"content\":\"\"}") != NULL,
 		      "%s", out.p);
-	ck_assert_int_eq(tg_xlate_stream_event(x, "x", 1, "not json", 8, &out), -1);
 	tg_buf_reset(&out);
-	ck_assert_int_eq(tg_xlate_stream_event(x, "message_delta", 13, delta, strlen(delta), &out), 0);
+	ck_assert_int_eq(tg_wire_stream_event(x, "x", 1, "not json", 8, &out), TG_WIRE_EV_GARBAGE);
+	ck_assert_uint_eq(out.len, 0);
+	ck_assert_int_eq(tg_wire_stream_event(x, "message_delta", 13, delta, strlen(delta), &out),
+			 TG_WIRE_EV_PLAIN);
 	ck_assert_msg(strstr(out.p, "\"finish_reason\":\"length\"") != NULL, "%s", out.p);
-	tg_xlate_stream_finish(x, true, &out);
+	tg_wire_stream_finish(x, true, &out);
 	ck_assert_msg(strstr(out.p, "\"usage\"") == NULL, "usage chunk not asked for: %s", out.p);
 	ck_assert_msg(strstr(out.p, "data: [DONE]\n\n") != NULL, "%s", out.p);
-	tg_xlate_stream_free(x);
-	tg_xlate_stream_free(NULL);
+	tg_wire_stream_free(x);
+	tg_wire_stream_free(NULL);
 	tg_buf_fini(&out);
 }
 END_TEST
 
-Suite *tg_translate_stream_suite(void);
+Suite *tg_wire_stream_suite(void);
 
 Suite *
-tg_translate_stream_suite(void)
+tg_wire_stream_suite(void)
 {
-	Suite *s = suite_create("translate_stream");
+	Suite *s = suite_create("wire_stream");
 	TCase *tc = tcase_create("stream");
 
 	tcase_set_timeout(tc, 20);

@@ -10,7 +10,7 @@
 #include <check.h>
 
 #include "tg_buf.h"
-#include "tg_sse.h"
+#include "tg_wire.h"
 
 /* Events rendered one per line as name|data|start-end, for comparing whole runs. */
 static void
@@ -295,12 +295,12 @@ START_TEST(long_stream_stays_bounded)
 }
 END_TEST
 
-Suite *tg_sse_suite(void);
+Suite *tg_wire_sse_suite(void);
 
 Suite *
-tg_sse_suite(void)
+tg_wire_sse_suite(void)
 {
-	Suite *s = suite_create("sse");
+	Suite *s = suite_create("wire_sse");
 	TCase *tc = tcase_create("core");
 
 	tcase_set_timeout(tc, 10);

@@ -1,7 +1,8 @@
 /*
- * Usage extraction per family from whole JSON bodies and from SSE streams
- * (reference/providers.md bytes), with every stream also fed split at each
- * byte boundary and one byte at a time: the result must never depend on chunking.
+ * The one usage reader per family (worker/wire/), on whole JSON bodies and on
+ * SSE streams relayed as they are (reference/providers.md bytes), with every
+ * stream also fed split at each byte boundary and one byte at a time: the
+ * result must never depend on chunking.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,14 +10,13 @@
 
 #include <check.h>
 
-#include "tg_sse.h"
-#include "tg_usage.h"
+#include "tg_wire.h"
 
 struct want {
 	int64_t input, output, reasoning, cache_read, cache_write;
 	bool complete, error;
 	const char *stop, *id, *error_type;
-	int usage_only, done, errors, garbage;     /* events of each kind */
+	int usage_only, end, errors, garbage;      /* events of each kind */
 };
 
 struct fixture {
@@ -138,7 +138,7 @@ START_TEST(json_bodies)
 	const struct fixture *f = &bodies[_i];
 	struct tg_usage_info info;
 
-	ck_assert_int_eq(tg_usage_from_json(f->family, f->body, strlen(f->body), &info), 0);
+	ck_assert_int_eq(tg_wire_reply_usage(f->family, f->body, strlen(f->body), &info), 0);
 	check_info(f->name, &info, &f->want);
 }
 END_TEST
@@ -149,7 +149,7 @@ START_TEST(json_not_an_object)
 	struct tg_usage_info info;
 
 	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
-		ck_assert_int_eq(tg_usage_from_json(TG_FAMILY_OPENAI, bad[k], strlen(bad[k]), &info),
+		ck_assert_int_eq(tg_wire_reply_usage(TG_FAMILY_OPENAI, bad[k], strlen(bad[k]), &info),
 				 -1);
 		ck_assert_int_eq(info.usage.input, 0);
 		ck_assert(!info.usage.complete);
@@ -164,16 +164,11 @@ START_TEST(error_text_is_printable_and_bounded)
 	struct tg_usage_info info;
 	size_t n;
 
-	n = (size_t)snprintf(body, sizeof(body), "{\"error\":{\"message\":\"a\\nbc%s\",\"type\":\"x\"}}",
-			     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-			     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-			     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-			     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-			     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-			     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-			     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-			     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
-	ck_assert_int_eq(tg_usage_from_json(TG_FAMILY_OPENAI, body, n, &info), 0);
+	n = (size_t)snprintf(body, sizeof(body), "{\"error\":{\"message\":\"a\\nbc");
+	for (int k = 0; k < 120; k++)
+		n += (size_t)snprintf(body + n, sizeof(body) - n, "\xc3\xa9");
+	n += (size_t)snprintf(body + n, sizeof(body) - n, "\",\"type\":\"x\"}}");
+	ck_assert_int_eq(tg_wire_reply_usage(TG_FAMILY_OPENAI, body, n, &info), 0);
 	ck_assert(info.error);
 	ck_assert(strncmp(info.error_message, "a bc\xc3\xa9", 6) == 0);
 	n = strlen(info.error_message);
@@ -208,7 +203,7 @@ static const struct fixture streams[] = {
 	  "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\","
 	  "\"stop_sequence\":null},\"usage\":{\"output_tokens\":4}}\n\n"
 	  "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
-	  { 14, 4, 0, 0, 0, true, false, "end_turn", "msg_01ABC", NULL, 0, 0, 0, 0 } },
+	  { 14, 4, 0, 0, 0, true, false, "end_turn", "msg_01ABC", NULL, 0, 1, 0, 0 } },
 	{ "anthropic delta overrides input and cache", TG_FAMILY_ANTHROPIC,
 	  "event: message_start\r\n"
 	  "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_7\",\"usage\":{\"input_tokens\":14,"
@@ -221,7 +216,7 @@ static const struct fixture streams[] = {
 	  "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":"
 	  "{\"output_tokens\":106,\"output_tokens_details\":{\"thinking_tokens\":67}}}\r\n\r\n"
 	  "event: message_stop\r\ndata: {\"type\":\"message_stop\"}\r\n\r\n",
-	  { 28, 106, 67, 900, 0, true, false, "end_turn", "msg_7", NULL, 0, 0, 0, 0 } },
+	  { 28, 106, 67, 900, 0, true, false, "end_turn", "msg_7", NULL, 0, 1, 0, 0 } },
 	{ "anthropic truncated", TG_FAMILY_ANTHROPIC,
 	  "event: message_start\n"
 	  "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_8\",\"usage\":{\"input_tokens\":14,"
@@ -327,8 +322,9 @@ static const struct fixture streams[] = {
 };
 
 struct run {
-	struct tg_usage_stream st;
-	int usage_only, done, errors, garbage;
+	struct tg_wire_stream *st;
+	struct tg_buf out;          /* a stream not translated adds nothing while it runs */
+	int usage_only, end, errors, garbage;
 };
 
 static void
@@ -336,13 +332,26 @@ on_event(const struct tg_sse_event *ev, void *arg)
 {
 	struct run *r = arg;
 
-	switch (tg_usage_stream_event(&r->st, ev->event, ev->event_len, ev->data, ev->data_len)) {
-	case TG_USAGE_EV_USAGE_ONLY: r->usage_only++; break;
-	case TG_USAGE_EV_DONE: r->done++; break;
-	case TG_USAGE_EV_ERROR: r->errors++; break;
-	case TG_USAGE_EV_GARBAGE: r->garbage++; break;
-	case TG_USAGE_EV_PLAIN: break;
+	switch (tg_wire_stream_event(r->st, ev->event, ev->event_len, ev->data, ev->data_len,
+				     &r->out)) {
+	case TG_WIRE_EV_USAGE_ONLY: r->usage_only++; break;
+	case TG_WIRE_EV_END: r->end++; break;
+	case TG_WIRE_EV_ERROR: r->errors++; break;
+	case TG_WIRE_EV_GARBAGE: r->garbage++; break;
+	case TG_WIRE_EV_PLAIN: break;
 	}
+}
+
+/* A stream relayed as it is: the client speaks the provider's family. */
+static struct tg_wire_stream *
+relayed(enum tg_family f)
+{
+	struct tg_wire_request req = { .family = f, .model = "m" };
+	struct tg_wire_stream *st = tg_wire_stream_new(f, &req);
+
+	ck_assert_ptr_nonnull(st);
+	ck_assert(!tg_wire_stream_translating(st));
+	return st;
 }
 
 /* Feed f->body cut at cuts[0..ncut) and check the outcome. */
@@ -355,7 +364,8 @@ run_stream(const struct fixture *f, const size_t *cuts, size_t ncut, const char 
 	size_t n = strlen(f->body), at = 0;
 	char name[160];
 
-	tg_usage_stream_init(&r.st, f->family);
+	r.st = relayed(f->family);
+	tg_buf_init(&r.out);
 	tg_sse_init(&p, 0);
 	for (size_t k = 0; k <= ncut; k++) {
 		size_t to = k < ncut ? cuts[k] : n;
@@ -363,13 +373,16 @@ run_stream(const struct fixture *f, const size_t *cuts, size_t ncut, const char 
 		at = to;
 	}
 	tg_sse_fini(&p);
-	tg_usage_stream_finish(&r.st, &info);
+	tg_wire_stream_usage(r.st, &info);
 	snprintf(name, sizeof(name), "%s (%s)", f->name, how);
 	check_info(name, &info, &f->want);
+	ck_assert_msg(r.out.len == 0, "%s: wrote %s", name, r.out.p);
 	ck_assert_msg(r.usage_only == f->want.usage_only, "%s: usage_only %d", name, r.usage_only);
-	ck_assert_msg(r.done == f->want.done, "%s: done %d", name, r.done);
+	ck_assert_msg(r.end == f->want.end, "%s: end %d", name, r.end);
 	ck_assert_msg(r.errors == f->want.errors, "%s: errors %d", name, r.errors);
 	ck_assert_msg(r.garbage == f->want.garbage, "%s: garbage %d", name, r.garbage);
+	tg_wire_stream_free(r.st);
+	tg_buf_fini(&r.out);
 }
 
 START_TEST(stream_whole)
@@ -408,26 +421,77 @@ END_TEST
 START_TEST(usage_only_needs_empty_choices)
 {
 	/* a usage that rides on a chunk with choices must reach the client */
-	struct tg_usage_stream st;
+	struct tg_wire_stream *st = relayed(TG_FAMILY_OPENAI);
 	const char *with = "{\"choices\":[{\"delta\":{}}],\"usage\":{\"prompt_tokens\":1}}";
 	const char *none = "{\"choices\":[],\"usage\":null}";
 	const char *only = "{\"choices\":[],\"usage\":{\"prompt_tokens\":1}}";
+	struct tg_buf out;
 
-	tg_usage_stream_init(&st, TG_FAMILY_OPENAI);
-	ck_assert_int_eq(tg_usage_stream_event(&st, "", 0, with, strlen(with)), TG_USAGE_EV_PLAIN);
-	ck_assert_int_eq(tg_usage_stream_event(&st, "", 0, none, strlen(none)), TG_USAGE_EV_PLAIN);
-	ck_assert_int_eq(tg_usage_stream_event(&st, "", 0, only, strlen(only)),
-			 TG_USAGE_EV_USAGE_ONLY);
-	ck_assert_int_eq(tg_usage_stream_event(&st, "", 0, "[DONE]", 6), TG_USAGE_EV_DONE);
+	tg_buf_init(&out);
+	ck_assert_int_eq(tg_wire_stream_event(st, "", 0, with, strlen(with), &out),
+			 TG_WIRE_EV_PLAIN);
+	ck_assert_int_eq(tg_wire_stream_event(st, "", 0, none, strlen(none), &out),
+			 TG_WIRE_EV_PLAIN);
+	ck_assert_int_eq(tg_wire_stream_event(st, "", 0, only, strlen(only), &out),
+			 TG_WIRE_EV_USAGE_ONLY);
+	ck_assert_int_eq(tg_wire_stream_event(st, "", 0, "[DONE]", 6, &out), TG_WIRE_EV_END);
+	ck_assert_uint_eq(out.len, 0);
+	tg_wire_stream_free(st);
+	tg_buf_fini(&out);
 }
 END_TEST
 
-Suite *tg_usage_suite(void);
+/* A relayed stream that ends without its end marker gets the family's error; one that has it, nothing. */
+struct ending {
+	enum tg_family family;
+	const char *body;
+	bool completed;
+	const char *want;           /* what finish appends; "" for nothing */
+};
+
+static const struct ending endings[] = {
+	{ TG_FAMILY_OPENAI, "data: {\"id\":\"x\",\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n", false,
+	  "data: {\"error\":{\"message\":\"stream ended early: the provider's stream was cut off\","
+	  "\"type\":\"server_error\",\"param\":null,\"code\":\"bad_gateway\"}}\n\n" },
+	/* [DONE] came: the stream ended as OpenAI ends it, usage or not */
+	{ TG_FAMILY_OPENAI, "data: {\"id\":\"x\",\"choices\":[]}\n\ndata: [DONE]\n\n", true, "" },
+	{ TG_FAMILY_ANTHROPIC, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":"
+	  "{\"id\":\"m\",\"usage\":{\"input_tokens\":1}}}\n\n", true,
+	  "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":"
+	  "\"stream ended early: the provider's stream ended before its end marker\"}}\n\n" },
+	/* the provider's own error event was relayed: nothing is added after it */
+	{ TG_FAMILY_ANTHROPIC, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
+	  "\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n", true, "" },
+	{ TG_FAMILY_GEMINI, "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]}}]}\n\n",
+	  false, "data: {\"error\":{\"code\":502,\"message\":\"stream ended early: the provider's "
+	  "stream was cut off\",\"status\":\"UNAVAILABLE\"}}\n\n" },
+	{ TG_FAMILY_GEMINI, "data: {\"candidates\":[{\"finishReason\":\"STOP\"}]}\n\n", true, "" },
+};
+
+START_TEST(relayed_stream_endings)
+{
+	const struct ending *e = &endings[_i];
+	struct run r = { .usage_only = 0 };
+	struct tg_sse p;
+
+	r.st = relayed(e->family);
+	tg_buf_init(&r.out);
+	tg_sse_init(&p, 0);
+	ck_assert_int_eq(tg_sse_feed(&p, e->body, strlen(e->body), on_event, &r), 0);
+	tg_sse_fini(&p);
+	tg_wire_stream_finish(r.st, e->completed, &r.out);
+	ck_assert_str_eq(r.out.len > 0 ? r.out.p : "", e->want);
+	tg_wire_stream_free(r.st);
+	tg_buf_fini(&r.out);
+}
+END_TEST
+
+Suite *tg_wire_usage_suite(void);
 
 Suite *
-tg_usage_suite(void)
+tg_wire_usage_suite(void)
 {
-	Suite *s = suite_create("usage");
+	Suite *s = suite_create("wire_usage");
 	TCase *tc = tcase_create("json");
 	TCase *ts = tcase_create("stream");
 	int nb = (int)(sizeof(bodies) / sizeof(bodies[0]));
@@ -444,6 +508,8 @@ tg_usage_suite(void)
 	tcase_add_loop_test(ts, stream_every_split, 0, ns);
 	tcase_add_loop_test(ts, stream_byte_at_a_time, 0, ns);
 	tcase_add_test(ts, usage_only_needs_empty_choices);
+	tcase_add_loop_test(ts, relayed_stream_endings, 0,
+			    (int)(sizeof(endings) / sizeof(endings[0])));
 	suite_add_tcase(s, ts);
 	return s;
 }
