@@ -134,8 +134,10 @@ add_system(struct ir_ctx *c, struct ir_request *r, int content)
 {
 	struct ir_msg tmp = { 0 };
 	struct tg_buf b;
+	/* a system message may come without content: room for none, not tok[-1]'s */
+	size_t room = tg_json_is_arr(&c->j, content) ? (size_t)c->j.tok[content].size : 0;
 
-	tmp.parts = ir_alloc(c, sizeof(*tmp.parts) * ((size_t)c->j.tok[content].size + 1));
+	tmp.parts = ir_alloc(c, sizeof(*tmp.parts) * (room + 1));
 	if (tmp.parts == NULL)
 		return ir_fail(c, "out of memory");
 	if (parse_content(c, content, &tmp, true, "system") == -1)

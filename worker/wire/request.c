@@ -219,7 +219,8 @@ wire_estimate(struct wire_check *c, size_t n, struct tg_wire_request *req)
 	size_t next = 0;
 
 	/* families note media parts in walk order, which need not be the body's */
-	qsort(c->media, c->nmedia, sizeof(*c->media), by_token);
+	if (c->nmedia > 1)
+		qsort(c->media, c->nmedia, sizeof(*c->media), by_token);
 	for (int i = 1; i < j->ntok; i++) {
 		size_t len;
 

@@ -208,6 +208,10 @@ static const struct req_row reqs[] = {
 	  "\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"[1]\"}}]}]}", false, { NULL },
 	  "function.arguments of f is not a JSON object" },
 	{ "not json", O, A, "{\"model\":", false, { NULL }, "invalid JSON" },
+	/* found by fuzz_translate: a system message without content read the token before it */
+	{ "openai system without content", O, A,
+	  "{\"model\":\"x\",\"messages\":[{\"role\":\"system\"},{\"role\":\"user\",\"content\":\"Hi\"}]}",
+	  false, { "\"messages\":[{\"role\":\"user\"" }, NULL },
 	/* issue 12: a string no UTF-8 can hold is named as such, not as "out of memory" */
 	{ "lone surrogate openai->anthropic", O, A,
 	  "{\"model\":\"x\",\"messages\":[{\"role\":\"user\",\"content\":\"a\\ud800b\"}]}", false,
