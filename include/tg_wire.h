@@ -39,8 +39,8 @@
  * max_input_tokens: every byte of the body but media payloads (no tokenizer
  * produces more tokens than bytes of text, and JSON the provider renders into
  * the prompt, tool schemas and arguments, is counted with its punctuation);
- * plus TG_WIRE_MEDIA_MAX_TOKENS per media part (more than any of the three
- * bills an image today); plus TG_WIRE_INPUT_OVERHEAD_TOKENS for what a
+ * plus TG_WIRE_MEDIA_MAX_TOKENS per media part (above what any of the three
+ * documents for one image today); plus TG_WIRE_INPUT_OVERHEAD_TOKENS for what a
  * provider adds around the request (roles, reply priming, Anthropic's tool-use
  * system prompt of at most 346 tokens). It is an upper bound for text and
  * images. Media billed by length (audio, video seconds; document pages) can
@@ -222,10 +222,11 @@ int tg_wire_translate_reply(enum tg_family upstream, enum tg_family client, cons
 /*
  * A provider's error reply (status is the provider's) shaped as the client
  * family's error body for the status the client gets (tg_wire_client_status):
- * the provider's error type and message are kept (its own names when the
- * client speaks its family, else the client family's for the status); every
- * other field is dropped, the provider's request id too (the caller sends it
- * as x-tollgate-upstream-request-id), and identifiers of our account in the
+ * the provider's error type and message are kept (its own names, OpenAI's
+ * code and param too, when the client speaks its family; else the client
+ * family's names for the status); every other field is dropped, the
+ * provider's request id too (the caller sends it as
+ * x-tollgate-upstream-request-id), and identifiers of our account in the
  * message (organisation, project, key) are replaced by "[redacted]".
  */
 void tg_wire_provider_error(enum tg_family upstream, enum tg_family client, int status,
