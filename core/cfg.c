@@ -56,7 +56,7 @@ static const char *const price_fields[] = {
 static const char *const route_fields[] = { "strategy", "targets", NULL };
 static const char *const key_fields[] = { "name", "sha256", "rpm", "tpm", NULL };
 
-/* Indexed by enum tg_provider_kind. */
+/* Indexed by enum tg_family: the kinds a provider can be. */
 static const char *const kind_names[] = { "anthropic", "gemini", "openai", NULL };
 static const char *const kind_urls[] = {
 	"https://api.anthropic.com", "https://generativelanguage.googleapis.com",
@@ -167,7 +167,7 @@ load_provider(struct cfg_ctx *c, struct tg_provider_cfg *p, int v)
 	if (cfg_members(c, v, provider_fields) == -1)
 		return;
 	if (cfg_enum(c, v, "kind", true, kind_names, &kind) == 0 && kind != -1) {
-		p->kind = (enum tg_provider_kind)kind;
+		p->kind = (enum tg_family)kind;
 		snprintf(p->base_url, sizeof(p->base_url), "%s", kind_urls[kind]);
 	}
 	if (tg_json_get(c->j, v, "base_url") != -1) {

@@ -22,7 +22,18 @@
 #define TG_NAME_MAX           64      /* names of providers, models, routes, keys, NUL included */
 #define TG_MAX_CONNECTIONS    65536   /* per worker; equals TG_RING_MAX_INFLIGHT */
 
-enum tg_provider_kind { TG_KIND_ANTHROPIC = 0, TG_KIND_GEMINI, TG_KIND_OPENAI };
+/*
+ * An API family: the wire format a client speaks and a provider is spoken to
+ * in. A provider's kind is one of the first three; an OpenAI-kind provider also
+ * speaks Responses (served later, issue 17: no endpoint recognises it yet).
+ */
+enum tg_family {
+	TG_FAMILY_ANTHROPIC = 0,    /* Messages */
+	TG_FAMILY_GEMINI,           /* generateContent */
+	TG_FAMILY_OPENAI,           /* Chat Completions */
+	TG_FAMILY_RESPONSES,        /* OpenAI Responses */
+	TG_FAMILIES
+};
 
 enum tg_backpressure { TG_BACKPRESSURE_REJECT = 0, TG_BACKPRESSURE_ALLOW };
 
@@ -56,7 +67,7 @@ struct tg_retry_cfg {
 
 struct tg_provider_cfg {
 	char                  name[TG_NAME_MAX];
-	enum tg_provider_kind kind;
+	enum tg_family        kind;                 /* anthropic, gemini or openai */
 	char                  base_url[256];        /* no trailing slash */
 	char                  api_key_env[128];
 	struct tg_secret      api_key;              /* empty when the variable is unset */

@@ -93,7 +93,7 @@ START_TEST(example_config_loads)
 
 	int a = tg_cfg_provider(cfg, "anthropic", 9);
 	ck_assert_int_ge(a, 0);
-	ck_assert_int_eq(cfg->providers[a].kind, TG_KIND_ANTHROPIC);
+	ck_assert_int_eq(cfg->providers[a].kind, TG_FAMILY_ANTHROPIC);
 	ck_assert_str_eq(cfg->providers[a].base_url, "https://api.anthropic.com");
 	ck_assert_uint_eq(cfg->providers[a].breaker.failure_permille, 500);
 	ck_assert_uint_eq(cfg->providers[a].retry.budget_permille, 200);
@@ -158,7 +158,7 @@ START_TEST(demo_config_loads)
 	ck_assert_int_ge(m, 0);
 	ck_assert_int_eq(cfg->models[m].price.input, 150000);
 	ck_assert_int_eq(cfg->models[m].price.output, 600000);
-	ck_assert_int_eq(cfg->providers[cfg->models[m].provider].kind, TG_KIND_OPENAI);
+	ck_assert_int_eq(cfg->providers[cfg->models[m].provider].kind, TG_FAMILY_OPENAI);
 	ck_assert_int_ge(tg_cfg_route(cfg, "cheap", 5), 0);
 	tg_cfg_free(cfg);
 }

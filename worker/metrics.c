@@ -222,7 +222,7 @@ tg_metrics_scrape(struct evhttp_request *req)
 		      atomic_load_explicit(&lg->spool_writable, memory_order_relaxed),
 		      (unsigned long long)atomic_load_explicit(&lg->spool_dropped, memory_order_relaxed));
 	if (b.failed) {
-		tg_reply_error(req, TG_FAMILY_PLAIN, 503, "out of memory");
+		tg_reply_error(req, TG_FAMILY_OPENAI, 503, "out of memory");
 	} else {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 				  "text/plain; version=0.0.4");
