@@ -9,6 +9,7 @@
 #include <string.h>
 
 #define JSMN_STRICT
+#define JSMN_PARENT_LINKS       /* as in tg_json.h, which must agree: it changes jsmntok_t */
 #undef JSMN_HEADER
 #include <jsmn.h>
 
@@ -243,22 +244,38 @@ tg_json_fini(struct tg_json *j)
 	j->ntok = 0;
 }
 
+/*
+ * jsmn hands out tokens in the order their text starts, and a container's
+ * [start, end) spans its whole subtree: the subtree of i is the run of tokens
+ * after i that start before tok[i].end. Gallop, then bisect, to its end, so
+ * skipping a value costs the log of its size, not a walk over its tokens.
+ */
 int
 tg_json_next(const struct tg_json *j, int i)
 {
-	/* children still to skip: an object's size counts keys, each followed by a value */
-	int pending = 1;
+	int end, lo, hi, step;
 
-	while (pending > 0 && i < j->ntok) {
-		const jsmntok_t *t = &j->tok[i];
-		pending--;
-		if (t->type == JSMN_OBJECT)
-			pending += t->size * 2;
-		else if (t->type == JSMN_ARRAY)
-			pending += t->size;
-		i++;
+	if (i < 0 || i >= j->ntok)
+		return i;
+	if (j->tok[i].type != JSMN_OBJECT && j->tok[i].type != JSMN_ARRAY)
+		return i + 1;
+	end = j->tok[i].end;
+	/* invariant: tok[lo] is inside the subtree (or is i), hi is past it or ntok */
+	lo = i;
+	for (step = 1;; step *= 2) {
+		hi = step < j->ntok - lo ? lo + step : j->ntok;
+		if (hi == j->ntok || j->tok[hi].start >= end)
+			break;
+		lo = hi;
 	}
-	return i;
+	while (hi - lo > 1) {
+		int mid = lo + (hi - lo) / 2;
+		if (j->tok[mid].start < end)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return hi;
 }
 
 int
@@ -274,10 +291,11 @@ tg_json_first(const struct tg_json *j, int c)
 int
 tg_json_after(const struct tg_json *j, int c, int k)
 {
-	int next = j->tok[c].type == JSMN_OBJECT ? tg_json_next(j, k + 1) : tg_json_next(j, k);
-	int end = tg_json_next(j, c);
+	/* an object's member is its key and the value subtree after it */
+	int next = tg_json_next(j, j->tok[c].type == JSMN_OBJECT ? k + 1 : k);
 
-	return next < end ? next : -1;
+	/* the next sibling, if any, still starts inside the container's text */
+	return next < j->ntok && j->tok[next].start < j->tok[c].end ? next : -1;
 }
 
 int

@@ -10,6 +10,9 @@
 #include <stdint.h>
 
 #define JSMN_HEADER
+/* parent links keep jsmn linear on closing brackets (without them it walks back over every
+ * token so far); core/json.c defines it too, since it changes jsmntok_t */
+#define JSMN_PARENT_LINKS
 #include <jsmn.h>
 
 #define TG_MUSTCHECK __attribute__((warn_unused_result))
@@ -31,14 +34,15 @@ int tg_json_parse(struct tg_json *j, const char *src, size_t len, int max_tokens
 		  char *err, size_t errlen) TG_MUSTCHECK;
 void tg_json_fini(struct tg_json *j);
 
-/* Index of the token after the whole subtree rooted at i. */
+/* Index of the token after the whole subtree rooted at i; O(log of the subtree's size). */
 int tg_json_next(const struct tg_json *j, int i);
 
 /* Value token of key in object obj, or -1 (also when obj is not an object). */
 int tg_json_get(const struct tg_json *j, int obj, const char *key);
 
 /* Walk an object's members: for (k = tg_json_first(j, obj); k != -1; k = tg_json_after(j, obj, k)),
- * k is the key token and k + 1 its value. For arrays, k is the element. */
+ * k is the key token and k + 1 its value. For arrays, k is the element. Each step skips one
+ * member by its token range, so a whole walk is linear in the members, whatever their size. */
 int tg_json_first(const struct tg_json *j, int container);
 int tg_json_after(const struct tg_json *j, int container, int k);
 

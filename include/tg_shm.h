@@ -24,7 +24,7 @@
 #include "tg_retry.h"
 
 #define TG_SHM_MAGIC    0x54474d31u           /* "TGM1" */
-#define TG_SHM_VERSION  1u                    /* bump on ANY size or order change */
+#define TG_SHM_VERSION  2u                    /* bump on ANY size or order change */
 #define TG_CACHELINE    64
 /*
  * Two generations of workers live side by side during a reload. The ring file
@@ -103,12 +103,19 @@ struct tg_logger_slot {
 	_Atomic uint64_t rows_written;        /* tollgate_log_rows_written_total */
 	_Atomic uint64_t spooled_rows;        /* tollgate_log_spooled_rows: in the spool, not yet in the database */
 	_Atomic uint32_t spool_writable;      /* 0 when the spool could not be written */
-	uint8_t pad[TG_CACHELINE - 36];
+	uint32_t pad0;
+	_Atomic uint64_t spool_dropped;       /* refusals dropped by database.spool_max_bytes */
+	uint8_t pad[TG_CACHELINE - 48];
 };
 
-/* Named slots (providers, keys, models) keep their index while the name exists across reloads. */
+/*
+ * Named slots (providers, keys, models) keep their index while the name exists
+ * across reloads. Written by the master only, while no worker that could reach
+ * the slot under another name runs.
+ */
 struct tg_named_slot {
-	alignas(TG_CACHELINE) char name[TG_NAME_MAX];     /* "" = free; written by the master only */
+	alignas(TG_CACHELINE) char name[TG_NAME_MAX];     /* "" = free */
+	uint32_t last_generation;             /* the newest generation whose config has the name */
 };
 
 /* Shared by every worker; all-zero (as created) is closed, full buckets, empty budget. */
@@ -146,18 +153,26 @@ struct tg_shm_hdr *tg_shm_create(void);
 int tg_shm_check(const struct tg_shm_hdr *h, char *why, size_t whylen)
 	__attribute__((warn_unused_result));
 
-/*
- * Give each provider, key and model of cfg a slot, keeping the index of every
- * name that already has one and freeing the slots of names that are gone
- * (master only, before forking the generation that uses cfg). Fills the
- * index maps cfg order -> slot. Returns 0, or -1 if the tables are full.
- */
+/* Where each provider, key and model of one config (in cfg order) sits in the tables. */
 struct tg_slot_map {
 	uint32_t provider[TG_MAX_PROVIDERS];
 	uint32_t key[TG_MAX_KEYS];
 	uint32_t model[TG_MAX_MODELS];
 };
-int tg_shm_assign(struct tg_shm_hdr *h, const struct tg_cfg *cfg, struct tg_slot_map *map)
+
+/*
+ * Give each provider, key and model of cfg a slot for generation gen (master
+ * only, before forking that generation), keeping the index and state of every
+ * name that already has one. The slot of a name that left the config is handed
+ * to a new name only once its last generation is older than oldest_live: the
+ * oldest generation that has a worker running or that the master may still
+ * restart (the current one at least; at most gen). Until then the old
+ * generation may still CAS into it. A slot that changes owner starts zeroed,
+ * and so does its column of every worker's metrics (per model, per provider).
+ * Fills map; returns 0, or -1 with nothing changed when a table is full.
+ */
+int tg_shm_assign(struct tg_shm_hdr *h, const struct tg_cfg *cfg, uint32_t gen,
+		  uint32_t oldest_live, struct tg_slot_map *map)
 	__attribute__((warn_unused_result));
 
 static inline struct tg_worker_slot *

@@ -1,6 +1,22 @@
 /*
- * A prefork HTTP worker: its own event_base and evhttp on the listening socket
- * inherited from the master. Serves until SIGTERM (drains) or SIGQUIT (now).
+ * A prefork HTTP worker: its own event_base and evhttp on the listening sockets
+ * inherited from the master. The master's signals to a worker:
+ *
+ *   SIGUSR2  retire, after a reload: stop accepting, finish the calls in flight
+ *            within cfg->reload_drain_ms of the signal, then exit 0. Streams are
+ *            calls like any other: a reload cuts none that ends within the drain.
+ *   SIGTERM  stop (SIGINT alike): stop accepting, finish the calls in flight
+ *            within cfg->shutdown_timeout_ms, then exit 0. The master sends it to
+ *            every worker when it stops, retiring ones included: for those the
+ *            earlier of the two deadlines holds.
+ *   SIGQUIT  now: exit at once. PR_SET_PDEATHSIG sends it when the master dies.
+ *
+ * A call still running at its worker's deadline is cut by the worker, which
+ * records the cut as its own. The master sends SIGUSR2 only to a worker that
+ * catches it (SigCgt in /proc/PID/status), since its default action would kill
+ * the worker mid-call; one that does not is stopped with SIGTERM instead. A
+ * worker still alive 5 s past its deadline gets the next signal from the
+ * master: SIGTERM after a retire, SIGKILL after a stop.
  */
 #ifndef TG_WORKER_H
 #define TG_WORKER_H

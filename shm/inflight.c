@@ -1,7 +1,9 @@
 /*
  * In-flight tables: each worker notes the calls it is serving in its ring's
- * table, so that a call in a worker that dies is still logged, as "unknown".
- * The worker is the only writer while alive; the master recovers after reaping it.
+ * table (f->inflight entries, sized by max_connections), so that a call in a
+ * worker that dies is still logged: as "unknown", or as settled once its
+ * outcome was known. The worker is the only writer while alive; the master
+ * recovers after reaping it.
  */
 #include <string.h>
 
@@ -10,9 +12,18 @@
 int
 tg_inflight_begin(struct tg_ring_file *f, uint32_t ring, const struct tg_request_rec *rec)
 {
-	if (ring >= f->n_rings)
+	uint32_t start;
+
+	if (ring >= f->n_rings || !f->current)
 		return -1;
-	for (uint32_t i = 0; i < TG_RING_INFLIGHT; i++) {
+	/*
+	 * Calls end roughly in the order they began, so the entry after the last
+	 * one taken is nearly always free: the search is O(1) in practice rather
+	 * than a walk over thousands of 2 KiB entries, each its own cache miss.
+	 */
+	start = f->inflight_next[ring] < f->inflight ? f->inflight_next[ring] : 0;
+	for (uint32_t k = 0; k < f->inflight; k++) {
+		uint32_t i = start + k < f->inflight ? start + k : start + k - f->inflight;
 		struct tg_inflight *e = tg_ring_inflight(f, ring, i);
 
 		if (atomic_load_explicit(&e->state, memory_order_relaxed) != TG_INFLIGHT_FREE)
@@ -21,6 +32,7 @@ tg_inflight_begin(struct tg_ring_file *f, uint32_t ring, const struct tg_request
 		/* release: a recoverer that sees LIVE sees the whole record; a worker
 		 * killed during the copy leaves FREE, as if the call never began */
 		atomic_store_explicit(&e->state, TG_INFLIGHT_LIVE, memory_order_release);
+		f->inflight_next[ring] = i + 1;
 		return (int)i;
 	}
 	return -1;
@@ -29,7 +41,7 @@ tg_inflight_begin(struct tg_ring_file *f, uint32_t ring, const struct tg_request
 void
 tg_inflight_end(struct tg_ring_file *f, uint32_t ring, int idx)
 {
-	if (ring >= f->n_rings || idx < 0 || (uint32_t)idx >= TG_RING_INFLIGHT)
+	if (ring >= f->n_rings || idx < 0 || (uint32_t)idx >= f->inflight)
 		return;
 	/* release: the final record pushed before this is ordered before the entry's end */
 	atomic_store_explicit(&tg_ring_inflight(f, ring, (uint32_t)idx)->state, TG_INFLIGHT_FREE,
@@ -41,7 +53,7 @@ tg_inflight_settle(struct tg_ring_file *f, uint32_t ring, int idx, const struct 
 {
 	struct tg_inflight *e;
 
-	if (ring >= f->n_rings || idx < 0 || (uint32_t)idx >= TG_RING_INFLIGHT)
+	if (ring >= f->n_rings || idx < 0 || (uint32_t)idx >= f->inflight)
 		return;
 	e = tg_ring_inflight(f, ring, (uint32_t)idx);
 	atomic_store_explicit(&e->state, TG_INFLIGHT_SETTLING, memory_order_relaxed);
@@ -52,34 +64,37 @@ tg_inflight_settle(struct tg_ring_file *f, uint32_t ring, int idx, const struct 
 	atomic_store_explicit(&e->state, TG_INFLIGHT_SETTLED, memory_order_release);
 }
 
-/* What a dead worker's entry is recorded as. */
-static void
-recovered(struct tg_request_rec *r, uint32_t state)
+int
+tg_inflight_recovered(struct tg_record *rec, uint32_t state)
 {
-	if (r->n_attempts > TG_RECORD_MAX_ATTEMPTS)
-		r->n_attempts = TG_RECORD_MAX_ATTEMPTS;
-	r->delivery = TG_DELIVERY_UNKNOWN;
+	struct tg_request_rec *q = &rec->u.req;
+
+	if (rec->kind != TG_REC_REQUEST || state == TG_INFLIGHT_FREE)
+		return -1;
+	q->delivery = TG_DELIVERY_UNKNOWN;
+	if (q->n_attempts > TG_RECORD_MAX_ATTEMPTS)
+		q->n_attempts = TG_RECORD_MAX_ATTEMPTS;
 	if (state == TG_INFLIGHT_SETTLED)
-		return;
+		return tg_record_seal(rec);
 	if (state == TG_INFLIGHT_SETTLING) {
-		/* the settled fields may be half old, half new: keep only the call's identity */
-		memset(r->provider, 0, sizeof(r->provider));
-		memset(r->model, 0, sizeof(r->model));
-		memset(r->upstream_model, 0, sizeof(r->upstream_model));
-		memset(r->upstream_request_id, 0, sizeof(r->upstream_request_id));
-		memset(r->attempts, 0, sizeof(r->attempts));
-		r->n_attempts = 0;
+		memset(q->provider, 0, sizeof(q->provider));
+		memset(q->model, 0, sizeof(q->model));
+		memset(q->upstream_model, 0, sizeof(q->upstream_model));
+		memset(q->upstream_request_id, 0, sizeof(q->upstream_request_id));
+		memset(q->attempts, 0, sizeof(q->attempts));
+		q->n_attempts = 0;
 	}
-	r->status = 0;
-	r->outcome = TG_OUTCOME_UNKNOWN;
-	r->usage_complete = 0;
-	r->input_tokens = r->output_tokens = r->reasoning_tokens = 0;
-	r->cache_read_tokens = r->cache_write_tokens = 0;
-	r->cost_pusd = 0;
-	for (uint32_t i = 0; i < r->n_attempts; i++)
-		r->attempts[i].cost_pusd = 0;
-	memset(r->error, 0, sizeof(r->error));
-	strcpy(r->error, "worker died");
+	q->status = 0;
+	q->outcome = TG_OUTCOME_UNKNOWN;
+	q->usage_complete = 0;
+	q->input_tokens = q->output_tokens = q->reasoning_tokens = 0;
+	q->cache_read_tokens = q->cache_write_tokens = 0;
+	q->cost_pusd = 0;
+	for (uint32_t i = 0; i < q->n_attempts; i++)
+		q->attempts[i].cost_pusd = 0;
+	memset(q->error, 0, sizeof(q->error));
+	strcpy(q->error, "worker died");
+	return tg_record_seal(rec);
 }
 
 int
@@ -87,9 +102,9 @@ tg_ring_recover(struct tg_ring_file *f, uint32_t ring)
 {
 	int n = 0;
 
-	if (ring >= f->n_rings)
+	if (ring >= f->n_rings || !f->current)
 		return TG_ERR;
-	for (uint32_t i = 0; i < TG_RING_INFLIGHT; i++) {
+	for (uint32_t i = 0; i < f->inflight; i++) {
 		struct tg_inflight *e = tg_ring_inflight(f, ring, i);
 		struct tg_record rec;
 
@@ -101,8 +116,7 @@ tg_ring_recover(struct tg_ring_file *f, uint32_t ring)
 		memset(&rec, 0, sizeof(rec));
 		rec.kind = TG_REC_REQUEST;
 		memcpy(&rec.u.req, &e->rec, sizeof(rec.u.req));
-		recovered(&rec.u.req, state);
-		if (tg_ring_push(f, ring, &rec) != TG_OK)
+		if (tg_inflight_recovered(&rec, state) == -1 || tg_ring_push(f, ring, &rec) != TG_OK)
 			return TG_AGAIN;
 		atomic_store_explicit(&e->state, TG_INFLIGHT_FREE, memory_order_relaxed);
 		n++;

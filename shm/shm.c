@@ -84,68 +84,142 @@ tg_shm_check(const struct tg_shm_hdr *h, char *why, size_t whylen)
 	return 0;
 }
 
-/*
- * Map each wanted name to a slot of a table of n slots, each `stride` bytes
- * and beginning with a struct tg_named_slot. Names that keep their slot keep
- * its state; a slot given to a new name starts zeroed.
- */
-static int
-assign_table(char *table, size_t stride, uint32_t n, const char *names, size_t name_stride,
-	     uint32_t n_names, uint32_t *map)
-{
-	bool keep[n];
+/* One named table of the region, and what else belongs to a slot's index. */
+struct table {
+	char    *base;
+	size_t   stride;            /* each slot begins with a struct tg_named_slot */
+	uint32_t n;
+	/* zero the per-worker metrics kept under this index, or NULL if there are none */
+	void   (*reset_column)(struct tg_shm_hdr *h, uint32_t s);
+};
 
-	memset(keep, 0, sizeof(keep));
-	for (uint32_t i = 0; i < n_names; i++) {
-		const char *name = names + i * name_stride;
-		map[i] = UINT32_MAX;
-		for (uint32_t s = 0; s < n; s++) {
-			struct tg_named_slot *slot = (struct tg_named_slot *)(table + s * stride);
-			if (strcmp(slot->name, name) == 0) {
-				map[i] = s;
-				keep[s] = true;
-				break;
-			}
-		}
+static struct tg_named_slot *
+slot_at(const struct table *t, uint32_t s)
+{
+	return (struct tg_named_slot *)(t->base + s * t->stride);
+}
+
+static void
+reset_model_column(struct tg_shm_hdr *h, uint32_t s)
+{
+	for (uint32_t w = 0; w < h->n_workers; w++)
+		memset(&tg_shm_worker(h, w)->metrics.model[s], 0, sizeof(struct tg_model_metrics));
+}
+
+static void
+reset_provider_column(struct tg_shm_hdr *h, uint32_t s)
+{
+	for (uint32_t w = 0; w < h->n_workers; w++)
+		atomic_store_explicit(&tg_shm_worker(h, w)->metrics.retries[s], 0,
+				      memory_order_relaxed);
+}
+
+/*
+ * A slot is free when it has no name, or when its name left the config and no
+ * running worker was started with a generation that had it: every generation
+ * up to last_generation may still CAS into the slot under the old name.
+ */
+static bool
+reusable(const struct tg_named_slot *slot, uint32_t oldest_live)
+{
+	return slot->name[0] == '\0' || slot->last_generation < oldest_live;
+}
+
+static uint32_t
+find_name(const struct table *t, const char *name)
+{
+	for (uint32_t s = 0; s < t->n; s++) {
+		if (strcmp(slot_at(t, s)->name, name) == 0)
+			return s;
 	}
-	for (uint32_t s = 0; s < n; s++) {
-		struct tg_named_slot *slot = (struct tg_named_slot *)(table + s * stride);
-		if (!keep[s])
-			slot->name[0] = '\0';
+	return UINT32_MAX;
+}
+
+/* Whether t has a slot for every name that has none a running worker shares. */
+static bool
+table_fits(const struct table *t, const char *names, size_t name_stride, uint32_t n_names,
+	   uint32_t oldest_live)
+{
+	uint32_t needed = 0, spare = 0;
+
+	for (uint32_t i = 0; i < n_names; i++) {
+		uint32_t s = find_name(t, names + i * name_stride);
+		needed += s == UINT32_MAX || reusable(slot_at(t, s), oldest_live);
+	}
+	for (uint32_t s = 0; s < t->n; s++)
+		spare += reusable(slot_at(t, s), oldest_live);
+	return needed <= spare;
+}
+
+/*
+ * Map each wanted name to a slot of t for generation gen; table_fits() said
+ * there is room. A name whose slot a running worker may still use keeps it with
+ * its state, even one that had left an earlier config (the workers that use it
+ * use it under that very name). A new name takes a free slot, zeroed with its
+ * metrics column.
+ */
+static void
+assign_table(struct tg_shm_hdr *h, const struct table *t, const char *names, size_t name_stride,
+	     uint32_t n_names, uint32_t gen, uint32_t oldest_live, uint32_t *map)
+{
+	/* reclaim first, so that no stale copy of a name is ever found instead of a live one */
+	for (uint32_t s = 0; s < t->n; s++) {
+		if (reusable(slot_at(t, s), oldest_live))
+			slot_at(t, s)->name[0] = '\0';
 	}
 	for (uint32_t i = 0; i < n_names; i++) {
+		map[i] = find_name(t, names + i * name_stride);
+		if (map[i] != UINT32_MAX)
+			slot_at(t, map[i])->last_generation = gen;
+	}
+	for (uint32_t i = 0, s = 0; i < n_names; i++) {
+		struct tg_named_slot *slot;
+
 		if (map[i] != UINT32_MAX)
 			continue;
-		for (uint32_t s = 0; s < n; s++) {
-			char *slot = table + s * stride;
-			if (!keep[s]) {
-				memset(slot, 0, stride);
-				snprintf(((struct tg_named_slot *)slot)->name, TG_NAME_MAX, "%s",
-					 names + i * name_stride);
-				keep[s] = true;
-				map[i] = s;
-				break;
-			}
-		}
-		if (map[i] == UINT32_MAX)
-			return -1;
+		while (slot_at(t, s)->name[0] != '\0')
+			s++;
+		slot = slot_at(t, s);
+		/* no running worker reaches this slot or its column: plain writes are safe */
+		memset(slot, 0, t->stride);
+		if (t->reset_column != NULL)
+			t->reset_column(h, s);
+		snprintf(slot->name, TG_NAME_MAX, "%s", names + i * name_stride);
+		slot->last_generation = gen;
+		map[i] = s;
 	}
-	return 0;
 }
 
 int
-tg_shm_assign(struct tg_shm_hdr *h, const struct tg_cfg *cfg, struct tg_slot_map *map)
+tg_shm_assign(struct tg_shm_hdr *h, const struct tg_cfg *cfg, uint32_t gen, uint32_t oldest_live,
+	      struct tg_slot_map *map)
 {
-	if (assign_table((char *)tg_shm_provider(h, 0), sizeof(struct tg_provider_slot),
-			 h->n_providers, cfg->providers[0].name, sizeof(cfg->providers[0]),
-			 cfg->n_providers, map->provider) == -1 ||
-	    assign_table((char *)tg_shm_key(h, 0), sizeof(struct tg_key_slot), h->n_keys,
-			 cfg->keys[0].name, sizeof(cfg->keys[0]), cfg->n_keys, map->key) == -1 ||
-	    assign_table((char *)tg_shm_model(h, 0), sizeof(struct tg_model_slot), h->n_models,
-			 cfg->models[0].name, sizeof(cfg->models[0]), cfg->n_models,
-			 map->model) == -1) {
-		tg_log_error(NULL, "could not assign shared slots: a table is full");
+	const struct table providers = {
+		(char *)tg_shm_provider(h, 0), sizeof(struct tg_provider_slot), h->n_providers,
+		reset_provider_column,
+	};
+	const struct table keys = {
+		(char *)tg_shm_key(h, 0), sizeof(struct tg_key_slot), h->n_keys, NULL,
+	};
+	const struct table models = {
+		(char *)tg_shm_model(h, 0), sizeof(struct tg_model_slot), h->n_models,
+		reset_model_column,
+	};
+
+	if (!table_fits(&providers, cfg->providers[0].name, sizeof(cfg->providers[0]),
+			cfg->n_providers, oldest_live) ||
+	    !table_fits(&keys, cfg->keys[0].name, sizeof(cfg->keys[0]), cfg->n_keys, oldest_live) ||
+	    !table_fits(&models, cfg->models[0].name, sizeof(cfg->models[0]), cfg->n_models,
+			oldest_live)) {
+		tg_log_error(NULL, "could not assign shared slots: a table is full (the slot of a "
+			     "removed name stays reserved while a worker that knew it runs)");
 		return -1;
 	}
+	assign_table(h, &providers, cfg->providers[0].name, sizeof(cfg->providers[0]),
+		     cfg->n_providers, gen, oldest_live, map->provider);
+	assign_table(h, &keys, cfg->keys[0].name, sizeof(cfg->keys[0]), cfg->n_keys, gen,
+		     oldest_live, map->key);
+	assign_table(h, &models, cfg->models[0].name, sizeof(cfg->models[0]), cfg->n_models, gen,
+		     oldest_live, map->model);
 	return 0;
 }

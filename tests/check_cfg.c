@@ -93,7 +93,7 @@ START_TEST(example_config_loads)
 
 	int a = tg_cfg_provider(cfg, "anthropic", 9);
 	ck_assert_int_ge(a, 0);
-	ck_assert_int_eq(cfg->providers[a].kind, TG_KIND_ANTHROPIC);
+	ck_assert_int_eq(cfg->providers[a].kind, TG_FAMILY_ANTHROPIC);
 	ck_assert_str_eq(cfg->providers[a].base_url, "https://api.anthropic.com");
 	ck_assert_uint_eq(cfg->providers[a].breaker.failure_permille, 500);
 	ck_assert_uint_eq(cfg->providers[a].retry.budget_permille, 200);
@@ -158,7 +158,7 @@ START_TEST(demo_config_loads)
 	ck_assert_int_ge(m, 0);
 	ck_assert_int_eq(cfg->models[m].price.input, 150000);
 	ck_assert_int_eq(cfg->models[m].price.output, 600000);
-	ck_assert_int_eq(cfg->providers[cfg->models[m].provider].kind, TG_KIND_OPENAI);
+	ck_assert_int_eq(cfg->providers[cfg->models[m].provider].kind, TG_FAMILY_OPENAI);
 	ck_assert_int_ge(tg_cfg_route(cfg, "cheap", 5), 0);
 	tg_cfg_free(cfg);
 }
@@ -176,8 +176,12 @@ START_TEST(defaults_are_spec_values)
 	ck_assert_uint_eq(cfg->listen_port, 8080);
 	ck_assert_str_eq(cfg->state_dir, "var");
 	ck_assert_uint_eq(cfg->shutdown_timeout_ms, 10000);
+	ck_assert_uint_eq(cfg->reload_drain_ms, 300000);      /* the provider's total_timeout_ms */
 	ck_assert_uint_eq(cfg->client_timeout_ms, 60000);
 	ck_assert_uint_eq(cfg->max_body_bytes, 4194304);
+	ck_assert_uint_eq(cfg->max_connections, 4096);
+	ck_assert_uint_eq(cfg->db.spool_max_bytes, 1ull << 30);
+	ck_assert_uint_eq(cfg->db.statement_timeout_ms, 10000);
 	ck_assert_uint_eq(cfg->db.batch_rows, 1000);
 	ck_assert_uint_eq(cfg->db.flush_ms, 100);
 	ck_assert_uint_eq(cfg->db.ring_records, 65536);
@@ -271,6 +275,37 @@ START_TEST(listen_forms)
 	ck_assert_str_eq(cfg->listen_host, row->host);
 	ck_assert_uint_eq(cfg->listen_port, row->port);
 	ck_assert_msg(cfg->listen_loopback == row->loopback, "%s", row->listen);
+	tg_cfg_free(cfg);
+}
+END_TEST
+
+/* A reload lets old workers finish their calls: by default as long as the longest may last. */
+START_TEST(reload_drain_defaults_to_the_longest_call)
+{
+	const char *two = "'providers':{'p':{'kind':'openai','api_key_env':'TG_TEST_KEY',"
+			  "'first_byte_timeout_ms':5000,'total_timeout_ms':20000},"
+			  "'q':{'kind':'gemini','api_key_env':'TG_TEST_KEY',"
+			  "'total_timeout_ms':45000}}," MODEL;
+	char json[1024];
+	struct tg_cfg *cfg;
+
+	set_env();
+	snprintf(json, sizeof(json), "{%s}", two);
+	cfg = load_json(json);
+	ck_assert_msg(cfg != NULL, "errors: %s", errors);
+	ck_assert_uint_eq(cfg->reload_drain_ms, 45000);
+	tg_cfg_free(cfg);
+	snprintf(json, sizeof(json), "{%s,'reload_drain_ms':0}", two);
+	cfg = load_json(json);
+	ck_assert_msg(cfg != NULL, "errors: %s", errors);
+	ck_assert_uint_eq(cfg->reload_drain_ms, 0);
+	tg_cfg_free(cfg);
+	snprintf(json, sizeof(json), "{%s,'reload_drain_ms':600000,'shutdown_timeout_ms':1000}",
+		 two);
+	cfg = load_json(json);
+	ck_assert_msg(cfg != NULL, "errors: %s", errors);
+	ck_assert_uint_eq(cfg->reload_drain_ms, 600000);
+	ck_assert_uint_eq(cfg->shutdown_timeout_ms, 1000);
 	tg_cfg_free(cfg);
 }
 END_TEST
@@ -373,10 +408,22 @@ static const struct bad_row bad_rows[] = {
 	/* out of range */
 	{ "{" BASE ",'workers':33}",
 	  "workers: expected an integer between 0 and 32, got 33", NULL },
+	{ "{" BASE ",'reload_drain_ms':-1}",
+	  "reload_drain_ms: expected an integer between 0 and 86400000, got -1", NULL },
+	{ "{" BASE ",'reload_drain_ms':'5m'}",
+	  "reload_drain_ms: expected an integer between 0 and 86400000, got \"5m\"", NULL },
 	{ "{" BASE ",'max_body_bytes':0}",
 	  "max_body_bytes: expected an integer between 1 and", NULL },
 	{ "{" BASE ",'database':{'ring_records':10}}",
 	  "database.ring_records: expected an integer between 1024 and", "got 10" },
+	{ "{" BASE ",'max_connections':8}",
+	  "max_connections: expected an integer between 16 and 65536", "got 8" },
+	{ "{" BASE ",'max_connections':100000}",
+	  "max_connections: expected an integer between 16 and 65536", "got 100000" },
+	{ "{" BASE ",'database':{'spool_max_bytes':1000}}",
+	  "database.spool_max_bytes: expected an integer between 1048576 and", "got 1000" },
+	{ "{" BASE ",'database':{'statement_timeout_ms':0}}",
+	  "database.statement_timeout_ms: expected an integer between 100 and 600000", NULL },
 	{ P_OPEN ",'breaker':{'failure_rate':'high'}" P_CLOSE,
 	  "providers.p.breaker.failure_rate: expected a number between 0 and 1, got \"high\"",
 	  NULL },
@@ -645,6 +692,7 @@ tg_cfg_suite(void)
 	tcase_add_test(ok, defaults_are_spec_values);
 	tcase_add_test(ok, exact_ratios_and_prices);
 	tcase_add_loop_test(ok, listen_forms, 0, NROWS(listen_rows));
+	tcase_add_test(ok, reload_drain_defaults_to_the_longest_call);
 	tcase_add_test(ok, unused_provider_needs_no_key);
 	tcase_add_test(ok, offline_commands_need_no_provider_keys);
 	suite_add_tcase(s, ok);

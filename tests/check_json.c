@@ -2,7 +2,9 @@
  * core/json.c: the strict syntax check in front of jsmn, the limits, and the
  * accessors every module leans on.
  */
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <check.h>
 
@@ -98,6 +100,116 @@ START_TEST(accessors_walk_objects)
 }
 END_TEST
 
+/* Every kind of neighbour after a member: nested containers, empty ones, the last token. */
+START_TEST(iteration_skips_whole_members)
+{
+	const char *text = "{\"a\":[[1,[2,3]],{\"x\":{\"y\":[]}},\"s\",{}],\"\":\"\","
+			   "\"b\":{\"c\":{}},\"d\":[[]]}";
+	static const char *const keys[] = { "a", "", "b", "d" };
+	struct tg_json j;
+	char err[128], out[8];
+	int n = 0, a, e = 0;
+
+	ck_assert_int_eq(tg_json_parse(&j, text, strlen(text), 100, 8, err, sizeof(err)), 0);
+	for (int k = tg_json_first(&j, 0); k != -1; k = tg_json_after(&j, 0, k)) {
+		ck_assert_int_lt(n, 4);
+		ck_assert_int_ge(tg_json_str(&j, k, out, sizeof(out)), 0);
+		ck_assert_str_eq(out, keys[n]);
+		n++;
+	}
+	ck_assert_int_eq(n, 4);
+	a = tg_json_get(&j, 0, "a");
+	for (int k = tg_json_first(&j, a); k != -1; k = tg_json_after(&j, a, k))
+		e++;
+	ck_assert_int_eq(e, 4);
+	ck_assert(tg_json_is_arr(&j, tg_json_get(&j, 0, "d")));
+	ck_assert_int_eq(tg_json_next(&j, 0), j.ntok);
+	ck_assert_int_eq(tg_json_first(&j, tg_json_get(&j, tg_json_get(&j, 0, "b"), "c")), -1);
+	tg_json_fini(&j);
+}
+END_TEST
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Parse body, walk the root and "messages" to the end, find "last"; returns the fastest of 3. */
+static double
+time_parse_and_walk(const char *body, size_t n, int want_members)
+{
+	double best = 1e9;
+
+	for (int run = 0; run < 3; run++) {
+		struct tg_json j;
+		char err[128];
+		double t0 = now_s();
+		int members = 0, m;
+
+		ck_assert_msg(tg_json_parse(&j, body, n, 1 << 22, 64, err, sizeof(err)) == 0, "%s",
+			      err);
+		for (int k = tg_json_first(&j, 0); k != -1; k = tg_json_after(&j, 0, k))
+			;
+		m = tg_json_get(&j, 0, "messages");
+		for (int k = tg_json_first(&j, m); k != -1; k = tg_json_after(&j, m, k))
+			members++;
+		ck_assert_int_eq(tg_json_get(&j, 0, "last"), j.ntok - 1);
+		tg_json_fini(&j);
+		if (want_members >= 0)
+			ck_assert_int_eq(members, want_members);
+		if (now_s() - t0 < best)
+			best = now_s() - t0;
+	}
+	return best;
+}
+
+/*
+ * Issue 12: a body of many tiny members once took seconds (jsmn walking back
+ * over every token at each closing bracket, and each iteration step walking
+ * the whole container). Measured against a body of the same size that is one
+ * string, so that the bound holds on a slow or busy machine and under ASan.
+ */
+START_TEST(many_members_cost_like_one_string)
+{
+	const size_t size = 4u << 20;
+	const char *head = "{\"model\":\"claude-haiku-4-5\",\"max_tokens\":10,\"messages\":";
+	const char *tail = "1],\"last\":1}";
+	char *many = malloc(size), *one = malloc(size);
+	size_t h = strlen(head), t = strlen(tail), o;
+	int members = 0;
+	double t_many, t_one;
+
+	ck_assert(many != NULL && one != NULL);
+	memcpy(many, head, h);
+	o = h;
+	many[o++] = '[';
+	while (o + 3 + t <= size) {
+		memcpy(many + o, "{},", 3);
+		o += 3;
+		members++;
+	}
+	memset(many + o, ' ', size - t - o);    /* whitespace pads it to exactly size */
+	memcpy(many + size - t, tail, t);
+	members++;                              /* the final 1 */
+
+	memcpy(one, head, h);
+	one[h] = '"';
+	memset(one + h + 1, 'x', size - h - 1);
+	memcpy(one + size - 11, "\",\"last\":1}", 11);
+
+	t_many = time_parse_and_walk(many, size, members);
+	t_one = time_parse_and_walk(one, size, -1);
+	ck_assert_msg(t_many <= 20 * t_one, "%d members took %.3f s, one string %.3f s (%.1fx)",
+		      members, t_many, t_one, t_many / t_one);
+	free(many);
+	free(one);
+}
+END_TEST
+
 Suite *tg_json_suite(void);
 
 Suite *
@@ -110,6 +222,8 @@ tg_json_suite(void)
 	tcase_add_loop_test(tc, syntax_is_strict, 0, (int)(sizeof(rows) / sizeof(rows[0])));
 	tcase_add_test(tc, token_budget_is_enforced);
 	tcase_add_test(tc, accessors_walk_objects);
+	tcase_add_test(tc, iteration_skips_whole_members);
+	tcase_add_test(tc, many_members_cost_like_one_string);
 	suite_add_tcase(s, tc);
 	return s;
 }

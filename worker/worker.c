@@ -208,6 +208,7 @@ tg_worker_main(const struct tg_worker_env *env)
 	struct timeval beat = { .tv_sec = 0, .tv_usec = HEARTBEAT_MS * 1000 };
 	struct event *ev_term, *ev_int, *ev_quit, *ev_retire, *ev_beat;
 	struct event_config *ec;
+	sigset_t usr2;
 
 	memset(&tg_w, 0, sizeof(tg_w));
 	tg_w.env = env;
@@ -250,6 +251,10 @@ tg_worker_main(const struct tg_worker_env *env)
 		tg_log_error(NULL, "could not install signal and timer events");
 		return 2;
 	}
+	/* the master forked us with SIGUSR2 blocked, so a retire could not kill us before now */
+	sigemptyset(&usr2);
+	sigaddset(&usr2, SIGUSR2);
+	sigprocmask(SIG_UNBLOCK, &usr2, NULL);
 	/* the first beat tells the master this worker accepts */
 	atomic_store_explicit(&tg_w.slot->heartbeat_ms, tg_clock_mono_ms(), memory_order_relaxed);
 
