@@ -13,7 +13,8 @@ Q         := $(if $(V),,@)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CPPFLAGS  += -Iinclude -D_GNU_SOURCE -DTG_SHARE_DIR=\"$(PREFIX)/share/tollgate\" $(PKG_CFLAGS)
-LDLIBS    += $(PKG_LIBS) -lm
+# Debian's libhttp-parser-dev ships no .pc file (nor does upstream): linked by name.
+LDLIBS    += $(PKG_LIBS) -lhttp_parser -lm
 
 # Every program's main() lives in a main.c; everything else also links into the test runner.
 LIB_SRC   := $(filter-out %/main.c,$(wildcard core/*.c shm/*.c worker/*.c logger/*.c master/*.c))
