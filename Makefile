@@ -25,7 +25,7 @@ LIB_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
 MOCK_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(MOCK_SRC))
 CHECK_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(CHECK_SRC))
 
-all: $(BUILD)/tollgate $(BUILD)/tollgate-mock
+all: $(BUILD)/tollgate $(BUILD)/tollgate-mock $(BUILD)/tollgate-http-static
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -35,6 +35,11 @@ $(BUILD)/tollgate: $(BUILD)/master/main.o $(LIB_OBJ)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/tollgate-mock: $(BUILD)/tests/mock/main.o $(MOCK_OBJ) $(filter $(BUILD)/core/%,$(LIB_OBJ))
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# a static reply through the worker's HTTP server, for tests/stress/bench_http.sh
+$(BUILD)/tollgate-http-static: $(BUILD)/tests/stress/http_static.o \
+		$(filter $(BUILD)/worker/http%,$(LIB_OBJ)) $(filter $(BUILD)/core/%,$(LIB_OBJ))
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # the simulator embeds its default profiles (.incbin): rebuild when they change
