@@ -181,11 +181,22 @@ on_url(http_parser *hp, const char *at, size_t len)
 	return head_add(ps, at, len);
 }
 
+/* RFC 9110 tchar: what a header name is made of. */
+static bool
+is_tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
 static int
 on_header_field(http_parser *hp, const char *at, size_t len)
 {
 	struct tg_http_parse *ps = hp->data;
 
+	for (size_t i = 0; i < len; i++)
+		if (!is_tchar((unsigned char)at[i]))
+			return fail(ps, 400, "invalid character in a header name");
 	if (ps->phase != TG_HTTP_PARSE_HEAD)
 		return 0;               /* a chunked body's trailers: nobody reads them */
 	if (ps->piece != PIECE_FIELD) {
@@ -290,11 +301,55 @@ body_reserve(struct tg_http_parse *ps, size_t want)
 	return 0;
 }
 
+/*
+ * The bytes of the body phase that are not data: the head's last LF, chunk
+ * size lines with their extensions, the CRLF after each chunk's data,
+ * trailers. Lines end in CRLF, exactly; nothing else is a control byte.
+ */
+static int
+check_framing(struct tg_http_parse *ps, const char *p, const char *end)
+{
+	char prev = ps->prev;
+
+	for (; p < end; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (ps->crlf_due > 0) {
+			if (c != (ps->crlf_due == 2 ? '\r' : '\n'))
+				return fail(ps, 400, "chunk data not followed by CRLF");
+			ps->crlf_due--;
+		} else if ((prev == '\r') != (c == '\n') ||
+			   (c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f) {
+			return fail(ps, 400, "malformed chunked framing");
+		}
+		prev = (char)c;
+	}
+	ps->prev = prev;
+	return 0;
+}
+
+static int
+on_chunk_header(http_parser *hp)
+{
+	struct tg_http_parse *ps = hp->data;
+
+	ps->chunk_left = hp->content_length;
+	return 0;
+}
+
 static int
 on_body(http_parser *hp, const char *at, size_t len)
 {
 	struct tg_http_parse *ps = hp->data;
 
+	if (check_framing(ps, ps->frame_from, at) == -1)
+		return -1;
+	ps->frame_from = at + len;
+	if (ps->chunked) {
+		ps->chunk_left -= len;
+		if (ps->chunk_left == 0)
+			ps->crlf_due = 2;
+	}
 	if (len > ps->body_max - ps->body_len)
 		return fail(ps, 413, "body larger than the limit");
 	if (body_reserve(ps, ps->body_len + len + 1) == -1)
@@ -324,6 +379,7 @@ static const http_parser_settings settings = {
 	.on_headers_complete = on_headers_complete,
 	.on_body = on_body,
 	.on_message_complete = on_message_complete,
+	.on_chunk_header = on_chunk_header,
 };
 
 void
@@ -366,11 +422,25 @@ tg_http_parse_reset(struct tg_http_parse *ps)
 	ps->hp.data = ps;
 }
 
+/* The request line is complete: it must end in " HTTP/" DIGIT "." DIGIT. */
+static int
+check_version(struct tg_http_parse *ps)
+{
+	const char *t = ps->tail;
+
+	if (ps->line_len < sizeof(ps->tail) || memcmp(t, " HTTP/", 6) != 0 || t[6] < '0' ||
+	    t[6] > '9' || t[7] != '.' || t[8] < '0' || t[8] > '9')
+		return fail(ps, 400, "malformed HTTP version");
+	ps->line_done = true;
+	return 0;
+}
+
 /*
  * What the parser lets through and a gateway must not: control bytes other
  * than HTAB, CR and LF anywhere in the head (a NUL would cut a value short
- * where C code reads it), and a line that begins with a space or HTAB
- * (obsolete folding, which joins lines differently in different servers).
+ * where C code reads it), a CR not followed by LF, a line that begins with a
+ * space or HTAB (obsolete folding, which joins lines differently in different
+ * servers), a request line not ending in a well-formed version.
  */
 static int
 scan_head(struct tg_http_parse *ps, const char *p, size_t n)
@@ -382,9 +452,23 @@ scan_head(struct tg_http_parse *ps, const char *p, size_t n)
 
 		if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f)
 			return fail(ps, 400, "control byte in the request head");
+		if (prev == '\r' && c != '\n')
+			return fail(ps, 400, "CR without LF in the request head");
 		if (prev == '\n' && (c == ' ' || c == '\t'))
 			return fail(ps, 400, "obsolete line folding");
 		prev = (char)c;
+		if (ps->line_done || c == '\r')
+			continue;
+		if (c == '\n') {
+			/* empty lines before the request line are skipped, as RFC 9112 allows */
+			if (ps->line_len > 0 && check_version(ps) == -1)
+				return -1;
+		} else if (ps->line_len < sizeof(ps->tail)) {
+			ps->tail[ps->line_len++] = (char)c;
+		} else {
+			memmove(ps->tail, ps->tail + 1, sizeof(ps->tail) - 1);
+			ps->tail[sizeof(ps->tail) - 1] = (char)c;
+		}
 	}
 	ps->prev = prev;
 	return 0;
@@ -410,11 +494,17 @@ tg_http_parse_feed(struct tg_http_parse *ps, const char *p, size_t n, enum tg_ht
 							: TG_HTTP_PARSE_STOPPED;
 		return 0;
 	}
+	ps->frame_from = p;
 	k = http_parser_execute(&ps->hp, &settings, p, lim);
 	err = HTTP_PARSER_ERRNO(&ps->hp);
 	if (head) {
 		ps->head_seen += k;
 		(void)scan_head(ps, p, k);
+		/* the byte the head ended on, not consumed yet: a lenient parser takes any */
+		if (ps->phase == TG_HTTP_PARSE_DECIDE && (k >= lim || p[k] != '\n'))
+			fail(ps, 400, "CR without LF in the request head");
+	} else if (ps->phase != TG_HTTP_PARSE_FAILED) {
+		(void)check_framing(ps, ps->frame_from, p + k);
 	}
 	if (ps->phase != TG_HTTP_PARSE_FAILED && err != HPE_OK && err != HPE_PAUSED) {
 		if (err == HPE_HEADER_OVERFLOW)
@@ -440,6 +530,7 @@ tg_http_parse_body_begin(struct tg_http_parse *ps, size_t max_bytes)
 	if (ps->phase != TG_HTTP_PARSE_DECIDE)
 		return 0;               /* no body, or already read */
 	ps->body_max = max_bytes;
+	ps->prev = '\r';               /* the head's last CR: its LF is the first byte fed next */
 	if (!ps->chunked) {
 		if (ps->content_length > max_bytes) {
 			fail(ps, 413, "body larger than the limit");

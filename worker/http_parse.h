@@ -4,6 +4,13 @@
  * target, the headers, the body) and refuses what the gateway must not pass on
  * (smuggling, control bytes, folding, oversized heads). worker/http.c feeds it
  * from connections; tests/fuzz/fuzz_http.c feeds it from a buffer.
+ *
+ * Debian's libhttp_parser is built with HTTP_PARSER_STRICT=0, as upstream's
+ * Makefile builds the shared library: it takes any two bytes for the CRLF
+ * after chunk data, any byte after a CR at several line ends, anything up to
+ * CR in a chunk extension, a blank in a header name, and "HXXX/1.1" for the
+ * version. This layer checks those itself (every framing byte the parser
+ * does not hand over as data), so the rules hold whichever build is linked.
  */
 #ifndef TG_HTTP_PARSE_H
 #define TG_HTTP_PARSE_H
@@ -56,7 +63,13 @@ struct tg_http_parse {
 	uint32_t    name_off;           /* the header being read: its name */
 	uint32_t    value_off;          /* and its value */
 	uint8_t     piece;              /* which kind of piece the parser gave last */
-	char        prev;               /* the last head byte scanned (folding spans reads) */
+	char        prev;               /* the last framing byte checked (checks span reads) */
+	bool        line_done;          /* the request line was checked */
+	uint8_t     line_len;           /* of the request line, up to sizeof(tail) */
+	char        tail[9];            /* the request line's last bytes: " HTTP/1.1" */
+	uint8_t     crlf_due;           /* bytes of a chunk's closing CRLF still to come */
+	uint64_t    chunk_left;         /* data bytes of the current chunk still to come */
+	const char *frame_from;         /* in the bytes being fed: first one not yet checked */
 
 	enum tg_http_method method;
 	bool        http10;
