@@ -268,7 +268,8 @@ body_reserve(struct tg_http_parse *ps, size_t want)
 
 	if (want <= ps->body_cap)
 		return 0;
-	cap = ps->body_cap ? ps->body_cap * 2 : 4096;
+	/* a Content-Length body gets exactly its size; a chunked one grows */
+	cap = ps->body_cap ? ps->body_cap * 2 : ps->chunked ? 4096 : want;
 	while (cap < want)
 		cap *= 2;
 	if (ps->body_max < SIZE_MAX && cap > ps->body_max + 1)
