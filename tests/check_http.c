@@ -294,6 +294,8 @@ cli_parse(struct cli *c)
 	P.i = 0;
 	http_parser_init(&p, HTTP_RESPONSE);
 	http_parser_execute(&p, &ps, c->buf, c->len);
+	if (c->eof)
+		http_parser_execute(&p, &ps, NULL, 0);  /* a body that ends with the connection */
 	c->n = P.i;
 }
 
@@ -317,8 +319,10 @@ cli_poll(struct cli *c)
 			more = true;
 			continue;
 		}
-		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
 			c->eof = true;
+			more = true;
+		}
 		break;
 	}
 	if (more)
@@ -594,6 +598,13 @@ START_TEST(pipelined_pair_is_answered_in_order)
 	ck_assert_str_eq(c->body[1], "/second");
 	ck_assert_int_eq(F.headers_seen, 2);
 	ck_assert_int_eq(F.delivered, 2);
+	/* a body, then a request, in one write: the body is not mistaken for the next head */
+	cli_puts(c, "POST /p HTTP/1.1\r\nHost: t\r\nContent-Length: 28\r\n\r\n"
+		    "GET /not-a-request HTTP/1.1\n"
+		    "GET /third HTTP/1.1\r\nHost: t\r\n\r\n");
+	wait_msgs(c, 4);
+	ck_assert_str_eq(c->body[2], "GET /not-a-request HTTP/1.1\n");
+	ck_assert_str_eq(c->body[3], "/third");
 }
 END_TEST
 
@@ -968,6 +979,39 @@ START_TEST(streamed_reply_arrives_in_chunks)
 }
 END_TEST
 
+START_TEST(streams_to_head_and_http10)
+{
+	struct cli *h = cli_open(), *o;
+
+	/* HEAD: the head of the stream and nothing after it; the connection stays usable */
+	h->head_mask = 1;
+	cli_puts(h, "HEAD /hold HTTP/1.1\r\nHost: t\r\n\r\n");
+	wait_int(&F.headers_seen, 1);
+	ck_assert_int_eq(tg_http_stream_start(F.held, 200, "text/event-stream"), 0);
+	ck_assert_int_eq(tg_http_stream_write(F.held, "data: a\n\n", 9), 0);
+	ck_assert_int_eq(tg_http_stream_end(F.held), 0);
+	ck_assert_int_eq(F.delivered, 1);
+	cli_puts(h, "GET /then HTTP/1.1\r\nHost: t\r\n\r\n");
+	wait_msgs(h, 2);
+	ck_assert(strstr(h->buf, "data:") == NULL);
+	ck_assert_str_eq(h->body[1], "/then");
+
+	/* HTTP/1.0 has no chunks: the bytes as they are, ended by the close */
+	o = cli_open();
+	cli_puts(o, "GET /hold HTTP/1.0\r\n\r\n");
+	wait_int(&F.headers_seen, 3);
+	ck_assert_int_eq(tg_http_stream_start(F.held, 200, "text/event-stream"), 0);
+	ck_assert_int_eq(tg_http_stream_write(F.held, "data: a\n\n", 9), 0);
+	ck_assert_int_eq(tg_http_stream_end(F.held), 0);
+	wait_eof(o);
+	wait_msgs(o, 1);
+	ck_assert(strstr(o->buf, "Transfer-Encoding") == NULL);
+	ck_assert(strstr(o->buf, "Connection: close\r\n") != NULL);
+	ck_assert_str_eq(o->body[0], "data: a\n\n");
+	ck_assert_int_eq(F.delivered, 3);
+}
+END_TEST
+
 START_TEST(gone_while_waiting_for_the_handler)
 {
 	struct cli *c = cli_open();
@@ -1100,6 +1144,7 @@ tg_http_suite(void)
 	tcase_add_test(tc, chunked_request_body_is_decoded);
 	tcase_add_test(tc, answering_before_the_body_closes_after_the_reply);
 	tcase_add_test(tc, streamed_reply_arrives_in_chunks);
+	tcase_add_test(tc, streams_to_head_and_http10);
 	tcase_add_test(tc, gone_while_waiting_for_the_handler);
 	tcase_add_test(tc, gone_in_the_middle_of_a_stream);
 	tcase_add_test(tc, a_client_that_stops_reading_is_gone);
