@@ -466,6 +466,8 @@ conn_new(struct tg_http_server *s, int fd)
 	int one = 1;
 
 	if (c == NULL) {
+		tg_log_warn(NULL, "could not serve a connection: out of memory");
+		(void)send(fd, busy_reply, sizeof(busy_reply) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 		close(fd);
 		return;
 	}

@@ -190,6 +190,15 @@ rhead_add(struct tg_http_req *r, const char *p, size_t n)
 	return 0;
 }
 
+/* The head is with the kernel or in the output queue: its buffer is not needed for the rest. */
+static void
+rhead_release(struct tg_http_req *r)
+{
+	free(r->rhead);
+	r->rhead = NULL;
+	r->rhead_len = r->rhead_cap = 0;
+}
+
 static void
 put_date(struct tg_http_server *s, struct tg_http_req *r)
 {
@@ -328,10 +337,11 @@ tg_http_conn_refuse(struct tg_http_conn *c, int status, const char *why)
 	}
 	iov[0] = (struct iovec){ head, hlen };
 	iov[1] = (struct iovec){ body, blen };
-	if (conn_send(c, iov, 2) == 0 && c->out_off == c->out_len)
+	if (conn_send(c, iov, 2) == -1)
+		return;
+	rhead_release(r);
+	if (c->out_off == c->out_len)
 		tg_http_conn_finish(c);
-	else if (c->state == TG_HTTP_CONN_WAIT)
-		tg_http_conn_timer(c);
 }
 
 void
@@ -385,7 +395,9 @@ tg_http_reply(struct tg_http_req *req, int status, const char *content_type, con
 	req->reply = TG_HTTP_REPLY_ENDED;
 	iov[0] = (struct iovec){ head, hlen };
 	iov[1] = (struct iovec){ (void *)body, req->head_only ? 0 : len };
-	if (conn_send(c, iov, 2) == -1)
+	rc = conn_send(c, iov, 2);
+	rhead_release(req);
+	if (rc == -1)
 		goto out;
 	rc = 0;
 	if (c->out_off == c->out_len)
@@ -419,6 +431,7 @@ tg_http_stream_start(struct tg_http_req *req, int status, const char *content_ty
 	req->reply = TG_HTTP_REPLY_STREAM;
 	iov = (struct iovec){ head, hlen };
 	rc = conn_send(c, &iov, 1);
+	rhead_release(req);     /* an open stream keeps no more than its backlog */
 out:
 	tg_http_conn_release(c);
 	return rc;
