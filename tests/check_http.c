@@ -552,6 +552,40 @@ START_TEST(keep_alive_reuses_the_connection)
 }
 END_TEST
 
+START_TEST(several_listening_sockets_are_served)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	/* a blocking socket, as a careless caller might pass: listen makes it non-blocking */
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	uint16_t first = F.port;
+	struct cli *a, *b;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, 16), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	ck_assert_int_eq(tg_http_server_listen(F.s, fd), 0);
+	ck_assert(fcntl(fd, F_GETFL) & O_NONBLOCK);
+	a = cli_open();
+	F.port = ntohs(sa.sin_port);
+	b = cli_open();
+	F.port = first;
+	cli_puts(a, "GET /a HTTP/1.1\r\nHost: t\r\n\r\n");
+	cli_puts(b, "GET /b HTTP/1.1\r\nHost: t\r\n\r\n");
+	wait_msgs(a, 1);
+	wait_msgs(b, 1);
+	ck_assert_str_eq(a->body[0], "/a");
+	ck_assert_str_eq(b->body[0], "/b");
+	ck_assert_uint_eq(stats()->connections_accepted, 2);
+	cli_close(a);
+	cli_close(b);
+	tg_http_server_free(F.s);
+	F.s = NULL;
+	close(fd);      /* the server never closes a listening socket: they are the caller's */
+}
+END_TEST
+
 START_TEST(request_parts_reach_the_handler)
 {
 	struct cli *c = cli_open();
@@ -1129,6 +1163,7 @@ tg_http_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, keep_alive_reuses_the_connection);
+	tcase_add_test(tc, several_listening_sockets_are_served);
 	tcase_add_test(tc, request_parts_reach_the_handler);
 	tcase_add_test(tc, pipelined_pair_is_answered_in_order);
 	tcase_add_test(tc, head_gets_headers_only);
