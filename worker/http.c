@@ -52,6 +52,7 @@ static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
 /* ---- the connection's life ---- */
 
+/* Every state change goes through here, so a path nobody thought of aborts in tests. */
 void
 tg_http_conn_set(struct tg_http_conn *c, enum tg_http_conn_state to)
 {
@@ -70,6 +71,7 @@ tg_http_conn_set(struct tg_http_conn *c, enum tg_http_conn_state to)
 	c->state = to;
 }
 
+/* Only tg_http_conn_release and tg_http_server_free come here: no frame of ours holds c. */
 static void
 conn_free(struct tg_http_conn *c)
 {
@@ -94,6 +96,11 @@ tg_http_conn_release(struct tg_http_conn *c)
 		conn_free(c);
 }
 
+/*
+ * Reading stops only where bytes must not be taken in: a body nobody will
+ * read, or pipelined bytes past their cap. Level-triggered epoll would
+ * otherwise wake the loop again and again for bytes left in the socket.
+ */
 void
 tg_http_conn_read_pause(struct tg_http_conn *c)
 {
@@ -249,6 +256,8 @@ tg_http_conn_finish(struct tg_http_conn *c)
 		event_active(&c->rev, EV_READ, 0);
 }
 
+/* ---- input ---- */
+
 /* The body is in (status 0) or will not be (413, 408, 400, 503): the handler hears it. */
 static void
 body_end(struct tg_http_conn *c, int status)
@@ -296,6 +305,7 @@ dispatch(struct tg_http_conn *c)
 	tg_http_conn_timer(c);
 }
 
+/* A request's first byte is here: its deadline starts now, for head and body together. */
 static void
 request_begin(struct tg_http_conn *c)
 {
@@ -379,6 +389,12 @@ take_pending(struct tg_http_conn *c)
 	c->pending_len = 0;
 }
 
+/*
+ * The read event: one read() into the server's scratch, fed to the parser
+ * at once (no copy for a request that arrives whole); what is not part of
+ * this request waits in pending. Also run by event_active when a finished
+ * request left pipelined bytes there: then pending goes first.
+ */
 static void
 on_read(evutil_socket_t fd, short what, void *arg)
 {
@@ -389,11 +405,12 @@ on_read(evutil_socket_t fd, short what, void *arg)
 	ssize_t n;
 
 	(void)what;
-	tg_http_conn_hold(c);
+	tg_http_conn_hold(c);   /* a callback below may close c: it is freed at our release */
 	if (c->pending_len > 0 && c->state == TG_HTTP_CONN_IDLE)
 		take_pending(c);
 	parsing = c->state == TG_HTTP_CONN_IDLE || c->state == TG_HTTP_CONN_HEAD ||
 		  c->state == TG_HTTP_CONN_BODY;
+	/* while a request is answered, only so much of the next one is taken in */
 	if (c->state == TG_HTTP_CONN_WAIT && !c->unread)
 		room = c->pending_len < s->pending_max ? s->pending_max - c->pending_len : 0;
 	if (c->state == TG_HTTP_CONN_CLOSED || room == 0 || !c->rev_on)
@@ -416,6 +433,7 @@ out:
 	tg_http_conn_release(c);
 }
 
+/* Armed only while output waits: the kernel has room again. */
 static void
 on_write(evutil_socket_t fd, short what, void *arg)
 {
@@ -428,6 +446,7 @@ on_write(evutil_socket_t fd, short what, void *arg)
 	tg_http_conn_release(c);
 }
 
+/* The state's one limit ran out (see tg_http_conn_timer for which). */
 static void
 on_timer(evutil_socket_t fd, short what, void *arg)
 {
@@ -459,6 +478,9 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	tg_http_conn_release(c);
 }
 
+/* ---- accepting ---- */
+
+/* A connection under the cap: its read event is added once, here, until it closes. */
 static void
 conn_new(struct tg_http_server *s, int fd)
 {
@@ -504,6 +526,7 @@ refuse_connection(struct tg_http_server *s, int fd)
 	close(fd);
 }
 
+/* Listening sockets are the master's: stopping means removing our events, never closing. */
 static void
 accept_set(struct tg_http_server *s, bool on)
 {
@@ -525,6 +548,7 @@ on_accept_pause(evutil_socket_t fd, short what, void *arg)
 		accept_set(s, true);
 }
 
+/* Accept until the queue is empty: one wakeup serves a burst. */
 static void
 on_accept(evutil_socket_t lfd, short what, void *arg)
 {
@@ -560,6 +584,8 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 	}
 }
 
+/* ---- the server ---- */
+
 static const struct timeval *
 common_timeout(struct tg_http_server *s, struct timeval *tv, uint32_t ms)
 {
@@ -577,10 +603,14 @@ tg_http_server_new(struct event_base *base, const struct tg_http_limits *limits,
 {
 	struct tg_http_server *s = calloc(1, sizeof(*s));
 
+	uint32_t linger_ms = limits->idle_timeout_ms;
+
 	if (s == NULL || (s->scratch = malloc(READ_BYTES)) == NULL) {
 		free(s);
 		return NULL;
 	}
+	if (linger_ms == 0 || linger_ms > LINGER_MAX_MS)
+		linger_ms = LINGER_MAX_MS;
 	s->base = base;
 	s->lim = *limits;
 	s->h = *handler;
@@ -588,9 +618,15 @@ tg_http_server_new(struct event_base *base, const struct tg_http_limits *limits,
 	s->tv_idle = common_timeout(s, &s->tv[0], limits->idle_timeout_ms);
 	s->tv_request = common_timeout(s, &s->tv[1], limits->request_timeout_ms);
 	s->tv_write = common_timeout(s, &s->tv[2], limits->write_timeout_ms);
-	s->tv_linger = common_timeout(s, &s->tv[3], limits->idle_timeout_ms < LINGER_MAX_MS &&
-							    limits->idle_timeout_ms != 0
-						    ? limits->idle_timeout_ms : LINGER_MAX_MS);
+	s->tv_linger = common_timeout(s, &s->tv[3], linger_ms);
+	if ((s->tv_idle == NULL && limits->idle_timeout_ms != 0) ||
+	    (s->tv_request == NULL && limits->request_timeout_ms != 0) ||
+	    (s->tv_write == NULL && limits->write_timeout_ms != 0) || s->tv_linger == NULL) {
+		/* a limit that silently did not apply would be worse than no server */
+		free(s->scratch);
+		free(s);
+		return NULL;
+	}
 	s->max_head = limits->max_header_bytes ? limits->max_header_bytes : 80 * 1024;
 	/* pipelined bytes kept while a request is answered: one more head, at least */
 	s->pending_max = limits->max_header_bytes > PENDING_MIN ? limits->max_header_bytes
@@ -622,6 +658,7 @@ fail:
 	return -1;
 }
 
+/* An IDLE connection with pending bytes already holds a request: it is answered, then closed. */
 void
 tg_http_server_drain(struct tg_http_server *s)
 {
@@ -656,6 +693,7 @@ tg_http_server_free(struct tg_http_server *s)
 		s->listeners = l->next;
 		free(l);
 	}
+	/* no callbacks and no depth check: the contract keeps this out of our own frames */
 	while (s->conns != NULL) {
 		struct tg_http_conn *c = s->conns;
 
@@ -665,6 +703,8 @@ tg_http_server_free(struct tg_http_server *s)
 	free(s->scratch);
 	free(s);
 }
+
+/* ---- the request ---- */
 
 enum tg_http_method
 tg_http_method(const struct tg_http_req *req)

@@ -63,6 +63,9 @@ put_uint(char *end, uint64_t v, unsigned base)
 	return end;
 }
 
+/* ---- output ---- */
+
+/* Compacts before it grows: a slow reader's stream does not creep through memory. */
 int
 tg_http_conn_queue(struct tg_http_conn *c, const char *p, size_t n)
 {
@@ -166,6 +169,9 @@ tg_http_conn_flush(struct tg_http_conn *c)
 	return 0;
 }
 
+/* ---- replies ---- */
+
+/* Appends to the reply's head, leaving STATUS_ROOM in front; memory failures are sticky. */
 static int
 rhead_add(struct tg_http_req *r, const char *p, size_t n)
 {
@@ -199,6 +205,7 @@ rhead_release(struct tg_http_req *r)
 	r->rhead_len = r->rhead_cap = 0;
 }
 
+/* Date is formatted once a second per server, from the loop's cached clock. */
 static void
 put_date(struct tg_http_server *s, struct tg_http_req *r)
 {
@@ -288,6 +295,7 @@ reply_begin(struct tg_http_conn *c, int status)
 		  !c->unread;
 }
 
+/* OpenAI's error shape, which every SDK the gateway serves can at least display. */
 static void
 json_error(char *buf, size_t cap, size_t *len, const char *msg, const char *type, const char *code)
 {
@@ -366,6 +374,7 @@ tg_http_add_header(struct tg_http_req *req, const char *name, const char *value)
 	rhead_add(req, "\r\n", 2);
 }
 
+/* One reply per request, from one form: anything else is the caller's bug. */
 static bool
 reply_allowed(const struct tg_http_req *req, enum tg_http_reply_state want)
 {
@@ -450,6 +459,7 @@ tg_http_stream_write(struct tg_http_req *req, const void *p, size_t n)
 	if (n == 0 || req->head_only)
 		return 0;       /* a zero-length chunk would end the stream */
 	tg_http_conn_hold(c);
+	/* size line, data, CRLF: three pieces, one sendmsg, the data not copied */
 	memcpy(d, "\r\n", 2);
 	d = put_uint(d, n, 16);
 	iov[0] = (struct iovec){ d, (size_t)(num + sizeof(num) - d) };
