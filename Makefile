@@ -13,7 +13,8 @@ Q         := $(if $(V),,@)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CPPFLAGS  += -Iinclude -D_GNU_SOURCE -DTG_SHARE_DIR=\"$(PREFIX)/share/tollgate\" $(PKG_CFLAGS)
-LDLIBS    += $(PKG_LIBS) -lm
+# Debian's libhttp-parser-dev ships no .pc file (nor does upstream): linked by name.
+LDLIBS    += $(PKG_LIBS) -lhttp_parser -lm
 
 # Every program's main() lives in a main.c; everything else also links into the test runner.
 LIB_SRC   := $(filter-out %/main.c,$(wildcard core/*.c shm/*.c worker/*.c worker/wire/*.c \
@@ -25,7 +26,7 @@ LIB_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
 MOCK_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(MOCK_SRC))
 CHECK_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(CHECK_SRC))
 
-all: $(BUILD)/tollgate $(BUILD)/tollgate-mock
+all: $(BUILD)/tollgate $(BUILD)/tollgate-mock $(BUILD)/tollgate-http-static
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -74,6 +75,11 @@ $(BUILD)/tollgate: $(BUILD)/master/main.o $(LIB_OBJ)
 $(BUILD)/tollgate-mock: $(BUILD)/tests/mock/main.o $(MOCK_OBJ) $(filter $(BUILD)/core/%,$(LIB_OBJ))
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+# a static reply through the worker's HTTP server, for tests/stress/bench_http.sh
+$(BUILD)/tollgate-http-static: $(BUILD)/tests/stress/http_static.o \
+		$(filter $(BUILD)/worker/http%,$(LIB_OBJ)) $(filter $(BUILD)/core/%,$(LIB_OBJ))
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 # the simulator embeds its default profiles (.incbin): rebuild when they change
 $(BUILD)/tests/mock/profiles.o: tests/mock/profiles.json
 
@@ -115,11 +121,13 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)sh tests/demo.sh
 
-# wrk through the gateway, nginx proxy_pass and direct to the simulator, one interleaved run
+# wrk through the gateway, nginx proxy_pass and direct to the simulator, one interleaved run;
+# then the worker's HTTP server alone beside nginx's return 200 and evhttp (bench_http.sh)
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)sh tests/stress/bench.sh
 	$(Q)sh tests/stress/pipeline_bench.sh
+	$(Q)sh tests/stress/bench_http.sh
 
 # Load with faults in turn (worker and logger kill -9, PostgreSQL restart, SIGHUP,
 # a provider down), then wrk's answers against the database rows (tests/stress/scenario.sh);

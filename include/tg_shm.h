@@ -90,7 +90,8 @@ struct tg_worker_slot {
 	_Atomic uint64_t in_flight;           /* requests accepted and not yet answered */
 	_Atomic uint64_t ring_overflow;       /* records that found the ring full */
 	_Atomic uint64_t backpressure;        /* calls refused (or, with "allow", served) unrecorded */
-	uint8_t pad[TG_CACHELINE - 48];
+	_Atomic uint64_t unauthenticated;     /* refused for a missing or unknown key: no row each */
+	uint8_t pad[TG_CACHELINE - 56];
 	/* kept when a new worker takes the slot, so the sums never go backwards */
 	alignas(TG_CACHELINE) struct tg_worker_metrics metrics;
 };

@@ -4,7 +4,7 @@
 set -eu
 
 PACKAGES="build-essential pkg-config libevent-dev libcurl4-openssl-dev libpq-dev libjsmn-dev \
-check postgresql wrk nginx-light prometheus clang libclang-rt-14-dev nodejs npm curl procps"
+libhttp-parser-dev check postgresql wrk nginx-light prometheus clang libclang-rt-14-dev nodejs npm curl procps"
 
 missing=""
 for p in $PACKAGES; do

@@ -28,6 +28,7 @@
 struct tg_http_server;
 struct tg_http_req;
 
+/* 0 means no limit, except max_header_bytes: 0 is http_parser's 80 KiB. */
 struct tg_http_limits {
 	size_t   max_header_bytes;      /* request line + headers; 431 and close beyond */
 	uint32_t request_timeout_ms;    /* a request's first byte to its last body byte; 408 */
@@ -51,8 +52,10 @@ struct tg_http_handler {
 	/*
 	 * A request line and its headers are in. The handler answers at once
 	 * (tg_http_reply: the connection is closed after it if a body was announced
-	 * and not read), or calls tg_http_read_body. HEAD is answered like GET
-	 * without a body.
+	 * and not read), calls tg_http_read_body, or sets an owner and answers
+	 * later. HEAD is answered like GET without a body. Called from the event
+	 * loop only, never from inside a tg_http_* call; the next request on the
+	 * connection is not read before this one's reply is written.
 	 */
 	void (*on_headers)(struct tg_http_req *req, void *arg);
 };
@@ -60,7 +63,7 @@ struct tg_http_handler {
 /* Counters a worker exports; one writer, the server's loop. */
 struct tg_http_stats {
 	uint64_t connections_open;
-	uint64_t connections_accepted;
+	uint64_t connections_accepted;      /* every accept, those refused at the cap too */
 	uint64_t refused[TG_HTTP_REFUSALS];
 };
 
@@ -72,18 +75,27 @@ struct tg_http_server *tg_http_server_new(struct event_base *base,
 					  const struct tg_http_limits *limits,
 					  const struct tg_http_handler *handler, void *arg);
 
-/* Accept on fd, a listening socket set non-blocking (inherited from the master). */
+/*
+ * Accept on fd, a listening socket (inherited from the master; made
+ * non-blocking if it is not). Several per server; the fd stays the caller's.
+ */
 int tg_http_server_listen(struct tg_http_server *s, int fd) TG_MUSTCHECK;
 
 /*
- * Stop accepting and close idle connections; a connection with a request in
- * progress is closed once its reply is written (the reply says Connection: close).
+ * Stop accepting (the listening sockets stay open, for other workers) and
+ * close idle connections; a connection with a request in progress (from its
+ * first byte) is closed once its reply is written (the reply says
+ * Connection: close). No callback runs. connections_open reaching 0 says
+ * when the worker may exit.
  */
 void tg_http_server_drain(struct tg_http_server *s);
 
 const struct tg_http_stats *tg_http_server_stats(const struct tg_http_server *s);
 
-/* Close every connection (no callback runs) and free. NULL does nothing. */
+/*
+ * Close every connection (no callback runs) and free; not from inside one of
+ * this server's callbacks. NULL does nothing.
+ */
 void tg_http_server_free(struct tg_http_server *s);
 
 /* ---- the request ---- */
@@ -109,10 +121,15 @@ void tg_http_headers_each(const struct tg_http_req *req,
 /*
  * Read the body (Content-Length or chunked), at most max_bytes of it, then
  * call cb once: status 0 with the body complete (tg_http_body), 413 when it is
- * larger than max_bytes (nothing more is read), or 408 when it did not arrive
- * before the request deadline. After 413 and 408 the handler still answers,
- * and the connection is closed after its reply. A client waiting for
- * "100 Continue" is sent it here. Call once, from on_headers only.
+ * larger than max_bytes (nothing more is read), 408 when it did not arrive
+ * before the request deadline, 400 when its chunked framing is broken, or 503
+ * when memory ran out. After a non-zero status the handler still answers (that
+ * status is the natural answer), and the connection is closed after its reply.
+ * A client waiting for "100 Continue" is sent it here. Call once, from
+ * on_headers only; returns -1 when memory ran out (answer 503; cb never runs).
+ * cb runs from the event loop, never inside this call (with no body, or a body
+ * already received, right after on_headers returns). It does not run if the
+ * handler answers first, or if the client leaves first (on_gone does).
  */
 typedef void tg_http_body_cb(struct tg_http_req *req, int status, void *arg);
 int tg_http_read_body(struct tg_http_req *req, size_t max_bytes, tg_http_body_cb *cb, void *arg)
@@ -129,30 +146,57 @@ struct tg_http_owner {
 	/*
 	 * The client went away (closed, reset, or stopped reading past
 	 * write_timeout_ms) before that: before or after the handler answered.
+	 * Noticed at once while the request waits for its reply, except when a
+	 * body was announced and is not being read (then bytes are not read and
+	 * the client's leaving shows when the reply is written).
 	 */
 	void (*on_gone)(void *owner);
 };
 
 /*
  * Be told, exactly once, how this request ends (one of the two callbacks).
- * Without an owner the server frees the request silently. Callbacks may run
- * from inside tg_http_reply / tg_http_stream_* calls.
+ * During the callback the request can still be read; after it returns the
+ * server frees it. Without an owner the server frees the request silently:
+ * a handler that answers later must set one. Which calls may run a callback
+ * before they return (no other tg_http_* call does):
+ *   tg_http_reply:          on_delivered when the kernel took the whole reply
+ *                           at once (the usual case: expect it), or on_gone;
+ *   tg_http_stream_end:     on_delivered likewise, or on_gone;
+ *   tg_http_stream_start,
+ *   tg_http_stream_write:   on_gone (the client reset, or memory ran out).
+ * Those calls return -1 exactly when on_gone ran inside them; after either
+ * callback, inside or not, req must not be touched.
  */
 void tg_http_set_owner(struct tg_http_req *req, const struct tg_http_owner *cb, void *owner);
 
 /* ---- the reply: one per request, from one of the two forms ---- */
 
-/* Add a response header (copied). Before tg_http_reply or tg_http_stream_start only. */
+/*
+ * Add a response header (copied). Before tg_http_reply or tg_http_stream_start
+ * only. A name or value that could break the head (CR, LF, or a name with a
+ * colon or blank) is dropped and logged; Content-Length, Transfer-Encoding,
+ * Connection and Date are the server's, and are ignored.
+ */
 void tg_http_add_header(struct tg_http_req *req, const char *name, const char *value);
 
 /* Close the connection after this reply. */
 void tg_http_close_after(struct tg_http_req *req);
 
-/* A whole reply with Content-Length. Returns 0, or -1 when memory ran out (the connection is cut). */
+/*
+ * A whole reply (status 200..999) with Content-Length; content_type may be
+ * NULL; body need live only until return. Head and body go out in one write
+ * when the kernel takes them. Returns 0, or -1 when the connection is gone
+ * (on_gone ran: the client reset, or memory ran out and the connection was cut).
+ */
 int tg_http_reply(struct tg_http_req *req, int status, const char *content_type, const char *body,
 		  size_t len);
 
-/* A streamed reply (chunked transfer encoding): head now, then writes, then the end. */
+/*
+ * A streamed reply (chunked transfer encoding; to an HTTP/1.0 client the raw
+ * bytes, ended by closing): head now, then each write as it comes (p need live
+ * only until return; n == 0 writes nothing), then the end. Returns as
+ * tg_http_reply does.
+ */
 int tg_http_stream_start(struct tg_http_req *req, int status, const char *content_type);
 int tg_http_stream_write(struct tg_http_req *req, const void *p, size_t n);
 int tg_http_stream_end(struct tg_http_req *req);

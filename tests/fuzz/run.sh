@@ -3,7 +3,8 @@
 # time from the checked-in seed corpus. Exits non-zero if any target crashes.
 # Targets: the SSE parser under every family's stream (sse), the usage readers
 # (usage_json), request checks and the splice (request), the translator's
-# request and reply readers and provider errors (translate).
+# request and reply readers and provider errors (translate), the HTTP request
+# parsing of the worker's server (http).
 # FUZZ_TIME=<seconds per target> (default 20), FUZZ_BUILD=<dir> (default build-fuzz),
 # FUZZ_CC (default clang), FUZZ_CORE (the core/ sources linked in; for trying a patch).
 set -u
@@ -14,17 +15,19 @@ TIME=${FUZZ_TIME:-20}
 CC=${FUZZ_CC:-clang}
 FLAGS="-std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
 FLAGS="$FLAGS -Wall -Wextra -Werror -Iinclude -D_GNU_SOURCE"
-CORE=${FUZZ_CORE:-"core/json.c core/buf.c"}
+CORE=${FUZZ_CORE:-"core/json.c core/buf.c core/query.c"}
 # worker/wire/ is pure: it links with core/ and shm/retry.c (Retry-After) alone
 WIRE="$(echo worker/wire/*.c) shm/retry.c"
 status=0
 
 mkdir -p "$OUT" || exit 2
-for t in sse usage_json request translate; do
-	deps=$WIRE
+for t in sse usage_json request translate http; do
+	deps=$WIRE libs=""
+	# libhttp-parser itself is not instrumented: the coverage guiding this one is our layer's
+	[ "$t" = http ] && deps="worker/http_parse.c" libs="-lhttp_parser"
 	echo "fuzz: building fuzz_$t"
 	# shellcheck disable=SC2086
-	if ! $CC $FLAGS "tests/fuzz/fuzz_$t.c" $deps $CORE -o "$OUT/fuzz_$t"; then
+	if ! $CC $FLAGS "tests/fuzz/fuzz_$t.c" $deps $CORE $libs -o "$OUT/fuzz_$t"; then
 		echo "fuzz: could not build fuzz_$t" >&2
 		status=1
 		continue

@@ -9,8 +9,8 @@
 
 #include <check.h>
 
-#include "../worker/decide.h"
-#include "../worker/upstream.h"
+#include "../../worker/decide.h"
+#include "../../worker/upstream.h"
 
 static const struct tg_retry_cfg retry = {
 	.max_attempts = 2, .base_ms = 100, .max_ms = 2000, .budget_permille = 200,
@@ -226,6 +226,8 @@ START_TEST(answers_say_what_happened)
 	ck_assert_str_eq(ans.why, "answered garbage");
 }
 END_TEST
+
+Suite *tg_decide_suite(void);
 
 Suite *
 tg_decide_suite(void)

@@ -9,7 +9,7 @@
 
 #include <check.h>
 
-#include "../worker/relay.h"
+#include "../../worker/relay.h"
 
 static const char anthropic_stream[] =
 	"event: message_start\n"
@@ -181,6 +181,8 @@ START_TEST(a_cut_stream_ends_with_the_familys_error)
 	tg_buf_fini(&out);
 }
 END_TEST
+
+Suite *tg_relay_suite(void);
 
 Suite *
 tg_relay_suite(void)
