@@ -165,7 +165,9 @@ struct tg_http_owner {
  *   tg_http_stream_start,
  *   tg_http_stream_write:   on_gone (the client reset, or memory ran out).
  * Those calls return -1 exactly when on_gone ran inside them; after either
- * callback, inside or not, req must not be touched.
+ * callback, inside or not, req must not be touched. (A request lives inside
+ * its connection: a pointer kept too long names the connection's next
+ * request, so the sanitizers would not catch that bug.)
  */
 void tg_http_set_owner(struct tg_http_req *req, const struct tg_http_owner *cb, void *owner);
 
