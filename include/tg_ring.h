@@ -196,9 +196,10 @@ int tg_ring_recover(struct tg_ring_file *f, uint32_t ring);
 /*
  * What a recovered in-flight entry in `state` is logged as, sealed: a SETTLED
  * record as it is, with delivery unknown (the provider's bill stays); a LIVE
- * one with outcome TG_OUTCOME_UNKNOWN, status 0, no usage or cost, delivery
- * unknown and error "worker died"; a SETTLING one likewise, its target names
- * and attempts cleared too (they may be half old, half new). Returns 0, or -1
+ * one (the call as admitted) with outcome TG_OUTCOME_UNKNOWN, status 0,
+ * usage_complete 0, delivery unknown and error "worker died"; a SETTLING one
+ * likewise, with its usage, cost, target names and attempts cleared too (they
+ * may be half old, half new). Returns 0, or -1
  * when rec is not a request or state is FREE.
  */
 int tg_inflight_recovered(struct tg_record *rec, uint32_t state) TG_MUSTCHECK;

@@ -77,21 +77,20 @@ tg_inflight_recovered(struct tg_record *rec, uint32_t state)
 	if (state == TG_INFLIGHT_SETTLED)
 		return tg_record_seal(rec);
 	if (state == TG_INFLIGHT_SETTLING) {
+		/* half old, half new: only the call's identity can be trusted */
 		memset(q->provider, 0, sizeof(q->provider));
 		memset(q->model, 0, sizeof(q->model));
 		memset(q->upstream_model, 0, sizeof(q->upstream_model));
 		memset(q->upstream_request_id, 0, sizeof(q->upstream_request_id));
 		memset(q->attempts, 0, sizeof(q->attempts));
 		q->n_attempts = 0;
+		q->input_tokens = q->output_tokens = q->reasoning_tokens = 0;
+		q->cache_read_tokens = q->cache_write_tokens = 0;
+		q->cost_pusd = 0;
 	}
 	q->status = 0;
 	q->outcome = TG_OUTCOME_UNKNOWN;
 	q->usage_complete = 0;
-	q->input_tokens = q->output_tokens = q->reasoning_tokens = 0;
-	q->cache_read_tokens = q->cache_write_tokens = 0;
-	q->cost_pusd = 0;
-	for (uint32_t i = 0; i < q->n_attempts; i++)
-		q->attempts[i].cost_pusd = 0;
 	memset(q->error, 0, sizeof(q->error));
 	strcpy(q->error, "worker died");
 	return tg_record_seal(rec);

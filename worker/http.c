@@ -31,6 +31,7 @@
 
 #define READ_BYTES      (64 * 1024)     /* one read() into the server's scratch */
 #define LINGER_MAX_MS   2000
+#define DRAIN_IDLE_MS   1000            /* how long a draining server keeps an idle connection */
 #define ACCEPT_PAUSE_MS 100             /* out of descriptors: try again after this */
 #define PENDING_MIN     (16 * 1024)
 
@@ -196,7 +197,7 @@ tg_http_conn_timer(struct tg_http_conn *c)
 	switch (c->state) {
 	case TG_HTTP_CONN_IDLE:
 		/* pipelined bytes already here start the next request at once */
-		tv = c->pending_len > 0 ? NULL : s->tv_idle;
+		tv = c->pending_len > 0 ? NULL : s->draining ? s->tv_drain : s->tv_idle;
 		break;
 	case TG_HTTP_CONN_HEAD:
 	case TG_HTTP_CONN_BODY:
@@ -619,9 +620,12 @@ tg_http_server_new(struct event_base *base, const struct tg_http_limits *limits,
 	s->tv_request = common_timeout(s, &s->tv[1], limits->request_timeout_ms);
 	s->tv_write = common_timeout(s, &s->tv[2], limits->write_timeout_ms);
 	s->tv_linger = common_timeout(s, &s->tv[3], linger_ms);
+	s->tv_drain = common_timeout(s, &s->tv[4], linger_ms < DRAIN_IDLE_MS ? linger_ms :
+				     DRAIN_IDLE_MS);
 	if ((s->tv_idle == NULL && limits->idle_timeout_ms != 0) ||
 	    (s->tv_request == NULL && limits->request_timeout_ms != 0) ||
-	    (s->tv_write == NULL && limits->write_timeout_ms != 0) || s->tv_linger == NULL) {
+	    (s->tv_write == NULL && limits->write_timeout_ms != 0) || s->tv_linger == NULL ||
+	    s->tv_drain == NULL) {
 		/* a limit that silently did not apply would be worse than no server */
 		free(s->scratch);
 		free(s);
@@ -658,19 +662,20 @@ fail:
 	return -1;
 }
 
-/* An IDLE connection with pending bytes already holds a request: it is answered, then closed. */
+/*
+ * An idle keep-alive connection is not closed at once: its client may be
+ * sending its next request right now, and a close would meet it as an error.
+ * It gets DRAIN_IDLE_MS to send one, which is answered with Connection: close.
+ */
 void
 tg_http_server_drain(struct tg_http_server *s)
 {
-	struct tg_http_conn *next;
-
 	s->draining = true;
 	accept_set(s, false);
 	event_del(&s->accept_pause);
-	for (struct tg_http_conn *c = s->conns; c != NULL; c = next) {
-		next = c->next;
-		if (c->state == TG_HTTP_CONN_IDLE && c->pending_len == 0)
-			tg_http_conn_drop(c);
+	for (struct tg_http_conn *c = s->conns; c != NULL; c = c->next) {
+		if (c->state == TG_HTTP_CONN_IDLE)
+			tg_http_conn_timer(c);
 	}
 }
 

@@ -82,10 +82,11 @@ struct tg_http_server *tg_http_server_new(struct event_base *base,
 int tg_http_server_listen(struct tg_http_server *s, int fd) TG_MUSTCHECK;
 
 /*
- * Stop accepting (the listening sockets stay open, for other workers) and
- * close idle connections; a connection with a request in progress (from its
- * first byte) is closed once its reply is written (the reply says
- * Connection: close). No callback runs. connections_open reaching 0 says
+ * Stop accepting (the listening sockets stay open, for other workers). An
+ * idle connection is closed once idle for a second, so that a client sending
+ * its next request as the drain begins is answered rather than cut; every
+ * request from now on is answered with Connection: close and its connection
+ * closed after the reply. No callback runs. connections_open reaching 0 says
  * when the worker may exit.
  */
 void tg_http_server_drain(struct tg_http_server *s);

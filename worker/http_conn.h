@@ -91,8 +91,8 @@ struct tg_http_server {
 	struct tg_http_stats      stats;
 	bool                      draining;
 	struct event              accept_pause;
-	const struct timeval     *tv_idle, *tv_request, *tv_write, *tv_linger;
-	struct timeval            tv[4];
+	const struct timeval     *tv_idle, *tv_request, *tv_write, *tv_linger, *tv_drain;
+	struct timeval            tv[5];
 	size_t                    max_head;     /* 431 beyond */
 	size_t                    pending_max;
 	char                     *scratch;      /* every read lands here first */

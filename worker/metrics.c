@@ -183,6 +183,11 @@ tg_metrics_scrape(struct tg_http_req *req)
 		      "tollgate_ratelimited_total{scope=\"provider\"} %llu\n",
 		      (unsigned long long)SUM(metrics.ratelimited[TG_SCOPE_KEY]),
 		      (unsigned long long)SUM(metrics.ratelimited[TG_SCOPE_PROVIDER]));
+	tg_buf_printf(&b, "# HELP tollgate_refused_unauthenticated_total Calls refused for a missing "
+		      "or unknown key (counted, not recorded one by one).\n"
+		      "# TYPE tollgate_refused_unauthenticated_total counter\n"
+		      "tollgate_refused_unauthenticated_total %llu\n",
+		      (unsigned long long)SUM(unauthenticated));
 	tg_buf_puts(&b, "# HELP tollgate_worker_requests_total Requests served by each live worker.\n"
 		       "# TYPE tollgate_worker_requests_total counter\n");
 	for (uint32_t w = 0; w < shm->n_workers; w++) {

@@ -261,12 +261,13 @@ test('a spool at its cap drops the oldest refusals, never a billable call', { sk
     migrate(cfg, dir);
     gw = await startGateway(cfg, { dir });
     await pg('stop');
-    // ~2 KiB a refusal: 1,500 callers without a key fill a 1 MiB spool and more
-    const body = { model: 'claude-haiku-4-5', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] };
+    // ~2 KiB a refusal: 1,500 calls for a model that does not exist fill a 1 MiB spool and more
+    const body = { model: 'no-such-model', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] };
     for (let i = 0; i < 1500; i += 50) {
       const rs = await Promise.all(Array.from({ length: 50 }, () => request(gw.port, 'POST', '/v1/messages',
-        { headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body })));
-      for (const r of rs) assert.equal(r.status, 401);
+        { headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01',
+          'x-api-key': CLIENT_KEY }, body })));
+      for (const r of rs) assert.equal(r.status, 404);
     }
     await waitFor('refusals dropped', async () => (await metrics(gw.port)).tollgate_log_spool_dropped_total > 0, 10000, 100);
     const results = [];

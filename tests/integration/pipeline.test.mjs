@@ -103,17 +103,21 @@ test('refused calls are rows too, with their outcome and status', async () => {
     assert.equal(r.status, status, r.text);
     got.push(r);
   }
-  // a wrong key: refused before anything else, still recorded
+  // a wrong key: refused before anything else, and only counted (issue 12: a keyless flood
+  // must not fill the spool), with one audit entry summing such refusals per worker and period
+  const before401 = (await metrics(gw.port)).tollgate_refused_unauthenticated_total;
   const unauth = await request(gw.port, 'POST', '/v1/chat/completions', {
     headers: { 'content-type': 'application/json', authorization: 'Bearer wrong', 'x-request-id': 'p7-401' },
     body: { model: 'gpt-4o-mini', messages: [] } });
   assert.equal(unauth.status, 401);
-  got.push({ clientId: 'p7-401', answered: true, status: 401, requestId: unauth.headers['x-request-id'], cost: 0n });
+  assert.equal((await metrics(gw.port)).tollgate_refused_unauthenticated_total, before401 + 1);
+  await waitFor('an audit entry for refused keyless calls', async () => Number((await rows(db.conninfo,
+    `SELECT count(*) FROM audit_log WHERE event = 'unauthenticated_refused'`))[0][0]) > 0, 10000, 50);
 
   await waitFor('refusals in requests', async () => (await tally(db.conninfo, 'p7-')).count >= got.length, 10000, 50);
   const recs = await rows(db.conninfo, `SELECT client_request_id, request_id, status, outcome, cost_usd::text, error, endpoint
     FROM requests WHERE client_request_id LIKE 'p7-%' ORDER BY client_request_id`);
-  assert.equal(recs.length, got.length);
+  assert.equal(recs.length, got.length, 'the keyless call is not a row');
   const by = new Map(recs.map((r) => [r[0], r]));
   for (const g of got) {
     const [, rid, status, outcome, cost, error, endpoint] = by.get(g.clientId);
