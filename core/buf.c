@@ -58,7 +58,9 @@ tg_buf_add(struct tg_buf *b, const void *p, size_t n)
 {
 	if (!reserve(b, n))
 		return;
-	memcpy(b->p + b->len, p, n);
+	/* an empty buffer's p is NULL: appending it is appending "" */
+	if (n > 0)
+		memcpy(b->p + b->len, p, n);
 	b->len += n;
 	b->p[b->len] = '\0';
 }
