@@ -647,7 +647,7 @@ tg_cmp_html(const struct tg_cmp *c, FILE *f)
 	fprintf(f, "') &middot; %llu calls, %llu successful", (unsigned long long)calls,
 		(unsigned long long)ok);
 	if (c->no_model > 0)
-		fprintf(f, " &middot; %llu refused before a model was chosen, left out",
+		fprintf(f, " &middot; left out, refused before a model was chosen: %llu",
 			(unsigned long long)c->no_model);
 	fputs("</p>\n", f);
 	if (c->n == 0) {

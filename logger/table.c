@@ -279,7 +279,7 @@ tg_cmp_print(const struct tg_cmp *c, FILE *f)
 		   "model. pNN: nearest\nrank. Money is exact, rounded half-even. vs cheapest: "
 		   "mean / the lowest mean.\n", TG_CMP_RESAMPLES);
 	if (c->no_model > 0)
-		fprintf(f, "Left out: %llu calls refused before a model was chosen.\n",
+		fprintf(f, "Left out, refused before a model was chosen: %llu calls.\n",
 			(unsigned long long)c->no_model);
 	if (c->n == 0) {
 		fprintf(f, "\n(no calls in the period)\n");
