@@ -198,7 +198,7 @@ add_row(struct tg_cmp *c, PGresult *r)
 			c->checks_dropped++;
 			continue;
 		}
-		/* unknown wins over run: a check that could not be decided neither passed nor failed */
+		/* unknown wins over run: an undecided check neither passed nor failed */
 		if (unknown & bit) {
 			m->checks[k].unknown++;
 		} else {
@@ -349,7 +349,7 @@ arrange(struct tg_cmp *c, const struct tg_cfg *cfg)
 			snprintf(own, sizeof(own), "check#%u", k->bit);
 			name = own;
 		}
-		/* only when calls of several routes are compared does a check need its route's name */
+		/* a check needs its route's name only when several routes are compared */
 		if (many_routes)
 			snprintf(k->label, sizeof(k->label), "%.63s/%.63s", k->route, name);
 		else
@@ -426,10 +426,12 @@ load(struct tg_cmp *c, PGconn *conn)
 		ExecStatusType st = PQresultStatus(r);
 
 		if (st == PGRES_SINGLE_TUPLE && rc == 0 && add_row(c, r) == -1) {
-			tg_log_error(NULL, "could not report: out of memory after %zu series", c->n);
+			tg_log_error(NULL, "could not report: out of memory after %zu series",
+				     c->n);
 			rc = -1;
 		} else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK && rc == 0) {
-			tg_log_error(NULL, "could not read the calls: %s", pg_why(r, why, sizeof(why)));
+			tg_log_error(NULL, "could not read the calls: %s",
+				     pg_why(r, why, sizeof(why)));
 			rc = -1;
 		}
 		PQclear(r);

@@ -25,7 +25,7 @@
 #define SC_H       360              /* plot height of the scatter */
 #define MAX_DOTS   400              /* calls drawn per series, spread evenly over the period */
 #define TICKS      6
-#define NAME_CUT   26               /* characters of a name drawn in the chart; all in its tooltip */
+#define NAME_CUT   26               /* characters of a name in a chart; all in its tooltip */
 
 /* Tableau 10: distinct hues that stay apart for the common colour blindnesses. */
 static const char *const palette[] = {
@@ -361,7 +361,8 @@ distribution(FILE *f, const struct tg_cmp *c)
 	}
 	fputs("</svg>\n", f);
 	fputs("<p class=\"note\">Box: p25 to p75, the bar in it the median (p50); whiskers: p5 "
-	      "to p95; &#9670; the mean, with its 95% bootstrap interval beneath it. Dots: calls", f);
+	      "to p95; &#9670; the mean, with its 95% bootstrap interval beneath it. Dots: "
+	      "calls", f);
 	fprintf(f, ", up to %d per model", MAX_DOTS);
 	if (zero > 0)
 		fprintf(f, " (%zu free calls drawn at the axis' start)", zero);
@@ -661,12 +662,13 @@ tg_cmp_html(const struct tg_cmp *c, FILE *f)
 		scatter(f, c);
 		fputs("</section>\n<section><h2>Figures</h2>\n", f);
 		tables(f, c);
-		fprintf(f, "<p class=\"note\">Cost, tokens and latency count successful calls only "
-			   "(outcome ok); the error rate counts every other outcome. Means are exact "
-			   "and rounded half-even to %u decimals; the 95%% interval is a bootstrap of "
-			   "the mean (%u resamples, seeded per model). Percentiles are nearest-rank. "
-			   "vs cheapest: mean cost per call over the lowest mean. Checks: pass rate of "
-			   "the calls where the check was decided.</p>\n</section>\n",
+		fprintf(f, "<p class=\"note\">Cost, tokens and latency count successful calls "
+			   "only (outcome ok); the error rate counts every other outcome. Means are "
+			   "exact and rounded half-even to %u decimals; the 95%% interval is a "
+			   "bootstrap of the mean (%u resamples, seeded per model). Percentiles are "
+			   "nearest-rank. vs cheapest: mean cost per call over the lowest mean. "
+			   "Checks: pass rate of the calls where the check was decided.</p>\n"
+			   "</section>\n",
 			c->usd_decimals, TG_CMP_RESAMPLES);
 	}
 	fputs("</main></body></html>\n", f);

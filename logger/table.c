@@ -173,7 +173,8 @@ cost_table(FILE *f, const struct tg_cmp *c, struct table *t)
 		tg_cmp_usd(c, m->cost_p95, 1, row[5]);
 		tg_cmp_ratio(c, m, row[6]);
 	}
-	snprintf(title, sizeof(title), "Cost per successful call, USD (%u decimals)", c->usd_decimals);
+	snprintf(title, sizeof(title), "Cost per successful call, USD (%u decimals)",
+		 c->usd_decimals);
 	print_table(f, c, title, t);
 }
 

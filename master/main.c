@@ -25,7 +25,7 @@ usage(FILE *to)
 		"       tollgate migrate [-c FILE]   apply pending database migrations\n"
 		"       tollgate report [-c FILE] [--since INTERVAL] [--by model|provider|key|route]\n"
 		"       tollgate report --compare [-c FILE] [--since INTERVAL] [--route NAME]\n"
-		"                       [--html FILE]    models side by side; --html also writes a page\n"
+		"                       [--html FILE]    models side by side, and as a page\n"
 		"       tollgate version\n", DEFAULT_CONFIG);
 }
 
@@ -101,7 +101,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 
-	/* --compare is a report of its own: it groups by model, and only it takes --route and --html */
+	/* --compare is a report of its own: by model, and the only one with --route and --html */
 	if (strcmp(command, "report") == 0 && compare && by != NULL) {
 		fprintf(stderr, "tollgate: --by does not go with --compare (it compares models)\n");
 		return 1;

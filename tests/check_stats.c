@@ -162,7 +162,8 @@ tg_stats_suite(void)
 	TCase *tc = tcase_create("stats");
 
 	tcase_set_timeout(tc, 20);
-	tcase_add_loop_test(tc, quot_rounds_half_to_even, 0, (int)(sizeof(quots) / sizeof(quots[0])));
+	tcase_add_loop_test(tc, quot_rounds_half_to_even, 0,
+			    (int)(sizeof(quots) / sizeof(quots[0])));
 	tcase_add_test(tc, quot_handles_wide_sums);
 	tcase_add_test(tc, rank_is_percentile_disc);
 	tcase_add_test(tc, bootstrap_is_reproducible_and_brackets_the_mean);
