@@ -298,7 +298,9 @@ arrange(struct tg_cmp *c, const struct tg_cfg *cfg)
 	tg_wide low = -1;
 	unsigned digits = 0;
 
-	qsort(c->m, c->n, sizeof(*c->m), cmp_series);
+	/* no series, no array: qsort must not be handed NULL */
+	if (c->n > 1)
+		qsort(c->m, c->n, sizeof(*c->m), cmp_series);
 	c->cheapest = -1;
 	for (size_t i = 0; i < c->n; i++) {
 		struct tg_cmp_model *m = &c->m[i];

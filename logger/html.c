@@ -366,7 +366,16 @@ distribution(FILE *f, const struct tg_cmp *c)
 	fprintf(f, ", up to %d per model", MAX_DOTS);
 	if (zero > 0)
 		fprintf(f, " (%zu free calls drawn at the axis' start)", zero);
-	fputs(". Shadow calls: rings and a dashed box.</p>\n", f);
+	fputs(". Shadow calls: rings and a dashed box.", f);
+	/* a series with errors only has nothing to draw: say so rather than leave it out unseen */
+	for (size_t i = 0, said = 0; i < c->n; i++) {
+		if (c->m[i].n_ok > 0)
+			continue;
+		fputs(said++ == 0 ? " No successful call, so not drawn: " : ", ", f);
+		esc(f, c->m[i].name);
+		fputs(c->m[i].shadow ? " (shadow)" : "", f);
+	}
+	fputs("</p>\n", f);
 }
 
 static void

@@ -319,6 +319,14 @@ test('bad arguments are refused by name', { timeout: 30000 }, async () => {
   assert.match(plain.stdout, /^model\s+calls\s+ok\s+other/m);
 });
 
+test('a period without calls says so, in the table and on the page', { timeout: 30000 }, async () => {
+  const page = path.join(dir, 'empty.html');
+  const { stdout } = await report(['--compare', '--since', '1 day', '--route', 'nosuch', '--html', page]);
+  assert.match(stdout, /Models compared on route nosuch: 0 calls/);
+  assert.match(stdout, /\(no calls in the period\)/);
+  assert.match(readFileSync(page, 'utf8'), /No calls in the period\./);
+});
+
 function series_in(html, id) {
   const svg = html.match(new RegExp(`<svg id="${id}"[\\s\\S]*?</svg>`));
   assert.ok(svg, `no <svg id="${id}">`);
