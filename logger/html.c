@@ -671,13 +671,13 @@ tg_cmp_html(const struct tg_cmp *c, FILE *f)
 		scatter(f, c);
 		fputs("</section>\n<section><h2>Figures</h2>\n", f);
 		tables(f, c);
-		fprintf(f, "<p class=\"note\">Cost, tokens and latency count successful calls "
-			   "only (outcome ok); the error rate counts every other outcome. Means are "
-			   "exact and rounded half-even to %u decimals; the 95%% interval is a "
-			   "bootstrap of the mean (%u resamples, seeded per model). Percentiles are "
-			   "nearest-rank. vs cheapest: mean cost per call over the lowest mean. "
-			   "Checks: pass rate of the calls where the check was decided.</p>\n"
-			   "</section>\n",
+		fprintf(f, "<p class=\"note\">Cost, tokens and latency count successful "
+			   "calls only (outcome ok); the error rate counts every other outcome. "
+			   "Means are exact and rounded half-even to %u decimals; the 95%% "
+			   "interval is a bootstrap of the mean (%u resamples, seeded per model). "
+			   "Percentiles are nearest-rank. vs cheapest: mean cost per call over "
+			   "the lowest mean. Checks: pass rate of the calls where the check was "
+			   "decided.</p>\n</section>\n",
 			c->usd_decimals, TG_CMP_RESAMPLES);
 	}
 	fputs("</main></body></html>\n", f);
