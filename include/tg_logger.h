@@ -40,4 +40,27 @@ int tg_logger_migrate(const struct tg_cfg *cfg, const char *migrations_dir);
  */
 int tg_logger_report(const struct tg_cfg *cfg, const char *since_interval, const char *by);
 
+/* What `tollgate report --compare` compares; NULL fields take the defaults. */
+struct tg_report_compare {
+	const char *since_interval;   /* a PostgreSQL interval, > 0; NULL = "1 day" */
+	const char *route;            /* only this route's calls (requests.route); NULL = all */
+	const char *html_path;        /* also write the page here; NULL = the table only */
+};
+
+/*
+ * Print the per-model comparison for `tollgate report --compare` on stdout:
+ * each model's calls (its shadow calls as a series of their own), error rate,
+ * the pass rate of each of the route's checks, cost per successful call (the
+ * exact mean rounded half-even, a 95 % bootstrap interval with a fixed seed,
+ * p50, p95), output and reasoning tokens and latency (p50, p95), and the mean
+ * relative to the cheapest model; no line is wider than 100 columns. With
+ * html_path, also write one self-contained HTML page (inline SVG and CSS,
+ * nothing fetched) with the same table, each model's cost distribution and
+ * cost against latency, replacing the file only once it is whole. Reads the
+ * database in one read-only snapshot. Returns 0, or -1 with the reason logged
+ * (an interval PostgreSQL refuses or one not after zero, database errors, a
+ * page that could not be written).
+ */
+int tg_logger_compare(const struct tg_cfg *cfg, const struct tg_report_compare *o);
+
 #endif /* TG_LOGGER_H */

@@ -24,6 +24,8 @@ usage(FILE *to)
 		"       tollgate -t [-c FILE]        check the config and exit\n"
 		"       tollgate migrate [-c FILE]   apply pending database migrations\n"
 		"       tollgate report [-c FILE] [--since INTERVAL] [--by model|provider|key|route]\n"
+		"       tollgate report --compare [-c FILE] [--since INTERVAL] [--route NAME]\n"
+		"                       [--html FILE]    models side by side, and as a page\n"
 		"       tollgate version\n", DEFAULT_CONFIG);
 }
 
@@ -55,9 +57,9 @@ migrations_dir(void)
 int
 main(int argc, char **argv)
 {
-	const char *path = DEFAULT_CONFIG, *since = "7 days", *by = "model";
-	const char *command = "run";
-	int check_only = 0;
+	const char *path = DEFAULT_CONFIG, *since = "7 days", *by = NULL;
+	const char *command = "run", *route = NULL, *html = NULL;
+	int check_only = 0, compare = 0;
 	struct tg_cfg *cfg;
 	int rc;
 
@@ -71,6 +73,12 @@ main(int argc, char **argv)
 			since = argv[++i];
 		} else if (strcmp(a, "--by") == 0 && i + 1 < argc) {
 			by = argv[++i];
+		} else if (strcmp(a, "--compare") == 0) {
+			compare = 1;
+		} else if (strcmp(a, "--route") == 0 && i + 1 < argc) {
+			route = argv[++i];
+		} else if (strcmp(a, "--html") == 0 && i + 1 < argc) {
+			html = argv[++i];
 		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			usage(stdout);
 			return 0;
@@ -93,6 +101,22 @@ main(int argc, char **argv)
 		return 1;
 	}
 
+	/* --compare is a report of its own: by model, and the only one with --route and --html */
+	if (strcmp(command, "report") == 0 && compare && by != NULL) {
+		fprintf(stderr, "tollgate: --by does not go with --compare (it compares models)\n");
+		return 1;
+	}
+	if ((strcmp(command, "report") != 0 || !compare) && (route != NULL || html != NULL)) {
+		fprintf(stderr, "tollgate: %s needs report --compare\n",
+			route != NULL ? "--route" : "--html");
+		return 1;
+	}
+	if (strcmp(command, "report") != 0 && compare) {
+		fprintf(stderr, "tollgate: --compare goes with the report command\n");
+		return 1;
+	}
+	if (by == NULL)
+		by = "model";
 	if (strcmp(command, "report") == 0 && strcmp(by, "model") != 0 &&
 	    strcmp(by, "provider") != 0 && strcmp(by, "key") != 0 && strcmp(by, "route") != 0) {
 		fprintf(stderr, "tollgate: --by expects model, provider, key or route, got '%s'\n", by);
@@ -112,6 +136,9 @@ main(int argc, char **argv)
 		return tg_master_run(cfg);
 	if (strcmp(command, "migrate") == 0)
 		rc = tg_logger_migrate(cfg, migrations_dir());
+	else if (compare)
+		rc = tg_logger_compare(cfg, &(struct tg_report_compare){
+			.since_interval = since, .route = route, .html_path = html });
 	else
 		rc = tg_logger_report(cfg, since, by);
 	tg_cfg_free(cfg);

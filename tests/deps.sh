@@ -1,10 +1,12 @@
 #!/bin/sh
 # Install the Debian packages tollgate needs to build, test and demo, when
 # missing. As root it runs apt-get; otherwise it prints the exact command and fails.
+# chromium and a font: a test renders the comparison report's page (tests/render_html.sh).
 set -eu
 
 PACKAGES="build-essential pkg-config libevent-dev libcurl4-openssl-dev libpq-dev libjsmn-dev \
-libhttp-parser-dev check postgresql wrk nginx-light prometheus clang libclang-rt-14-dev nodejs npm curl procps"
+libhttp-parser-dev check postgresql wrk nginx-light prometheus clang libclang-rt-14-dev nodejs npm curl \
+procps chromium fonts-dejavu-core"
 
 missing=""
 for p in $PACKAGES; do
