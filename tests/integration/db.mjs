@@ -190,19 +190,21 @@ export function summarise(results) {
 
 /*
  * Compare a ledger with the database: every answered call is there exactly
- * once (by the gateway's request id and by the client's), with the status the
- * client saw and not as 'unknown'; unanswered calls are there at most once
- * (the primary key) and, if there, never as a served call the client missed
- * seeing; and nothing else carries the prefix. Returns the figures.
+ * once (by the gateway's request id and by the client's), with the status and
+ * cost the client saw, not as 'unknown' and not as undelivered; unanswered
+ * calls are there at most once (the primary key) and, if there, never as
+ * delivered (a worker that died after settling a call records what the
+ * provider billed, with delivery unknown); and nothing else carries the
+ * prefix. Returns the figures.
  */
 export async function checkLedger(assert, conninfo, prefix, results) {
   const s = summarise(results);
-  const db = await rows(conninfo, `SELECT request_id, client_request_id, status, outcome, cost_usd::text
-    FROM requests WHERE client_request_id LIKE '${prefix}%'`);
+  const db = await rows(conninfo, `SELECT request_id, client_request_id, status, outcome, cost_usd::text,
+    delivery FROM requests WHERE client_request_id LIKE '${prefix}%'`);
   const byClient = new Map();
-  for (const [rid, cid, status, outcome, cost] of db) {
+  for (const [rid, cid, status, outcome, cost, delivery] of db) {
     assert.ok(!byClient.has(cid), `client id ${cid} recorded twice`);
-    byClient.set(cid, { rid, status: Number(status), outcome, cost });
+    byClient.set(cid, { rid, status: Number(status), outcome, cost, delivery });
   }
   let dbCost = 0n;
   for (const r of s.answered) {
@@ -211,15 +213,19 @@ export async function checkLedger(assert, conninfo, prefix, results) {
     assert.equal(row.rid, r.requestId, `${r.clientId}: request_id`);
     assert.equal(row.status, r.status, `${r.clientId}: status`);
     assert.notEqual(row.outcome, 'unknown', `${r.clientId}: an answered call recorded as unknown`);
+    assert.notEqual(row.delivery, 'not_delivered', `${r.clientId}: an answered call recorded as not delivered`);
     if (r.status === 200) assert.equal(usdToPico(row.cost), r.cost, `${r.clientId}: cost`);
     dbCost += usdToPico(row.cost);
   }
   const answeredIds = new Set(s.answered.map((r) => r.clientId));
   const sent = new Set(results.map((r) => r.clientId));
+  // a row may lack the client's answer only when its delivery is unknown (its worker died
+  // before the reply left) or the client went away: never as delivered
   const extra = { unknown: 0, other: 0 };
   for (const [cid, row] of byClient) {
     assert.ok(sent.has(cid), `row for ${cid} that the client never sent`);
     if (answeredIds.has(cid)) continue;
+    assert.notEqual(row.delivery, 'delivered', `${cid}: recorded as delivered, but the client got no answer`);
     if (row.outcome === 'unknown') extra.unknown++;
     else extra.other++;
   }
