@@ -136,6 +136,7 @@ stress: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)DURATION=$${DURATION:-60} sh tests/stress/scenario.sh
 	$(Q)sh tests/stress/durability.sh
+	$(Q)sh tests/stress/drain.sh
 
 fuzz:
 	$(Q)sh tests/fuzz/run.sh
