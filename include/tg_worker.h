@@ -42,6 +42,7 @@ struct tg_worker_env {
 	const int                *listen_fds;
 	uint32_t                  n_listen;
 	uint32_t                  position, positions;
+	int                       admin_fd;   /* the admin listener (admin.listen), or -1 */
 };
 
 
