@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "keysync.h"
+#include "spend.h"
 #include "spool.h"
 #include "tg_clock.h"
 #include "tg_log.h"
@@ -60,6 +62,8 @@ struct lg {
 	struct range            *ranges;
 	uint32_t                 n_ranges, batch_rows;
 	uint64_t                 corrupt;
+	struct tg_keysync        keys;            /* api_keys → the key cache (keysync.c) */
+	struct tg_spend          spend;           /* the ledger → budgets' restored spend (spend.c) */
 };
 
 static void
@@ -201,6 +205,23 @@ replay_spool(struct lg *l)
 				    (unsigned long long)before);
 	}
 	atomic_store_explicit(&l->slot->spooled_rows, tg_spool_rows(l->spool), memory_order_relaxed);
+}
+
+/*
+ * The key cache and the budgets' restored spend, between batches, over the
+ * same connection (no transaction is open here). A restore waits until the
+ * spool is empty and no old ring file is left, so the ledger holds it all.
+ */
+static void
+keys_and_budgets(struct lg *l)
+{
+	bool backlog_clear = !l->spool_pending && tg_spool_rows(l->spool) == 0 && l->n_files == 1;
+
+	if (tg_keysync_poll(&l->keys, l->conn, tg_clock_mono_ms()) == -1 ||
+	    tg_spend_poll(&l->spend, l->conn, l->files[0], backlog_clear) == -1) {
+		note_problem(l, "could not read PostgreSQL, spooling", PQerrorMessage(l->conn));
+		drop_conn(l);
+	}
 }
 
 /* Take up to batch_rows whole records across the rings, fairly; returns how many. */
@@ -349,6 +370,11 @@ setup(struct lg *l, const struct tg_cfg *cfg, struct tg_shm_hdr *shm, struct tg_
 		tg_log_error(NULL, "could not start the logger: out of memory");
 		return -1;
 	}
+	tg_keysync_init(&l->keys, cfg->state_dir, shm);
+	if (tg_spend_init(&l->spend, shm, rings) == -1) {
+		tg_log_error(NULL, "could not start the logger: out of memory");
+		return -1;
+	}
 	atomic_store_explicit(&l->slot->pid, (int32_t)getpid(), memory_order_relaxed);
 	atomic_store_explicit(&l->slot->spool_writable, 1, memory_order_relaxed);
 	atomic_store_explicit(&l->slot->spooled_rows, tg_spool_rows(l->spool), memory_order_relaxed);
@@ -365,6 +391,8 @@ teardown(struct lg *l)
 		tg_ring_close(l->files[f]);
 	tg_spool_free(l->spool);
 	tg_spool_free(l->rejected);
+	tg_keysync_fini(&l->keys);
+	tg_spend_fini(&l->spend);
 	tg_buf_fini(&l->buf);
 	free(l->batch);
 	free(l->ranges);
@@ -408,6 +436,7 @@ tg_logger_main(const struct tg_cfg *cfg, struct tg_shm_hdr *shm, struct tg_ring_
 		}
 		try_connect(&l, false);
 		replay_spool(&l);
+		keys_and_budgets(&l);
 		n = collect(&l);
 		if (n == 0) {
 			first_seen = 0;
