@@ -499,9 +499,12 @@ load_admin_key(struct cfg_ctx *c, struct tg_cfg *cfg, int v)
 		if (cfg_check_name(c, name, "key") == 0) {
 			for (uint32_t i = 0; i < cfg->n_admin_keys; i++) {
 				if (strcmp(cfg->admin_keys[i].name, name) == 0) {
+					bool old_one = strcmp(name, "admin") == 0 &&
+						       cfg->admin_key_set;
+
 					cfg_err(c, "duplicate admin key name \"%s\"%s", name,
-						strcmp(name, "admin") == 0 && cfg->admin_key_set
-						? " (admin.key_sha256 is the key named \"admin\")" : "");
+						old_one ? " (admin.key_sha256 is the key named "
+							  "\"admin\")" : "");
 					bad = 1;
 				}
 			}

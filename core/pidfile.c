@@ -95,8 +95,8 @@ tg_pidfile_write(const char *state_dir, char *why, size_t whylen)
 	int fd, n;
 
 	if (other > 0 && other != getpid()) {
-		snprintf(why, whylen, "another tollgate (pid %d) runs with state_dir %s", (int)other,
-			 state_dir);
+		snprintf(why, whylen, "another tollgate (pid %d) runs with state_dir %s",
+			 (int)other, state_dir);
 		return -1;
 	}
 	pid_path(state_dir, path, sizeof(path));

@@ -69,10 +69,10 @@ struct tg_key_view;
 
 /* One period of one key. */
 struct tg_budget_slot {
-	alignas(TG_CACHELINE) _Atomic uint64_t tag;   /* epoch << 40 | period << 1 | READY; 0 = none */
+	alignas(TG_CACHELINE) _Atomic uint64_t tag;   /* epoch<<40 | period<<1 | READY; 0: none */
 	_Atomic int64_t committed_pusd;       /* spent + held: what reserve CASes */
 	_Atomic int64_t grant_pusd;           /* what this node may spend in the period */
-	_Atomic int64_t base_pusd;            /* spend restored from the ledger at the period's start */
+	_Atomic int64_t base_pusd;            /* spend restored from the ledger */
 	_Atomic int64_t overrun_pusd;         /* settled above the hold (tg_budget_settle) */
 	_Atomic uint32_t suspect;             /* master only: committed may be high after a death */
 	uint8_t pad[TG_CACHELINE - 44];
@@ -80,13 +80,13 @@ struct tg_budget_slot {
 
 /* A key's budget, inside its key table entry (tg_keys.h). */
 struct tg_key_budget {
-	alignas(TG_CACHELINE) _Atomic uint64_t word;  /* epoch << 8 | enum tg_budget_period; 0 = none */
-	_Atomic uint64_t restore_tag;         /* master: the slot tag waiting for its restored spend */
+	alignas(TG_CACHELINE) _Atomic uint64_t word;  /* epoch<<8 | tg_budget_period; 0: none */
+	_Atomic uint64_t restore_tag;         /* master: the tag of a slot waiting for its spend */
 	_Atomic uint64_t restored_tag;        /* logger: the tag restored_pusd answers */
 	_Atomic int64_t  restored_pusd;
 	uint64_t         epoch_since_us;      /* master only: wall time the epoch began */
 	int64_t          budget_pusd;         /* master only: the key's budget, the grant it sets */
-	uint32_t         epoch;               /* master only: bumped when the key's period changes */
+	uint32_t         epoch;               /* master only: bumped when the period kind changes */
 	uint8_t pad[TG_CACHELINE - 52];
 	struct tg_budget_slot slot[TG_BUDGET_PERIOD_SLOTS];
 };
@@ -124,14 +124,14 @@ struct tg_budget_hold {
 enum tg_budget_rc {
 	TG_BUDGET_OK = 0,         /* held: the call may go */
 	TG_BUDGET_NONE,           /* the key has no budget: nothing held, the call may go */
-	TG_BUDGET_EXCEEDED,       /* would pass the grant: 429 budget_exceeded (info.remaining_pusd) */
-	TG_BUDGET_NOT_READY,      /* spend not known yet: refuse with Retry-After info.retry_after_ms */
+	TG_BUDGET_EXCEEDED,       /* would pass the grant: 429 budget_exceeded */
+	TG_BUDGET_NOT_READY,      /* spend not known yet: refuse, Retry-After info.retry_after_ms */
 	TG_BUDGET_KEY_GONE,       /* the key left the table since it was looked up: 401 */
 	TG_BUDGET_OVERRUN,        /* settled above the hold: recorded in full, worth a log line */
 };
 
 struct tg_budget_info {
-	int64_t  remaining_pusd;  /* grant - committed, never negative (x-tollgate-budget-remaining-usd) */
+	int64_t  remaining_pusd;  /* grant - committed, >= 0: x-tollgate-budget-remaining-usd */
 	int64_t  grant_pusd;
 	uint32_t retry_after_ms;  /* NOT_READY: when to try again */
 };

@@ -17,7 +17,7 @@
 #define TG_MAX_MODELS         64
 #define TG_MAX_ROUTES         32
 #define TG_MAX_ROUTE_TARGETS  8
-#define TG_MAX_KEYS           4096    /* config and PostgreSQL keys together, revoked ones included */
+#define TG_MAX_KEYS           4096    /* config and PostgreSQL keys, revoked ones included */
 #define TG_MAX_WORKERS        32      /* per generation; the shared region has 2x slots */
 #define TG_NAME_MAX           64      /* names of providers, models, routes, keys, NUL included */
 #define TG_MAX_ADMIN_KEYS     16
@@ -120,7 +120,7 @@ struct tg_cfg {
 
 	struct tg_db_cfg db;
 
-	bool     admin_key_set;           /* admin.key_sha256: the one key the old admin code checks */
+	bool     admin_key_set;           /* admin.key_sha256: the key the old admin code checks */
 	uint8_t  admin_sha256[32];
 	enum tg_admin_listen admin_listen;
 	char     admin_path[TG_UNIX_PATH_MAX];      /* TG_ADMIN_UNIX: the socket, created 0660 */

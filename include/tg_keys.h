@@ -43,11 +43,11 @@ _Static_assert((TG_KEY_INDEX_SLOTS & (TG_KEY_INDEX_SLOTS - 1)) == 0, "index size
 struct tg_keytab_hdr {
 	alignas(TG_CACHELINE) _Atomic uint64_t index_gen;  /* see above */
 	_Atomic uint32_t n_live;              /* keys published, revoked ones included */
-	_Atomic uint32_t open;                /* 1: no key anywhere, so any caller (loopback only) */
+	_Atomic uint32_t open;                /* 1: no key anywhere: any caller (loopback only) */
 	_Atomic uint32_t closed;              /* 1: keys exist that could not be read: never open */
 	_Atomic uint32_t n_ws;                /* worker slots in use: sums run over these */
-	alignas(TG_CACHELINE) _Atomic uint64_t refresh_req;  /* master → logger: read api_keys now */
-	_Atomic uint64_t cache_seq;           /* logger → master: the key cache file was rewritten */
+	alignas(TG_CACHELINE) _Atomic uint64_t refresh_req;  /* master → logger: read api_keys */
+	_Atomic uint64_t cache_seq;           /* logger → master: the key cache was rewritten */
 	_Atomic uint64_t restore_seq;         /* master → logger: a period waits for its spend */
 	_Atomic uint32_t restores_pending;    /* master: slots whose spend is not restored yet */
 	uint8_t pad[TG_CACHELINE - 28];
@@ -75,7 +75,7 @@ struct tg_key_view {
 
 enum tg_key_auth {
 	TG_KEY_OK = 0,            /* view filled: authenticated */
-	TG_KEY_OPEN,              /* no key configured anywhere: any caller (loopback only, SPEC 4) */
+	TG_KEY_OPEN,              /* no key anywhere: any caller (loopback only, SPEC 4) */
 	TG_KEY_MISSING,           /* no key was presented: 401 */
 	TG_KEY_UNKNOWN,           /* no key has this secret: 401 */
 	TG_KEY_REVOKED,           /* view filled (its name, for the record): 401 */

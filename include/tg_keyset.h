@@ -33,7 +33,7 @@ enum tg_key_flag {
 struct tg_key_def {
 	char     name[TG_NAME_MAX];
 	uint8_t  sha256[32];
-	char     prefix[16];          /* the secret's first TG_KEY_PREFIX_LEN characters; "" for config keys */
+	char     prefix[16];          /* the secret's first 8 characters; "" for config keys */
 	uint64_t rpm, tpm;            /* 0 = unlimited */
 	int64_t  budget_pusd;         /* per period, pico-USD; only with a period */
 	uint32_t period;              /* enum tg_budget_period; TG_PERIOD_NONE = no budget */

@@ -21,8 +21,8 @@
 #define LIST_SQL \
 	"SELECT k.name, k.prefix, k.rpm::text, k.tpm::text, " \
 	" coalesce(trim_scale(k.budget_usd)::text, '-'), coalesce(k.period, '-'), " \
-	" CASE WHEN k.period IS NULL THEN '-' ELSE coalesce((SELECT trim_scale(sum(r.cost_usd))::text " \
-	"  FROM requests r WHERE r.key_name = k.name AND r.endpoint <> $1 AND r.created_at >= " \
+	" CASE WHEN k.period IS NULL THEN '-' ELSE coalesce((" \
+	"  SELECT trim_scale(sum(r.cost_usd))::text FROM requests r WHERE r.key_name = k.name AND r.endpoint <> $1 AND r.created_at >= " \
 	"  date_trunc(k.period, now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'), '0') END, " \
 	" CASE WHEN cardinality(k.models) = 0 THEN '*' ELSE array_to_string(k.models, ',') END, " \
 	" to_char(k.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), " \
@@ -62,7 +62,8 @@ connect_db(const struct tg_cfg *cfg, bool changes)
 	}
 	if (v < TG_SCHEMA_VERSION) {
 		fprintf(stderr, "tollgate: keys: the database schema is at version %d, keys need "
-			"%d: run 'tollgate migrate -c %s' first\n", v, TG_SCHEMA_VERSION, cfg->path);
+			"%d: run 'tollgate migrate -c %s' first\n", v, TG_SCHEMA_VERSION,
+			cfg->path);
 		PQfinish(c);
 		return NULL;
 	}
@@ -92,7 +93,8 @@ notify_master(const struct tg_cfg *cfg)
 	pid_t pid = tg_pidfile_master(cfg->state_dir, why, sizeof(why));
 
 	if (pid > 0 && kill(pid, SIGUSR2) == 0) {
-		printf("the running gateway (pid %d) applies the change within a second\n", (int)pid);
+		printf("the running gateway (pid %d) applies the change within a second\n",
+		       (int)pid);
 		return;
 	}
 	if (pid > 0)
@@ -124,7 +126,8 @@ key_create(PGconn *c, const struct tg_keys_cmd *cmd)
 	PGresult *r;
 
 	if (tg_keygen_secret(secret) == -1) {
-		fprintf(stderr, "tollgate: keys: could not draw random bytes: %s\n", strerror(errno));
+		fprintf(stderr, "tollgate: keys: could not draw random bytes: %s\n",
+			strerror(errno));
 		return 2;
 	}
 	tg_sha256(secret, TG_KEYGEN_LEN, digest);
@@ -280,8 +283,8 @@ key_set(PGconn *c, const struct tg_keys_cmd *cmd)
 	if (rc != 0)
 		goto out;
 	if (PQntuples(r) == 0) {
-		fprintf(stderr, "tollgate: keys set: no key named \"%s\" in PostgreSQL (nothing was "
-			"changed)\n", cmd->name);
+		fprintf(stderr, "tollgate: keys set: no key named \"%s\" in PostgreSQL (nothing "
+			"was changed)\n", cmd->name);
 		PQclear(r);
 		rc = 1;
 		goto out;
@@ -295,8 +298,8 @@ key_set(PGconn *c, const struct tg_keys_cmd *cmd)
 		goto out;
 	}
 	if (cmd->set_period && !cmd->set_budget && !has_period) {
-		fprintf(stderr, "tollgate: keys set: --period needs --budget USD: key \"%s\" has no "
-			"budget yet (nothing was changed)\n", cmd->name);
+		fprintf(stderr, "tollgate: keys set: --period needs --budget USD: key \"%s\" has "
+			"no budget yet (nothing was changed)\n", cmd->name);
 		rc = 1;
 		goto out;
 	}
@@ -313,7 +316,8 @@ key_set(PGconn *c, const struct tg_keys_cmd *cmd)
 	rc = exec_step(c, "set",
 		       "UPDATE api_keys SET rpm = coalesce($2::bigint, rpm), "
 		       "tpm = coalesce($3::bigint, tpm), "
-		       "budget_usd = CASE WHEN $7::bool THEN NULL ELSE coalesce($4::numeric, budget_usd) END, "
+		       "budget_usd = CASE WHEN $7::bool THEN NULL "
+		       "ELSE coalesce($4::numeric, budget_usd) END, "
 		       "period = CASE WHEN $7::bool THEN NULL ELSE coalesce($5, period) END, "
 		       "models = coalesce($6::text[], models), updated_at = now() WHERE name = $1",
 		       7, params, PGRES_COMMAND_OK, NULL);
@@ -332,9 +336,9 @@ key_revoke(PGconn *c, const struct tg_keys_cmd *cmd)
 {
 	const char *params[1] = { cmd->name };
 	PGresult *r;
-	int rc = exec_step(c, "revoke", "UPDATE api_keys SET revoked_at = now(), updated_at = now() "
-			   "WHERE name = $1 AND revoked_at IS NULL RETURNING 1", 1, params,
-			   PGRES_TUPLES_OK, &r);
+	int rc = exec_step(c, "revoke", "UPDATE api_keys SET revoked_at = now(), "
+			   "updated_at = now() WHERE name = $1 AND revoked_at IS NULL RETURNING 1",
+			   1, params, PGRES_TUPLES_OK, &r);
 
 	if (rc != 0)
 		return rc;

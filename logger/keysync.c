@@ -58,7 +58,8 @@ row_def(PGresult *r, int i, struct tg_key_def *d, char *why, size_t whylen)
 	d->flags = TG_KEYDEF_DB | (strcmp(PQgetvalue(r, i, 8), "t") == 0 ? TG_KEYDEF_REVOKED : 0);
 	d->period = strcmp(period, "day") == 0 ? TG_PERIOD_DAY
 		  : strcmp(period, "month") == 0 ? TG_PERIOD_MONTH : TG_PERIOD_NONE;
-	if (tg_sha256_parse_hex(PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1), d->sha256) == -1 ||
+	if (tg_sha256_parse_hex(PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1),
+				d->sha256) == -1 ||
 	    (d->period != TG_PERIOD_NONE &&
 	     tg_money_parse_usd(budget, strlen(budget), TG_MONEY_MAX_USD, &d->budget_pusd) == -1)) {
 		snprintf(why, whylen, "api_keys row %s: a malformed hash or budget", d->name);

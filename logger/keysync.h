@@ -16,7 +16,7 @@
 #include "tg_keyset.h"
 #include "tg_shm.h"
 
-#define TG_KEYSYNC_EVERY_MS 5000   /* a change made in SQL, without the command, shows up within this */
+#define TG_KEYSYNC_EVERY_MS 5000   /* a change made in SQL shows up within this */
 
 struct tg_keysync {
 	struct tg_shm_hdr *shm;

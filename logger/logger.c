@@ -63,7 +63,7 @@ struct lg {
 	uint32_t                 n_ranges, batch_rows;
 	uint64_t                 corrupt;
 	struct tg_keysync        keys;            /* api_keys → the key cache (keysync.c) */
-	struct tg_spend          spend;           /* the ledger → budgets' restored spend (spend.c) */
+	struct tg_spend          spend;           /* the ledger → restored spend (spend.c) */
 };
 
 static void

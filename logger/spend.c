@@ -21,7 +21,8 @@
 /* Bounds travel as µs since the epoch and become timestamps in SQL, exactly. */
 #define SPEND_SQL \
 	"SELECT k.i, coalesce(sum(r.cost_usd), 0)::text " \
-	"FROM unnest($1::text[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS k(name, lo, hi, i) " \
+	"FROM unnest($1::text[], $2::bigint[], $3::bigint[]) " \
+	" WITH ORDINALITY AS k(name, lo, hi, i) " \
 	"LEFT JOIN requests r ON r.key_name = k.name " \
 	" AND r.created_at >= 'epoch'::timestamptz + k.lo * interval '1 microsecond' " \
 	" AND r.created_at < 'epoch'::timestamptz + k.hi * interval '1 microsecond' " \

@@ -149,8 +149,8 @@ load_next(struct tg_master *m)
 	    strcmp(next->admin_path, m->cur.cfg->admin_path) != 0 ||
 	    strcmp(next->admin_host, m->cur.cfg->admin_host) != 0 ||
 	    next->admin_port != m->cur.cfg->admin_port)
-		tg_log_warn(NULL, "admin.listen cannot change on reload; keeping the admin listener "
-			    "of the start until a restart");
+		tg_log_warn(NULL, "admin.listen cannot change on reload; keeping the admin "
+			    "listener of the start until a restart");
 	return next;
 }
 

@@ -66,7 +66,7 @@ on_key_event(void *arg, enum tg_keys_event ev, const struct tg_key_def *d)
 	case TG_KEYS_DROPPED:
 		t->refused++;
 		tg_log_error(NULL, "could not load PostgreSQL key %s: the key table is full (%d "
-			     "keys, revoked ones went first)", d->name, TG_MAX_KEYS);
+			     "keys; new revoked keys are left out first)", d->name, TG_MAX_KEYS);
 		break;
 	}
 }
@@ -78,14 +78,13 @@ publish(struct tg_master *m, bool quiet)
 	uint32_t n = tg_keys_publish(m->shm, m->cur.cfg, m->db_keys, m->cur.number,
 				     tg_children_oldest_generation(m), tg_clock_wall_us(),
 				     on_key_event, &t);
+	bool anyone = atomic_load_explicit(&tg_keytab(m->shm)->open, memory_order_relaxed) != 0;
 
 	if (quiet || t.added + t.changed + t.revoked + t.removed + t.refused > 0)
-		tg_log_info(NULL, "keys published keys=%u config=%u postgresql=%u added=%u changed=%u "
-			    "revoked=%u removed=%u refused=%u%s", n, m->cur.cfg->n_keys,
+		tg_log_info(NULL, "keys published keys=%u config=%u postgresql=%u added=%u "
+			    "changed=%u revoked=%u removed=%u refused=%u%s", n, m->cur.cfg->n_keys,
 			    m->db_keys != NULL ? m->db_keys->n : 0, t.added, t.changed, t.revoked,
-			    t.removed, t.refused,
-			    n == 0 && atomic_load(&tg_keytab(m->shm)->open) ? " (no key: any caller)"
-									     : "");
+			    t.removed, t.refused, anyone ? " (no key: any caller)" : "");
 }
 
 /*
@@ -111,9 +110,9 @@ load_cache(struct tg_master *m)
 	}
 	if (set == NULL) {
 		if (!m->keys_cache_bad)
-			tg_log_error(NULL, "could not load the key cache %s: %s; PostgreSQL keys "
-				     "apply once the logger rewrites it, and until then no caller is "
-				     "let in without a key", path, why);
+			tg_log_error(NULL, "could not load the key cache %s: %s; PostgreSQL "
+				     "keys apply once the logger rewrites it, and until then no "
+				     "caller is let in without a key", path, why);
 		m->keys_cache_bad = true;
 		atomic_store_explicit(&tg_keytab(m->shm)->closed, 1, memory_order_relaxed);
 		atomic_store_explicit(&tg_keytab(m->shm)->open, 0, memory_order_relaxed);
@@ -149,7 +148,7 @@ tg_keyload_refresh(struct tg_master *m)
 {
 	/* relaxed: a counter the logger compares with the last it served */
 	atomic_fetch_add_explicit(&tg_keytab(m->shm)->refresh_req, 1, memory_order_relaxed);
-	tg_log_info(NULL, "keys changed: asking the logger to read api_keys");
+	tg_log_info(NULL, "asking the logger to read api_keys again");
 }
 
 uint64_t
@@ -168,7 +167,8 @@ tg_keyload_poll(struct tg_master *m, uint64_t now_ms)
 		uint32_t waiting = tg_budget_tick(m->shm, tg_clock_wall_us());
 
 		if (waiting > 0)
-			tg_log_debug(NULL, "budgets waiting for their restored spend keys=%u", waiting);
+			tg_log_debug(NULL, "budgets waiting for their restored spend keys=%u",
+				     waiting);
 		m->keys_tick_ms = now_ms + TICK_MS;
 	}
 	return m->keys_tick_ms;

@@ -105,8 +105,8 @@ open_admin_unix(const char *path)
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
-			tg_log_error(NULL, "could not listen on admin socket %s: the path exists and "
-				     "is not a socket", path);
+			tg_log_error(NULL, "could not listen on admin socket %s: the path exists "
+				     "and is not a socket", path);
 			return -2;
 		}
 		if (unix_answers(&sa)) {

@@ -86,8 +86,8 @@ struct tg_master {
 
 	/* the admin listener (admin.listen), fixed at start: -1 = none */
 	int                   admin_fd;
-	char                  admin_path[TG_UNIX_PATH_MAX];   /* a unix socket we created: unlinked at exit */
-	char                  state_dir[PATH_MAX];  /* fixed at start: the pid file and key cache are here */
+	char                  admin_path[TG_UNIX_PATH_MAX];   /* our unix socket: unlinked at exit */
+	char                  state_dir[PATH_MAX];  /* fixed at start: pid file, key cache */
 
 	/* keys (keyload.c): the PostgreSQL keys last read from the cache, NULL before any */
 	struct tg_keyset     *db_keys;

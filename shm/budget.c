@@ -199,8 +199,8 @@ tg_budget_reserve(struct tg_shm_hdr *h, uint32_t ws, const struct tg_key_view *k
 	/* relaxed: the word only chooses the tag; the tag check below is what admits */
 	word = atomic_load_explicit(&e->budget.word, memory_order_relaxed);
 	if (word == 0)
-		return atomic_load_explicit(&e->incarnation, memory_order_relaxed) != key->incarnation
-		       ? TG_BUDGET_KEY_GONE : TG_BUDGET_NONE;
+		return atomic_load_explicit(&e->incarnation, memory_order_relaxed) !=
+		       key->incarnation ? TG_BUDGET_KEY_GONE : TG_BUDGET_NONE;
 	if (worst_pusd < 0)
 		worst_pusd = 0;
 	p = tg_budget_period_of((enum tg_budget_period)(word & 0xff), wall_us);
@@ -252,8 +252,9 @@ tg_budget_grow(struct tg_shm_hdr *h, uint32_t ws, struct tg_budget_hold *hold, i
 	announce(op, TG_BUDGET_OP_RESERVE, hold->key, hold->ps, more, 0, c);
 	if (take(slot, more, info)) {
 		/* release: as in tg_budget_reserve */
-		atomic_store_explicit(&c->held_pusd[hold->ps], atomic_load_explicit(&op->held_before,
-				      memory_order_relaxed) + more, memory_order_release);
+		atomic_store_explicit(&c->held_pusd[hold->ps],
+				      atomic_load_explicit(&op->held_before, memory_order_relaxed) +
+				      more, memory_order_release);
 		hold->amount_pusd = amount_pusd;
 	} else {
 		rc = TG_BUDGET_EXCEEDED;
@@ -267,7 +268,8 @@ static int64_t
 settle_committed(struct tg_budget_slot *slot, int64_t hold, int64_t actual)
 {
 	if (actual <= hold) {
-		atomic_fetch_sub_explicit(&slot->committed_pusd, hold - actual, memory_order_seq_cst);
+		atomic_fetch_sub_explicit(&slot->committed_pusd, hold - actual,
+					  memory_order_seq_cst);
 		return 0;
 	}
 	atomic_fetch_add_explicit(&slot->committed_pusd, actual - hold, memory_order_seq_cst);
@@ -370,7 +372,9 @@ static bool
 slot_users(const struct tg_shm_hdr *h, uint32_t key, uint32_t ps)
 {
 	for (uint32_t w = 0; w < n_ws(h); w++) {
-		if (atomic_load_explicit(&cell_of(h, key, w)->held_pusd[ps], memory_order_seq_cst) != 0 ||
+		const struct tg_budget_cell *c = cell_of(h, key, w);
+
+		if (atomic_load_explicit(&c->held_pusd[ps], memory_order_seq_cst) != 0 ||
 		    atomic_load_explicit(&op_of(h, w)->busy, memory_order_seq_cst) != 0)
 			return true;
 	}
@@ -431,7 +435,8 @@ tg_budget_configure(struct tg_shm_hdr *h, uint32_t key, const struct tg_key_def 
 		b->epoch = 1;
 	b->epoch_since_us = wall_us;
 	atomic_store_explicit(&b->restore_tag, 0, memory_order_relaxed);
-	atomic_store_explicit(&b->word, (uint64_t)b->epoch << 8 | def->period, memory_order_relaxed);
+	atomic_store_explicit(&b->word, (uint64_t)b->epoch << 8 | def->period,
+			      memory_order_relaxed);
 }
 
 /*
@@ -549,7 +554,8 @@ tg_budget_tick(struct tg_shm_hdr *h, uint64_t wall_us)
 				continue;
 			}
 			/* a new amount for the same period kind: the grant follows the budget */
-			atomic_store_explicit(&slot->grant_pusd, b->budget_pusd, memory_order_relaxed);
+			atomic_store_explicit(&slot->grant_pusd, b->budget_pusd,
+					      memory_order_relaxed);
 			pending += q == p && (tag & TG_BUDGET_TAG_READY) == 0;
 		}
 	}
@@ -612,7 +618,8 @@ tg_budget_recover(struct tg_shm_hdr *h, uint32_t ws)
 		struct tg_budget_cell *c = cell_of(h, key, ws);
 
 		for (uint32_t ps = 0; ps < TG_BUDGET_PERIOD_SLOTS; ps++) {
-			int64_t held = atomic_load_explicit(&c->held_pusd[ps], memory_order_relaxed);
+			int64_t held = atomic_load_explicit(&c->held_pusd[ps],
+							    memory_order_relaxed);
 
 			if (held == 0)
 				continue;
@@ -652,7 +659,8 @@ tg_budget_restore_next(const struct tg_shm_hdr *h, uint32_t *cursor, struct tg_b
 }
 
 void
-tg_budget_restore_post(struct tg_shm_hdr *h, const struct tg_budget_restore *req, int64_t spent_pusd)
+tg_budget_restore_post(struct tg_shm_hdr *h, const struct tg_budget_restore *req,
+		       int64_t spent_pusd)
 {
 	struct tg_key_budget *b = budget_of(h, req->key);
 

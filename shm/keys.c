@@ -18,7 +18,8 @@
 static _Atomic uint32_t *
 index_array(const struct tg_shm_hdr *h, uint64_t which)
 {
-	return (_Atomic uint32_t *)((char *)h + h->off_key_index) + (which & 1) * TG_KEY_INDEX_SLOTS;
+	return (_Atomic uint32_t *)((char *)h + h->off_key_index) +
+	       (which & 1) * TG_KEY_INDEX_SLOTS;
 }
 
 static uint32_t
@@ -111,7 +112,8 @@ tg_keys_find(const struct tg_shm_hdr *h, const uint8_t digest[32], struct tg_key
 								memory_order_relaxed);
 			def_read(e, &out->def);
 			if (tg_sha256_equal(out->def.sha256, digest)) {
-				rc = out->def.flags & TG_KEYDEF_REVOKED ? TG_KEY_REVOKED : TG_KEY_OK;
+				rc = out->def.flags & TG_KEYDEF_REVOKED ? TG_KEY_REVOKED
+									: TG_KEY_OK;
 				break;
 			}
 			i = (i + 1) & (TG_KEY_INDEX_SLOTS - 1);
@@ -208,7 +210,7 @@ tg_keys_slot_reset(struct tg_shm_hdr *h, uint32_t s)
 
 /* The master's scratch for one publish: which slot each name has, and what each slot gets. */
 struct plan {
-	uint32_t          *by_name;        /* open addressing over slot names: slot + 1, 0 = empty */
+	uint32_t          *by_name;        /* open addressing over slot names: slot + 1 */
 	struct tg_key_def *want;           /* per slot */
 	bool              *wanted, *taken; /* taken: a slot given to a PostgreSQL name just now */
 };
@@ -368,10 +370,10 @@ publish_index(struct tg_shm_hdr *h)
 		def_get(e, &d);
 		for (i = index_home(d.sha256); atomic_load_explicit(&idx[i], memory_order_relaxed);
 		     i = (i + 1) & (TG_KEY_INDEX_SLOTS - 1)) {
+			uint32_t v = atomic_load_explicit(&idx[i], memory_order_relaxed);
 			struct tg_key_def o;
 
-			def_get(tg_key_entry(h, atomic_load_explicit(&idx[i],
-								      memory_order_relaxed) - 1), &o);
+			def_get(tg_key_entry(h, v - 1), &o);
 			dup |= memcmp(o.sha256, d.sha256, 32) == 0;
 		}
 		/* one hash, one key: a second one would never be found anyway */
@@ -387,7 +389,8 @@ publish_index(struct tg_shm_hdr *h)
 
 uint32_t
 tg_keys_publish(struct tg_shm_hdr *h, const struct tg_cfg *cfg, const struct tg_keyset *db,
-		uint32_t gen, uint32_t oldest_live, uint64_t wall_us, tg_keys_event_fn *fn, void *arg)
+		uint32_t gen, uint32_t oldest_live, uint64_t wall_us, tg_keys_event_fn *fn,
+		void *arg)
 {
 	struct tg_keytab_hdr *kt = tg_keytab(h);
 	struct tg_keyset *kept = NULL;
@@ -400,7 +403,8 @@ tg_keys_publish(struct tg_shm_hdr *h, const struct tg_cfg *cfg, const struct tg_
 	p.want = calloc(h->n_keys, sizeof(*p.want));
 	p.wanted = calloc(h->n_keys, sizeof(*p.wanted));
 	p.taken = calloc(h->n_keys, sizeof(*p.taken));
-	if (p.by_name == NULL || p.want == NULL || p.wanted == NULL || p.taken == NULL || db == NULL) {
+	if (p.by_name == NULL || p.want == NULL || p.wanted == NULL || p.taken == NULL ||
+	    db == NULL) {
 		/* leave the table as it is: it still authenticates what it did */
 		n_live = atomic_load_explicit(&kt->n_live, memory_order_relaxed);
 		goto out;
@@ -449,7 +453,7 @@ tg_keys_publish(struct tg_shm_hdr *h, const struct tg_cfg *cfg, const struct tg_
 
 			memset(&none, 0, sizeof(none));
 			atomic_store_explicit(&e->live, 0, memory_order_relaxed);
-			/* seq_cst: pairs with the busy flag of a worker about to reserve (tg_budget.h) */
+			/* seq_cst: pairs with the busy flag of a worker about to reserve */
 			atomic_fetch_add_explicit(&e->incarnation, 1, memory_order_seq_cst);
 			tg_budget_configure(h, s, &none, false, wall_us);
 			emit(fn, arg, TG_KEYS_REMOVED, &was);

@@ -93,8 +93,8 @@ tg_shm_check(const struct tg_shm_hdr *h, char *why, size_t whylen)
 		snprintf(why, whylen, "layout version %u, expected %u", h->version, TG_SHM_VERSION);
 		return -1;
 	}
-	if (h->off_budget_cells + sizeof(struct tg_budget_cell) * TG_WORKER_SLOTS * h->n_keys > h->size ||
-	    h->key_stride != sizeof(struct tg_key_entry)) {
+	if (h->off_budget_cells + sizeof(struct tg_budget_cell) * TG_WORKER_SLOTS * h->n_keys >
+	    h->size || h->key_stride != sizeof(struct tg_key_entry)) {
 		snprintf(why, whylen, "size %llu is smaller than its layout",
 			 (unsigned long long)h->size);
 		return -1;
