@@ -29,14 +29,14 @@
 	" coalesce(to_char(k.revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), '-') " \
 	"FROM api_keys k ORDER BY k.name COLLATE \"C\""
 
-/* A PostgreSQL error as one line; *state gets its SQLSTATE ("" if none). */
+/* A PostgreSQL error as one line; state gets its SQLSTATE ("" if none), a copy. */
 static void
-pg_error(PGconn *c, PGresult *r, char *why, size_t whylen, const char **state)
+pg_error(PGconn *c, PGresult *r, char *why, size_t whylen, char state[6])
 {
 	const char *m = r != NULL ? PQresultErrorMessage(r) : "";
+	const char *st = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 
-	*state = r != NULL && PQresultErrorField(r, PG_DIAG_SQLSTATE) != NULL
-		 ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : "";
+	snprintf(state, 6, "%s", st != NULL ? st : "");
 	snprintf(why, whylen, "%s", *m ? m : PQerrorMessage(c));
 	why[strcspn(why, "\n")] = '\0';
 }
@@ -120,8 +120,8 @@ key_create(PGconn *c, const struct tg_keys_cmd *cmd)
 {
 	char secret[TG_KEYGEN_LEN + 1], prefix[TG_KEY_PREFIX_LEN + 1], hex[TG_SHA256_HEX_LEN];
 	char rpm[24], tpm[24], budget[TG_MONEY_USD_LEN], models[TG_KEY_MODELS_MAX + 2];
-	char why[512];
-	const char *params[8], *state;
+	char why[512], state[6];
+	const char *params[8];
 	uint8_t digest[32];
 	PGresult *r;
 
@@ -150,7 +150,7 @@ key_create(PGconn *c, const struct tg_keys_cmd *cmd)
 			 "period, models) VALUES ($1, decode($2, 'hex'), $3, $4, $5, $6, $7, $8)",
 			 8, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		pg_error(c, r, why, sizeof(why), &state);
+		pg_error(c, r, why, sizeof(why), state);
 		PQclear(r);
 		explicit_bzero(secret, sizeof(secret));
 		if (strcmp(state, "23505") == 0 && strstr(why, "api_keys_pkey") != NULL) {
@@ -186,13 +186,13 @@ key_list(const struct tg_cfg *cfg, PGconn *c)
 		"created", "revoked", "source",
 	};
 	enum { NCOL = 11 };
-	const char *params[1] = { "shadow" }, *state, *v[NCOL];
-	char why[512], crpm[24], ctpm[24];
+	const char *params[1] = { "shadow" }, *v[NCOL];
+	char why[512], state[6], crpm[24], ctpm[24];
 	int w[NCOL], rows;
 	PGresult *r = PQexecParams(c, LIST_SQL, 1, NULL, params, NULL, NULL, 0);
 
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		pg_error(c, r, why, sizeof(why), &state);
+		pg_error(c, r, why, sizeof(why), state);
 		fprintf(stderr, "tollgate: keys list: could not read api_keys: %s\n", why);
 		PQclear(r);
 		return 2;
@@ -249,8 +249,7 @@ static int
 exec_step(PGconn *c, const char *what, const char *sql, int n, const char *const *params,
 	  ExecStatusType want, PGresult **out)
 {
-	char why[512];
-	const char *state;
+	char why[512], state[6];
 	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
 
 	if (PQresultStatus(r) == want) {
@@ -260,7 +259,7 @@ exec_step(PGconn *c, const char *what, const char *sql, int n, const char *const
 			PQclear(r);
 		return 0;
 	}
-	pg_error(c, r, why, sizeof(why), &state);
+	pg_error(c, r, why, sizeof(why), state);
 	PQclear(r);
 	fprintf(stderr, "tollgate: keys %s: %s (nothing was changed)\n", what, why);
 	return PQstatus(c) == CONNECTION_OK && state[0] == '2' ? 1 : 2;
