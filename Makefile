@@ -16,9 +16,10 @@ CPPFLAGS  += -Iinclude -D_GNU_SOURCE -DTG_SHARE_DIR=\"$(PREFIX)/share/tollgate\"
 LDLIBS    += $(PKG_LIBS) -lm
 
 # Every program's main() lives in a main.c; everything else also links into the test runner.
-LIB_SRC   := $(filter-out %/main.c,$(wildcard core/*.c shm/*.c worker/*.c logger/*.c master/*.c))
+LIB_SRC   := $(filter-out %/main.c,$(wildcard core/*.c shm/*.c worker/*.c worker/wire/*.c \
+               logger/*.c master/*.c))
 MOCK_SRC  := $(filter-out %/main.c,$(wildcard tests/mock/*.c))
-CHECK_SRC := $(wildcard tests/check_*.c)
+CHECK_SRC := $(wildcard tests/check_*.c tests/*/check_*.c tests/*/*/check_*.c)
 
 LIB_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
 MOCK_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(MOCK_SRC))
@@ -30,6 +31,43 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=c11 $(CPPFLAGS) $(WARN) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# worker/wire/ is pure: the wire formats compile without libevent and libcurl. Every
+# header of theirs is shadowed by one that is an #error, found first on the include
+# path, so an include of either fails the build instead of passing unnoticed.
+POISON_DIR    := $(BUILD)/poison
+POISON_INCS   := /usr/include /usr/local/include $(patsubst -I%,%,$(filter -I%,$(PKG_CFLAGS)))
+POISON_EVENT  := $(sort buffer.h buffer_compat.h bufferevent.h bufferevent_compat.h \
+                 bufferevent_ssl.h bufferevent_struct.h dns.h dns_compat.h dns_struct.h \
+                 event-config.h event.h event_compat.h event_struct.h http.h http_compat.h \
+                 http_struct.h keyvalq_struct.h listener.h rpc.h rpc_compat.h rpc_struct.h \
+                 tag.h tag_compat.h thread.h util.h visibility.h \
+                 $(notdir $(wildcard $(addsuffix /event2/*.h,$(POISON_INCS)))))
+POISON_CURL   := $(sort curl.h curlver.h easy.h header.h mprintf.h multi.h options.h \
+                 stdcheaders.h system.h typecheck-gcc.h urlapi.h websockets.h \
+                 $(notdir $(wildcard $(addsuffix /curl/*.h,$(POISON_INCS)))))
+POISON_HDRS   := $(addprefix $(POISON_DIR)/event2/,$(POISON_EVENT)) \
+                 $(addprefix $(POISON_DIR)/curl/,$(POISON_CURL)) \
+                 $(addprefix $(POISON_DIR)/,event.h evdns.h evhttp.h evrpc.h evutil.h)
+WIRE_CPPFLAGS := -I$(POISON_DIR) -Iinclude -D_GNU_SOURCE
+
+$(POISON_HDRS):
+	@mkdir -p $(@D)
+	$(Q)printf '#error "worker/wire/ is pure code: it must not include %s"\n' \
+		'$(patsubst $(POISON_DIR)/%,%,$@)' > $@
+
+# The poison is proved to work before anything of wire/ is compiled against it.
+$(POISON_DIR)/proved: $(POISON_HDRS)
+	$(Q)for h in event2/event.h event2/http.h curl/curl.h event.h; do \
+		if printf '#include <%s>\n' $$h | \
+		   $(CC) -std=c11 $(WIRE_CPPFLAGS) -fsyntax-only -x c - 2>/dev/null; then \
+			echo "$(POISON_DIR) does not stop an include of $$h" >&2; exit 1; \
+		fi; \
+	done; touch $@
+
+$(BUILD)/worker/wire/%.o: worker/wire/%.c $(POISON_DIR)/proved
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=c11 $(WIRE_CPPFLAGS) $(WARN) $(CFLAGS) -MMD -MP -c $< -o $@
+
 $(BUILD)/tollgate: $(BUILD)/master/main.o $(LIB_OBJ)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
@@ -39,7 +77,8 @@ $(BUILD)/tollgate-mock: $(BUILD)/tests/mock/main.o $(MOCK_OBJ) $(filter $(BUILD)
 # the simulator embeds its default profiles (.incbin): rebuild when they change
 $(BUILD)/tests/mock/profiles.o: tests/mock/profiles.json
 
-# The runner lists every `Suite *tg_<name>_suite(void)` defined in tests/check_*.c.
+# The runner lists every `Suite *tg_<name>_suite(void)` defined in the check_*.c files; the
+# unit tests of a folder sit in its mirror under tests/ (worker/wire/ in tests/worker/wire/).
 $(BUILD)/tests/suites.h: $(CHECK_SRC)
 	@mkdir -p $(@D)
 	$(Q)sed -n 's/^\(tg_[a-z0-9_]*_suite\)(void)$$/SUITE(\1)/p' $(CHECK_SRC) > $@.tmp && mv $@.tmp $@
@@ -48,7 +87,7 @@ $(BUILD)/tests/check_main.o: tests/check_main.c $(BUILD)/tests/suites.h
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=c11 $(CPPFLAGS) -I$(BUILD)/tests $(WARN) $(CFLAGS) $(shell pkg-config --cflags check) -c $< -o $@
 
-$(BUILD)/tests/check_%.o: tests/check_%.c
+$(filter-out $(BUILD)/tests/check_main.o,$(CHECK_OBJ)): $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=c11 $(CPPFLAGS) $(WARN) $(CFLAGS) $(shell pkg-config --cflags check) -MMD -MP -c $< -o $@
 
@@ -83,10 +122,12 @@ bench: deps
 	$(Q)sh tests/stress/pipeline_bench.sh
 
 # Load with faults in turn (worker and logger kill -9, PostgreSQL restart, SIGHUP,
-# a provider down), then wrk's answers against the database rows (tests/stress/scenario.sh)
+# a provider down), then wrk's answers against the database rows (tests/stress/scenario.sh);
+# then a full disk and a crashing database, 20 s a phase (tests/stress/durability.sh)
 stress: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)DURATION=$${DURATION:-60} sh tests/stress/scenario.sh
+	$(Q)sh tests/stress/durability.sh
 
 fuzz:
 	$(Q)sh tests/fuzz/run.sh

@@ -29,11 +29,12 @@
 
 static const char *const top_fields[] = {
 	"listen", "workers", "state_dir", "shutdown_timeout_ms", "reload_drain_ms",
-	"client_timeout_ms", "max_body_bytes", "database", "admin", "providers", "models",
-	"routes", "keys", NULL,
+	"client_timeout_ms", "max_body_bytes", "max_connections", "database", "admin", "providers",
+	"models", "routes", "keys", NULL,
 };
 static const char *const db_fields[] = {
-	"conninfo", "batch_rows", "flush_ms", "ring_records", "log_backpressure", NULL,
+	"conninfo", "batch_rows", "flush_ms", "ring_records", "log_backpressure", "spool_max_bytes",
+	"statement_timeout_ms", NULL,
 };
 static const char *const admin_fields[] = { "key_sha256", "listen", "keys", NULL };
 static const char *const admin_key_fields[] = { "name", "sha256", NULL };
@@ -58,7 +59,7 @@ static const char *const price_fields[] = {
 static const char *const route_fields[] = { "strategy", "targets", NULL };
 static const char *const key_fields[] = { "name", "sha256", "rpm", "tpm", NULL };
 
-/* Indexed by enum tg_provider_kind. */
+/* Indexed by enum tg_family: the kinds a provider can be. */
 static const char *const kind_names[] = { "anthropic", "gemini", "openai", NULL };
 static const char *const kind_urls[] = {
 	"https://api.anthropic.com", "https://generativelanguage.googleapis.com",
@@ -78,11 +79,14 @@ set_defaults(struct tg_cfg *cfg)
 	cfg->shutdown_timeout_ms = 10000;
 	cfg->client_timeout_ms = 60000;
 	cfg->max_body_bytes = 4194304;
+	cfg->max_connections = 4096;
 	snprintf(cfg->db.conninfo, sizeof(cfg->db.conninfo), "postgresql:///tollgate");
 	cfg->db.batch_rows = 1000;
 	cfg->db.flush_ms = 100;
 	cfg->db.ring_records = 65536;
 	cfg->db.backpressure = TG_BACKPRESSURE_REJECT;
+	cfg->db.spool_max_bytes = 1ull << 30;
+	cfg->db.statement_timeout_ms = 10000;
 }
 
 static void
@@ -166,7 +170,7 @@ load_provider(struct cfg_ctx *c, struct tg_provider_cfg *p, int v)
 	if (cfg_members(c, v, provider_fields) == -1)
 		return;
 	if (cfg_enum(c, v, "kind", true, kind_names, &kind) == 0 && kind != -1) {
-		p->kind = (enum tg_provider_kind)kind;
+		p->kind = (enum tg_family)kind;
 		snprintf(p->base_url, sizeof(p->base_url), "%s", kind_urls[kind]);
 	}
 	if (tg_json_get(c->j, v, "base_url") != -1) {
@@ -477,10 +481,13 @@ load_db(struct cfg_ctx *c, struct tg_db_cfg *db, int v)
 	(void)cfg_str(c, v, "conninfo", false, false, db->conninfo, sizeof(db->conninfo));
 	(void)cfg_u32(c, v, "batch_rows", 1, 100000, &db->batch_rows);
 	(void)cfg_u32(c, v, "flush_ms", 1, 60000, &db->flush_ms);
-	/* split over every ring (tg_ring.h); 1 KiB each, so the cap is a 4 GiB file */
+	/* split over every ring (tg_ring.h); 2 KiB each, so the cap is an 8 GiB file */
 	(void)cfg_u32(c, v, "ring_records", 1024, 1u << 22, &db->ring_records);
 	if (cfg_enum(c, v, "log_backpressure", false, backpressure_names, &bp) == 0)
 		db->backpressure = (enum tg_backpressure)bp;
+	/* at least a few hundred records, so that a cap cannot be mistaken for "no spool" */
+	(void)cfg_u64(c, v, "spool_max_bytes", 1u << 20, 1ull << 40, &db->spool_max_bytes);
+	(void)cfg_u32(c, v, "statement_timeout_ms", 100, 600000, &db->statement_timeout_ms);
 }
 
 /* One admin.keys element; the name and hash must be new among the admin keys. */
@@ -692,6 +699,8 @@ load_root(struct cfg_ctx *c, struct tg_cfg *cfg, int root)
 	(void)cfg_u32(c, root, "shutdown_timeout_ms", 0, CFG_HOUR_MS, &cfg->shutdown_timeout_ms);
 	(void)cfg_u32(c, root, "client_timeout_ms", 1, CFG_HOUR_MS, &cfg->client_timeout_ms);
 	(void)cfg_u64(c, root, "max_body_bytes", 1, 1u << 30, &cfg->max_body_bytes);
+	/* also each ring's in-flight table: 2 KiB per connection per worker slot, kept in state_dir */
+	(void)cfg_u32(c, root, "max_connections", 16, TG_MAX_CONNECTIONS, &cfg->max_connections);
 	LOAD_SUB(c, root, "database", load_db, &cfg->db);
 	LOAD_SUB(c, root, "admin", load_admin, cfg);
 

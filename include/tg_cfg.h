@@ -20,10 +20,22 @@
 #define TG_MAX_KEYS           4096    /* config and PostgreSQL keys, revoked ones included */
 #define TG_MAX_WORKERS        32      /* per generation; the shared region has 2x slots */
 #define TG_NAME_MAX           64      /* names of providers, models, routes, keys, NUL included */
+#define TG_MAX_CONNECTIONS    65536   /* per worker; equals TG_RING_MAX_INFLIGHT */
 #define TG_MAX_ADMIN_KEYS     16
 #define TG_UNIX_PATH_MAX      108     /* sizeof(sun_path), NUL included */
 
-enum tg_provider_kind { TG_KIND_ANTHROPIC = 0, TG_KIND_GEMINI, TG_KIND_OPENAI };
+/*
+ * An API family: the wire format a client speaks and a provider is spoken to
+ * in. A provider's kind is one of the first three; an OpenAI-kind provider also
+ * speaks Responses (served later, issue 17: no endpoint recognises it yet).
+ */
+enum tg_family {
+	TG_FAMILY_ANTHROPIC = 0,    /* Messages */
+	TG_FAMILY_GEMINI,           /* generateContent */
+	TG_FAMILY_OPENAI,           /* Chat Completions */
+	TG_FAMILY_RESPONSES,        /* OpenAI Responses */
+	TG_FAMILIES
+};
 
 enum tg_backpressure { TG_BACKPRESSURE_REJECT = 0, TG_BACKPRESSURE_ALLOW };
 
@@ -57,7 +69,7 @@ struct tg_retry_cfg {
 
 struct tg_provider_cfg {
 	char                  name[TG_NAME_MAX];
-	enum tg_provider_kind kind;
+	enum tg_family        kind;                 /* anthropic, gemini or openai */
 	char                  base_url[256];        /* no trailing slash */
 	char                  api_key_env[128];
 	struct tg_secret      api_key;              /* empty when the variable is unset */
@@ -102,6 +114,8 @@ struct tg_db_cfg {
 	uint32_t             batch_rows, flush_ms;
 	uint32_t             ring_records;          /* all rings together */
 	enum tg_backpressure backpressure;
+	uint64_t             spool_max_bytes;       /* past it refusals are dropped, oldest first */
+	uint32_t             statement_timeout_ms;  /* the logger's session; a stuck write spools */
 };
 
 struct tg_cfg {
@@ -117,6 +131,7 @@ struct tg_cfg {
 	uint32_t reload_drain_ms;         /* a retired one's (default: longest total_timeout_ms) */
 	uint32_t client_timeout_ms;       /* reading a request's headers and body */
 	uint64_t max_body_bytes;
+	uint32_t max_connections;         /* open client connections per worker; sizes in-flight tables */
 
 	struct tg_db_cfg db;
 

@@ -11,7 +11,14 @@
  * leaves both a real record and, after tg_ring_recover, an "unknown" one with
  * the same request_id, the real one earlier in the same ring. The logger keeps
  * ring order (through the spool too) and inserts with ON CONFLICT DO NOTHING,
- * so the first, real record is the one kept.
+ * so the first, real record is the one kept. In a ring file set aside by a
+ * geometry change (rings.<n>.tg.old) the logger itself turns the live in-flight
+ * entries into "unknown" records, and only once that ring's records are durable.
+ *
+ * Every block of the file is allocated when it is opened (posix_fallocate), so
+ * a full disk later can never make a store into the map raise SIGBUS. The map
+ * is never msync()ed: records survive the death of any process (the page cache
+ * outlives them), not a crash of the machine before the kernel writes them back.
  */
 #ifndef TG_RING_H
 #define TG_RING_H
@@ -26,8 +33,9 @@
 
 #define TG_RING_MAGIC     0x54475231u         /* "TGR1" */
 #define TG_RING_VERSION   2u                  /* bump on ANY size or order change */
-#define TG_RING_INFLIGHT  256u                /* in-flight entries per ring */
+#define TG_RING_VERSION_V1 1u                 /* 1 KiB records of version 1: read, never written */
 #define TG_RING_MIN_RECORDS 16u
+#define TG_RING_MAX_INFLIGHT 65536u           /* in-flight entries per ring (max_connections) */
 #define TG_RING_FILE      "rings.tg"
 #ifndef TG_CACHELINE
 #define TG_CACHELINE    64
@@ -49,7 +57,7 @@ struct tg_ring_file_hdr {
 	uint32_t record_version;      /* TG_RECORD_VERSION */
 	uint32_t n_rings;
 	uint32_t ring_records;        /* per ring, a power of two */
-	uint32_t inflight;            /* TG_RING_INFLIGHT */
+	uint32_t inflight;            /* in-flight entries per ring (max_connections) */
 	uint32_t reserved0;
 	uint64_t off_rings;           /* offset of ring 0 */
 	uint64_t ring_stride;         /* bytes from one ring to the next */
@@ -65,7 +73,11 @@ struct tg_ring_ctl {
 	uint8_t pad1[TG_CACHELINE - 8];
 };
 
-/* An in-flight entry: a request being served, as it would be logged if its worker died. */
+/*
+ * An in-flight entry: a request being served, as it would be logged if its
+ * worker died. Entries are record_size bytes in every version; the state word
+ * is at offset 0 and the request body at offset 64.
+ */
 struct tg_inflight {
 	_Atomic uint32_t state;       /* 0 free, 1 live; the producer writes it */
 	uint32_t pad[15];
@@ -83,21 +95,33 @@ struct tg_ring_file {
 	struct tg_ring_file_hdr *hdr;
 	size_t   map_len;
 	uint32_t n_rings, ring_records, mask;
+	uint32_t record_size;         /* TG_RECORD_SIZE, or smaller in an old file */
+	uint32_t inflight;            /* entries per ring's in-flight table */
+	bool     current;             /* this build's layout: producers may write to it */
+	uint32_t *inflight_next;      /* per ring: where this process looks for a free entry */
 	char     path[4096];
 };
 
 /*
  * Create state_dir/rings.tg for n_rings rings of ring_records/n_rings records
- * each (rounded to the nearest power of two, at least TG_RING_MIN_RECORDS), or map
- * the existing file if it has the same geometry, keeping its unread records.
- * A file with another geometry or version is renamed to rings.<n>.tg.old for
- * the logger to drain (tg_ring_list_old); nothing in it is dropped.
- * Master only, before any fork. Returns NULL with the reason in why.
+ * each (rounded to the nearest power of two, at least TG_RING_MIN_RECORDS) and
+ * an in-flight table of inflight entries per ring, or map the existing file if
+ * it has the same geometry, keeping its unread records. A file with another
+ * geometry or version is renamed to rings.<n>.tg.old for the logger to drain
+ * (tg_ring_list_old); nothing in it is dropped. Every block of the file is
+ * allocated before it is mapped; when the file system cannot hold it, why
+ * names the path and the bytes needed. Master only, before any fork. Returns
+ * NULL with the reason in why.
  */
 struct tg_ring_file *tg_ring_open(const char *state_dir, uint32_t n_rings, uint32_t ring_records,
-				  char *why, size_t whylen);
+				  uint32_t inflight, char *why, size_t whylen);
 
-/* Map an existing ring file with whatever geometry it has (the logger draining an old one). */
+/*
+ * Map an existing ring file with whatever geometry and version it has (the
+ * logger draining an old one). A file of an older record version
+ * (!f->current) is only read: its records are f->record_size bytes, so check
+ * a record's version before reading its body.
+ */
 struct tg_ring_file *tg_ring_attach(const char *path, char *why, size_t whylen);
 
 /* Unmap and free; tg_ring_close(NULL) does nothing. The file stays. */
@@ -106,7 +130,8 @@ void tg_ring_close(struct tg_ring_file *f);
 /*
  * Append rec to ring (producer only): fills rec's len, crc, version from its
  * kind. Returns TG_OK, TG_AGAIN when the ring is full (nothing written), or
- * TG_ERR for a bad ring index or kind. Never blocks; async-signal-safe.
+ * TG_ERR for a bad ring index or kind, or a file of an older layout. Never
+ * blocks; async-signal-safe.
  */
 int tg_ring_push(struct tg_ring_file *f, uint32_t ring, struct tg_record *rec) TG_MUSTCHECK;
 
@@ -136,17 +161,27 @@ tg_record_bytes(const struct tg_record *rec)
 }
 
 /*
- * In-flight table (shm/inflight.c). tg_inflight_begin copies rec into a free
- * entry of ring's table and returns its index, or -1 when the table is full;
- * tg_inflight_end frees it. Producer only. tg_ring_recover (master only, with
- * the ring's producer dead) pushes every live entry as a record with outcome
- * TG_OUTCOME_UNKNOWN, status 0, usage_complete 0 and error "worker died", then
- * frees it. Returns the number recovered, or TG_AGAIN if the ring filled first
- * (the rest stay in the table: call again later, before reusing the slot).
+ * In-flight table (shm/inflight.c), f->inflight entries per ring.
+ * tg_inflight_begin copies rec into a free entry of ring's table and returns
+ * its index, or -1 when the table is full (the caller refuses the call rather
+ * than serve it untracked); tg_inflight_end frees it. Producer only; a free
+ * entry is found in O(1) while calls end roughly in the order they began.
+ * tg_ring_recover (master only, with the ring's producer dead) pushes every
+ * live entry as the record tg_inflight_unknown makes of it, then frees it.
+ * Returns the number recovered, or TG_AGAIN if the ring filled first (the rest
+ * stay in the table: call again later, before reusing the slot).
  */
 int tg_inflight_begin(struct tg_ring_file *f, uint32_t ring, const struct tg_request_rec *rec);
 void tg_inflight_end(struct tg_ring_file *f, uint32_t ring, int idx);
 int tg_ring_recover(struct tg_ring_file *f, uint32_t ring);
+
+/*
+ * What a recovered in-flight entry is logged as: rec (a request record copied
+ * out of an entry) gets outcome TG_OUTCOME_UNKNOWN, status 0, usage_complete 0,
+ * delivery unknown and error "worker died", and is sealed. Returns 0, or -1
+ * when rec is not a request.
+ */
+int tg_inflight_unknown(struct tg_record *rec) TG_MUSTCHECK;
 
 /*
  * Old ring files in state_dir (renamed by tg_ring_open after a geometry
@@ -162,18 +197,19 @@ tg_ring_ctl(const struct tg_ring_file *f, uint32_t ring)
 				      (uint64_t)ring * f->hdr->ring_stride);
 }
 
+/* Slots and entries are f->record_size apart: an old file's are smaller than this build's. */
 static inline struct tg_record *
 tg_ring_slot(const struct tg_ring_file *f, uint32_t ring, uint64_t pos)
 {
-	return (struct tg_record *)((char *)tg_ring_ctl(f, ring) + sizeof(struct tg_ring_ctl)) +
-	       (pos & f->mask);
+	return (struct tg_record *)((char *)tg_ring_ctl(f, ring) + sizeof(struct tg_ring_ctl) +
+				    (size_t)(pos & f->mask) * f->record_size);
 }
 
 static inline struct tg_inflight *
 tg_ring_inflight(const struct tg_ring_file *f, uint32_t ring, uint32_t i)
 {
 	return (struct tg_inflight *)((char *)tg_ring_ctl(f, ring) + sizeof(struct tg_ring_ctl) +
-				      (size_t)f->ring_records * TG_RECORD_SIZE) + i;
+				      ((size_t)f->ring_records + i) * f->record_size);
 }
 
 #endif /* TG_RING_H */

@@ -106,7 +106,9 @@ struct tg_logger_slot {
 	_Atomic uint64_t rows_written;        /* tollgate_log_rows_written_total */
 	_Atomic uint64_t spooled_rows;        /* tollgate_log_spooled_rows: in the spool, not yet in the database */
 	_Atomic uint32_t spool_writable;      /* 0 when the spool could not be written */
-	uint8_t pad[TG_CACHELINE - 36];
+	uint32_t pad0;
+	_Atomic uint64_t spool_dropped;       /* refusals dropped by database.spool_max_bytes */
+	uint8_t pad[TG_CACHELINE - 48];
 };
 
 /*

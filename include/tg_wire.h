@@ -24,6 +24,35 @@
 #define TG_WIRE_MODEL_MAX      128        /* a model name, NUL included */
 #define TG_WIRE_MAX_TOKENS_CAP 1000000000 /* a max_tokens above this is refused, never wrapped */
 
+/*
+ * Input tokens of a request, estimated and bounded (struct tg_wire_request).
+ * A media part is an image, audio, video or document given inline (base64 or
+ * a data: URL) or by reference (a URL, a file id or URI): Anthropic image and
+ * document blocks (tool results' included), OpenAI image_url, input_audio and
+ * file parts, Gemini inlineData and fileData parts. Its payload is the string
+ * holding the data or the reference.
+ *
+ * est_input_tokens: the bytes of every JSON string (keys too, standing in for
+ * per-message overhead) but media payloads, over 4; plus
+ * TG_WIRE_MEDIA_TOKENS per media part. Rough, for rate limits.
+ *
+ * max_input_tokens: every byte of the body but media payloads (no tokenizer
+ * produces more tokens than bytes of text, and JSON the provider renders into
+ * the prompt, tool schemas and arguments, is counted with its punctuation);
+ * plus TG_WIRE_MEDIA_MAX_TOKENS per media part (above what any of the three
+ * documents for one image today); plus TG_WIRE_INPUT_OVERHEAD_TOKENS for what a
+ * provider adds around the request (roles, reply priming, Anthropic's tool-use
+ * system prompt of at most 346 tokens). It is an upper bound for text and
+ * images. Media billed by length (audio, video seconds; document pages) can
+ * exceed its flat bound: SPEC section 14 names them as the exception a
+ * configured per-call cap covers. A part that is ambiguous (a duplicate type
+ * or payload key) is counted as text, byte for byte: the bound may be too
+ * high, never too low. Saturates at INT64_MAX.
+ */
+#define TG_WIRE_MEDIA_TOKENS           1600
+#define TG_WIRE_MEDIA_MAX_TOKENS       8192
+#define TG_WIRE_INPUT_OVERHEAD_TOKENS  1024
+
 /* ---- client endpoints ---- */
 
 /* A client-facing endpoint, recognised from the method, path and query of a request. */
@@ -39,7 +68,8 @@ struct tg_wire_endpoint {
  * 0 when the path is no family's, or -1 with status (400 or 404) and a message
  * naming the problem in err when it is a family's path that is malformed
  * (Gemini: "/v1beta/models/x:nonsense", or :streamGenerateContent without
- * alt=sse). The query is parsed as name=value pairs, never searched.
+ * alt=sse); then ep->family says whose, for the error's shape. The query is
+ * parsed as name=value pairs (percent-decoded), never searched.
  */
 int tg_wire_endpoint(const char *path, size_t path_len, const char *query, size_t query_len,
 		     struct tg_wire_endpoint *ep, int *status, char *err, size_t errlen);
@@ -60,8 +90,8 @@ struct tg_wire_request {
 	bool    include_usage;                  /* OpenAI stream_options.include_usage as sent */
 	bool    strip_usage_events;             /* the client did not ask for usage-only events */
 	int64_t max_tokens;                     /* the output limit asked for, 0 if absent; <= TG_WIRE_MAX_TOKENS_CAP */
-	int64_t est_input_tokens;               /* rough: string bytes / 4, media at a flat rate */
-	int64_t max_input_tokens;               /* an upper bound of the input tokens (budgets) */
+	int64_t est_input_tokens;               /* rough, for rate limits (rules above) */
+	int64_t max_input_tokens;               /* an upper bound, for budgets (rules above) */
 	/* private to wire/ (may change with it): spans of the body a same-family rewrite edits */
 	size_t  model_start, model_end;         /* the model value with its quotes; 0, 0 if none */
 	size_t  root_open;                      /* just after the body's opening brace */
@@ -190,10 +220,14 @@ int tg_wire_translate_reply(enum tg_family upstream, enum tg_family client, cons
 			    size_t n, const char *client_model, struct tg_buf *out) TG_MUSTCHECK;
 
 /*
- * A provider's error reply shaped as the client family's error body for the
- * status the client gets (tg_wire_client_status): the provider's error type
- * (mapped) and message are kept; fields that identify our account
- * (organization, project, internal routing) are dropped. Same family or not.
+ * A provider's error reply (status is the provider's) shaped as the client
+ * family's error body for the status the client gets (tg_wire_client_status):
+ * the provider's error type and message are kept (its own names, OpenAI's
+ * code and param too, when the client speaks its family; else the client
+ * family's names for the status); every other field is dropped, the
+ * provider's request id too (the caller sends it as
+ * x-tollgate-upstream-request-id), and identifiers of our account in the
+ * message (organisation, project, key) are replaced by "[redacted]".
  */
 void tg_wire_provider_error(enum tg_family upstream, enum tg_family client, int status,
 			    const char *body, size_t n, struct tg_buf *out);
@@ -228,7 +262,7 @@ struct tg_wire_stream;
 /*
  * One streamed reply: reads every upstream event for usage, and when the
  * client speaks another family, translates it. req is borrowed during this
- * call only. Returns NULL when memory ran out.
+ * call only. Returns NULL when memory ran out (or a family is not served).
  */
 struct tg_wire_stream *tg_wire_stream_new(enum tg_family upstream, const struct tg_wire_request *req);
 

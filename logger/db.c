@@ -2,7 +2,10 @@
  * The logger's writes to PostgreSQL: one transaction per batch, text COPY into
  * session TEMP staging tables, then INSERT ... SELECT ... ON CONFLICT DO
  * NOTHING, so a batch written twice (after a crash or a replay) counts once.
+ * libpq runs non-blocking: every wait is a poll with a tick and a deadline.
  */
+#include <errno.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,46 +13,22 @@
 #include <time.h>
 
 #include "db.h"
+#include "tg_clock.h"
 #include "tg_money.h"
 
 #define REQ_COLS "request_id, client_request_id, created_at, key_name, endpoint, route, " \
 	"provider, model, upstream_model, stream, status, outcome, attempts, input_tokens, " \
 	"output_tokens, reasoning_tokens, cache_read_tokens, cache_write_tokens, cost_usd, " \
-	"latency_us, ttfb_us, overhead_us, usage_complete, upstream_request_id, error"
-#define ATT_COLS "request_id, n, provider, status, outcome, latency_us, cost_usd"
+	"latency_us, ttfb_us, overhead_us, usage_complete, upstream_request_id, error, " \
+	"delivery, route_reason, shadow_of, checks_run, checks_passed, checks_unknown"
+#define ATT_COLS "request_id, n, provider, model, status, outcome, latency_us, cost_usd"
+#define CONNECT_TIMEOUT_MS 5000         /* unless the conninfo's connect_timeout says otherwise */
 #define AUD_COLS "id, at, actor, event, detail"
-
-static void
-on_notice(void *arg, const char *msg)
-{
-	(void)arg;
-	(void)msg;    /* "relation already exists, skipping" and friends: not events */
-}
-
-PGconn *
-tg_db_connect(const char *conninfo, char *why, size_t whylen)
-{
-	/* later entries win: the conninfo's own connect_timeout overrides ours */
-	const char *const keys[] = { "connect_timeout", "application_name", "dbname", NULL };
-	const char *const vals[] = { "5", "tollgate", conninfo, NULL };
-	PGconn *c = PQconnectdbParams(keys, vals, 1);
-
-	if (c == NULL) {
-		snprintf(why, whylen, "out of memory");
-		return NULL;
-	}
-	if (PQstatus(c) != CONNECTION_OK) {
-		snprintf(why, whylen, "%s", PQerrorMessage(c));
-		why[strcspn(why, "\n")] = '\0';
-		PQfinish(c);
-		return NULL;
-	}
-	PQsetNoticeProcessor(c, on_notice, NULL);
-	return c;
-}
 
 /* The reason of the last failure in why; its SQLSTATE class in last_class ("" if none). */
 static char last_class[3];
+/* A wait gave up or the socket failed: the connection is in an unknown state. */
+static bool conn_broken;
 
 static void
 set_why(PGconn *c, const PGresult *r, char *why, size_t whylen)
@@ -61,20 +40,228 @@ set_why(PGconn *c, const PGresult *r, char *why, size_t whylen)
 
 	if (m == NULL || *m == '\0')
 		m = PQerrorMessage(c);
+	if (conn_broken && (m == NULL || *m == '\0'))
+		m = "no answer from PostgreSQL in time";
 	snprintf(why, whylen, "%s", m);
 	why[strcspn(why, "\n")] = '\0';
 }
 
-int
-tg_db_schema_version(PGconn *c, char *why, size_t whylen)
+static uint64_t
+deadline_of(uint32_t ms)
 {
-	PGresult *r = PQexec(c, "SELECT coalesce(max(version), 0) FROM schema_migrations");
+	return ms != 0 ? tg_clock_mono_ms() + ms : 0;
+}
+
+/*
+ * Wait until c's socket is ready for events, calling the tick at least every
+ * TG_DB_TICK_MS. Returns 0 when ready, -1 at the deadline, when the tick says
+ * stop, or on a poll error (conn_broken is then set).
+ */
+static int
+wait_io(PGconn *c, short events, uint64_t deadline, const struct tg_db_wait *w)
+{
+	struct pollfd p = { .fd = PQsocket(c), .events = events };
+
+	if (p.fd < 0) {
+		conn_broken = true;
+		return -1;
+	}
+	for (;;) {
+		int slice = TG_DB_TICK_MS, r;
+
+		if (deadline != 0) {
+			uint64_t now = tg_clock_mono_ms();
+
+			if (now >= deadline)
+				break;
+			if (deadline - now < (uint64_t)slice)
+				slice = (int)(deadline - now);
+		}
+		r = poll(&p, 1, slice);
+		if (w != NULL && w->tick != NULL && !w->tick(w->arg))
+			break;
+		if (r > 0)
+			return 0;
+		if (r == -1 && errno != EINTR)
+			break;
+	}
+	conn_broken = true;
+	return -1;
+}
+
+/* Send everything libpq has queued. 0, or -1 (conn_broken when it was the wait). */
+static int
+flush_out(PGconn *c, uint64_t deadline, const struct tg_db_wait *w)
+{
+	int r;
+
+	while ((r = PQflush(c)) == 1) {
+		/* readable too: the server may be sending while we send (a notice, an error) */
+		if (wait_io(c, POLLIN | POLLOUT, deadline, w) == -1 || PQconsumeInput(c) == 0) {
+			conn_broken = true;
+			return -1;
+		}
+	}
+	if (r == -1)
+		conn_broken = true;
+	return r == 0 ? 0 : -1;
+}
+
+/* The next result of the command in progress, or NULL at its end or when the wait failed. */
+static PGresult *
+next_result(PGconn *c, uint64_t deadline, const struct tg_db_wait *w)
+{
+	while (PQisBusy(c)) {
+		if (wait_io(c, POLLIN, deadline, w) == -1)
+			return NULL;
+		if (PQconsumeInput(c) == 0) {
+			conn_broken = true;
+			return NULL;
+		}
+	}
+	return PQgetResult(c);
+}
+
+/*
+ * Send sql (one or more statements) and wait for its results: returns the
+ * first failed one, or the last, or a PGRES_COPY_IN one at once (the caller
+ * then sends the data). NULL when nothing came back: conn_broken says whether
+ * the connection must be dropped.
+ */
+static PGresult *
+query(PGconn *c, const char *sql, const struct tg_db_wait *w)
+{
+	uint64_t deadline = deadline_of(w != NULL ? w->timeout_ms : 0);
+	PGresult *keep = NULL, *r;
+
+	if (conn_broken || PQsendQuery(c, sql) == 0) {
+		conn_broken = true;
+		return NULL;
+	}
+	if (flush_out(c, deadline, w) == -1)
+		return NULL;
+	while ((r = next_result(c, deadline, w)) != NULL) {
+		ExecStatusType st = PQresultStatus(r);
+
+		if (st == PGRES_COPY_IN) {
+			PQclear(keep);
+			return r;
+		}
+		if (keep != NULL && PQresultStatus(keep) == PGRES_FATAL_ERROR) {
+			PQclear(r);
+			continue;
+		}
+		PQclear(keep);
+		keep = r;
+	}
+	if (conn_broken) {
+		PQclear(keep);
+		return NULL;
+	}
+	return keep;
+}
+
+PGresult *
+tg_db_exec_params(PGconn *c, const struct tg_db_wait *w, const char *sql, int n,
+		  const char *const *params)
+{
+	uint64_t deadline = deadline_of(w != NULL ? w->timeout_ms : 0);
+	PGresult *keep = NULL, *r;
+
+	if (conn_broken || PQsendQueryParams(c, sql, n, NULL, params, NULL, NULL, 0) == 0) {
+		conn_broken = true;
+		return NULL;
+	}
+	if (flush_out(c, deadline, w) == -1)
+		return NULL;
+	while ((r = next_result(c, deadline, w)) != NULL) {
+		PQclear(keep);
+		keep = r;
+	}
+	if (conn_broken) {
+		PQclear(keep);
+		return NULL;
+	}
+	return keep;
+}
+
+static void
+on_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;    /* "relation already exists, skipping" and friends: not events */
+}
+
+/* The conninfo's connect_timeout in ms, or ours. */
+static uint32_t
+connect_timeout_ms(PGconn *c)
+{
+	PQconninfoOption *opts = PQconninfo(c);
+	uint32_t ms = CONNECT_TIMEOUT_MS;
+
+	for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "connect_timeout") == 0 && o->val != NULL &&
+		    atoi(o->val) > 0)
+			ms = (uint32_t)atoi(o->val) * 1000u;
+	PQconninfoFree(opts);
+	return ms;
+}
+
+PGconn *
+tg_db_connect(const char *conninfo, const struct tg_db_wait *w, char *why, size_t whylen)
+{
+	/*
+	 * Later entries win: the conninfo's own settings override ours. Keepalives
+	 * notice a server host that vanished without closing the connection.
+	 */
+	const char *const keys[] = { "connect_timeout", "application_name", "keepalives_idle",
+				     "keepalives_interval", "keepalives_count", "dbname", NULL };
+	const char *const vals[] = { "5", "tollgate", "30", "10", "3", conninfo, NULL };
+	PGconn *c = PQconnectStartParams(keys, vals, 1);
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	uint64_t deadline;
+
+	if (c == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return NULL;
+	}
+	conn_broken = false;
+	deadline = tg_clock_mono_ms() + connect_timeout_ms(c);
+	while (PQstatus(c) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
+	       st != PGRES_POLLING_FAILED) {
+		if (wait_io(c, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline, w) == -1)
+			break;
+		st = PQconnectPoll(c);
+	}
+	if (st != PGRES_POLLING_OK || PQstatus(c) != CONNECTION_OK) {
+		snprintf(why, whylen, "%s",
+			 conn_broken ? "timed out connecting" : PQerrorMessage(c));
+		why[strcspn(why, "\n")] = '\0';
+		PQfinish(c);
+		return NULL;
+	}
+	conn_broken = false;
+	if (PQsetnonblocking(c, 1) == -1) {
+		snprintf(why, whylen, "could not make the connection non-blocking: %s",
+			 PQerrorMessage(c));
+		why[strcspn(why, "\n")] = '\0';
+		PQfinish(c);
+		return NULL;
+	}
+	PQsetNoticeProcessor(c, on_notice, NULL);
+	return c;
+}
+
+int
+tg_db_schema_version(PGconn *c, const struct tg_db_wait *w, char *why, size_t whylen)
+{
+	PGresult *r = query(c, "SELECT coalesce(max(version), 0) FROM schema_migrations", w);
 	int v = -1;
 
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
 		v = atoi(PQgetvalue(r, 0, 0));
 	} else {
-		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		const char *state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 
 		if (state != NULL && strcmp(state, "42P01") == 0)
 			v = 0;                  /* no schema_migrations: nothing applied */
@@ -86,10 +273,10 @@ tg_db_schema_version(PGconn *c, char *why, size_t whylen)
 }
 
 static int
-exec_ok(PGconn *c, const char *sql, char *why, size_t whylen)
+exec_ok(PGconn *c, const char *sql, const struct tg_db_wait *w, char *why, size_t whylen)
 {
-	PGresult *r = PQexec(c, sql);
-	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	PGresult *r = query(c, sql, w);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
 
 	if (!ok)
 		set_why(c, r, why, whylen);
@@ -98,16 +285,41 @@ exec_ok(PGconn *c, const char *sql, char *why, size_t whylen)
 }
 
 int
-tg_db_prepare(PGconn *c, char *why, size_t whylen)
+tg_db_prepare(PGconn *c, const struct tg_db_wait *w, uint32_t statement_timeout_ms, char *why,
+	      size_t whylen)
 {
-	return exec_ok(c,
-		       "CREATE TEMP TABLE IF NOT EXISTS tg_stage_requests (seq int, LIKE requests) "
-		       "ON COMMIT DELETE ROWS;"
-		       "CREATE TEMP TABLE IF NOT EXISTS tg_stage_attempts (seq int, LIKE attempts) "
-		       "ON COMMIT DELETE ROWS;"
-		       "CREATE TEMP TABLE IF NOT EXISTS tg_stage_audit (seq int, LIKE audit_log) "
-		       "ON COMMIT DELETE ROWS",
-		       why, whylen);
+	char sql[1024];
+	PGresult *r;
+	int ok;
+
+	/*
+	 * The rings advance on our COMMIT: with synchronous_commit off (a server,
+	 * database or role default) PostgreSQL acknowledges commits it can still
+	 * lose in a crash, and those records would be gone from both places.
+	 */
+	snprintf(sql, sizeof(sql),
+		 "SET synchronous_commit = on;"
+		 "SET statement_timeout = %u;"
+		 "CREATE TEMP TABLE IF NOT EXISTS tg_stage_requests (seq int, LIKE requests) "
+		 "ON COMMIT DELETE ROWS;"
+		 "CREATE TEMP TABLE IF NOT EXISTS tg_stage_attempts (seq int, LIKE attempts) "
+		 "ON COMMIT DELETE ROWS;"
+		 "CREATE TEMP TABLE IF NOT EXISTS tg_stage_audit (seq int, LIKE audit_log) "
+		 "ON COMMIT DELETE ROWS",
+		 statement_timeout_ms);
+	if (exec_ok(c, sql, w, why, whylen) == -1)
+		return -1;
+	/* and make sure it took: a pooler between us and the server could lose a SET */
+	r = query(c, "SELECT current_setting('synchronous_commit')", w);
+	ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+	     strcmp(PQgetvalue(r, 0, 0), "on") == 0;
+	if (!ok && PQresultStatus(r) == PGRES_TUPLES_OK)
+		snprintf(why, whylen, "synchronous_commit is %s in the logger's session after "
+			 "setting it on", PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "unknown");
+	else if (!ok)
+		set_why(c, r, why, whylen);
+	PQclear(r);
+	return ok ? 0 : -1;
 }
 
 void
@@ -232,6 +444,8 @@ outcome_name(uint8_t o)
 
 #define FIELD(b, s) copy_str((b), (s), sizeof(s))
 
+static const uint8_t zero_id[16];
+
 static void
 request_row(struct tg_buf *b, uint32_t seq, const struct tg_request_rec *q)
 {
@@ -263,7 +477,19 @@ request_row(struct tg_buf *b, uint32_t seq, const struct tg_request_rec *q)
 	FIELD(b, q->upstream_request_id);
 	tg_buf_add(b, "\t", 1);
 	FIELD(b, q->error);
-	tg_buf_add(b, "\n", 1);
+	tg_buf_printf(b, "\t%s\t%s\t", q->delivery < TG_DELIVERY_COUNT ?
+		      tg_delivery_names[q->delivery] : "unknown",
+		      q->route_reason != TG_REASON_NONE && q->route_reason < TG_REASON_COUNT ?
+		      tg_route_reason_names[q->route_reason] : "\\N");
+	if (memcmp(q->shadow_of, zero_id, sizeof(zero_id)) != 0) {
+		tg_db_uuid(q->shadow_of, id);
+		tg_buf_puts(b, id);
+	} else {
+		tg_buf_add(b, "\\N", 2);
+	}
+	/* bit 31 of a bitmap reads as a negative integer: the bits are what count */
+	tg_buf_printf(b, "\t%d\t%d\t%d\n", (int32_t)q->checks_run, (int32_t)q->checks_passed,
+		      (int32_t)q->checks_unknown);
 }
 
 static void
@@ -281,9 +507,15 @@ attempt_rows(struct tg_buf *b, uint32_t seq, const struct tg_request_rec *q)
 			FIELD(b, a->provider_name);
 		else
 			FIELD(b, q->provider);
+		tg_buf_add(b, "\t", 1);
+		FIELD(b, a->model_name);
 		tg_buf_printf(b, "\t%u\t%s\t%u\t", a->status, outcome_name(a->outcome),
 			      a->latency_us);
-		copy_cost(b, a->cost_pusd);
+		/* NULL, not 0: the provider may have billed it and nobody can say how much */
+		if (a->cost_unknown)
+			tg_buf_add(b, "\\N", 2);
+		else
+			copy_cost(b, a->cost_pusd);
 		tg_buf_add(b, "\n", 1);
 	}
 }
@@ -306,10 +538,13 @@ audit_row(struct tg_buf *b, uint32_t seq, const struct tg_audit_rec *a)
 }
 
 static int
-copy_in(PGconn *c, const char *sql, const struct tg_buf *b, char *why, size_t whylen)
+copy_in(PGconn *c, const struct tg_db_wait *w, const char *sql, const struct tg_buf *b, char *why,
+	size_t whylen)
 {
-	PGresult *r = PQexec(c, sql);
-	int ok;
+	uint64_t deadline = deadline_of(w != NULL ? w->timeout_ms : 0);
+	PGresult *r = query(c, sql, w);
+	size_t off = 0;
+	int rc, ok;
 
 	if (PQresultStatus(r) != PGRES_COPY_IN) {
 		set_why(c, r, why, whylen);
@@ -317,43 +552,58 @@ copy_in(PGconn *c, const char *sql, const struct tg_buf *b, char *why, size_t wh
 		return -1;
 	}
 	PQclear(r);
-	if (PQputCopyData(c, b->p, (int)b->len) != 1 || PQputCopyEnd(c, NULL) != 1) {
-		set_why(c, NULL, why, whylen);
-		return -1;
+	/* libpq queues what it cannot send yet; 0 = it could not even queue: flush, retry once */
+	while (off < b->len) {
+		int chunk = b->len - off > (1u << 20) ? 1 << 20 : (int)(b->len - off);
+
+		rc = PQputCopyData(c, b->p + off, chunk);
+		if (rc == 0 && flush_out(c, deadline, w) == 0)
+			rc = PQputCopyData(c, b->p + off, chunk);
+		if (rc != 1)
+			goto fail;
+		off += (size_t)chunk;
 	}
-	r = PQgetResult(c);
+	rc = PQputCopyEnd(c, NULL);
+	if (rc == 0 && flush_out(c, deadline, w) == 0)
+		rc = PQputCopyEnd(c, NULL);
+	if (rc != 1 || flush_out(c, deadline, w) == -1)
+		goto fail;
+	r = next_result(c, deadline, w);
 	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!ok)
 		set_why(c, r, why, whylen);
 	PQclear(r);
-	while ((r = PQgetResult(c)) != NULL)
+	while ((r = next_result(c, deadline, w)) != NULL)
 		PQclear(r);
-	return ok ? 0 : -1;
+	return ok && !conn_broken ? 0 : -1;
+fail:
+	conn_broken = true;
+	set_why(c, NULL, why, whylen);
+	return -1;
 }
 
 /*
  * After a failed step: roll back if the connection is still up. Rows that
  * PostgreSQL refused (data exception 22, integrity 23) are the batch's fault;
- * anything else (shutdown, disk full, lost connection) means "try later".
+ * anything else (shutdown, disk full, lost connection, a statement timeout)
+ * means "try later".
  */
 static int
-failed(PGconn *c)
+failed(PGconn *c, const struct tg_db_wait *w)
 {
 	bool rows_refused = strcmp(last_class, "22") == 0 || strcmp(last_class, "23") == 0;
-	PGresult *r;
 
-	if (PQstatus(c) != CONNECTION_OK)
+	if (conn_broken || PQstatus(c) != CONNECTION_OK)
 		return TG_DB_DOWN;
-	r = PQexec(c, "ROLLBACK");
-	PQclear(r);
-	if (PQstatus(c) != CONNECTION_OK)
+	PQclear(query(c, "ROLLBACK", w));
+	if (conn_broken || PQstatus(c) != CONNECTION_OK)
 		return TG_DB_DOWN;
 	return rows_refused ? TG_DB_REJECTED : TG_DB_DOWN;
 }
 
 int
-tg_db_write(PGconn *c, struct tg_buf *buf, const struct tg_record *const *recs, uint32_t n,
-	    char *why, size_t whylen)
+tg_db_write(PGconn *c, const struct tg_db_wait *w, struct tg_buf *buf,
+	    const struct tg_record *const *recs, uint32_t n, char *why, size_t whylen)
 {
 	static const char *const copies[3] = {
 		"COPY tg_stage_requests (seq, " REQ_COLS ") FROM STDIN",
@@ -368,11 +618,12 @@ tg_db_write(PGconn *c, struct tg_buf *buf, const struct tg_record *const *recs, 
 		"INSERT INTO audit_log (" AUD_COLS ") SELECT " AUD_COLS " FROM tg_stage_audit "
 		"ORDER BY seq ON CONFLICT (id) DO NOTHING",
 	};
-	PGresult *r;
 
 	last_class[0] = '\0';
-	if (exec_ok(c, "BEGIN", why, whylen) == -1)
+	if (exec_ok(c, "BEGIN", w, why, whylen) == -1) {
+		(void)failed(c, w);
 		return TG_DB_DOWN;
+	}
 	for (int t = 0; t < 3; t++) {
 		uint32_t rows = 0;
 
@@ -395,21 +646,13 @@ tg_db_write(PGconn *c, struct tg_buf *buf, const struct tg_record *const *recs, 
 		if (buf->failed) {
 			snprintf(why, whylen, "out of memory");
 			last_class[0] = '\0';
-			return failed(c);
+			return failed(c, w);
 		}
-		if (copy_in(c, copies[t], buf, why, whylen) == -1)
-			goto fail;
-		r = PQexec(c, moves[t]);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-			set_why(c, r, why, whylen);
-			PQclear(r);
-			goto fail;
-		}
-		PQclear(r);
+		if (copy_in(c, w, copies[t], buf, why, whylen) == -1 ||
+		    exec_ok(c, moves[t], w, why, whylen) == -1)
+			return failed(c, w);
 	}
-	if (exec_ok(c, "COMMIT", why, whylen) == -1)
-		goto fail;
+	if (exec_ok(c, "COMMIT", w, why, whylen) == -1)
+		return failed(c, w);
 	return TG_DB_OK;
-fail:
-	return failed(c);
 }

@@ -46,7 +46,7 @@ static PGconn *
 connect_db(const struct tg_cfg *cfg, bool changes)
 {
 	char why[512];
-	PGconn *c = tg_db_connect(cfg->db.conninfo, why, sizeof(why));
+	PGconn *c = tg_db_connect(cfg->db.conninfo, NULL, why, sizeof(why));
 	int v;
 
 	if (c == NULL) {
@@ -54,7 +54,7 @@ connect_db(const struct tg_cfg *cfg, bool changes)
 			changes ? " (nothing was changed)" : "");
 		return NULL;
 	}
-	v = tg_db_schema_version(c, why, sizeof(why));
+	v = tg_db_schema_version(c, NULL, why, sizeof(why));
 	if (v < 0) {
 		fprintf(stderr, "tollgate: keys: could not read the schema version: %s\n", why);
 		PQfinish(c);

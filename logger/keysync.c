@@ -68,14 +68,16 @@ row_def(PGresult *r, int i, struct tg_key_def *d, char *why, size_t whylen)
 	return tg_keyset_check(d, why, whylen);
 }
 
-struct tg_keyset *
-tg_keysync_read(PGconn *conn, char *why, size_t whylen)
+/* Every row of api_keys as a new set; NULL with why (and *down when the connection failed). */
+static struct tg_keyset *
+read_keys(PGconn *conn, const struct tg_db_wait *w, bool *down, char *why, size_t whylen)
 {
-	PGresult *r = PQexec(conn, READ_KEYS_SQL);
+	PGresult *r = tg_db_exec_params(conn, w, READ_KEYS_SQL, 0, NULL);
 	struct tg_keyset *set = NULL;
 
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		snprintf(why, whylen, "%s", PQresultErrorMessage(r));
+	*down = r == NULL;
+	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(why, whylen, "%s", r != NULL ? PQresultErrorMessage(r) : "no answer");
 		why[strcspn(why, "\n")] = '\0';
 		goto out;
 	}
@@ -89,33 +91,33 @@ tg_keysync_read(PGconn *conn, char *why, size_t whylen)
 			continue;
 		}
 		if (tg_keyset_add(set, &d) == -1) {
-			snprintf(why, whylen, "more than %d keys, or out of memory", TG_MAX_KEYS);
 			tg_keyset_free(set);
 			set = NULL;
 		}
 	}
-	if (set == NULL && why[0] == '\0')
-		snprintf(why, whylen, "out of memory");
+	if (set == NULL)
+		snprintf(why, whylen, "more than %d keys, or out of memory", TG_MAX_KEYS);
 out:
 	PQclear(r);
 	return set;
 }
 
 int
-tg_keysync_poll(struct tg_keysync *k, PGconn *conn, uint64_t now_ms)
+tg_keysync_poll(struct tg_keysync *k, PGconn *conn, const struct tg_db_wait *w, uint64_t now_ms)
 {
 	struct tg_keytab_hdr *kt = tg_keytab(k->shm);
 	/* relaxed: a counter; the answer is the cache file and cache_seq below */
 	uint64_t req = atomic_load_explicit(&kt->refresh_req, memory_order_relaxed);
 	struct tg_keyset *set;
 	char why[512] = "";
+	bool down;
 
 	if (conn == NULL || (req == k->served_req && now_ms < k->next_ms))
 		return 0;
 	k->next_ms = now_ms + TG_KEYSYNC_EVERY_MS;
-	set = tg_keysync_read(conn, why, sizeof(why));
+	set = read_keys(conn, w, &down, why, sizeof(why));
 	if (set == NULL) {
-		if (PQstatus(conn) != CONNECTION_OK)
+		if (down || PQstatus(conn) != CONNECTION_OK)
 			return -1;
 		tg_log_error(NULL, "could not read api_keys: %s", why);
 		return 0;

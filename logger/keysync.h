@@ -13,6 +13,7 @@
 
 #include <libpq-fe.h>
 
+#include "db.h"
 #include "tg_keyset.h"
 #include "tg_shm.h"
 
@@ -30,14 +31,13 @@ void tg_keysync_init(struct tg_keysync *k, const char *state_dir, struct tg_shm_
 void tg_keysync_fini(struct tg_keysync *k);
 
 /*
- * Read api_keys over conn when due (asked, or TG_KEYSYNC_EVERY_MS passed) and
- * rewrite the cache if the set changed. conn NULL: nothing to do yet. Returns
- * 0, or -1 when the connection failed (the caller drops it); a refused query
- * or an unwritable cache is logged and retried later.
+ * Read api_keys over conn when due (asked, or TG_KEYSYNC_EVERY_MS passed),
+ * waiting as w says, and rewrite the cache if the set changed. conn NULL:
+ * nothing to do yet. Returns 0, or -1 when the connection failed or did not
+ * answer in time (the caller drops it); a refused query or an unwritable
+ * cache is logged and retried later.
  */
-int tg_keysync_poll(struct tg_keysync *k, PGconn *conn, uint64_t now_ms);
-
-/* Read every row of api_keys into a new set, sorted by name. NULL with why on failure. */
-struct tg_keyset *tg_keysync_read(PGconn *conn, char *why, size_t whylen);
+int tg_keysync_poll(struct tg_keysync *k, PGconn *conn, const struct tg_db_wait *w,
+		    uint64_t now_ms);
 
 #endif /* TG_LOGGER_KEYSYNC_H */

@@ -1,8 +1,9 @@
 /*
  * The logger process: takes batches from every ring (and from old ring files
  * left by a geometry change), writes them to PostgreSQL, or to the spool while
- * the database is away, and advances a ring only once its batch is durable.
- * Reports its state in the shared region's logger slot.
+ * the database is away or the spool is being replayed, and advances a ring
+ * only once its batch is durable. Reports its state in the shared region's
+ * logger slot, beating its heartbeat while it waits on the database too.
  */
 #include <errno.h>
 #include <signal.h>
@@ -16,15 +17,21 @@
 #include "keysync.h"
 #include "spend.h"
 #include "spool.h"
+#include "upgrade.h"
 #include "tg_clock.h"
 #include "tg_log.h"
 #include "tg_logger.h"
 
 #define MAX_FILES      9               /* the rings plus old files being drained */
 #define IDLE_POLL_MS   5               /* how often an idle logger looks at the rings */
-#define BACKOFF_MIN_MS 100
+#define SPOOL_RETRY_MS 100             /* a spool that failed is tried again this soon */
+#define SPOOL_PROBE_MS 1000            /* ... or probed this often while the database is up */
+#define BACKOFF_MIN_MS 100             /* reconnecting to PostgreSQL: its own clock */
 #define BACKOFF_MAX_MS 5000
+#define DB_GRACE_MS    5000            /* a round trip may take the statement timeout plus this */
 #define TERM_GIVE_UP_MS 10000          /* stop draining when nothing can take records this long */
+
+_Static_assert(TG_MAX_CONNECTIONS == TG_RING_MAX_INFLIGHT, "one connection, one in-flight entry");
 
 static volatile sig_atomic_t got_term, got_quit;
 
@@ -46,21 +53,36 @@ struct range {
 	uint64_t end;
 };
 
+/* A live in-flight entry of an old ring file, freed once its "unknown" record is durable. */
+struct clear {
+	uint32_t file, ring, idx;
+};
+
 struct lg {
 	const struct tg_cfg     *cfg;
 	struct tg_logger_slot   *slot;
 	struct tg_ring_file     *files[MAX_FILES];
 	bool                     owned[MAX_FILES];   /* old files: ours to close and delete */
+	uint64_t                 swept[MAX_FILES];   /* old files: in-flight entries handled */
+	uint64_t                 sweep_end[MAX_FILES];  /* ... once this batch is durable */
 	uint32_t                 n_files, next_ring;
 	struct tg_spool         *spool, *rejected;
-	bool                     spool_pending;
+	bool                     spool_pending;      /* the spool may hold rows: it goes first */
+	bool                     spool_failed;       /* the last append failed */
+	uint64_t                 spool_retry_ms;     /* when a failed spool is tried again */
+	uint64_t                 dropped_seen;       /* refusals already added to the metric */
+	uint64_t                 replayed;           /* rows replayed since the spool emptied */
 	PGconn                  *conn;
+	struct tg_db_wait        wait;
 	struct tg_buf            buf;
 	uint64_t                 next_connect_ms, backoff_ms;
-	char                     last_err[512];
+	char                     last_err[512], spool_err[512];
 	const struct tg_record **batch;
+	struct tg_record        *conv;               /* records converted or made by the logger */
+	uint32_t                 n_conv;
 	struct range            *ranges;
-	uint32_t                 n_ranges, batch_rows;
+	struct clear            *clears;
+	uint32_t                 n_ranges, n_clears, batch_rows;
 	uint64_t                 corrupt;
 	struct tg_keysync        keys;            /* api_keys → the key cache (keysync.c) */
 	struct tg_spend          spend;           /* the ledger → restored spend (spend.c) */
@@ -70,6 +92,14 @@ static void
 heartbeat(struct lg *l)
 {
 	atomic_store_explicit(&l->slot->heartbeat_ms, tg_clock_mono_ms(), memory_order_relaxed);
+}
+
+/* Called by every wait on PostgreSQL: the heartbeat goes on; SIGQUIT ends the wait. */
+static bool
+on_db_wait(void *arg)
+{
+	heartbeat(arg);
+	return !got_quit;
 }
 
 static void
@@ -83,14 +113,14 @@ sleep_ms(uint64_t ms)
 
 /* Log a problem once per change of wording, not once per retry. */
 static void
-note_problem(struct lg *l, const char *what, const char *why)
+note_problem(char *last, size_t lastlen, const char *what, const char *why)
 {
-	char msg[sizeof(l->last_err)];
+	char msg[512];
 
 	snprintf(msg, sizeof(msg), "%s: %s", what, why);
-	if (strcmp(msg, l->last_err) != 0) {
+	if (strcmp(msg, last) != 0) {
 		tg_log_warn(NULL, "%s", msg);
-		snprintf(l->last_err, sizeof(l->last_err), "%s", msg);
+		snprintf(last, lastlen, "%s", msg);
 	}
 }
 
@@ -112,25 +142,28 @@ try_connect(struct lg *l, bool now)
 
 	if (l->conn != NULL || (!now && tg_clock_mono_ms() < l->next_connect_ms))
 		return;
-	l->conn = tg_db_connect(l->cfg->db.conninfo, why, sizeof(why));
+	l->conn = tg_db_connect(l->cfg->db.conninfo, &l->wait, why, sizeof(why));
 	if (l->conn == NULL) {
-		note_problem(l, "could not connect to PostgreSQL, spooling", why);
-		l->conn = NULL;
+		note_problem(l->last_err, sizeof(l->last_err),
+			     "could not connect to PostgreSQL, spooling", why);
 		drop_conn(l);
 		return;
 	}
-	v = tg_db_schema_version(l->conn, why, sizeof(why));
+	v = tg_db_schema_version(l->conn, &l->wait, why, sizeof(why));
 	if (v >= 0 && v < TG_SCHEMA_VERSION) {
 		snprintf(why, sizeof(why),
 			 "database schema is at version %d, tollgate needs %d: run 'tollgate migrate'",
 			 v, TG_SCHEMA_VERSION);
-		note_problem(l, "could not use PostgreSQL, spooling", why);
+		note_problem(l->last_err, sizeof(l->last_err), "could not use PostgreSQL, spooling",
+			     why);
 		l->backoff_ms = BACKOFF_MAX_MS;
 		drop_conn(l);
 		return;
 	}
-	if (v < 0 || tg_db_prepare(l->conn, why, sizeof(why)) == -1) {
-		note_problem(l, "could not prepare the PostgreSQL session, spooling", why);
+	if (v < 0 || tg_db_prepare(l->conn, &l->wait, l->cfg->db.statement_timeout_ms, why,
+				   sizeof(why)) == -1) {
+		note_problem(l->last_err, sizeof(l->last_err),
+			     "could not prepare the PostgreSQL session, spooling", why);
 		drop_conn(l);
 		return;
 	}
@@ -144,41 +177,46 @@ try_connect(struct lg *l, bool now)
 /*
  * Write records to the database. A batch that PostgreSQL refuses for its data
  * is retried one record at a time, and a record refused on its own is kept in
- * state_dir/rejected instead of blocking every record behind it.
- * Returns 0 when all are committed or kept, -1 when the database is away.
+ * state_dir/rejected instead of blocking every record behind it; those are
+ * not rows written. Returns 0 when all are committed or kept, -1 when the
+ * database is away.
  */
 static int
 write_db(struct lg *l, const struct tg_record *const *recs, uint32_t n)
 {
+	uint32_t kept_aside = 0;
 	char why[512];
 	int rc;
 
 	if (l->conn == NULL)
 		return -1;
 	l->buf.failed = false;
-	rc = tg_db_write(l->conn, &l->buf, recs, n, why, sizeof(why));
+	rc = tg_db_write(l->conn, &l->wait, &l->buf, recs, n, why, sizeof(why));
 	if (rc == TG_DB_REJECTED && n > 1) {
 		for (uint32_t i = 0; i < n && rc != TG_DB_DOWN; i++) {
 			l->buf.failed = false;
-			rc = tg_db_write(l->conn, &l->buf, &recs[i], 1, why, sizeof(why));
+			rc = tg_db_write(l->conn, &l->wait, &l->buf, &recs[i], 1, why, sizeof(why));
 			if (rc != TG_DB_REJECTED)
 				continue;
 			tg_log_error(NULL, "could not write a record to PostgreSQL: %s: kept in "
 				     "%s/rejected", why, l->cfg->state_dir);
 			if (tg_spool_append(l->rejected, &recs[i], 1) == -1)
 				rc = TG_DB_DOWN;
+			kept_aside++;
 		}
 	} else if (rc == TG_DB_REJECTED) {
 		tg_log_error(NULL, "could not write a record to PostgreSQL: %s: kept in %s/rejected",
 			     why, l->cfg->state_dir);
 		rc = tg_spool_append(l->rejected, recs, 1) == 0 ? TG_DB_OK : TG_DB_DOWN;
+		kept_aside = 1;
 	}
 	if (rc == TG_DB_DOWN) {
-		note_problem(l, "could not write to PostgreSQL, spooling", why);
+		note_problem(l->last_err, sizeof(l->last_err),
+			     "could not write to PostgreSQL, spooling", why);
 		drop_conn(l);
 		return -1;
 	}
-	atomic_fetch_add_explicit(&l->slot->rows_written, n, memory_order_relaxed);
+	atomic_fetch_add_explicit(&l->slot->rows_written, n - kept_aside, memory_order_relaxed);
 	heartbeat(l);
 	return 0;
 }
@@ -189,50 +227,129 @@ spool_sink(void *arg, const struct tg_record *const *recs, uint32_t n)
 	return write_db(arg, recs, n);
 }
 
-/* Send the spool to the database, oldest first, before anything newer from the rings. */
 static void
-replay_spool(struct lg *l)
+spool_gauges(struct lg *l)
 {
-	if (!l->spool_pending || l->conn == NULL)
-		return;
+	uint64_t dropped = tg_spool_dropped(l->spool);
 
-	uint64_t before = tg_spool_rows(l->spool);
-
-	if (tg_spool_replay(l->spool, spool_sink, l, l->batch_rows) == 0) {
-		l->spool_pending = false;
-		if (before > 0)
-			tg_log_info(NULL, "spool replayed into PostgreSQL rows=%llu",
-				    (unsigned long long)before);
+	atomic_store_explicit(&l->slot->spooled_rows, tg_spool_rows(l->spool),
+			      memory_order_relaxed);
+	atomic_store_explicit(&l->slot->spool_writable, !l->spool_failed, memory_order_relaxed);
+	if (dropped > l->dropped_seen) {
+		atomic_fetch_add_explicit(&l->slot->spool_dropped, dropped - l->dropped_seen,
+					  memory_order_relaxed);
+		l->dropped_seen = dropped;
 	}
-	atomic_store_explicit(&l->slot->spooled_rows, tg_spool_rows(l->spool), memory_order_relaxed);
+}
+
+/*
+ * One batch of the spool into the database, oldest first. Rows from the rings
+ * go to the spool behind it meanwhile, so that ring order holds (tg_ring.h).
+ * Returns true when it made progress.
+ */
+static bool
+replay_step(struct lg *l)
+{
+	uint64_t before = tg_spool_rows(l->spool);
+	int r;
+
+	if (!l->spool_pending || l->conn == NULL)
+		return false;
+	r = tg_spool_replay_step(l->spool, spool_sink, l, l->batch_rows);
+	if (r == 1 && before > tg_spool_rows(l->spool))
+		l->replayed += before - tg_spool_rows(l->spool);
+	if (r == 0) {
+		l->spool_pending = false;
+		if (l->replayed > 0)
+			tg_log_info(NULL, "spool replayed into PostgreSQL rows=%llu",
+				    (unsigned long long)l->replayed);
+		l->replayed = 0;
+	}
+	spool_gauges(l);
+	return r == 1;
+}
+
+/*
+ * An old file whose rings are read to the end: its live in-flight entries are
+ * calls of workers that died, to be logged "unknown" as tg_ring_recover would,
+ * after every record of their ring (the ring is empty now). Puts up to room
+ * of them in the batch from index at; returns how many.
+ */
+static uint32_t
+sweep_inflight(struct lg *l, uint32_t fi, uint32_t at, uint32_t room)
+{
+	struct tg_ring_file *f = l->files[fi];
+	uint64_t total = (uint64_t)f->n_rings * f->inflight, k = l->swept[fi];
+	uint32_t n = 0;
+
+	for (; k < total && n < room; k++) {
+		uint32_t ring = (uint32_t)(k / f->inflight), idx = (uint32_t)(k % f->inflight);
+		struct tg_inflight *e = tg_ring_inflight(f, ring, idx);
+		struct tg_record *rec = &l->conv[l->n_conv];
+
+		if (atomic_load_explicit(&e->state, memory_order_acquire) != 1)
+			continue;
+		if (tg_upgrade_inflight(&e->rec, f->hdr->record_version, rec) == -1 ||
+		    tg_inflight_unknown(rec) == -1)
+			continue;
+		l->n_conv++;
+		l->batch[at + n] = rec;
+		l->clears[l->n_clears++] = (struct clear){ fi, ring, idx };
+		n++;
+	}
+	l->sweep_end[fi] = k;
+	return n;
+}
+
+static bool
+file_empty(const struct tg_ring_file *f)
+{
+	for (uint32_t r = 0; r < f->n_rings; r++)
+		if (tg_ring_used(f, r) > 0)
+			return false;
+	return true;
 }
 
 /*
  * The key cache and the budgets' restored spend, between batches, over the
- * same connection (no transaction is open here). A restore waits until the
- * spool is empty and no old ring file is left, so the ledger holds it all.
+ * same connection (no transaction is open here), waiting as every logger
+ * wait does. A restore waits until the spool is empty and no old ring file
+ * is left, so that the ledger holds everything they held.
  */
 static void
 keys_and_budgets(struct lg *l)
 {
 	bool backlog_clear = !l->spool_pending && tg_spool_rows(l->spool) == 0 && l->n_files == 1;
+	char why[512];
 
-	if (tg_keysync_poll(&l->keys, l->conn, tg_clock_mono_ms()) == -1 ||
-	    tg_spend_poll(&l->spend, l->conn, l->files[0], backlog_clear) == -1) {
-		note_problem(l, "could not read PostgreSQL, spooling", PQerrorMessage(l->conn));
+	if (tg_keysync_poll(&l->keys, l->conn, &l->wait, tg_clock_mono_ms()) == -1 ||
+	    tg_spend_poll(&l->spend, l->conn, &l->wait, l->files[0], backlog_clear) == -1) {
+		snprintf(why, sizeof(why), "%s", PQerrorMessage(l->conn));
+		why[strcspn(why, "\n")] = '\0';
+		note_problem(l->last_err, sizeof(l->last_err), "could not read PostgreSQL, spooling",
+			     why[0] ? why : "no answer in time");
 		drop_conn(l);
 	}
 }
 
-/* Take up to batch_rows whole records across the rings, fairly; returns how many. */
+/*
+ * Take up to batch_rows whole records across the rings, fairly; returns how
+ * many, or UINT32_MAX when there is nothing to write but something to consume
+ * (bad records, an old file's in-flight table found empty).
+ */
 static uint32_t
 collect(struct lg *l)
 {
 	uint32_t n = 0, total_rings = 0;
+	bool bad = false;
 
 	l->n_ranges = 0;
-	for (uint32_t f = 0; f < l->n_files; f++)
+	l->n_conv = 0;
+	l->n_clears = 0;
+	for (uint32_t f = 0; f < l->n_files; f++) {
 		total_rings += l->files[f]->n_rings;
+		l->sweep_end[f] = l->swept[f];
+	}
 	for (uint32_t k = 0; k < total_rings && n < l->batch_rows; k++) {
 		uint32_t idx = (l->next_ring + k) % total_rings, f = 0, got;
 		uint64_t pos;
@@ -245,20 +362,42 @@ collect(struct lg *l)
 		for (uint32_t i = 0; i < got; i++) {
 			const struct tg_record *rec = tg_ring_at(l->files[f], idx, pos + i);
 
-			if (tg_record_check(rec)) {
+			if (l->files[f]->current && tg_record_check(rec)) {
 				l->batch[n++] = rec;
 				continue;
 			}
+			if (!l->files[f]->current) {
+				/* an older version's record: converted into our own buffer */
+				struct tg_record *c = &l->conv[l->n_conv];
+
+				memcpy(c, rec, l->files[f]->record_size);
+				if (tg_upgrade_record(c)) {
+					l->n_conv++;
+					l->batch[n++] = c;
+					continue;
+				}
+			}
 			/* only a bug can publish a bad record: say so loudly, do not stall */
 			l->corrupt++;
-			tg_log_error(NULL, "could not use a ring record: bad length, version or CRC "
-				     "ring=%u pos=%llu kind=%u len=%u", idx,
-				     (unsigned long long)(pos + i), rec->kind, rec->len);
+			bad = true;
+			tg_log_error(NULL, "could not use a ring record: bad length, version or "
+				     "CRC file=%s ring=%u pos=%llu kind=%u len=%u",
+				     l->files[f]->path, idx, (unsigned long long)(pos + i),
+				     rec->kind, rec->len);
 		}
 		l->ranges[l->n_ranges++] = (struct range){ f, idx, pos + got };
 	}
 	l->next_ring = total_rings ? (l->next_ring + 1) % total_rings : 0;
-	return l->n_ranges > 0 && n == 0 ? UINT32_MAX : n;
+	/* old files read to the end: their calls in flight, once all their records are durable */
+	for (uint32_t f = 1; f < l->n_files && n < l->batch_rows; f++) {
+		if (l->owned[f] && file_empty(l->files[f])) {
+			n += sweep_inflight(l, f, n, l->batch_rows - n);
+			bad |= l->sweep_end[f] > l->swept[f];   /* nothing to write, still done */
+		}
+	}
+	if (n == 0 && (bad || l->n_ranges > 0))
+		return UINT32_MAX;
+	return n;
 }
 
 static void
@@ -267,16 +406,22 @@ consume(struct lg *l)
 	for (uint32_t i = 0; i < l->n_ranges; i++)
 		tg_ring_consume(l->files[l->ranges[i].file], l->ranges[i].ring, l->ranges[i].end);
 	l->n_ranges = 0;
-	/* an old ring file read to the end has done its job */
+	for (uint32_t i = 0; i < l->n_clears; i++) {
+		struct clear *c = &l->clears[i];
+
+		struct tg_inflight *e = tg_ring_inflight(l->files[c->file], c->ring, c->idx);
+
+		atomic_store_explicit(&e->state, 0, memory_order_relaxed);
+	}
+	l->n_clears = 0;
+	for (uint32_t f = 0; f < l->n_files; f++)
+		l->swept[f] = l->sweep_end[f];
+	/* an old ring file read to the end, its calls in flight logged, has done its job */
 	for (uint32_t f = l->n_files; f-- > 1;) {
-		uint32_t used = 0;
 		char path[4096];
 
-		if (!l->owned[f])
-			continue;
-		for (uint32_t r = 0; r < l->files[f]->n_rings; r++)
-			used += tg_ring_used(l->files[f], r);
-		if (used > 0)
+		if (!l->owned[f] || !file_empty(l->files[f]) ||
+		    l->swept[f] < (uint64_t)l->files[f]->n_rings * l->files[f]->inflight)
 			continue;
 		snprintf(path, sizeof(path), "%s", l->files[f]->path);
 		tg_ring_close(l->files[f]);
@@ -284,6 +429,7 @@ consume(struct lg *l)
 			tg_log_info(NULL, "old ring file %s drained and deleted", path);
 		memmove(&l->files[f], &l->files[f + 1], (l->n_files - f - 1) * sizeof(l->files[0]));
 		memmove(&l->owned[f], &l->owned[f + 1], (l->n_files - f - 1) * sizeof(l->owned[0]));
+		memmove(&l->swept[f], &l->swept[f + 1], (l->n_files - f - 1) * sizeof(l->swept[0]));
 		l->n_files--;
 		l->next_ring = 0;
 	}
@@ -304,14 +450,22 @@ flush(struct lg *l, uint32_t n)
 		return 0;
 	}
 	if (tg_spool_append(l->spool, l->batch, n) == 0) {
+		if (l->spool_failed)
+			tg_log_info(NULL, "spool in %s/spool takes records again",
+				    l->cfg->state_dir);
+		l->spool_failed = false;
+		l->spool_err[0] = '\0';
 		l->spool_pending = true;
 		consume(l);
-		atomic_store_explicit(&l->slot->spool_writable, 1, memory_order_relaxed);
-		atomic_store_explicit(&l->slot->spooled_rows, tg_spool_rows(l->spool),
-				      memory_order_relaxed);
+		spool_gauges(l);
 		return 0;
 	}
-	atomic_store_explicit(&l->slot->spool_writable, 0, memory_order_relaxed);
+	note_problem(l->spool_err, sizeof(l->spool_err),
+		     "could not write to the spool: records wait in the rings",
+		     tg_spool_error(l->spool));
+	l->spool_failed = true;
+	l->spool_retry_ms = tg_clock_mono_ms() + SPOOL_RETRY_MS;
+	spool_gauges(l);
 	return -1;
 }
 
@@ -319,6 +473,7 @@ static int
 setup(struct lg *l, const struct tg_cfg *cfg, struct tg_shm_hdr *shm, struct tg_ring_file *rings)
 {
 	char dir[4200], why[512], old[MAX_FILES - 1][4096];
+	uint32_t total = 0;
 	int n_old;
 
 	memset(l, 0, sizeof(*l));
@@ -328,11 +483,13 @@ setup(struct lg *l, const struct tg_cfg *cfg, struct tg_shm_hdr *shm, struct tg_
 	l->n_files = 1;
 	l->batch_rows = cfg->db.batch_rows ? cfg->db.batch_rows : 1000;
 	l->backoff_ms = BACKOFF_MIN_MS;
+	l->wait = (struct tg_db_wait){ .tick = on_db_wait, .arg = l,
+				       .timeout_ms = cfg->db.statement_timeout_ms + DB_GRACE_MS };
 	tg_buf_init(&l->buf);
 	snprintf(dir, sizeof(dir), "%s/spool", cfg->state_dir);
-	l->spool = tg_spool_open(dir, why, sizeof(why));
+	l->spool = tg_spool_open(dir, cfg->db.spool_max_bytes, why, sizeof(why));
 	snprintf(dir, sizeof(dir), "%s/rejected", cfg->state_dir);
-	l->rejected = l->spool != NULL ? tg_spool_open(dir, why, sizeof(why)) : NULL;
+	l->rejected = l->spool != NULL ? tg_spool_open(dir, 0, why, sizeof(why)) : NULL;
 	if (l->rejected == NULL) {
 		tg_log_error(NULL, "could not open the spool: %s", why);
 		return -1;
@@ -346,27 +503,22 @@ setup(struct lg *l, const struct tg_cfg *cfg, struct tg_shm_hdr *shm, struct tg_
 			tg_log_error(NULL, "could not drain old ring file: %s", why);
 			continue;
 		}
-		if (f->hdr->record_version != TG_RECORD_VERSION) {
-			/* records this build cannot decode: leave them for a build that can */
-			tg_log_error(NULL, "could not drain old ring file %s: record version %u, this "
-				     "build reads %u", old[i], f->hdr->record_version,
-				     TG_RECORD_VERSION);
-			tg_ring_close(f);
-			continue;
-		}
-		tg_log_info(NULL, "draining old ring file %s", old[i]);
+		tg_log_info(NULL, "draining old ring file %s record_version=%u", old[i],
+			    f->hdr->record_version);
 		l->owned[l->n_files] = true;
 		l->files[l->n_files++] = f;
 	}
-	{
-		uint32_t total = 0;
-
-		for (uint32_t f = 0; f < l->n_files; f++)
-			total += l->files[f]->n_rings;
-		l->batch = calloc(l->batch_rows, sizeof(*l->batch));
-		l->ranges = calloc(total + 1, sizeof(*l->ranges));
+	for (uint32_t f = 0; f < l->n_files; f++)
+		total += l->files[f]->n_rings;
+	l->batch = calloc(l->batch_rows, sizeof(*l->batch));
+	l->ranges = calloc(total + 1, sizeof(*l->ranges));
+	/* records of old files are converted or made here: room for one batch of them */
+	if (l->n_files > 1) {
+		l->conv = calloc(l->batch_rows, sizeof(*l->conv));
+		l->clears = calloc(l->batch_rows, sizeof(*l->clears));
 	}
-	if (l->batch == NULL || l->ranges == NULL) {
+	if (l->batch == NULL || l->ranges == NULL ||
+	    (l->n_files > 1 && (l->conv == NULL || l->clears == NULL))) {
 		tg_log_error(NULL, "could not start the logger: out of memory");
 		return -1;
 	}
@@ -376,8 +528,7 @@ setup(struct lg *l, const struct tg_cfg *cfg, struct tg_shm_hdr *shm, struct tg_
 		return -1;
 	}
 	atomic_store_explicit(&l->slot->pid, (int32_t)getpid(), memory_order_relaxed);
-	atomic_store_explicit(&l->slot->spool_writable, 1, memory_order_relaxed);
-	atomic_store_explicit(&l->slot->spooled_rows, tg_spool_rows(l->spool), memory_order_relaxed);
+	spool_gauges(l);
 	heartbeat(l);
 	return 0;
 }
@@ -396,6 +547,8 @@ teardown(struct lg *l)
 	tg_buf_fini(&l->buf);
 	free(l->batch);
 	free(l->ranges);
+	free(l->conv);
+	free(l->clears);
 }
 
 int
@@ -424,9 +577,11 @@ tg_logger_main(const struct tg_cfg *cfg, struct tg_shm_hdr *shm, struct tg_ring_
 		teardown(&l);
 		return 2;
 	}
-	tg_log_info(NULL, "logger started batch_rows=%u flush_ms=%u", l.batch_rows, cfg->db.flush_ms);
+	tg_log_info(NULL, "logger started batch_rows=%u flush_ms=%u", l.batch_rows,
+		    cfg->db.flush_ms);
 	while (!got_quit) {
-		uint64_t now = tg_clock_mono_ms();
+		uint64_t now = tg_clock_mono_ms(), nap = IDLE_POLL_MS;
+		bool busy = false;
 		uint32_t n;
 
 		heartbeat(&l);
@@ -435,43 +590,70 @@ tg_logger_main(const struct tg_cfg *cfg, struct tg_shm_hdr *shm, struct tg_ring_
 			try_connect(&l, true);  /* one more chance to empty the spool too */
 		}
 		try_connect(&l, false);
-		replay_spool(&l);
 		keys_and_budgets(&l);
 		n = collect(&l);
 		if (n == 0) {
 			first_seen = 0;
-			if (got_term)
-				break;
-			sleep_ms(IDLE_POLL_MS < cfg->db.flush_ms ? IDLE_POLL_MS : 1);
-			continue;
-		}
-		if (first_seen == 0)
-			first_seen = now;
-		if (n != UINT32_MAX && n < l.batch_rows && now - first_seen < cfg->db.flush_ms &&
-		    !got_term) {
-			uint64_t left = first_seen + cfg->db.flush_ms - now;
+		} else {
+			bool due;
 
-			sleep_ms(left < IDLE_POLL_MS ? left : IDLE_POLL_MS);
-			continue;
+			if (first_seen == 0)
+				first_seen = now;
+			due = n == UINT32_MAX || n >= l.batch_rows || got_term ||
+			      now - first_seen >= cfg->db.flush_ms;
+			/* a failed spool is tried again on its own short clock */
+			if (due && l.spool_failed && now < l.spool_retry_ms &&
+			    (l.spool_pending || l.conn == NULL))
+				due = false;
+			if (due && flush(&l, n) == 0) {
+				first_seen = 0;
+				stuck_since = 0;
+				busy = true;
+			} else if (due) {
+				/* neither the database nor the disk takes them: they wait */
+				if (stuck_since == 0)
+					stuck_since = now;
+			} else if (!l.spool_failed) {
+				uint64_t left = first_seen + cfg->db.flush_ms - now;
+
+				nap = left < IDLE_POLL_MS ? left : IDLE_POLL_MS;
+			}
+			if (l.spool_failed && !busy)
+				nap = l.spool_retry_ms > now ? l.spool_retry_ms - now : 1;
 		}
-		if (flush(&l, n) == 0) {
-			first_seen = 0;
-			stuck_since = 0;
-			continue;
+		/*
+		 * The spool between ring batches, for up to flush_ms at a time: the
+		 * rings wait no longer than they would to fill a batch, and the spool
+		 * still shrinks while new rows queue behind it.
+		 */
+		for (uint64_t until = now + cfg->db.flush_ms; replay_step(&l);) {
+			busy = true;
+			if (got_quit || tg_clock_mono_ms() >= until)
+				break;
 		}
-		/* neither the database nor the disk takes records: they wait in the ring */
-		if (stuck_since == 0)
-			stuck_since = now;
-		if (got_term && now - stuck_since > TERM_GIVE_UP_MS) {
+		/* no spool needed now: still find out when it could take records again */
+		if (l.spool_failed && !l.spool_pending && l.conn != NULL &&
+		    now >= l.spool_retry_ms) {
+			l.spool_retry_ms = now + SPOOL_PROBE_MS;
+			if (tg_spool_probe(l.spool) == 0) {
+				tg_log_info(NULL, "spool in %s/spool takes records again",
+					    cfg->state_dir);
+				l.spool_failed = false;
+				l.spool_err[0] = '\0';
+				spool_gauges(&l);
+			}
+		}
+		if (got_term && n == 0 && (!l.spool_pending || l.conn == NULL))
+			break;
+		if (got_term && stuck_since != 0 && now - stuck_since > TERM_GIVE_UP_MS) {
 			tg_log_error(NULL, "could not drain the rings: no database and no spool; "
 				     "records stay in the ring file for the next start");
 			rc = 2;
 			break;
 		}
-		sleep_ms(l.backoff_ms);
+		if (!busy)
+			sleep_ms(nap > SPOOL_RETRY_MS ? SPOOL_RETRY_MS : nap == 0 ? 1 : nap);
 	}
-	if (got_term && rc == 0 && l.spool_pending && l.conn != NULL)
-		replay_spool(&l);
 	tg_log_info(NULL, "logger stopping spooled_rows=%llu",
 		    (unsigned long long)tg_spool_rows(l.spool));
 	teardown(&l);

@@ -133,7 +133,7 @@ tg_logger_migrate(const struct tg_cfg *cfg, const char *migrations_dir)
 			     strerror(errno));
 		return -1;
 	}
-	c = tg_db_connect(cfg->db.conninfo, why, sizeof(why));
+	c = tg_db_connect(cfg->db.conninfo, NULL, why, sizeof(why));
 	if (c == NULL) {
 		tg_log_error(NULL, "could not connect to PostgreSQL: %s", why);
 		rc = -1;
@@ -147,10 +147,10 @@ tg_logger_migrate(const struct tg_cfg *cfg, const char *migrations_dir)
 		rc = -1;
 		goto out;
 	}
-	before = tg_db_schema_version(c, why, sizeof(why));
+	before = tg_db_schema_version(c, NULL, why, sizeof(why));
 	for (int i = 0; i < n && rc == 0; i++)
 		rc = apply(c, migrations_dir, names[i]->d_name);
-	after = tg_db_schema_version(c, why, sizeof(why));
+	after = tg_db_schema_version(c, NULL, why, sizeof(why));
 	if (rc == 0 && before == after)
 		printf("schema is at version %d: nothing to apply\n", after);
 	else if (rc == 0)

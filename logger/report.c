@@ -109,7 +109,7 @@ tg_logger_report(const struct tg_cfg *cfg, const char *since_interval, const cha
 			     "\"24 hours\" or \"7 days\"");
 		return -1;
 	}
-	c = tg_db_connect(cfg->db.conninfo, why, sizeof(why));
+	c = tg_db_connect(cfg->db.conninfo, NULL, why, sizeof(why));
 	if (c == NULL) {
 		tg_log_error(NULL, "could not connect to PostgreSQL: %s", why);
 		return -1;

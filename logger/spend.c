@@ -84,7 +84,8 @@ array_text(struct tg_buf *b, const struct tg_budget_restore *reqs, uint32_t n, i
 
 /* Answer n requests with one query. Returns 0, or -1 when the connection failed. */
 static int
-answer(struct tg_spend *s, PGconn *conn, const struct tg_budget_restore *reqs, uint32_t n)
+answer(struct tg_spend *s, PGconn *conn, const struct tg_db_wait *w,
+       const struct tg_budget_restore *reqs, uint32_t n)
 {
 	struct tg_buf a[3];
 	const char *params[4];
@@ -101,9 +102,9 @@ answer(struct tg_spend *s, PGconn *conn, const struct tg_budget_restore *reqs, u
 		tg_log_error(NULL, "could not restore budget spend: out of memory");
 		goto out;
 	}
-	r = PQexecParams(conn, SPEND_SQL, 4, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		if (PQstatus(conn) != CONNECTION_OK)
+	r = tg_db_exec_params(conn, w, SPEND_SQL, 4, params);
+	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
+		if (r == NULL || PQstatus(conn) != CONNECTION_OK)
 			rc = -1;
 		else
 			tg_log_error(NULL, "could not restore budget spend: %s",
@@ -137,8 +138,8 @@ out:
 }
 
 int
-tg_spend_poll(struct tg_spend *s, PGconn *conn, const struct tg_ring_file *rings,
-	      bool backlog_clear)
+tg_spend_poll(struct tg_spend *s, PGconn *conn, const struct tg_db_wait *w,
+	      const struct tg_ring_file *rings, bool backlog_clear)
 {
 	if (s->n_reqs == 0) {
 		uint64_t seq = tg_budget_restore_seq(s->shm);
@@ -163,7 +164,7 @@ tg_spend_poll(struct tg_spend *s, PGconn *conn, const struct tg_ring_file *rings
 	for (uint32_t done = 0; done < s->n_reqs; done += BATCH) {
 		uint32_t n = s->n_reqs - done < BATCH ? s->n_reqs - done : BATCH;
 
-		if (answer(s, conn, s->reqs + done, n) == -1)
+		if (answer(s, conn, w, s->reqs + done, n) == -1)
 			return -1;          /* the whole set again, once reconnected */
 	}
 	s->n_reqs = 0;

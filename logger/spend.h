@@ -17,6 +17,7 @@
 
 #include <libpq-fe.h>
 
+#include "db.h"
 #include "tg_ring.h"
 #include "tg_shm.h"
 
@@ -38,10 +39,10 @@ void tg_spend_fini(struct tg_spend *s);
 
 /*
  * Each logger turn. backlog_clear: the spool is empty and no old ring file is
- * being drained. Returns 0, or -1 when the connection failed (the caller
- * drops it).
+ * being drained. Queries wait as w says. Returns 0, or -1 when the connection
+ * failed or did not answer in time (the caller drops it).
  */
-int tg_spend_poll(struct tg_spend *s, PGconn *conn, const struct tg_ring_file *rings,
-		  bool backlog_clear);
+int tg_spend_poll(struct tg_spend *s, PGconn *conn, const struct tg_db_wait *w,
+		  const struct tg_ring_file *rings, bool backlog_clear);
 
 #endif /* TG_LOGGER_SPEND_H */

@@ -119,8 +119,8 @@ run(struct tg_cfg *cfg)
 	atomic_store_explicit(&M.shm->generation, M.cur.number, memory_order_relaxed);
 	M.n_slots = 2 * cfg->workers;
 	M.master_ring = M.n_slots;
-	M.rings = tg_ring_open(cfg->state_dir, M.n_slots + 1, cfg->db.ring_records, why,
-			       sizeof(why));
+	M.rings = tg_ring_open(cfg->state_dir, M.n_slots + 1, cfg->db.ring_records,
+			       cfg->max_connections, why, sizeof(why));
 	if (M.rings == NULL) {
 		tg_log_error(NULL, "could not open the log rings in %s: %s", cfg->state_dir, why);
 		return 2;

@@ -1,10 +1,11 @@
 /*
- * The log ring file: create or reuse state_dir/rings.tg, push (producer) and
- * peek/consume (logger), record sealing and checking. The in-flight tables in
- * the same file are shm/inflight.c's.
+ * The log ring file: create or reuse state_dir/rings.tg with every block
+ * allocated, push (producer) and peek/consume (logger), record sealing and
+ * checking. The in-flight tables in the same file are shm/inflight.c's.
  */
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -30,16 +31,17 @@ nearest_pow2(uint32_t n)
 }
 
 static uint64_t
-ring_stride(uint32_t per_ring)
+ring_stride(uint32_t per_ring, uint32_t inflight, uint32_t record_size)
 {
-	uint64_t s = sizeof(struct tg_ring_ctl) + (uint64_t)per_ring * TG_RECORD_SIZE +
-		     (uint64_t)TG_RING_INFLIGHT * sizeof(struct tg_inflight);
+	/* an in-flight entry is one record in size, in every version */
+	uint64_t s = sizeof(struct tg_ring_ctl) + ((uint64_t)per_ring + inflight) * record_size;
 
 	return (s + 4095) & ~(uint64_t)4095;
 }
 
 static void
-geometry(struct tg_ring_file_hdr *h, uint32_t n_rings, uint32_t per_ring)
+geometry(struct tg_ring_file_hdr *h, uint32_t n_rings, uint32_t per_ring, uint32_t inflight,
+	 uint32_t record_size)
 {
 	memset(h, 0, sizeof(*h));
 	h->magic = TG_RING_MAGIC;
@@ -48,30 +50,38 @@ geometry(struct tg_ring_file_hdr *h, uint32_t n_rings, uint32_t per_ring)
 	h->record_version = TG_RECORD_VERSION;
 	h->n_rings = n_rings;
 	h->ring_records = per_ring;
-	h->inflight = TG_RING_INFLIGHT;
+	h->inflight = inflight;
 	h->off_rings = sizeof(struct tg_ring_file_hdr);
-	h->ring_stride = ring_stride(per_ring);
+	h->ring_stride = ring_stride(per_ring, inflight, record_size);
 	h->size = h->off_rings + (uint64_t)n_rings * h->ring_stride;
 }
 
-/* Is a header one this code can map: right magic, version, sizes consistent with file_size? */
+/*
+ * Is a header one this code can map: right magic, a version it knows (this
+ * one, or version 1's 1 KiB records for the logger to drain), sizes consistent
+ * with file_size?
+ */
 static int
 header_usable(const struct tg_ring_file_hdr *h, uint64_t file_size, char *why, size_t whylen)
 {
 	struct tg_ring_file_hdr want;
 
-	if (h->magic != TG_RING_MAGIC || h->version != TG_RING_VERSION ||
-	    h->record_size != TG_RECORD_SIZE || h->inflight != TG_RING_INFLIGHT) {
+	bool known = (h->version == TG_RING_VERSION && h->record_size == TG_RECORD_SIZE) ||
+		     (h->version == TG_RING_VERSION_V1 && h->record_size == 1024 &&
+		      h->record_version == 1);
+
+	if (h->magic != TG_RING_MAGIC || !known) {
 		snprintf(why, whylen, "magic, version or record size differs");
 		return -1;
 	}
 	if (h->n_rings == 0 || h->ring_records < TG_RING_MIN_RECORDS ||
-	    (h->ring_records & (h->ring_records - 1)) != 0) {
-		snprintf(why, whylen, "bad geometry n_rings=%u ring_records=%u", h->n_rings,
-			 h->ring_records);
+	    (h->ring_records & (h->ring_records - 1)) != 0 || h->inflight == 0 ||
+	    h->inflight > TG_RING_MAX_INFLIGHT) {
+		snprintf(why, whylen, "bad geometry n_rings=%u ring_records=%u inflight=%u",
+			 h->n_rings, h->ring_records, h->inflight);
 		return -1;
 	}
-	geometry(&want, h->n_rings, h->ring_records);
+	geometry(&want, h->n_rings, h->ring_records, h->inflight, h->record_size);
 	if (h->off_rings != want.off_rings || h->ring_stride != want.ring_stride ||
 	    h->size != want.size || file_size != h->size) {
 		snprintf(why, whylen, "size %llu does not match its header",
@@ -102,6 +112,16 @@ map_fd(int fd, const char *path, uint64_t size, char *why, size_t whylen)
 	f->n_rings = f->hdr->n_rings;
 	f->ring_records = f->hdr->ring_records;
 	f->mask = f->ring_records - 1;
+	f->record_size = f->hdr->record_size;
+	f->inflight = f->hdr->inflight;
+	f->current = f->hdr->version == TG_RING_VERSION && f->record_size == TG_RECORD_SIZE &&
+		     f->hdr->record_version == TG_RECORD_VERSION;
+	f->inflight_next = calloc(f->n_rings, sizeof(*f->inflight_next));
+	if (f->inflight_next == NULL) {
+		snprintf(why, whylen, "out of memory");
+		tg_ring_close(f);
+		return NULL;
+	}
 	snprintf(f->path, sizeof(f->path), "%s", path);
 	return f;
 }
@@ -142,6 +162,12 @@ tg_ring_attach(const char *path, char *why, size_t whylen)
 		close(fd);
 		return NULL;
 	}
+	/*
+	 * A file made sparse by an older build: the logger only writes where a
+	 * producer already wrote (read positions, in-flight states), so failing to
+	 * fill its holes on a full disk does not stop the drain.
+	 */
+	(void)posix_fallocate(fd, 0, (off_t)h.size);
 	f = map_fd(fd, path, h.size, why, whylen);
 	close(fd);
 	if (f != NULL && positions_sane(f) == -1) {
@@ -181,22 +207,56 @@ set_aside(const char *state_dir, const char *path, const char *reason, char *why
 	return 0;
 }
 
+/*
+ * Give every byte of the file its blocks now, so that a store into the map can
+ * never find the disk full (SIGBUS). On failure why names the file, the size
+ * it needs and what the file system has free.
+ */
+static int
+allocate(int fd, const char *path, const char *dir, const struct tg_ring_file_hdr *h, char *why,
+	 size_t whylen)
+{
+	struct statvfs vfs;
+	struct stat st;
+	int rc;
+
+	do
+		rc = posix_fallocate(fd, 0, (off_t)h->size);
+	while (rc == EINTR);
+	if (rc == 0)
+		return 0;
+	if (fstat(fd, &st) == -1)
+		st.st_blocks = 0;
+	if (statvfs(dir, &vfs) == -1)
+		vfs.f_bavail = 0;
+	/* the size and the path first: callers may keep only the start of a long message */
+	snprintf(why, whylen, "could not allocate %llu bytes for %s (%u rings x (%u records + "
+		 "%u in flight) x %u bytes; %llu allocated, %llu free): %s; lower "
+		 "database.ring_records or max_connections, or give state_dir more room",
+		 (unsigned long long)h->size, path, h->n_rings, h->ring_records, h->inflight,
+		 h->record_size,
+		 (unsigned long long)st.st_blocks * 512,
+		 (unsigned long long)vfs.f_bavail * vfs.f_frsize, strerror(rc));
+	return -1;
+}
+
 struct tg_ring_file *
-tg_ring_open(const char *state_dir, uint32_t n_rings, uint32_t ring_records, char *why,
-	     size_t whylen)
+tg_ring_open(const char *state_dir, uint32_t n_rings, uint32_t ring_records, uint32_t inflight,
+	     char *why, size_t whylen)
 {
 	struct tg_ring_file_hdr want;
 	char path[4096], tmp[4096], reason[256] = "";
 	uint32_t per_ring;
 	int fd;
 
-	if (n_rings == 0) {
-		snprintf(why, whylen, "no rings asked for");
+	if (n_rings == 0 || inflight == 0 || inflight > TG_RING_MAX_INFLIGHT) {
+		snprintf(why, whylen, "bad geometry: %u rings, %u in-flight entries each", n_rings,
+			 inflight);
 		return NULL;
 	}
 	per_ring = ring_records / n_rings;
 	per_ring = per_ring < TG_RING_MIN_RECORDS ? TG_RING_MIN_RECORDS : nearest_pow2(per_ring);
-	geometry(&want, n_rings, per_ring);
+	geometry(&want, n_rings, per_ring, inflight, TG_RECORD_SIZE);
 	snprintf(path, sizeof(path), "%s/%s", state_dir, TG_RING_FILE);
 
 	fd = open(path, O_RDWR | O_CLOEXEC);
@@ -207,8 +267,14 @@ tg_ring_open(const char *state_dir, uint32_t n_rings, uint32_t ring_records, cha
 
 		if (fstat(fd, &st) == 0 && pread(fd, &have, sizeof(have), 0) == (ssize_t)sizeof(have) &&
 		    header_usable(&have, (uint64_t)st.st_size, reason, sizeof(reason)) == 0) {
-			if (have.n_rings == n_rings && have.ring_records == per_ring &&
+			if (have.version == TG_RING_VERSION && have.n_rings == n_rings &&
+			    have.ring_records == per_ring && have.inflight == inflight &&
 			    have.record_version == TG_RECORD_VERSION) {
+				/* a file made before blocks were allocated gets them now */
+				if (allocate(fd, path, state_dir, &have, why, whylen) == -1) {
+					close(fd);
+					return NULL;
+				}
 				f = map_fd(fd, path, have.size, why, whylen);
 				close(fd);
 				if (f == NULL)
@@ -220,8 +286,10 @@ tg_ring_open(const char *state_dir, uint32_t n_rings, uint32_t ring_records, cha
 			} else {
 				close(fd);
 				snprintf(reason, sizeof(reason),
-					 "geometry %u rings x %u records, want %u x %u",
-					 have.n_rings, have.ring_records, n_rings, per_ring);
+					 "version %u, geometry %u rings x %u records + %u in "
+					 "flight, want version %u, %u x %u + %u", have.version,
+					 have.n_rings, have.ring_records, have.inflight,
+					 TG_RING_VERSION, n_rings, per_ring, inflight);
 			}
 		} else {
 			close(fd);
@@ -242,8 +310,12 @@ tg_ring_open(const char *state_dir, uint32_t n_rings, uint32_t ring_records, cha
 		snprintf(why, whylen, "could not create %s: %s", tmp, strerror(errno));
 		return NULL;
 	}
-	if (ftruncate(fd, (off_t)want.size) == -1 ||
-	    pwrite(fd, &want, sizeof(want), 0) != (ssize_t)sizeof(want) || fsync(fd) == -1 ||
+	if (allocate(fd, path, state_dir, &want, why, whylen) == -1) {
+		close(fd);
+		unlink(tmp);
+		return NULL;
+	}
+	if (pwrite(fd, &want, sizeof(want), 0) != (ssize_t)sizeof(want) || fsync(fd) == -1 ||
 	    rename(tmp, path) == -1) {
 		snprintf(why, whylen, "could not create %s: %s", path, strerror(errno));
 		close(fd);
@@ -265,6 +337,7 @@ tg_ring_close(struct tg_ring_file *f)
 	if (f == NULL)
 		return;
 	munmap(f->hdr, f->map_len);
+	free(f->inflight_next);
 	free(f);
 }
 
@@ -300,7 +373,7 @@ tg_ring_push(struct tg_ring_file *f, uint32_t ring, struct tg_record *rec)
 	struct tg_ring_ctl *c;
 	uint64_t h, t;
 
-	if (ring >= f->n_rings || tg_record_seal(rec) == -1)
+	if (ring >= f->n_rings || !f->current || tg_record_seal(rec) == -1)
 		return TG_ERR;
 	c = tg_ring_ctl(f, ring);
 	t = atomic_load_explicit(&c->tail, memory_order_relaxed);   /* we are its only writer */

@@ -93,7 +93,7 @@ START_TEST(example_config_loads)
 
 	int a = tg_cfg_provider(cfg, "anthropic", 9);
 	ck_assert_int_ge(a, 0);
-	ck_assert_int_eq(cfg->providers[a].kind, TG_KIND_ANTHROPIC);
+	ck_assert_int_eq(cfg->providers[a].kind, TG_FAMILY_ANTHROPIC);
 	ck_assert_str_eq(cfg->providers[a].base_url, "https://api.anthropic.com");
 	ck_assert_uint_eq(cfg->providers[a].breaker.failure_permille, 500);
 	ck_assert_uint_eq(cfg->providers[a].retry.budget_permille, 200);
@@ -158,7 +158,7 @@ START_TEST(demo_config_loads)
 	ck_assert_int_ge(m, 0);
 	ck_assert_int_eq(cfg->models[m].price.input, 150000);
 	ck_assert_int_eq(cfg->models[m].price.output, 600000);
-	ck_assert_int_eq(cfg->providers[cfg->models[m].provider].kind, TG_KIND_OPENAI);
+	ck_assert_int_eq(cfg->providers[cfg->models[m].provider].kind, TG_FAMILY_OPENAI);
 	ck_assert_int_ge(tg_cfg_route(cfg, "cheap", 5), 0);
 	tg_cfg_free(cfg);
 }
@@ -179,6 +179,9 @@ START_TEST(defaults_are_spec_values)
 	ck_assert_uint_eq(cfg->reload_drain_ms, 300000);      /* the provider's total_timeout_ms */
 	ck_assert_uint_eq(cfg->client_timeout_ms, 60000);
 	ck_assert_uint_eq(cfg->max_body_bytes, 4194304);
+	ck_assert_uint_eq(cfg->max_connections, 4096);
+	ck_assert_uint_eq(cfg->db.spool_max_bytes, 1ull << 30);
+	ck_assert_uint_eq(cfg->db.statement_timeout_ms, 10000);
 	ck_assert_uint_eq(cfg->db.batch_rows, 1000);
 	ck_assert_uint_eq(cfg->db.flush_ms, 100);
 	ck_assert_uint_eq(cfg->db.ring_records, 65536);
@@ -413,6 +416,14 @@ static const struct bad_row bad_rows[] = {
 	  "max_body_bytes: expected an integer between 1 and", NULL },
 	{ "{" BASE ",'database':{'ring_records':10}}",
 	  "database.ring_records: expected an integer between 1024 and", "got 10" },
+	{ "{" BASE ",'max_connections':8}",
+	  "max_connections: expected an integer between 16 and 65536", "got 8" },
+	{ "{" BASE ",'max_connections':100000}",
+	  "max_connections: expected an integer between 16 and 65536", "got 100000" },
+	{ "{" BASE ",'database':{'spool_max_bytes':1000}}",
+	  "database.spool_max_bytes: expected an integer between 1048576 and", "got 1000" },
+	{ "{" BASE ",'database':{'statement_timeout_ms':0}}",
+	  "database.statement_timeout_ms: expected an integer between 100 and 600000", NULL },
 	{ P_OPEN ",'breaker':{'failure_rate':'high'}" P_CLOSE,
 	  "providers.p.breaker.failure_rate: expected a number between 0 and 1, got \"high\"",
 	  NULL },

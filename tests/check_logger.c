@@ -2,10 +2,14 @@
  * Logger tests against a real PostgreSQL named by TG_TEST_PG (a conninfo;
  * `sh tests/pg.sh start DIR` prints one): migrate, drain rings into rows, a
  * kill -9 of the logger mid-run, a database that is away (spool, then replay),
- * SIGTERM draining, and the report. Without TG_TEST_PG every test fails.
+ * SIGTERM draining, the report, record v2's fields in their columns, records
+ * of version 1 in an old ring file and a spool segment, a locked table (the
+ * heartbeat goes on, the statement timeout spools), and rows kept aside in
+ * rejected/ not counted as written. Without TG_TEST_PG every test fails.
  */
 #include <sys/stat.h>
 #include <sys/mman.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +21,7 @@
 #include <libpq-fe.h>
 
 #include "tg_clock.h"
+#include "tg_crc32c.h"
 #include "tg_logger.h"
 #include "check_util.h"
 
@@ -175,7 +180,7 @@ START_TEST(logger_writes_ring_records_to_rows)
 	pid_t pid;
 
 	setup(100, 20);
-	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, why, sizeof(why));
+	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, 64, why, sizeof(why));
 	ck_assert_msg(f != NULL, "%s", why);
 	push(f, 0, 1000);
 	pid = start_logger(f);
@@ -207,7 +212,7 @@ START_TEST(logger_killed_mid_run_writes_each_row_once)
 	int idx;
 
 	setup(10, 1);
-	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, why, sizeof(why));
+	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, 64, why, sizeof(why));
 	ck_assert_msg(f != NULL, "%s", why);
 	/* a call that finished and was pushed, in a worker killed before it ended the entry */
 	fill(&r, 999999, TG_OUTCOME_OK);
@@ -254,7 +259,7 @@ START_TEST(database_away_spools_then_replays)
 	snprintf(good, sizeof(good), "%s", cfg->db.conninfo);
 	snprintf(cfg->db.conninfo, sizeof(cfg->db.conninfo),
 		 "host=/nonexistent/tollgate-test dbname=tollgate connect_timeout=1");
-	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, why, sizeof(why));
+	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, 64, why, sizeof(why));
 	ck_assert_msg(f != NULL, "%s", why);
 	slot = tg_shm_logger(shm);
 	push(f, 0, 500);
@@ -308,7 +313,7 @@ START_TEST(lost_connection_spools_and_recovers)
 	pid_t pid;
 
 	setup(10, 1);
-	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, why, sizeof(why));
+	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, 64, why, sizeof(why));
 	ck_assert_msg(f != NULL, "%s", why);
 	slot = tg_shm_logger(shm);
 	pid = start_logger(f);
@@ -338,7 +343,7 @@ START_TEST(sigterm_drains_everything)
 
 	/* batches that would wait a long time: only the drain on SIGTERM writes them */
 	setup(100000, 60000);
-	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, why, sizeof(why));
+	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, 64, why, sizeof(why));
 	ck_assert_msg(f != NULL, "%s", why);
 	push(f, 0, 777);
 	pid = start_logger(f);
@@ -365,12 +370,12 @@ START_TEST(old_ring_file_is_drained_and_deleted)
 	pid_t pid;
 
 	setup(100, 5);
-	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, TG_WORKER_SLOTS * 32, why, sizeof(why));
+	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, TG_WORKER_SLOTS * 32, 64, why, sizeof(why));
 	ck_assert_msg(f != NULL, "%s", why);
 	push(f, 0, 300);
 	tg_ring_close(f);
 	/* the next start asks for another geometry: the old file is kept aside */
-	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, why, sizeof(why));
+	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, 64, why, sizeof(why));
 	ck_assert_msg(f != NULL, "%s", why);
 	ck_assert_int_eq(tg_ring_list_old(state_dir, old, 2), 1);
 	push(f, 300, 50);
@@ -390,7 +395,7 @@ START_TEST(report_groups_and_compares_cost)
 	pid_t pid;
 
 	setup(100, 5);
-	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, why, sizeof(why));
+	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, 64, why, sizeof(why));
 	ck_assert_msg(f != NULL, "%s", why);
 	push(f, 0, 10);
 	fill(&r, 100, TG_OUTCOME_OK);
@@ -405,6 +410,301 @@ START_TEST(report_groups_and_compares_cost)
 	ck_assert_int_eq(tg_logger_report(cfg, "1 hour", "model; DROP TABLE requests"), -1);
 	ck_assert_int_eq(tg_logger_report(cfg, "1 hour'; DROP TABLE requests; --", "model"), -1);
 	ck_assert_int_eq(our_rows(), 11);
+	tg_ring_close(f);
+	tg_test_remove_tree(state_dir);
+}
+END_TEST
+
+static char *
+query_text(const char *sql)
+{
+	static char out[1024];
+	PGconn *c = PQconnectdb(test_pg());
+	const char *params[1] = { tag_hex };
+	PGresult *r;
+
+	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+	r = PQexecParams(c, sql, 1, NULL, params, NULL, NULL, 0);
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
+	ck_assert_int_eq(PQntuples(r), 1);
+	snprintf(out, sizeof(out), "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	PQfinish(c);
+	return out;
+}
+
+START_TEST(record_v2_fields_reach_their_columns)
+{
+	struct tg_ring_file *f;
+	struct tg_record r;
+	pid_t pid;
+
+	setup(100, 5);
+	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, 64, why, sizeof(why));
+	ck_assert_msg(f != NULL, "%s", why);
+	fill(&r, 1, TG_OUTCOME_OK);
+	r.u.req.delivery = TG_DELIVERY_NOT_DELIVERED;
+	r.u.req.route_reason = TG_REASON_CHEAPEST;
+	r.u.req.checks_run = 0x80000003u;
+	r.u.req.checks_passed = 1;
+	r.u.req.checks_unknown = 0x80000000u;
+	memset(r.u.req.shadow_of, 0xab, sizeof(r.u.req.shadow_of));
+	/* a name of 63 characters arrives whole */
+	memset(r.u.req.route, 'r', sizeof(r.u.req.route) - 1);
+	r.u.req.n_attempts = 2;
+	snprintf(r.u.req.attempts[0].model_name, TG_RECORD_NAME, "gemini-2.5-flash");
+	r.u.req.attempts[1].cost_unknown = 1;
+	r.u.req.attempts[1].cost_pusd = 5;
+	snprintf(r.u.req.attempts[1].provider_name, TG_RECORD_NAME, "anthropic");
+	snprintf(r.u.req.attempts[1].model_name, TG_RECORD_NAME, "claude-haiku-4-5");
+	ck_assert_int_eq(tg_ring_push(f, 0, &r), TG_OK);
+	fill(&r, 2, TG_OUTCOME_GATEWAY_CUT);
+	ck_assert_int_eq(tg_ring_push(f, 0, &r), TG_OK);
+	pid = start_logger(f);
+	wait_rows(2, 20000);
+	ck_assert_int_eq(stop_logger(pid, SIGTERM), 0);
+	ck_assert_str_eq(query_text("SELECT delivery || ',' || route_reason || ',' || shadow_of || ','"
+				    " || checks_run || ',' || checks_passed || ',' || checks_unknown"
+				    " || ',' || length(route) FROM requests"
+				    " WHERE left(request_id::text, 8) = $1 AND outcome = 'ok'"),
+			 "not_delivered,cheapest,abababab-abab-abab-abab-abababababab,"
+			 "-2147483645,1,-2147483648,63");
+	ck_assert_str_eq(query_text("SELECT delivery || ',' || coalesce(route_reason, 'null') || ','"
+				    " || coalesce(shadow_of::text, 'null') FROM requests"
+				    " WHERE left(request_id::text, 8) = $1 AND outcome = 'gateway_cut'"),
+			 "unknown,null,null");
+	ck_assert_str_eq(query_text("SELECT string_agg(n || ':' || provider || ':' ||"
+				    " coalesce(model, 'null') || ':' || coalesce(cost_usd::text, 'null'),"
+				    " ' ' ORDER BY n) FROM attempts WHERE left(request_id::text, 8) = $1"
+				    " AND n <= 2 AND substr(request_id::text, 10, 4) = '0100'"),
+			 "1:gemini:gemini-2.5-flash:0.000070300001 2:anthropic:claude-haiku-4-5:null");
+	tg_ring_close(f);
+	tg_test_remove_tree(state_dir);
+}
+END_TEST
+
+/* Record version 1, as a 1.x build wrote it: the test pins the on-disk format. */
+struct v1_attempt {
+	uint16_t status;
+	uint8_t  outcome, provider;
+	uint32_t latency_us;
+	int64_t  cost_pusd;
+	char     provider_name[16];
+};
+
+struct v1_request {
+	uint8_t  request_id[16];
+	uint64_t created_us;
+	uint16_t status;
+	uint8_t  outcome, stream, usage_complete, n_attempts, endpoint, pad;
+	int64_t  input_tokens, output_tokens, reasoning_tokens, cache_read_tokens, cache_write_tokens;
+	int64_t  cost_pusd;
+	uint32_t latency_us, ttfb_us, overhead_us, pad2;
+	char     key_name[48], route[40], provider[24], model[48], upstream_model[64];
+	char     upstream_request_id[64], client_request_id[256], error[64];
+	struct v1_attempt attempts[8];
+};
+
+struct v1_record {
+	uint32_t len, crc;
+	uint16_t kind, version;
+	uint32_t reserved;
+	struct v1_request req;
+	uint8_t  tail[1024 - 16 - sizeof(struct v1_request)];
+};
+
+_Static_assert(sizeof(struct v1_request) == 960, "version 1 request");
+_Static_assert(sizeof(struct v1_record) == 1024, "version 1 record");
+
+static void
+fill_v1(struct v1_record *r, uint32_t i, uint8_t outcome)
+{
+	memset(r, 0, sizeof(*r));
+	r->kind = TG_REC_REQUEST;
+	r->version = 1;
+	r->len = sizeof(r->req);
+	r->req.request_id[0] = (uint8_t)(tag >> 24);
+	r->req.request_id[1] = (uint8_t)(tag >> 16);
+	r->req.request_id[2] = (uint8_t)(tag >> 8);
+	r->req.request_id[3] = (uint8_t)tag;
+	memcpy(&r->req.request_id[4], &i, sizeof(i));
+	r->req.created_us = tg_clock_wall_us();
+	r->req.status = outcome == TG_OUTCOME_OK ? 200 : 499;
+	r->req.outcome = outcome;
+	r->req.endpoint = TG_EP_ANTHROPIC_MESSAGES;
+	r->req.input_tokens = 7;
+	r->req.output_tokens = 9;
+	r->req.cost_pusd = 1000000 + (int64_t)i;
+	r->req.n_attempts = 1;
+	r->req.attempts[0].status = r->req.status;
+	r->req.attempts[0].cost_pusd = r->req.cost_pusd;
+	snprintf(r->req.key_name, sizeof(r->req.key_name), "app-%s", tag_hex);
+	snprintf(r->req.provider, sizeof(r->req.provider), "anthropic");
+	/* a field filling its array without a NUL, as version 1 allowed */
+	memset(r->req.model, 'm', sizeof(r->req.model));
+	r->crc = tg_crc32c(0, &r->kind, 8 + r->len);
+}
+
+START_TEST(version_1_ring_file_and_spool_segment_are_drained)
+{
+	struct tg_ring_file *f;
+	struct tg_ring_file_hdr h;
+	struct v1_record rec;
+	char path[4200];
+	uint64_t stride;
+	uint32_t tail = 3;
+	int fd;
+	pid_t pid;
+
+	setup(100, 5);
+	/* an old ring file of a 1.x build: 2 rings of 16 records, 256 in flight, 1 KiB each */
+	memset(&h, 0, sizeof(h));
+	h.magic = TG_RING_MAGIC;
+	h.version = 1;
+	h.record_size = 1024;
+	h.record_version = 1;
+	h.n_rings = 2;
+	h.ring_records = 16;
+	h.inflight = 256;
+	h.off_rings = 4096;
+	stride = (sizeof(struct tg_ring_ctl) + (16 + 256) * 1024 + 4095) & ~(uint64_t)4095;
+	h.ring_stride = stride;
+	h.size = 4096 + 2 * stride;
+	snprintf(path, sizeof(path), "%s/rings.00000000000000000001.tg.old", state_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(ftruncate(fd, (off_t)h.size), 0);
+	ck_assert_int_eq(pwrite(fd, &h, sizeof(h), 0), (ssize_t)sizeof(h));
+	for (uint32_t i = 0; i < 3; i++) {
+		fill_v1(&rec, 10 + i, i == 2 ? TG_OUTCOME_CANCELLED : TG_OUTCOME_OK);
+		ck_assert_int_eq(pwrite(fd, &rec, sizeof(rec), (off_t)(4096 + sizeof(struct tg_ring_ctl) +
+								       i * 1024)), 1024);
+	}
+	ck_assert_int_eq(pwrite(fd, &tail, sizeof(tail), 4096 + TG_CACHELINE), (ssize_t)sizeof(tail));
+	/* a call in flight in ring 1 when every process died: state 1, the body at offset 64 */
+	{
+		uint32_t live = 1;
+		off_t entry = (off_t)(4096 + stride + sizeof(struct tg_ring_ctl) + (16 + 5) * 1024);
+
+		fill_v1(&rec, 20, TG_OUTCOME_OK);
+		ck_assert_int_eq(pwrite(fd, &rec.req, sizeof(rec.req), entry + 64),
+				 (ssize_t)sizeof(rec.req));
+		ck_assert_int_eq(pwrite(fd, &live, sizeof(live), entry), (ssize_t)sizeof(live));
+	}
+	close(fd);
+	/* and a spool segment a 1.x logger wrote while the database was away */
+	snprintf(path, sizeof(path), "%s/spool", state_dir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/spool/seg-0000000000000001.tgs", state_dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ne(fd, -1);
+	{
+		uint32_t seg[4] = { 0x54475331u, 1, 0, 0 };
+
+		ck_assert_int_eq(write(fd, seg, sizeof(seg)), (ssize_t)sizeof(seg));
+	}
+	for (uint32_t i = 0; i < 2; i++) {
+		fill_v1(&rec, 30 + i, TG_OUTCOME_OK);
+		ck_assert_int_eq(write(fd, &rec, 16 + rec.len), (ssize_t)(16 + rec.len));
+	}
+	close(fd);
+
+	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, 64, why, sizeof(why));
+	ck_assert_msg(f != NULL, "%s", why);
+	pid = start_logger(f);
+	wait_rows(6, 20000);
+	ck_assert_int_eq(stop_logger(pid, SIGTERM), 0);
+	ck_assert_str_eq(query_text("SELECT string_agg(outcome || ':' || delivery || ':' || status || ':'"
+				    " || cost_usd || ':' || length(model) || ':' || endpoint, ' '"
+				    " ORDER BY request_id) FROM requests"
+				    " WHERE left(request_id::text, 8) = $1"),
+			 "ok:delivered:200:0.000001000010:48:/v1/messages "
+			 "ok:delivered:200:0.000001000011:48:/v1/messages "
+			 "cancelled:not_delivered:499:0.000001000012:48:/v1/messages "
+			 "unknown:unknown:0:0.000001000020:48:/v1/messages "
+			 "ok:delivered:200:0.000001000030:48:/v1/messages "
+			 "ok:delivered:200:0.000001000031:48:/v1/messages");
+	ck_assert_int_eq(query_long("SELECT count(*) FROM attempts WHERE left(request_id::text, 8) = $1"
+				    " AND provider = 'anthropic' AND model IS NULL"), 6);
+	/* both drained: the old file and the segment are gone */
+	{
+		char old[2][4096];
+
+		ck_assert_int_eq(tg_ring_list_old(state_dir, old, 2), 0);
+		ck_assert_int_eq(access(path, F_OK), -1);
+	}
+	tg_ring_close(f);
+	tg_test_remove_tree(state_dir);
+}
+END_TEST
+
+START_TEST(locked_table_keeps_the_heartbeat_and_spools)
+{
+	struct tg_ring_file *f;
+	struct tg_logger_slot *slot;
+	PGconn *lock = PQconnectdb(test_pg());
+	PGresult *r;
+	uint64_t deadline, stale = 0;
+	pid_t pid;
+
+	setup(50, 5);
+	cfg->db.statement_timeout_ms = 300;
+	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, 64, why, sizeof(why));
+	ck_assert_msg(f != NULL, "%s", why);
+	slot = tg_shm_logger(shm);
+	pid = start_logger(f);
+	push(f, 0, 100);
+	wait_rows(100, 20000);
+	/* another session holds the table: every write waits on its lock */
+	ck_assert_msg(PQstatus(lock) == CONNECTION_OK, "%s", PQerrorMessage(lock));
+	r = PQexec(lock, "BEGIN; LOCK TABLE requests IN ACCESS EXCLUSIVE MODE");
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
+	PQclear(r);
+	push(f, 100, 100);
+	deadline = tg_clock_mono_ms() + 3000;
+	while (tg_clock_mono_ms() < deadline) {
+		uint64_t beat = atomic_load(&slot->heartbeat_ms), now = tg_clock_mono_ms();
+
+		if (now > beat && now - beat > stale)
+			stale = now - beat;
+		usleep(20000);
+	}
+	/* the statement timeout ended the wait: the rows went to the spool */
+	ck_assert_uint_eq(atomic_load(&slot->spooled_rows), 100);
+	ck_assert_uint_lt(stale, 1000);
+	r = PQexec(lock, "ROLLBACK");
+	PQclear(r);
+	PQfinish(lock);
+	wait_rows(200, 20000);
+	ck_assert_int_eq(stop_logger(pid, SIGTERM), 0);
+	tg_ring_close(f);
+	tg_test_remove_tree(state_dir);
+}
+END_TEST
+
+START_TEST(rows_kept_aside_are_not_rows_written)
+{
+	struct tg_ring_file *f;
+	struct tg_logger_slot *slot;
+	struct tg_record r;
+	char dir[200];
+	pid_t pid;
+
+	setup(100, 5);
+	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, 64, why, sizeof(why));
+	ck_assert_msg(f != NULL, "%s", why);
+	slot = tg_shm_logger(shm);
+	push(f, 0, 9);
+	/* the year 300000 is past what timestamptz holds: PostgreSQL refuses this row (22008) */
+	fill(&r, 9, TG_OUTCOME_OK);
+	r.u.req.created_us = (uint64_t)(300000 - 1970) * 31556952ull * 1000000ull;
+	ck_assert_int_eq(tg_ring_push(f, 0, &r), TG_OK);
+	pid = start_logger(f);
+	wait_rows(9, 20000);
+	ck_assert_int_eq(stop_logger(pid, SIGTERM), 0);
+	ck_assert_uint_eq(atomic_load(&slot->rows_written), 9);
+	snprintf(dir, sizeof(dir), "%s/rejected/seg-0000000000000001.tgs", state_dir);
+	ck_assert_int_eq(access(dir, F_OK), 0);
 	tg_ring_close(f);
 	tg_test_remove_tree(state_dir);
 }
@@ -426,6 +726,10 @@ tg_logger_suite(void)
 	tcase_add_test(tc, sigterm_drains_everything);
 	tcase_add_test(tc, old_ring_file_is_drained_and_deleted);
 	tcase_add_test(tc, report_groups_and_compares_cost);
+	tcase_add_test(tc, record_v2_fields_reach_their_columns);
+	tcase_add_test(tc, version_1_ring_file_and_spool_segment_are_drained);
+	tcase_add_test(tc, locked_table_keeps_the_heartbeat_and_spools);
+	tcase_add_test(tc, rows_kept_aside_are_not_rows_written);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,7 +1,8 @@
 /*
  * Log ring tests: wrap-around, a full ring, a producer killed mid-write with
  * SIGKILL against a real shared mapping, records surviving an unmap, a
- * geometry change keeping its records, and in-flight recovery.
+ * geometry change keeping its records, in-flight recovery, and an in-flight
+ * table sized by the caller with every block of the file allocated.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -56,7 +57,7 @@ START_TEST(ring_wraps_and_reports_full)
 	uint64_t pos, next = 0, expect = 0;
 
 	make_dir();
-	f = tg_ring_open(state_dir, 2, 32, why, sizeof(why));
+	f = tg_ring_open(state_dir, 2, 32, 64, why, sizeof(why));
 	ck_assert_msg(f != NULL, "%s", why);
 	ck_assert_uint_eq(tg_ring_capacity(f), 16);
 	for (int round = 0; round < 5; round++) {
@@ -116,7 +117,7 @@ START_TEST(killed_producer_leaves_only_whole_records)
 	int st;
 
 	make_dir();
-	f = tg_ring_open(state_dir, 4, 4 * 64, why, sizeof(why));
+	f = tg_ring_open(state_dir, 4, 4 * 64, 64, why, sizeof(why));
 	ck_assert_msg(f != NULL, "%s", why);
 	pid = fork();
 	ck_assert_int_ne(pid, -1);
@@ -177,7 +178,7 @@ START_TEST(records_survive_unmap_and_geometry_change)
 	uint64_t pos;
 
 	make_dir();
-	f = tg_ring_open(state_dir, 4, 64, why, sizeof(why));
+	f = tg_ring_open(state_dir, 4, 64, 64, why, sizeof(why));
 	ck_assert_msg(f != NULL, "%s", why);
 	for (uint64_t i = 0; i < 5; i++) {
 		fill(&r, i);
@@ -185,7 +186,7 @@ START_TEST(records_survive_unmap_and_geometry_change)
 	}
 	tg_ring_close(f);
 
-	f = tg_ring_open(state_dir, 4, 64, why, sizeof(why));
+	f = tg_ring_open(state_dir, 4, 64, 64, why, sizeof(why));
 	ck_assert_msg(f != NULL, "%s", why);
 	ck_assert_uint_eq(tg_ring_used(f, 3), 5);
 	ck_assert_uint_eq(tg_ring_peek(f, 3, 100, &pos), 5);
@@ -195,7 +196,7 @@ START_TEST(records_survive_unmap_and_geometry_change)
 	ck_assert_int_eq(tg_ring_list_old(state_dir, old, 4), 0);
 
 	/* another geometry: the old file is set aside with its 4 unread records */
-	f = tg_ring_open(state_dir, 8, 256, why, sizeof(why));
+	f = tg_ring_open(state_dir, 8, 256, 64, why, sizeof(why));
 	ck_assert_msg(f != NULL, "%s", why);
 	ck_assert_uint_eq(tg_ring_used(f, 3), 0);
 	ck_assert_uint_eq(tg_ring_capacity(f), 32);
@@ -220,7 +221,7 @@ START_TEST(inflight_recovery_gives_unknown_records)
 	int a, b, c;
 
 	make_dir();
-	f = tg_ring_open(state_dir, 2, 64, why, sizeof(why));
+	f = tg_ring_open(state_dir, 2, 64, 64, why, sizeof(why));
 	ck_assert_msg(f != NULL, "%s", why);
 	fill(&r, 1);
 	a = tg_inflight_begin(f, 0, &r.u.req);
@@ -250,13 +251,72 @@ START_TEST(inflight_recovery_gives_unknown_records)
 		ck_assert(u->u.req.input_tokens == 1 || u->u.req.input_tokens == 3);
 	}
 	/* the table is reusable: fill it, then one more is refused */
-	for (uint32_t i = 0; i < TG_RING_INFLIGHT; i++)
+	for (uint32_t i = 0; i < f->inflight; i++)
 		ck_assert_int_ge(tg_inflight_begin(f, 1, &r.u.req), 0);
 	ck_assert_int_eq(tg_inflight_begin(f, 1, &r.u.req), -1);
 	/* recovery with a full ring stops and keeps the rest */
 	ck_assert_int_eq(tg_ring_recover(f, 1), TG_AGAIN);
 	ck_assert_uint_eq(tg_ring_used(f, 1), tg_ring_capacity(f));
 	tg_ring_close(f);
+	tg_test_remove_tree(state_dir);
+}
+END_TEST
+
+START_TEST(inflight_table_sized_by_count_with_blocks_allocated)
+{
+	struct tg_ring_file *f;
+	struct tg_record r;
+	struct stat st;
+	char old[4][4096];
+	int idx[1000];
+	uint64_t pos;
+
+	make_dir();
+	f = tg_ring_open(state_dir, 2, 64, 1000, why, sizeof(why));
+	ck_assert_msg(f != NULL, "%s", why);
+	ck_assert_uint_eq(f->inflight, 1000);
+	ck_assert_uint_eq(f->hdr->inflight, 1000);
+	/* no hole left for a full disk to turn into SIGBUS */
+	ck_assert_int_eq(stat(f->path, &st), 0);
+	ck_assert_uint_ge((uint64_t)st.st_blocks * 512, f->hdr->size);
+	fill(&r, 1);
+	for (int i = 0; i < 1000; i++) {
+		idx[i] = tg_inflight_begin(f, 1, &r.u.req);
+		ck_assert_int_eq(idx[i], i);
+	}
+	ck_assert_int_eq(tg_inflight_begin(f, 1, &r.u.req), -1);
+	/* freed entries are found again, wherever they are */
+	tg_inflight_end(f, 1, idx[500]);
+	tg_inflight_end(f, 1, idx[3]);
+	ck_assert_int_eq(tg_inflight_begin(f, 1, &r.u.req), 3);
+	ck_assert_int_eq(tg_inflight_begin(f, 1, &r.u.req), 500);
+	ck_assert_int_eq(tg_inflight_begin(f, 1, &r.u.req), -1);
+	/* recovery walks the whole table: the ring (32) fills first, the rest wait */
+	ck_assert_int_eq(tg_ring_recover(f, 1), TG_AGAIN);
+	ck_assert_uint_eq(tg_ring_used(f, 1), 32);
+	for (int round = 0; round < 40; round++) {
+		uint32_t n = tg_ring_peek(f, 1, 64, &pos);
+
+		for (uint32_t i = 0; i < n; i++)
+			ck_assert_int_eq(tg_ring_at(f, 1, pos + i)->u.req.outcome, TG_OUTCOME_UNKNOWN);
+		tg_ring_consume(f, 1, pos + n);
+		if (tg_ring_recover(f, 1) >= 0)
+			break;
+	}
+	ck_assert_int_eq(tg_ring_recover(f, 1), 0);
+	tg_ring_close(f);
+	/* another table size is another geometry: the file is kept aside for the logger */
+	f = tg_ring_open(state_dir, 2, 64, 2000, why, sizeof(why));
+	ck_assert_msg(f != NULL, "%s", why);
+	ck_assert_uint_eq(f->inflight, 2000);
+	ck_assert_int_eq(tg_ring_list_old(state_dir, old, 4), 1);
+	tg_ring_close(f);
+	f = tg_ring_attach(old[0], why, sizeof(why));
+	ck_assert_msg(f != NULL, "%s", why);
+	ck_assert_uint_eq(f->inflight, 1000);
+	ck_assert(f->current);
+	tg_ring_close(f);
+	ck_assert_ptr_null(tg_ring_open(state_dir, 2, 64, TG_RING_MAX_INFLIGHT + 1, why, sizeof(why)));
 	tg_test_remove_tree(state_dir);
 }
 END_TEST
@@ -276,6 +336,7 @@ tg_ring_suite(void)
 	tcase_add_test(tc, killed_producer_leaves_only_whole_records);
 	tcase_add_test(tc, records_survive_unmap_and_geometry_change);
 	tcase_add_test(tc, inflight_recovery_gives_unknown_records);
+	tcase_add_test(tc, inflight_table_sized_by_count_with_blocks_allocated);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -85,6 +85,9 @@ start() {
 			echo "pg.sh: initdb failed; see $dir/initdb.log" >&2
 			exit 2
 		}
+		# fsync and synchronous_commit off make the cluster fast, and are kept off on
+		# purpose: the logger must set synchronous_commit = on in its own session,
+		# and tests/integration/durability.test.mjs kills this cluster to check it does.
 		cat >>"$data/postgresql.conf" <<CONF
 listen_addresses = ''
 unix_socket_directories = '$sock'

@@ -28,16 +28,16 @@ admin_allowed(struct evhttp_request *req)
 	uint8_t digest[32];
 
 	if (!c->admin_key_set) {
-		tg_reply_error(req, TG_FAMILY_PLAIN, 403, "no admin key is configured (admin.key_sha256)");
+		tg_reply_error(req, TG_FAMILY_OPENAI, 403, "no admin key is configured (admin.key_sha256)");
 		return false;
 	}
 	if (v == NULL || strncasecmp(v, "Bearer ", 7) != 0) {
-		tg_reply_error(req, TG_FAMILY_PLAIN, 401, "missing admin key: send Authorization: Bearer");
+		tg_reply_error(req, TG_FAMILY_OPENAI, 401, "missing admin key: send Authorization: Bearer");
 		return false;
 	}
 	tg_sha256(v + 7, strlen(v + 7), digest);
 	if (!tg_sha256_equal(digest, c->admin_sha256)) {
-		tg_reply_error(req, TG_FAMILY_PLAIN, 401, "invalid admin key");
+		tg_reply_error(req, TG_FAMILY_OPENAI, 401, "invalid admin key");
 		return false;
 	}
 	return true;
@@ -65,7 +65,7 @@ static void
 send_buf(struct evhttp_request *req, struct tg_buf *b)
 {
 	if (b->failed)
-		tg_reply_error(req, TG_FAMILY_PLAIN, 503, "out of memory");
+		tg_reply_error(req, TG_FAMILY_OPENAI, 503, "out of memory");
 	else
 		tg_reply_json(req, 200, b->p, b->len);
 	tg_buf_fini(b);
@@ -106,12 +106,12 @@ tg_admin_breaker_reset(struct evhttp_request *req)
 	if (!admin_allowed(req))
 		return;
 	if (slash == NULL || strcmp(slash, "/reset") != 0) {
-		tg_reply_error(req, TG_FAMILY_PLAIN, 404, "expected /admin/breakers/{provider}/reset");
+		tg_reply_error(req, TG_FAMILY_OPENAI, 404, "expected /admin/breakers/{provider}/reset");
 		return;
 	}
 	p = tg_cfg_provider(tg_w.env->cfg, name, (size_t)(slash - name));
 	if (p < 0) {
-		tg_reply_error(req, TG_FAMILY_PLAIN, 404, "no provider of that name");
+		tg_reply_error(req, TG_FAMILY_OPENAI, 404, "no provider of that name");
 		return;
 	}
 	tg_breaker_reset(&tg_shm_provider(tg_w.env->shm, tg_w.env->map->provider[p])->breaker,

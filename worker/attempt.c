@@ -15,8 +15,8 @@
 #include "proxy.h"
 #include "tg_clock.h"
 #include "tg_retry.h"
-#include "tg_translate.h"
 #include "tg_uuid.h"
+#include "tg_wire.h"
 
 #define REPLY_MAX_BYTES (64u << 20)    /* a non-streamed reply we buffer whole */
 
@@ -93,28 +93,28 @@ send_buf(struct tg_req *r, struct tg_buf *b)
 /*
  * SSE event seen in the provider's stream. Usage is always read from the
  * provider's own bytes; a translated stream sends the client its own events
- * instead, and a pass-through drops OpenAI's usage chunk if the client did not ask.
+ * instead, and a pass-through drops the usage-only event if the client did not ask.
  */
 static void
 on_stream_event(const struct tg_sse_event *ev, void *arg)
 {
 	struct tg_req *r = arg;
-	enum tg_usage_ev kind = tg_usage_stream_event(&r->ust, ev->event, ev->event_len, ev->data,
-						      ev->data_len);
 	struct evbuffer *head;
+	struct tg_buf out;
+	enum tg_wire_ev kind;
 
-	if (r->xlate != NULL) {
-		struct tg_buf out;
-		tg_buf_init(&out);
-		if (tg_xlate_stream_event(r->xlate, ev->event, ev->event_len, ev->data, ev->data_len,
-					  &out) == -1)
+	tg_buf_init(&out);
+	kind = tg_wire_stream_event(r->ws, ev->event, ev->event_len, ev->data, ev->data_len, &out);
+	if (r->translate) {
+		if (kind == TG_WIRE_EV_GARBAGE || out.failed)
 			tg_log_warn(&r->log, "could not translate a stream event from provider %s",
 				    provider_of(r)->name);
 		send_buf(r, &out);
 		tg_buf_fini(&out);
 		return;
 	}
-	if (kind != TG_USAGE_EV_USAGE_ONLY || !r->drop_usage_chunk)
+	tg_buf_fini(&out);
+	if (kind != TG_WIRE_EV_USAGE_ONLY || !r->drop_usage_chunk)
 		return;
 	/* pass on what came before the event, then discard the event's own bytes */
 	head = evbuffer_new();
@@ -135,7 +135,7 @@ relay(struct tg_req *r, const char *p, size_t n)
 	evbuffer_add(r->pending, p, n);
 	if (tg_sse_feed(&r->sse, p, n, on_stream_event, r) == -1)
 		tg_log_warn(&r->log, "could not parse the provider's stream: %s", r->sse.err);
-	if (r->xlate != NULL) {
+	if (r->translate) {
 		/* the client got translated events; the provider's bytes are only read */
 		evbuffer_drain(r->pending, evbuffer_get_length(r->pending));
 		return true;
@@ -169,16 +169,11 @@ start_stream(struct tg_req *r)
 	evhttp_add_header(h, "Cache-Control", "no-cache");
 	tg_call_headers(r, h);
 	tg_policy_limit_headers(h, &r->limits);
-	if (r->translate) {
-		r->xlate = tg_xlate_stream_new(tg_call_provider_kind(r), tg_call_kind(r->family),
-					       r->info.model, r->info.include_usage);
-		if (r->xlate == NULL)
-			return false;
-	}
+	r->ws = tg_wire_stream_new(r->upstream, &r->info);
+	if (r->ws == NULL)
+		return false;
 	tg_sse_init(&r->sse, TG_SSE_DEFAULT_MAX);
-	tg_usage_stream_init(&r->ust, tg_call_provider_kind(r));
-	r->drop_usage_chunk = !r->translate && r->family == TG_FAMILY_OPENAI &&
-			      !r->info.include_usage;
+	r->drop_usage_chunk = !r->translate && r->info.strip_usage_events;
 	evhttp_send_reply_start(r->http_borrowed, 200, "OK");
 	r->state = TG_REQ_STREAMING;
 	return true;
@@ -233,7 +228,7 @@ note_attempt(struct tg_req *r, enum tg_outcome outcome)
 static void
 stream_done(struct tg_req *r, const char *err)
 {
-	tg_usage_stream_finish(&r->ust, &r->usage);
+	tg_wire_stream_usage(r->ws, &r->usage);
 	r->status = 200;
 	if (err != NULL || !r->usage.usage.complete || r->usage.error) {
 		r->outcome = TG_OUTCOME_INCOMPLETE;
@@ -271,8 +266,8 @@ schedule_retry(struct tg_req *r, enum tg_attempt_class c)
 	if (r->tries >= p->retry.max_attempts || r->rec.n_attempts >= TG_RECORD_MAX_ATTEMPTS)
 		return false;
 	if (c == TG_ATTEMPT_RATE_LIMITED || r->up_meta.retry_after[0] != '\0')
-		server_wait = (int64_t)tg_policy_retry_after_ms(r->up_meta.retry_after, r->reply.p,
-								r->reply.len);
+		server_wait = (int64_t)tg_policy_retry_after_ms(r->upstream, r->up_meta.retry_after,
+								r->reply.p, r->reply.len);
 	/* a Retry-After longer than our own backoff cap means: not now, fail fast */
 	if (tg_retry_wait_ms(&p->retry, r->tries - 1, random32(), server_wait, p->retry.max_ms,
 			     left_ms, &wait_ms) == -1)
@@ -294,17 +289,21 @@ schedule_retry(struct tg_req *r, enum tg_attempt_class c)
 }
 
 void
-tg_attempt_close_translation(struct tg_req *r)
+tg_attempt_close_stream(struct tg_req *r)
 {
 	struct tg_buf out;
 
 	tg_buf_init(&out);
-	tg_xlate_stream_finish(r->xlate, r->outcome == TG_OUTCOME_OK, &out);
+	tg_wire_stream_finish(r->ws, r->outcome == TG_OUTCOME_OK, &out);
 	send_buf(r, &out);
 	tg_buf_fini(&out);
 }
 
-/* Put the provider's reply body into the client's format; -1 if it could not be read. */
+/*
+ * Put the provider's reply body into the client's format; -1 if it could not
+ * be read. An error body is always rebuilt, in the same family too: only its
+ * type and message reach the client, never the rest of what the provider sent.
+ */
 static int
 translate_reply(struct tg_req *r, bool error)
 {
@@ -312,12 +311,11 @@ translate_reply(struct tg_req *r, bool error)
 
 	tg_buf_init(&out);
 	if (error) {
-		tg_translate_error(tg_call_kind(r->family), r->up_status, r->reply.p, r->reply.len,
-				   &out);
-		r->status = tg_translate_status(tg_call_kind(r->family), r->up_status);
-	} else if (tg_translate_response(tg_call_provider_kind(r), tg_call_kind(r->family),
-					 r->reply.p ? r->reply.p : "", r->reply.len, r->info.model,
-					 &out) == -1 || out.failed) {
+		tg_wire_provider_error(r->upstream, r->family, r->up_status, r->reply.p,
+				       r->reply.len, &out);
+		r->status = tg_wire_client_status(r->family, r->up_status);
+	} else if (tg_wire_translate_reply(r->upstream, r->family, r->reply.p ? r->reply.p : "",
+					   r->reply.len, r->info.model, &out) == -1 || out.failed) {
 		tg_buf_fini(&out);
 		return -1;
 	}
@@ -350,10 +348,10 @@ final_answer(struct tg_req *r, enum tg_attempt_class c, const char *err)
 		r->status = r->up_status;
 		r->outcome = TG_OUTCOME_UPSTREAM_4XX;
 		r->pass_reply = true;
-		if (r->translate)
-			(void)translate_reply(r, true);
+		(void)translate_reply(r, true);
 		if (c == TG_ATTEMPT_RATE_LIMITED)
-			r->retry_after_ms = tg_policy_retry_after_ms(r->up_meta.retry_after,
+			r->retry_after_ms = tg_policy_retry_after_ms(r->upstream,
+								     r->up_meta.retry_after,
 								     r->reply.p, r->reply.len);
 		snprintf(r->error, sizeof(r->error), "provider %s answered %d", name, r->up_status);
 		break;
@@ -373,8 +371,7 @@ final_answer(struct tg_req *r, enum tg_attempt_class c, const char *err)
 			r->status = r->up_status;
 			r->outcome = TG_OUTCOME_UPSTREAM_ERROR;
 			r->pass_reply = true;
-			if (r->translate)
-				(void)translate_reply(r, true);
+			(void)translate_reply(r, true);
 		} else if (err == tg_err_timeout || err == tg_err_first_byte) {
 			r->status = 504;
 			r->outcome = TG_OUTCOME_TIMEOUT;
@@ -407,10 +404,9 @@ on_upstream_done(void *arg, const char *err)
 		stream_done(r, err);
 		return;
 	}
-	c = tg_policy_classify(err, r->up_status, r->reply.p, r->reply.len);
-	if (c == TG_ATTEMPT_OK && tg_usage_from_json(tg_call_provider_kind(r),
-						      r->reply.p ? r->reply.p : "", r->reply.len,
-						      &r->usage) == -1) {
+	c = tg_policy_classify(r->upstream, err, r->up_status, r->reply.p, r->reply.len);
+	if (c == TG_ATTEMPT_OK && tg_wire_reply_usage(r->upstream, r->reply.p ? r->reply.p : "",
+						       r->reply.len, &r->usage) == -1) {
 		c = TG_ATTEMPT_FAILED;  /* a malformed reply counts against the provider */
 		err = err_garbage;
 	}
@@ -425,8 +421,9 @@ on_upstream_done(void *arg, const char *err)
 		     err == tg_err_timeout || err == tg_err_first_byte ? TG_OUTCOME_TIMEOUT :
 		     TG_OUTCOME_UPSTREAM_ERROR);
 	if (c == TG_ATTEMPT_RATE_LIMITED)
-		tg_policy_throttle(r->provider, tg_policy_retry_after_ms(r->up_meta.retry_after,
-									  r->reply.p, r->reply.len));
+		tg_policy_throttle(r->provider,
+				   tg_policy_retry_after_ms(r->upstream, r->up_meta.retry_after,
+							    r->reply.p, r->reply.len));
 	if (c == TG_ATTEMPT_QUOTA || c == TG_ATTEMPT_AUTH)
 		tg_policy_disable(r->provider, c);
 
@@ -459,16 +456,13 @@ static const struct tg_upstream_cb upstream_cb = {
 
 /* ---- starting an attempt ---- */
 
-static bool
-forwardable(const char *v, size_t max)
+/* A client request header, for the ones a provider's family passes on. */
+static const char *
+client_header(void *arg, const char *name)
 {
-	size_t n = 0;
+	struct tg_req *r = arg;
 
-	for (; v[n] != '\0'; n++) {
-		if (v[n] < 0x20 || v[n] > 0x7e || n >= max)
-			return false;
-	}
-	return true;
+	return evhttp_find_header(evhttp_request_get_input_headers(r->http_borrowed), name);
 }
 
 static void
@@ -476,63 +470,36 @@ start_transfer(struct tg_req *r)
 {
 	const struct tg_model_cfg *m = &cfg()->models[r->model];
 	const struct tg_provider_cfg *p = provider_of(r);
-	char url[512], auth[600], version[96], beta[256];
-	const char *headers[6];
+	struct tg_wire_call call;
 	struct tg_buf body;
-	int nh = 0;
+	char err[200];
 
 	tg_buf_init(&body);
-	r->translate = p->kind != tg_call_kind(r->family);
-	if (r->translate) {
-		char err[200];
-		if (tg_translate_request(tg_call_kind(r->family), p->kind, r->http_body,
-					 r->http_body_len, r->info.model, r->info.stream, m->upstream,
-					 &body, err, sizeof(err)) == -1) {
-			/* refused before any provider call: the client's request cannot be mapped */
-			tg_buf_fini(&body);
-			settle(r, TG_VERDICT_NONE);
-			tg_call_refuse(r, 400, TG_OUTCOME_CLIENT_ERROR, "%s", err);
-			return;
-		}
-	} else if (tg_request_upstream_body(&r->info, r->http_body, r->http_body_len, m->upstream,
-					    &body) == -1) {
+	r->upstream = tg_wire_upstream_family(p->kind, r->family);
+	r->translate = r->upstream != r->family;
+	if (tg_wire_upstream_body(&r->info, r->http_body, r->http_body_len, r->upstream,
+				  m->upstream, &body, err, sizeof(err)) == -1) {
 		tg_buf_fini(&body);
 		settle(r, TG_VERDICT_NONE);
-		tg_call_refuse(r, 503, TG_OUTCOME_UNAVAILABLE, "out of memory");
+		/* refused before any provider call: the client's request cannot be mapped */
+		if (r->translate)
+			tg_call_refuse(r, 400, TG_OUTCOME_CLIENT_ERROR, "%s", err);
+		else
+			tg_call_refuse(r, 503, TG_OUTCOME_UNAVAILABLE, "out of memory");
 		return;
 	}
-	headers[nh++] = "Content-Type: application/json";
-	switch (p->kind) {
-	case TG_KIND_ANTHROPIC: {
-		struct evkeyvalq *in = evhttp_request_get_input_headers(r->http_borrowed);
-		const char *v = evhttp_find_header(in, "anthropic-version");
-		const char *b = evhttp_find_header(in, "anthropic-beta");
-		snprintf(url, sizeof(url), "%s/v1/messages", p->base_url);
-		snprintf(auth, sizeof(auth), "x-api-key: %s", p->api_key.value);
-		snprintf(version, sizeof(version), "anthropic-version: %s",
-			 v != NULL && forwardable(v, 64) ? v : "2023-06-01");
-		headers[nh++] = version;
-		if (b != NULL && forwardable(b, 200)) {
-			snprintf(beta, sizeof(beta), "anthropic-beta: %s", b);
-			headers[nh++] = beta;
-		}
-		break;
+	if (tg_wire_call(r->upstream, p->base_url, m->upstream, r->info.stream, &p->api_key,
+			 client_header, r, &call) == -1) {
+		tg_buf_fini(&body);
+		settle(r, TG_VERDICT_NONE);
+		tg_call_refuse(r, 503, TG_OUTCOME_UNAVAILABLE, "could not start the provider call: "
+			       "its URL or headers do not fit");
+		return;
 	}
-	case TG_KIND_GEMINI:
-		snprintf(url, sizeof(url), "%s/v1beta/models/%s:%s", p->base_url, m->upstream,
-			 r->info.stream ? "streamGenerateContent?alt=sse" : "generateContent");
-		snprintf(auth, sizeof(auth), "x-goog-api-key: %s", p->api_key.value);
-		break;
-	case TG_KIND_OPENAI:
-		snprintf(url, sizeof(url), "%s/v1/chat/completions", p->base_url);
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", p->api_key.value);
-		break;
-	}
-	headers[nh++] = auth;
-	headers[nh] = NULL;
 
 	struct tg_upstream_req rq = {
-		.url = url, .headers = headers, .body = body.p ? body.p : "", .body_len = body.len,
+		.url = call.url, .headers = call.headers, .body = body.p ? body.p : "",
+		.body_len = body.len,
 		.connect_timeout_ms = p->connect_timeout_ms,
 		.first_byte_timeout_ms = p->first_byte_timeout_ms,
 		.total_timeout_ms = p->total_timeout_ms,
@@ -545,7 +512,7 @@ start_transfer(struct tg_req *r)
 	r->attempt_started_us = tg_clock_mono_us();
 	r->up = tg_upstream_start(&rq, &upstream_cb, r);
 	/* the secret is in curl's own copy now; do not leave it on the stack */
-	memset(auth, 0, sizeof(auth));
+	tg_wire_call_wipe(&call);
 	tg_buf_fini(&body);
 	if (r->up == NULL) {
 		settle(r, TG_VERDICT_NONE);

@@ -1,6 +1,6 @@
 /*
- * The client-facing URLs: each family's endpoint starts a call in its own
- * format; GET /v1/models lists what can be named.
+ * The client-facing URLs: a family's endpoint (which one is the wire's to
+ * say) starts a call in its own format; GET /v1/models lists what can be named.
  */
 #include <string.h>
 
@@ -9,51 +9,28 @@
 #include "proxy.h"
 #include "tg_buf.h"
 
-void
-tg_proxy_anthropic(struct evhttp_request *req)
-{
-	tg_call_begin(req, TG_FAMILY_ANTHROPIC, TG_EP_ANTHROPIC_MESSAGES, NULL);
-}
-
-void
-tg_proxy_openai(struct evhttp_request *req)
-{
-	tg_call_begin(req, TG_FAMILY_OPENAI, TG_EP_OPENAI_CHAT, NULL);
-}
-
-/* /v1beta/models/{model}:generateContent and :streamGenerateContent?alt=sse */
-void
-tg_proxy_gemini(struct evhttp_request *req)
+bool
+tg_proxy_route(struct evhttp_request *req)
 {
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *name = evhttp_uri_get_path(uri) + strlen("/v1beta/models/");
-	const char *colon = strrchr(name, ':');
-	char model[TG_REQUEST_MODEL_MAX];
-	enum tg_endpoint ep;
+	const char *path = evhttp_uri_get_path(uri), *query = evhttp_uri_get_query(uri);
+	struct tg_wire_endpoint ep;
+	char err[160];
+	int status = 0, rc;
 
-	if (colon == NULL || colon == name || (size_t)(colon - name) >= sizeof(model)) {
-		tg_reply_error(req, TG_FAMILY_GEMINI, 404,
-			       "expected /v1beta/models/{model}:generateContent");
-		return;
-	}
-	if (strcmp(colon + 1, "generateContent") == 0) {
-		ep = TG_EP_GEMINI_GENERATE;
-	} else if (strcmp(colon + 1, "streamGenerateContent") == 0) {
-		const char *q = evhttp_uri_get_query(uri);
-		if (q == NULL || strstr(q, "alt=sse") == NULL) {
-			tg_reply_error(req, TG_FAMILY_GEMINI, 400, "streamGenerateContent is served "
-				       "as server-sent events only: add ?alt=sse");
-			return;
-		}
-		ep = TG_EP_GEMINI_STREAM;
-	} else {
-		tg_reply_error(req, TG_FAMILY_GEMINI, 404, "unknown method: expected "
-			       "generateContent or streamGenerateContent");
-		return;
-	}
-	memcpy(model, name, (size_t)(colon - name));
-	model[colon - name] = '\0';
-	tg_call_begin(req, TG_FAMILY_GEMINI, ep, model);
+	if (path == NULL)
+		return false;
+	rc = tg_wire_endpoint(path, strlen(path), query, query != NULL ? strlen(query) : 0, &ep,
+			      &status, err, sizeof(err));
+	if (rc == 0)
+		return false;
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST)
+		tg_reply_error(req, ep.family, 405, "method not allowed");
+	else if (rc == -1)
+		tg_reply_error(req, ep.family, status, err);
+	else
+		tg_call_begin(req, &ep);
+	return true;
 }
 
 /* GET /v1/models: configured models and routes, in OpenAI's list format. */

@@ -207,13 +207,22 @@ tg_metrics_scrape(struct evhttp_request *req)
 		      "# HELP tollgate_log_rows_written_total Rows committed to PostgreSQL.\n"
 		      "# TYPE tollgate_log_rows_written_total counter\ntollgate_log_rows_written_total %llu\n"
 		      "# HELP tollgate_log_spooled_rows Rows in the disk spool, not yet in PostgreSQL.\n"
-		      "# TYPE tollgate_log_spooled_rows gauge\ntollgate_log_spooled_rows %llu\n",
+		      "# TYPE tollgate_log_spooled_rows gauge\ntollgate_log_spooled_rows %llu\n"
+		      "# HELP tollgate_log_db_up 1 while the logger's connection to PostgreSQL works.\n"
+		      "# TYPE tollgate_log_db_up gauge\ntollgate_log_db_up %u\n"
+		      "# HELP tollgate_log_spool_writable 0 when the last write to the spool failed.\n"
+		      "# TYPE tollgate_log_spool_writable gauge\ntollgate_log_spool_writable %u\n"
+		      "# HELP tollgate_log_spool_dropped_total Refusals dropped from the spool by its size cap.\n"
+		      "# TYPE tollgate_log_spool_dropped_total counter\ntollgate_log_spool_dropped_total %llu\n",
 		      (unsigned long long)ring_used, (unsigned long long)SUM(ring_overflow),
 		      (unsigned long long)SUM(backpressure),
 		      (unsigned long long)atomic_load_explicit(&lg->rows_written, memory_order_relaxed),
-		      (unsigned long long)atomic_load_explicit(&lg->spooled_rows, memory_order_relaxed));
+		      (unsigned long long)atomic_load_explicit(&lg->spooled_rows, memory_order_relaxed),
+		      atomic_load_explicit(&lg->db_up, memory_order_relaxed),
+		      atomic_load_explicit(&lg->spool_writable, memory_order_relaxed),
+		      (unsigned long long)atomic_load_explicit(&lg->spool_dropped, memory_order_relaxed));
 	if (b.failed) {
-		tg_reply_error(req, TG_FAMILY_PLAIN, 503, "out of memory");
+		tg_reply_error(req, TG_FAMILY_OPENAI, 503, "out of memory");
 	} else {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 				  "text/plain; version=0.0.4");

@@ -15,6 +15,7 @@
 #include "tg_log.h"
 #include "tg_retry.h"
 #include "tg_ring.h"
+#include "tg_wire.h"
 #include "upstream.h"
 #include "worker.h"
 
@@ -32,58 +33,37 @@ pcfg(uint32_t provider)
 	return &tg_w.env->cfg->providers[provider];
 }
 
-static bool
-contains(const char *body, size_t n, const char *needle)
-{
-	return body != NULL && memmem(body, n, needle, strlen(needle)) != NULL;
-}
-
 enum tg_attempt_class
-tg_policy_classify(const char *err, int status, const char *body, size_t n)
+tg_policy_classify(enum tg_family upstream, const char *err, int status, const char *body,
+		   size_t n)
 {
 	if (err == tg_err_connect || err == tg_err_first_byte)
 		return TG_ATTEMPT_TRANSIENT;
 	if (err != NULL)
 		return TG_ATTEMPT_FAILED;
-	if (status >= 200 && status < 300)
+	switch (tg_wire_classify(upstream, status, body, n)) {
+	case TG_SIGNAL_OK:
 		return TG_ATTEMPT_OK;
-	/* billing and quota exhaustion never heal by waiting: OpenAI insufficient_quota,
-	 * Gemini's "check your plan and billing", Anthropic's 400/402 on a low balance */
-	if ((status == 429 || status == 402 || status == 400) &&
-	    (contains(body, n, "insufficient_quota") || contains(body, n, "billing") ||
-	     contains(body, n, "credit balance") || contains(body, n, "spend limit")))
-		return TG_ATTEMPT_QUOTA;
-	if (status == 429)
-		return TG_ATTEMPT_RATE_LIMITED;
-	if (status == 401 || status == 403)
-		return TG_ATTEMPT_AUTH;
-	if (status >= 400 && status < 500)
+	case TG_SIGNAL_CLIENT:
 		return TG_ATTEMPT_CLIENT_4XX;
+	case TG_SIGNAL_RATE_LIMITED:
+		return TG_ATTEMPT_RATE_LIMITED;
+	case TG_SIGNAL_QUOTA:
+		return TG_ATTEMPT_QUOTA;
+	case TG_SIGNAL_KEY_REFUSED:
+		return TG_ATTEMPT_AUTH;
+	case TG_SIGNAL_OVERLOADED:
+		break;
+	}
 	return TG_ATTEMPT_TRANSIENT;        /* 5xx and 529: the provider did not do the work */
 }
 
 uint64_t
-tg_policy_retry_after_ms(const char *header, const char *body, size_t n)
+tg_policy_retry_after_ms(enum tg_family upstream, const char *header, const char *body, size_t n)
 {
-	uint64_t ms;
-	const char *p;
+	int64_t ms = tg_wire_retry_after_ms(upstream, header, body, n, tg_clock_wall_us() / 1000);
 
-	if (header != NULL && header[0] != '\0' &&
-	    tg_retry_after_parse(header, strlen(header), tg_clock_wall_us() / 1000, &ms) == 0)
-		return ms;
-	/* Gemini puts the hint in the body: "retryDelay": "40s" */
-	if (body != NULL && (p = memmem(body, n, "\"retryDelay\"", 12)) != NULL) {
-		unsigned long s = 0;
-		const char *end = body + n;
-		p += 12;
-		while (p < end && (*p == ' ' || *p == ':' || *p == '"'))
-			p++;
-		while (p < end && *p >= '0' && *p <= '9')
-			s = s * 10 + (unsigned long)(*p++ - '0');
-		if (p < end && (*p == 's' || *p == '.'))
-			return (uint64_t)s * 1000;
-	}
-	return DEFAULT_THROTTLE_MS;
+	return ms >= 0 ? (uint64_t)ms : DEFAULT_THROTTLE_MS;
 }
 
 static void

@@ -13,6 +13,7 @@
 #include <event2/http.h>
 
 #include "tg_breaker.h"
+#include "tg_cfg.h"
 #include "tg_gcra.h"
 
 /* What one provider attempt amounted to. */
@@ -28,12 +29,15 @@ enum tg_attempt_class {
 
 /*
  * Judge an attempt from its transport error (NULL if the reply arrived), its
- * status, and its body (error bodies say quota from rate limit).
+ * status, and its body as the upstream family documents it (tg_wire_classify:
+ * structured fields, never a message's words).
  */
-enum tg_attempt_class tg_policy_classify(const char *err, int status, const char *body, size_t n);
+enum tg_attempt_class tg_policy_classify(enum tg_family upstream, const char *err, int status,
+					 const char *body, size_t n);
 
-/* How long a 429 said to wait: Retry-After header, else Gemini's RetryInfo, else 1 s. */
-uint64_t tg_policy_retry_after_ms(const char *retry_after_header, const char *body, size_t n);
+/* How long a 429 said to wait: Retry-After header, else the family's hint in the body, else 1 s. */
+uint64_t tg_policy_retry_after_ms(enum tg_family upstream, const char *retry_after_header,
+				  const char *body, size_t n);
 
 /*
  * May this provider (cfg index) be called now? Checks the breaker (disabled,

@@ -18,29 +18,16 @@
 #include "tg_clock.h"
 #include "tg_money.h"
 #include "tg_ring.h"
-#include "tg_translate.h"
+#include "tg_wire.h"
 
 #define CLIENT_ID_MAX       255     /* x-request-id / Idempotency-Key */
 #define DEFAULT_MAX_TOKENS  4096    /* TPM estimate when the client sets no limit */
 #define RING_RESERVE_MIN    16      /* ring slots kept for refusals and audit entries */
 
-enum tg_provider_kind
-tg_call_kind(enum tg_family f)
-{
-	return f == TG_FAMILY_ANTHROPIC ? TG_KIND_ANTHROPIC :
-	       f == TG_FAMILY_GEMINI ? TG_KIND_GEMINI : TG_KIND_OPENAI;
-}
-
 static const struct tg_cfg *
 cfg(void)
 {
 	return tg_w.env->cfg;
-}
-
-enum tg_provider_kind
-tg_call_provider_kind(const struct tg_req *r)
-{
-	return cfg()->providers[r->provider].kind;
 }
 
 static const char *
@@ -190,11 +177,8 @@ answer(struct tg_req *r)
 	if (r->state == TG_REQ_STREAMING) {
 		if (r->pending != NULL && evbuffer_get_length(r->pending) > 0)
 			evhttp_send_reply_chunk(req, r->pending);
-		if (r->xlate != NULL)
-			tg_attempt_close_translation(r);
-		else if (r->outcome == TG_OUTCOME_INCOMPLETE && !r->usage.error)
-			/* a cut stream must not look finished: say so in the family's own way */
-			tg_reply_stream_error(req, r->family, r->error);
+		/* a cut stream must not look finished: the wire says so in the family's own way */
+		tg_attempt_close_stream(r);
 		stream_closing_comment(r);
 		evhttp_send_reply_end(req);
 		return;
@@ -218,7 +202,7 @@ record_and_free(struct tg_req *r)
 	atomic_fetch_sub_explicit(&tg_w.slot->in_flight, 1, memory_order_relaxed);
 	tg_buf_fini(&r->reply);
 	tg_sse_fini(&r->sse);
-	tg_xlate_stream_free(r->xlate);
+	tg_wire_stream_free(r->ws);
 	if (r->pending != NULL)
 		evbuffer_free(r->pending);
 	free(r);
@@ -304,7 +288,7 @@ on_client_gone(struct evhttp_connection *conn, void *arg)
 		return;
 	}
 	if (r->state == TG_REQ_STREAMING)
-		tg_usage_stream_finish(&r->ust, &r->usage);
+		tg_wire_stream_usage(r->ws, &r->usage);
 	if (r->attempt_started_us != 0 && r->upstream_us == 0)
 		r->upstream_us = tg_clock_mono_us() - r->attempt_started_us;
 	r->state = TG_REQ_UPSTREAM;     /* nothing more is sent to a client that is gone */
@@ -403,7 +387,7 @@ log_backpressure(struct tg_req *r)
 }
 
 static struct tg_req *
-new_call(struct evhttp_request *req, enum tg_family family, enum tg_endpoint endpoint)
+new_call(struct evhttp_request *req, const struct tg_wire_endpoint *ep)
 {
 	struct tg_req *r = calloc(1, sizeof(*r));
 	uint8_t id[16];
@@ -412,8 +396,8 @@ new_call(struct evhttp_request *req, enum tg_family family, enum tg_endpoint end
 		return NULL;
 	r->http_borrowed = req;
 	r->conn = evhttp_request_get_connection(req);
-	r->family = family;
-	r->endpoint = endpoint;
+	r->family = ep->family;
+	r->endpoint = ep->endpoint;
 	r->key = -1;
 	r->model = -1;
 	r->inflight = -1;
@@ -424,25 +408,25 @@ new_call(struct evhttp_request *req, enum tg_family family, enum tg_endpoint end
 	r->log.req_id = r->id_text;
 	memcpy(r->rec.request_id, id, sizeof(id));
 	r->rec.created_us = tg_clock_wall_us();
-	r->rec.endpoint = (uint8_t)endpoint;
+	r->rec.endpoint = (uint8_t)ep->endpoint;
 	atomic_fetch_add_explicit(&tg_w.slot->in_flight, 1, memory_order_relaxed);
-	tg_reply_ids(req, r->id_text, family);
+	tg_reply_ids(req, r->id_text, ep->family);
 	if (r->conn != NULL)
 		evhttp_connection_set_closecb(r->conn, on_client_gone, r);
 	return r;
 }
 
 void
-tg_call_begin(struct evhttp_request *req, enum tg_family family, enum tg_endpoint endpoint,
-	      const char *url_model)
+tg_call_begin(struct evhttp_request *req, const struct tg_wire_endpoint *ep)
 {
 	const struct tg_cfg *c = cfg();
-	struct tg_req *r = new_call(req, family, endpoint);
+	struct tg_req *r = new_call(req, ep);
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	int64_t out_tokens;
 	char err[160];
 
 	if (r == NULL) {
-		tg_reply_error(req, family, 503, "out of memory");
+		tg_reply_error(req, ep->family, 503, "out of memory");
 		return;
 	}
 	if (take_client_id(r) == -1)
@@ -469,19 +453,19 @@ tg_call_begin(struct evhttp_request *req, enum tg_family family, enum tg_endpoin
 		tg_call_refuse(r, 503, TG_OUTCOME_UNAVAILABLE, "out of memory");
 		return;
 	}
-	if (tg_request_parse(tg_call_kind(family), r->http_body, r->http_body_len, url_model,
-			     &r->info, err, sizeof(err)) == -1) {
+	if (tg_wire_parse_request(ep, r->http_body, r->http_body_len, &r->info, err,
+				  sizeof(err)) == -1) {
 		tg_call_refuse(r, 400, TG_OUTCOME_CLIENT_ERROR, "%s", err);
 		return;
 	}
-	if (endpoint == TG_EP_GEMINI_STREAM)
-		r->info.stream = true;
 	tg_copy_field(r->rec.model, sizeof(r->rec.model), r->info.model);
 	if (resolve_targets(r) == -1)
 		return;
 
-	r->est_tokens = r->info.est_input_tokens +
-			(r->info.max_tokens > 0 ? r->info.max_tokens : DEFAULT_MAX_TOKENS);
+	/* both parts are bounded by the wire; the sum saturates all the same */
+	out_tokens = r->info.max_tokens > 0 ? r->info.max_tokens : DEFAULT_MAX_TOKENS;
+	r->est_tokens = r->info.est_input_tokens > INT64_MAX - out_tokens ? INT64_MAX :
+			r->info.est_input_tokens + out_tokens;
 	if (!tg_policy_key_admit(r->key, (uint64_t)r->est_tokens, &r->limits)) {
 		r->est_tokens = 0;      /* nothing was taken: nothing to reconcile */
 		r->retry_after_ms = r->limits.retry_after_ms;

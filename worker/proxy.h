@@ -18,9 +18,7 @@
 #include "tg_buf.h"
 #include "tg_log.h"
 #include "tg_record.h"
-#include "tg_request.h"
-#include "tg_sse.h"
-#include "tg_usage.h"
+#include "tg_wire.h"
 #include "upstream.h"
 #include "worker.h"
 
@@ -46,7 +44,7 @@ struct tg_req {
 
 	const char               *http_body;        /* the client's body, inside the request */
 	size_t                    http_body_len;
-	struct tg_request_info    info;
+	struct tg_wire_request    info;
 	int                       key;              /* index into cfg->keys, or -1 */
 	struct tg_key_limits      limits;           /* the key's buckets, for the headers */
 	int64_t                   est_tokens;       /* debited from TPM buckets up front */
@@ -73,12 +71,12 @@ struct tg_req {
 	bool                      pass_reply;       /* answer with the provider's body (translated) */
 
 	/* the current target speaks another format: request, reply and stream are translated */
+	enum tg_family            upstream;         /* the format the current target speaks */
 	bool                      translate;
-	struct tg_xlate_stream   *xlate;            /* owned; a translated stream */
 
 	/* streaming relay: bytes are passed on event by event */
 	struct tg_sse             sse;
-	struct tg_usage_stream    ust;
+	struct tg_wire_stream    *ws;               /* owned; reads usage, translates when asked */
 	struct evbuffer          *pending;          /* received, not yet passed on */
 	uint64_t                  pending_off;      /* stream offset of pending's first byte */
 	bool                      drop_usage_chunk; /* the client did not ask for OpenAI's usage chunk */
@@ -90,9 +88,8 @@ struct tg_req {
 	char                      error[160];       /* why, for the client and the record */
 };
 
-/* Start a call in the given family's format (worker/proxy.c). url_model: Gemini's, else NULL. */
-void tg_call_begin(struct evhttp_request *req, enum tg_family family, enum tg_endpoint endpoint,
-		   const char *url_model);
+/* Start a call at a client endpoint, in its family's format (worker/proxy.c). */
+void tg_call_begin(struct evhttp_request *req, const struct tg_wire_endpoint *ep);
 
 /* Record the call, answer the client (or end its stream), free r. The only exit. */
 void tg_call_finish(struct tg_req *r);
@@ -104,12 +101,6 @@ void tg_call_refuse(struct tg_req *r, int status, enum tg_outcome outcome, const
 /* x-tollgate-* headers naming who answered. */
 void tg_call_headers(struct tg_req *r, struct evkeyvalq *h);
 
-/* Provider format of a client family. */
-enum tg_provider_kind tg_call_kind(enum tg_family f);
-
-/* The format of the provider the call is trying now. */
-enum tg_provider_kind tg_call_provider_kind(const struct tg_req *r);
-
 /* Copy into a fixed record field, cutting what does not fit. */
 void tg_copy_field(char *dst, size_t cap, const char *src);
 
@@ -120,16 +111,18 @@ void tg_copy_field(char *dst, size_t cap, const char *src);
  */
 void tg_attempt_next(struct tg_req *r);
 
-/* A translated stream is ending: send the client's closing events. */
-void tg_attempt_close_translation(struct tg_req *r);
+/* A relayed stream is ending: send the client's closing events, or its in-stream error. */
+void tg_attempt_close_stream(struct tg_req *r);
 
 /* The client went away or the call ends early: stop the transfer or the retry wait. */
 void tg_attempt_abort(struct tg_req *r);
 
-/* Endpoint handlers (worker/endpoints.c). */
-void tg_proxy_anthropic(struct evhttp_request *req);
-void tg_proxy_openai(struct evhttp_request *req);
-void tg_proxy_gemini(struct evhttp_request *req);
+/*
+ * Endpoint handlers (worker/endpoints.c). tg_proxy_route: when the URL is a
+ * family's endpoint (tg_wire_endpoint), start a call or refuse in that
+ * family's format, and return true; false when it is no family's.
+ */
+bool tg_proxy_route(struct evhttp_request *req);
 void tg_proxy_models(struct evhttp_request *req);
 
 #endif /* TG_PROXY_H */

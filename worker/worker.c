@@ -34,9 +34,6 @@ struct route {
 };
 
 static const struct route routes[] = {
-	{ EVHTTP_REQ_POST, "/v1/messages", false, tg_proxy_anthropic },
-	{ EVHTTP_REQ_POST, "/v1/chat/completions", false, tg_proxy_openai },
-	{ EVHTTP_REQ_POST, "/v1beta/models/", true, tg_proxy_gemini },
 	{ EVHTTP_REQ_GET, "/v1/models", false, tg_proxy_models },
 	{ EVHTTP_REQ_GET, "/healthz", false, tg_health_live },
 	{ EVHTTP_REQ_GET, "/readyz", false, tg_health_ready },
@@ -61,15 +58,18 @@ on_request(struct evhttp_request *req, void *arg)
 		if ((rlen == plen || (routes[i].prefix && rlen < plen)) &&
 		    memcmp(routes[i].path, uri, rlen) == 0) {
 			if (routes[i].method != method) {
-				tg_reply_error(req, TG_FAMILY_PLAIN, 405, "method not allowed");
+				tg_reply_error(req, TG_FAMILY_OPENAI, 405, "method not allowed");
 				return;
 			}
 			routes[i].handler(req);
 			return;
 		}
 	}
+	/* the families' endpoints: which URL is whose is the wire's knowledge */
+	if (tg_proxy_route(req))
+		return;
 	snprintf(msg, sizeof(msg), "no route for %.*s", (int)(plen > 120 ? 120 : plen), uri);
-	tg_reply_error(req, TG_FAMILY_PLAIN, 404, msg);
+	tg_reply_error(req, TG_FAMILY_OPENAI, 404, msg);
 }
 
 static void

@@ -14,9 +14,6 @@
 #include "tg_uuid.h"
 #include "tg_worker.h"
 
-/* The API family a reply must speak: errors are shaped by it. */
-enum tg_family { TG_FAMILY_PLAIN = 0, TG_FAMILY_ANTHROPIC, TG_FAMILY_GEMINI, TG_FAMILY_OPENAI };
-
 struct tg_wctx {
 	const struct tg_worker_env *env;
 	struct event_base          *base;
@@ -60,9 +57,6 @@ void tg_metrics_call(const struct tg_request_rec *rec, int model_cfg_index);
 void tg_metrics_retry(uint32_t provider_cfg_index);
 void tg_metrics_ratelimited(enum tg_ratelimit_scope scope);
 void tg_metrics_scrape(struct evhttp_request *req);
-
-/* End a stream that broke with the family's in-stream error event (Anthropic event: error, a data: {"error"} elsewhere). */
-void tg_reply_stream_error(struct evhttp_request *req, enum tg_family family, const char *message);
 
 /* Route handlers: worker/health.c. */
 void tg_health_live(struct evhttp_request *req);

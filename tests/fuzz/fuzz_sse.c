@@ -1,23 +1,27 @@
 /*
- * libFuzzer target for the SSE parser: the events of one stream must not
- * depend on how it is cut into chunks, must respect the size bound, and must
- * be safe to hand to every family's usage reader.
+ * libFuzzer target for the SSE parser (worker/wire/): the events of one stream
+ * must not depend on how it is cut into chunks, must respect the size bound,
+ * and must be safe to hand to every family's stream, relayed or translated
+ * into each other family (whose output must itself be well-framed SSE).
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tg_buf.h"
-#include "tg_sse.h"
-#include "tg_usage.h"
+#include "tg_wire.h"
 
 #define MAX_EVENT 512
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 
+/* Every provider family into every client family: 3 relayed, 6 translated. */
+#define NSTREAMS 9
+
 struct seen {
 	struct tg_buf          log;
-	struct tg_usage_stream st[3];
+	struct tg_wire_stream *st[NSTREAMS];
+	struct tg_buf          out[NSTREAMS];
 	uint64_t               last_end;
 };
 
@@ -37,9 +41,9 @@ on_event(const struct tg_sse_event *ev, void *arg)
 	tg_buf_add(&s->log, ev->data, ev->data_len);
 	tg_buf_add(&s->log, &ev->start, sizeof(ev->start));
 	tg_buf_add(&s->log, &ev->end, sizeof(ev->end));
-	for (int f = 0; f < 3; f++)
-		(void)tg_usage_stream_event(&s->st[f], ev->event, ev->event_len, ev->data,
-					    ev->data_len);
+	for (int k = 0; k < NSTREAMS; k++)
+		(void)tg_wire_stream_event(s->st[k], ev->event, ev->event_len, ev->data,
+					   ev->data_len, &s->out[k]);
 }
 
 static int
@@ -50,8 +54,14 @@ run(const char *p, size_t n, unsigned step_seed, struct seen *s)
 	int rc = 0;
 
 	tg_buf_init(&s->log);
-	for (int f = 0; f < 3; f++)
-		tg_usage_stream_init(&s->st[f], (enum tg_provider_kind)f);
+	for (int k = 0; k < NSTREAMS; k++) {
+		struct tg_wire_request req = { .family = (enum tg_family)(k % 3), .model = "m",
+					       .include_usage = k & 1 };
+		s->st[k] = tg_wire_stream_new((enum tg_family)(k / 3), &req);
+		if (s->st[k] == NULL)
+			abort();
+		tg_buf_init(&s->out[k]);
+	}
 	s->last_end = 0;
 	tg_sse_init(&sse, MAX_EVENT);
 	while (at < n && rc == 0) {
@@ -69,11 +79,11 @@ run(const char *p, size_t n, unsigned step_seed, struct seen *s)
 }
 
 static void
-check_result(const struct tg_usage_stream *st)
+check_result(struct tg_wire_stream *st)
 {
 	struct tg_usage_info info;
 
-	tg_usage_stream_finish(st, &info);
+	tg_wire_stream_usage(st, &info);
 	if (info.usage.input < 0 || info.usage.output < 0 || info.usage.reasoning < 0 ||
 	    info.usage.cache_read < 0 || info.usage.cache_write < 0)
 		abort();
@@ -82,6 +92,40 @@ check_result(const struct tg_usage_stream *st)
 	    strnlen(info.error_type, sizeof(info.error_type)) == sizeof(info.error_type) ||
 	    strnlen(info.error_message, sizeof(info.error_message)) == sizeof(info.error_message))
 		abort();
+}
+
+static void
+on_client_event(const struct tg_sse_event *ev, void *arg)
+{
+	(void)ev, (void)arg;
+}
+
+/* What a client is sent ends where an event ends, in SSE a client can read. */
+static void
+check_client(struct tg_wire_stream *st, struct tg_buf *out, bool completed)
+{
+	struct tg_sse sse;
+
+	tg_wire_stream_finish(st, completed, out);
+	if (out->failed)
+		abort();
+	tg_sse_init(&sse, 0);
+	if (tg_sse_feed(&sse, out->p != NULL ? out->p : "", out->len, on_client_event, NULL) == -1 ||
+	    tg_sse_pending(&sse))
+		abort();
+	tg_sse_fini(&sse);
+}
+
+static void
+done(struct seen *s, bool completed)
+{
+	for (int k = 0; k < NSTREAMS; k++) {
+		check_result(s->st[k]);
+		check_client(s->st[k], &s->out[k], completed);
+		tg_wire_stream_free(s->st[k]);
+		tg_buf_fini(&s->out[k]);
+	}
+	tg_buf_fini(&s->log);
 }
 
 int
@@ -97,11 +141,7 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	if (rc1 != rc2 || whole.log.len != cut.log.len ||
 	    (whole.log.len > 0 && memcmp(whole.log.p, cut.log.p, whole.log.len) != 0))
 		abort();
-	for (int f = 0; f < 3; f++) {
-		check_result(&whole.st[f]);
-		check_result(&cut.st[f]);
-	}
-	tg_buf_fini(&whole.log);
-	tg_buf_fini(&cut.log);
+	done(&whole, d[0] & 1);
+	done(&cut, d[0] & 2);
 	return 0;
 }

@@ -1,12 +1,14 @@
 /*
- * libFuzzer target for the usage readers: any reply body, as a whole JSON
- * reply and as one SSE event of each kind, leaves sane, bounded results.
+ * libFuzzer target for the usage readers (worker/wire/): any reply body, as a
+ * whole JSON reply and as one SSE event of each kind, leaves sane, bounded
+ * results, and a stream relayed as it is writes nothing of its own.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tg_usage.h"
+#include "tg_buf.h"
+#include "tg_wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 
@@ -16,7 +18,7 @@ check(const struct tg_usage_info *info)
 	const struct tg_usage *u = &info->usage;
 
 	if (u->input < 0 || u->output < 0 || u->reasoning < 0 || u->cache_read < 0 ||
-	    u->cache_write < 0)
+	    u->cache_write < 0 || u->reasoning > u->output)
 		abort();
 	/* a few sums of capped counts: never near overflow */
 	if (u->input > 3 * TG_USAGE_MAX_TOKENS || u->output > 2 * TG_USAGE_MAX_TOKENS)
@@ -37,29 +39,39 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
 	static const char *const names[] = { "", "error", "message_start", "message_delta",
 					     "message_stop" };
-	enum tg_provider_kind f;
+	struct tg_wire_request req = { .model = "m" };
 	struct tg_usage_info info;
-	struct tg_usage_stream st;
+	struct tg_wire_stream *st;
+	struct tg_buf out;
 	const char *body;
 
 	if (n < 1)
 		return 0;
-	f = (enum tg_provider_kind)(d[0] % 3);
+	req.family = (enum tg_family)(d[0] % 3);
 	body = (const char *)d + 1;
 	n--;
-	if (tg_usage_from_json(f, body, n, &info) == 0)
+	if (tg_wire_reply_usage(req.family, body, n, &info) == 0)
 		check(&info);
 	else if (info.usage.input != 0 || info.error || info.usage.complete)
 		abort();
-	tg_usage_stream_init(&st, f);
+	st = tg_wire_stream_new(req.family, &req);
+	if (st == NULL)
+		return 0;
+	tg_buf_init(&out);
 	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
-		enum tg_usage_ev ev = tg_usage_stream_event(&st, names[k], strlen(names[k]), body, n);
-		if (ev == TG_USAGE_EV_USAGE_ONLY && f != TG_KIND_OPENAI)
+		enum tg_wire_ev ev = tg_wire_stream_event(st, names[k], strlen(names[k]), body, n,
+							  &out);
+		if (ev == TG_WIRE_EV_USAGE_ONLY && req.family != TG_FAMILY_OPENAI)
 			abort();
-		if (ev == TG_USAGE_EV_ERROR && !st.info.error)
+		tg_wire_stream_usage(st, &info);
+		if (ev == TG_WIRE_EV_ERROR && !info.error)
 			abort();
 	}
-	tg_usage_stream_finish(&st, &info);
+	if (out.len != 0)
+		abort();
+	tg_wire_stream_usage(st, &info);
 	check(&info);
+	tg_wire_stream_free(st);
+	tg_buf_fini(&out);
 	return 0;
 }

@@ -1,6 +1,9 @@
 #!/bin/sh
 # Build each libFuzzer target (clang, ASan + UBSan) and run it for a bounded
 # time from the checked-in seed corpus. Exits non-zero if any target crashes.
+# Targets: the SSE parser under every family's stream (sse), the usage readers
+# (usage_json), request checks and the splice (request), the translator's
+# request and reply readers and provider errors (translate).
 # FUZZ_TIME=<seconds per target> (default 20), FUZZ_BUILD=<dir> (default build-fuzz),
 # FUZZ_CC (default clang), FUZZ_CORE (the core/ sources linked in; for trying a patch).
 set -u
@@ -12,15 +15,13 @@ CC=${FUZZ_CC:-clang}
 FLAGS="-std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
 FLAGS="$FLAGS -Wall -Wextra -Werror -Iinclude -D_GNU_SOURCE"
 CORE=${FUZZ_CORE:-"core/json.c core/buf.c"}
+# worker/wire/ is pure: it links with core/ and shm/retry.c (Retry-After) alone
+WIRE="$(echo worker/wire/*.c) shm/retry.c"
 status=0
 
 mkdir -p "$OUT" || exit 2
-for t in sse usage_json request; do
-	case $t in
-	sse) deps="worker/sse.c worker/usage.c" ;;
-	usage_json) deps="worker/usage.c" ;;
-	request) deps="worker/request.c" ;;
-	esac
+for t in sse usage_json request translate; do
+	deps=$WIRE
 	echo "fuzz: building fuzz_$t"
 	# shellcheck disable=SC2086
 	if ! $CC $FLAGS "tests/fuzz/fuzz_$t.c" $deps $CORE -o "$OUT/fuzz_$t"; then

@@ -78,11 +78,11 @@ test('keys create, list, set and revoke with no gateway running', async () => {
   // spent this period: today's calls of the key, not yesterday's, not shadow calls
   await psql(db.conninfo, `INSERT INTO requests (request_id, created_at, key_name, endpoint, stream, status,
       outcome, attempts, input_tokens, output_tokens, reasoning_tokens, cache_read_tokens, cache_write_tokens,
-      cost_usd, latency_us, ttfb_us, overhead_us, usage_complete) VALUES
-    (gen_random_uuid(), now(), 'app-1', '/v1/messages', false, 200, 'ok', 1, 1, 1, 0, 0, 0, 0.004, 1, 1, 1, true),
-    (gen_random_uuid(), now(), 'app-1', '/v1/messages', false, 200, 'ok', 1, 1, 1, 0, 0, 0, 0.000000000001, 1, 1, 1, true),
-    (gen_random_uuid(), now() - interval '2 days', 'app-1', '/v1/messages', false, 200, 'ok', 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, true),
-    (gen_random_uuid(), now(), 'app-1', 'shadow', false, 200, 'ok', 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, true)`);
+      cost_usd, latency_us, ttfb_us, overhead_us, usage_complete, delivery) VALUES
+    (gen_random_uuid(), now(), 'app-1', '/v1/messages', false, 200, 'ok', 1, 1, 1, 0, 0, 0, 0.004, 1, 1, 1, true, 'delivered'),
+    (gen_random_uuid(), now(), 'app-1', '/v1/messages', false, 200, 'ok', 1, 1, 1, 0, 0, 0, 0.000000000001, 1, 1, 1, true, 'delivered'),
+    (gen_random_uuid(), now() - interval '2 days', 'app-1', '/v1/messages', false, 200, 'ok', 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, true, 'delivered'),
+    (gen_random_uuid(), now(), 'app-1', 'shadow', false, 200, 'ok', 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, true, 'delivered')`);
   r = keys(['create', 'app-2']);
   assert.equal(r.code, 0, r.err);
   r = keys(['list']);

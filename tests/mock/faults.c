@@ -11,7 +11,7 @@
 
 static const char *const fault_names[TG_FAULT_NKINDS] = {
 	"none", "429", "quota", "500", "503", "529", "timeout", "reset", "reset-midstream",
-	"error-midstream", "garbage", "slow",
+	"error-midstream", "garbage", "slow", "403", "403-content",
 };
 
 /* A slow reply: this long before the first byte, then this long between pieces. */
@@ -109,11 +109,11 @@ garbage(struct tg_mock_req *q, struct tg_mock_reply *r)
 		tg_mock_reply_event(r, 0);
 		return;
 	}
-	if (q->fam == TG_MOCK_ANTHROPIC)
+	if (q->fam == TG_MOCK_ANTHROPIC || q->responses)
 		tg_buf_puts(&r->body, "event: message_start\n");
 	tg_buf_puts(&r->body, "data: {\"type\":\"message_start\",\"message\":{\"id\":\n\n");
 	tg_mock_reply_event(r, 0);
-	if (q->fam == TG_MOCK_ANTHROPIC)
+	if (q->fam == TG_MOCK_ANTHROPIC || q->responses)
 		tg_buf_puts(&r->body, "event: content_block_delta\n");
 	tg_buf_puts(&r->body, "data: }}not json{{\n\n");
 	tg_mock_reply_event(r, 0);
@@ -138,7 +138,7 @@ tg_mock_fault_shape(struct tg_mock *m, struct tg_mock_req *q, struct tg_mock_rep
 	case TG_FAULT_RESET_MIDSTREAM:
 		if (r->nev < 2)
 			split_body(r, 2);
-		half = (r->nev + 1) / 2;
+		half = (int)((tg_mock_reply_events(r) + 1) / 2);
 		tg_mock_reply_keep(r, half);
 		r->chunked = true;
 		r->action = TG_ACT_RESET_AFTER;
@@ -153,7 +153,7 @@ tg_mock_fault_shape(struct tg_mock *m, struct tg_mock_req *q, struct tg_mock_rep
 			r->fault = true;
 			break;
 		}
-		half = (r->nev + 1) / 2;
+		half = (int)((tg_mock_reply_events(r) + 1) / 2);
 		tg_mock_reply_keep(r, half);
 		ops->stream_error(q, r);
 		tg_mock_reply_event(r, 0);
@@ -196,7 +196,8 @@ tg_mock_faults_set(struct tg_mock *m, const char *json, size_t len, char *err, s
 	if (t == -1 || tg_json_str(&j, t, name, sizeof(name)) < 0 ||
 	    tg_mock_fault_parse(name, &rule.kind) == -1) {
 		snprintf(err, errlen, "\"fault\" must be one of none, 429, quota, 500, 503, 529, "
-			 "timeout, reset, reset-midstream, error-midstream, garbage, slow");
+			 "403, 403-content, timeout, reset, reset-midstream, error-midstream, "
+			 "garbage, slow");
 		goto fail;
 	}
 	t = tg_json_get(&j, 0, "rate");
@@ -290,11 +291,16 @@ tg_mock_stats_json(const struct tg_mock *m, struct tg_buf *out)
 		total += s->calls;
 		tg_buf_printf(out,
 			      "\"%s\":{\"calls\":%llu,\"streams\":%llu,\"ok\":%llu,\"errors\":%llu,"
-			      "\"faults\":%llu,\"input_tokens\":%llu,\"output_tokens\":%llu},",
+			      "\"faults\":%llu,\"input_tokens\":%llu,\"output_tokens\":%llu,"
+			      "\"cache_read_tokens\":%llu,\"cache_write_tokens\":%llu,"
+			      "\"tool_calls\":%llu},",
 			      tg_mock_family_name(f), (unsigned long long)s->calls,
 			      (unsigned long long)s->streams, (unsigned long long)s->ok,
 			      (unsigned long long)s->errors, (unsigned long long)s->faults,
-			      (unsigned long long)s->input_tokens, (unsigned long long)s->output_tokens);
+			      (unsigned long long)s->input_tokens, (unsigned long long)s->output_tokens,
+			      (unsigned long long)s->cache_read_tokens,
+			      (unsigned long long)s->cache_write_tokens,
+			      (unsigned long long)s->tool_calls);
 	}
 	tg_buf_printf(out, "\"total\":%llu}\n", (unsigned long long)total);
 }

@@ -26,8 +26,9 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: tollgate-mock --listen HOST:PORT [--profiles FILE] [--seed N] [--key KEY]\n"
 		   "                     [--latency-ms N] [--jitter-ms N] [--fault KIND --fault-rate R]\n"
-		   "faults: 429 quota 500 503 529 timeout reset reset-midstream error-midstream "
-		   "garbage slow\n"
+		   "                     [--stream-ms N] [--output-tokens N]\n"
+		   "faults: 429 quota 500 503 529 403 403-content timeout reset reset-midstream "
+		   "error-midstream garbage slow\n"
 		   "PORT 0 picks a free port; the one line printed on start names it.\n");
 }
 
@@ -141,6 +142,10 @@ main(int argc, char **argv)
 			m.latency_ms = (int)v;
 		else if (strcmp(a, "--jitter-ms") == 0 && parse_num(val, 0, 3600000, &v) == 0)
 			m.jitter_ms = (int)v;
+		else if (strcmp(a, "--stream-ms") == 0 && parse_num(val, 0, 3600000, &v) == 0)
+			m.stream_ms = (uint32_t)v;
+		else if (strcmp(a, "--output-tokens") == 0 && parse_num(val, 0, 1000000, &v) == 0)
+			m.force_tokens = v;
 		else if (strcmp(a, "--fault") == 0 && tg_mock_fault_parse(val, &m.run_rule.kind) == 0)
 			;
 		else if (strcmp(a, "--fault-rate") == 0 && parse_rate(val, &rate) == 0)

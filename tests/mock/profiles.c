@@ -152,7 +152,8 @@ parse_model(const struct tg_json *j, int t, struct tg_mock_profile *pr, char *er
 	    parse_dist(j, t, "output_tokens", &pr->out_mean, &pr->out_spread) == -1 ||
 	    parse_dist(j, t, "thinking_tokens", &pr->think_mean, &pr->think_spread) == -1 ||
 	    get_int(j, t, "ttft_ms", 300, &pr->ttft_ms) == -1 ||
-	    get_int(j, t, "tokens_per_sec", 100, &pr->tokens_per_sec) == -1) {
+	    get_int(j, t, "tokens_per_sec", 100, &pr->tokens_per_sec) == -1 ||
+	    get_int(j, t, "cache_min_tokens", 1024, &pr->cache_min_tokens) == -1) {
 		snprintf(err, errlen, "model %s: a field has the wrong type or range", pr->name);
 		return -1;
 	}
@@ -355,7 +356,7 @@ tg_mock_gen_fini(struct tg_mock_gen *g)
 static const struct tg_mock_answer *
 match_answer(const struct tg_mock_profile *pr, const char *prompt)
 {
-	char low[512];
+	char low[1024];
 	size_t i;
 
 	for (i = 0; prompt[i] != '\0' && i < sizeof(low) - 1; i++)
@@ -368,33 +369,45 @@ match_answer(const struct tg_mock_profile *pr, const char *prompt)
 }
 
 void
-tg_mock_generate(struct tg_mock_gen *g, const struct tg_mock_profile *pr, const char *prompt,
-		 struct tg_mock_rng *rng, bool think, long think_cap, bool show_thought,
-		 long max_tokens)
+tg_mock_generate(struct tg_mock_gen *g, const struct tg_mock_profile *pr,
+		 const struct tg_mock_gen_opts *o, struct tg_mock_rng *rng)
 {
-	const struct tg_mock_answer *an = match_answer(pr, prompt);
+	const struct tg_mock_answer *an = o->fixed ? NULL : match_answer(pr, o->prompt);
 	int words = strcmp(pr->style, "terse") == 0 ? 6 : strcmp(pr->style, "verbose") == 0 ? 18 : 11;
+	long max_tokens = o->max_tokens;
 
 	tg_buf_reset(&g->text);
 	tg_buf_reset(&g->thought);
 	g->truncated = false;
 	g->think_tokens = 0;
+	g->call_tokens = 0;
+	g->rep = 0;
 	/* sample thinking first so a canned answer does not shift the RNG stream */
-	if (think && pr->think_mean > 0) {
+	if (o->think && pr->think_mean > 0) {
 		g->think_tokens = tg_mock_rng_spread(rng, pr->think_mean, pr->think_spread);
 		if (g->think_tokens == 0)
 			g->think_tokens = 1;
-		if (think_cap > 0 && g->think_tokens > think_cap)
-			g->think_tokens = (int)think_cap;
+		if (o->think_cap > 0 && g->think_tokens > o->think_cap)
+			g->think_tokens = (int)o->think_cap;
 	}
-	if (an != NULL) {
+	if (o->fixed != NULL) {
+		tg_buf_puts(&g->text, o->fixed);
+	} else if (o->force_tokens > 0) {
+		/* one repeated 4-byte piece: a stream of any length is one template event */
+		g->rep = (int)(max_tokens > 0 && max_tokens < o->force_tokens ? max_tokens
+									       : o->force_tokens);
+		g->truncated = g->rep < o->force_tokens;
+		for (int i = 0; i < g->rep && !g->text.failed; i++)
+			tg_buf_add(&g->text, TG_MOCK_REP_PIECE, 4);
+		max_tokens = 0;
+	} else if (an != NULL) {
 		tg_buf_puts(&g->text, an->text);
 	} else {
 		int want = tg_mock_rng_spread(rng, pr->out_mean, pr->out_spread);
 
 		fill_words(&g->text, rng, want > 0 ? want : 1, words);
 	}
-	if (show_thought && g->think_tokens > 0) {
+	if (o->show_thought && g->think_tokens > 0) {
 		fill_words(&g->thought, rng, g->think_tokens, 9);
 		/* the thinking text is what is billed: make the count follow the text */
 		g->think_tokens = tg_mock_tokens(g->thought.len);

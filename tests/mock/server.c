@@ -46,6 +46,9 @@ struct conn {
 	struct tg_buf body;             /* a chunked request body, decoded */
 	struct tg_mock_reply reply;     /* the deferred reply in progress */
 	int next;                       /* its next event */
+	uint32_t rep_i;                 /* copies of the repeated event sent */
+	long sent;                      /* events sent (each copy counts) */
+	int64_t first_us;               /* when the first event left (spread plans keep to it) */
 	bool started;                   /* its head is written */
 	bool keepalive;                 /* of the request in progress */
 	bool http10;
@@ -61,6 +64,7 @@ struct tg_mock_server {
 	int listen_fd;
 	struct tg_mock_reply scratch;   /* plans answered at once are built here */
 	struct tg_buf ctl;
+	struct tg_buf copy;             /* one copy of a repeated event, its numbers filled in */
 	struct conn *conns;
 	char date[64];                  /* "date: ...\r\n", redone once a second */
 	time_t date_at;
@@ -180,12 +184,17 @@ static void
 put_chunk(struct conn *c, const char *p, size_t n)
 {
 	char hex[20];
+	int i = (int)sizeof(hex) - 2;
 
 	if (n == 0)
 		return;
 	if (!c->http10) {
-		snprintf(hex, sizeof(hex), "%zx\r\n", n);
-		tg_buf_puts(&c->out, hex);
+		/* the chunk size in hex: once per streamed event, so no formatter */
+		hex[sizeof(hex) - 2] = '\r';
+		hex[sizeof(hex) - 1] = '\n';
+		for (size_t v = n; i == (int)sizeof(hex) - 2 || v != 0; v >>= 4)
+			hex[--i] = "0123456789abcdef"[v & 15];
+		tg_buf_add(&c->out, hex + i, sizeof(hex) - (size_t)i);
 	}
 	tg_buf_add(&c->out, p, n);
 	if (!c->http10)
@@ -233,8 +242,7 @@ control(struct conn *c, bool post, const char *path, const char *body, size_t le
 		}
 		tg_mock_faults_json(m, b);
 	} else if (strcmp(path, "/__mock/reset") == 0 && post) {
-		tg_mock_stats_reset(m);
-		memset(m->rule, 0, sizeof(m->rule));
+		tg_mock_reset(m);
 		tg_buf_puts(b, "{\"ok\":true}\n");
 	} else if (strcmp(path, "/__mock/health") == 0) {
 		tg_buf_puts(b, "{\"ok\":true}\n");
@@ -246,12 +254,66 @@ control(struct conn *c, bool post, const char *path, const char *body, size_t le
 	control_reply(c, 200, b);
 }
 
+/* Writes physical event i; the repeated one gets this copy's numbers. */
+static void
+put_event(struct conn *c, int i)
+{
+	const struct tg_mock_reply *r = &c->reply;
+	uint32_t from = i > 0 ? r->ev_end[i - 1] : 0, to = r->ev_end[i];
+	struct tg_buf *b = &c->s->copy;
+
+	if (i != r->rep_ev || r->nrep_num == 0) {
+		put_chunk(c, r->body.p + from, to - from);
+		return;
+	}
+	tg_buf_reset(b);
+	for (int k = 0; k < r->nrep_num; k++) {
+		const struct tg_mock_rep_num *n = &r->rep_num[k];
+
+		tg_buf_add(b, r->body.p + from, n->off - from);
+		tg_mock_put_num(b, n->base + n->step * (int64_t)c->rep_i);
+		from = n->off;
+	}
+	tg_buf_add(b, r->body.p + from, to - from);
+	put_chunk(c, b->p, b->len);
+}
+
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * Microseconds until the next event is due. A spread plan keeps to its schedule
+ * from the first event (timers fire late by up to a millisecond each, which over
+ * thousands of events would stretch the stream); a paced plan waits its delay.
+ */
+static int64_t
+next_wait_us(struct conn *c)
+{
+	const struct tg_mock_reply *r = &c->reply;
+	int64_t due = c->first_us;
+	long last = tg_mock_reply_events(r) - 1;
+
+	if (r->spread_ms == 0)
+		return (int64_t)r->ev_delay_ms[c->next] * 1000;
+	if (last > 0)
+		due += (int64_t)((uint64_t)c->sent * r->spread_ms * 1000 / (uint64_t)last);
+	due -= now_us();
+	return due > 0 ? due : 0;
+}
+
 /* Sends the deferred reply's events from c->next until one must wait. */
 static void
 step(struct conn *c)
 {
 	struct tg_mock_reply *r = &c->reply;
 	struct timeval tv;
+	int64_t wait_us = 0;
 
 	if (r->action == TG_ACT_RESET) {
 		conn_reset(c);
@@ -264,16 +326,21 @@ step(struct conn *c)
 	if (!c->started) {
 		put_head(c, r, true, 0);
 		c->started = true;
+		c->first_us = r->spread_ms > 0 ? now_us() : 0;
+		/* the headers are on their way: a long stream need not keep them */
+		tg_buf_fini(&r->hdr);
+		r->nhdr = 0;
 	}
 	do {
-		uint32_t from = c->next > 0 ? r->ev_end[c->next - 1] : 0;
-
-		put_chunk(c, r->body.p + from, r->ev_end[c->next] - from);
-		c->next++;
-	} while (c->next < r->nev && r->ev_delay_ms[c->next] == 0);
+		put_event(c, c->next);
+		c->sent++;
+		/* the repeated event stays next until its last copy is out */
+		if (c->next != r->rep_ev || ++c->rep_i >= r->rep_count)
+			c->next++;
+	} while (c->next < r->nev && (wait_us = next_wait_us(c)) == 0);
 	if (c->next < r->nev) {
-		tv.tv_sec = r->ev_delay_ms[c->next] / 1000;
-		tv.tv_usec = (r->ev_delay_ms[c->next] % 1000) * 1000;
+		tv.tv_sec = wait_us / 1000000;
+		tv.tv_usec = wait_us % 1000000;
 		event_add(&c->timer, &tv);
 		conn_flush(c);
 		return;
@@ -305,6 +372,21 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	step(arg);
 }
 
+/* Gives back a buffer's slack: ten thousand open streams each keep their plan. */
+static void
+shrink(struct tg_buf *b)
+{
+	char *p;
+
+	if (b->p == NULL || b->failed || b->cap <= b->len + 1 + 256)
+		return;
+	p = realloc(b->p, b->len + 1);
+	if (p == NULL)
+		return;
+	b->p = p;
+	b->cap = b->len + 1;
+}
+
 /* Starts the plan in s->scratch: written now, or handed to the connection's timer. */
 static void
 execute(struct conn *c)
@@ -320,7 +402,10 @@ execute(struct conn *c)
 	tmp = c->reply;
 	c->reply = *r;
 	*r = tmp;
+	shrink(&c->reply.body);
 	c->next = 0;
+	c->rep_i = 0;
+	c->sent = 0;
 	c->started = false;
 	c->state = CONN_BUSY;
 	if (c->reply.action == TG_ACT_HOLD)
@@ -405,6 +490,8 @@ header(struct http_req *h, const char *name, const char *value)
 		{ "x-mock-fault", offsetof(struct tg_mock_req, fault_header) },
 		{ "x-mock-retry-after", offsetof(struct tg_mock_req, retry_after_header) },
 		{ "x-mock-delay-ms", offsetof(struct tg_mock_req, delay_header) },
+		{ "x-mock-stream-ms", offsetof(struct tg_mock_req, stream_ms_header) },
+		{ "x-mock-output-tokens", offsetof(struct tg_mock_req, output_tokens_header) },
 	};
 	const char **slot = NULL;
 
@@ -569,6 +656,13 @@ conn_process(struct conn *c)
 		/* the plan owns copies of everything it needs: drop the request's bytes */
 		memmove(c->in.p, c->in.p + head_len + used, c->in.len - head_len - used);
 		c->in.len -= head_len + used;
+		if (c->state == CONN_BUSY) {
+			/* a reply that lasts (a long stream, a held call) keeps no request buffers */
+			tg_buf_fini(&c->head);
+			tg_buf_fini(&c->body);
+			if (c->in.len == 0)
+				tg_buf_fini(&c->in);
+		}
 		continue;
 need_more:
 		if (h.expect != NULL && strcasecmp(h.expect, "100-continue") == 0 && !c->continued) {
@@ -698,6 +792,7 @@ tg_mock_server_new(struct event_base *base, int listen_fd, struct tg_mock *m)
 	s->listen_fd = listen_fd;
 	tg_mock_reply_init(&s->scratch);
 	tg_buf_init(&s->ctl);
+	tg_buf_init(&s->copy);
 	event_assign(&s->accept_ev, base, listen_fd, EV_READ | EV_PERSIST, on_accept, s);
 	if (event_add(&s->accept_ev, NULL) == -1) {
 		tg_mock_server_free(s);
@@ -716,5 +811,6 @@ tg_mock_server_free(struct tg_mock_server *s)
 		conn_free(s->conns);
 	tg_mock_reply_fini(&s->scratch);
 	tg_buf_fini(&s->ctl);
+	tg_buf_fini(&s->copy);
 	free(s);
 }

@@ -79,3 +79,33 @@ export async function recover(family) {
     { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}` } });
   if (r.status !== 200) throw new Error(`could not reset the ${family} breaker: ${await r.text()}`);
 }
+
+// A test the gateway cannot pass yet is skipped through it, naming the issue that
+// tracks the gap; against the simulator it runs.
+export function gatewayGap(issue, what) {
+  return VIA_GATEWAY ? `through the gateway: ${what} (issue ${issue})` : false;
+}
+
+// A prefix no earlier call has sent: the simulator's prompt cache lives as long as
+// its process, and the suite may run twice against one simulator.
+export function nonce() {
+  return `run-${process.pid}-${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
+}
+
+// Text of exactly n tokens under the token rule (4 bytes a token), after a nonce.
+export function document(n) {
+  const head = `${nonce()} `;
+  const pad = (4 - (Buffer.byteLength(head) % 4)) % 4;
+  return head + ' '.repeat(pad) + 'doc '.repeat(n - Math.ceil(Buffer.byteLength(head) / 4));
+}
+
+// The tools every family's tool tests offer, as JSON Schema.
+export const WEATHER_SCHEMA = {
+  type: 'object',
+  properties: { location: { type: 'string' }, unit: { type: 'string', enum: ['celsius', 'fahrenheit'] } },
+  required: ['location'],
+};
+export const TIME_SCHEMA = { type: 'object', properties: {} };
+// Arguments with escapes and non-ASCII text, written after the tool's name (the trigger).
+export const HARD_ARGS = { location: 'Zürich "Altstadt" \\ 東京', unit: 'celsius' };
+export const HARD_PROMPT = `Explain, then call get_weather ${JSON.stringify(HARD_ARGS)} and get_time`;

@@ -1,0 +1,239 @@
+/*
+ * One streamed reply (struct tg_wire_stream): every provider event is read by
+ * the provider family's one usage reader and, when the client speaks another
+ * family, translated through the intermediate calls below (xs_*) into the
+ * client family's events. What the events of each family look like is in its
+ * <family>_stream.c; the relay that moves the bytes is the worker's.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "family.h"
+#include "stream.h"
+
+struct tg_wire_stream {
+	const struct wire_family *up;           /* the provider's family */
+	bool                      translating;  /* the client speaks another family */
+	struct wire_usage         usage;        /* the provider's events, read for usage */
+	struct wire_xlate         x;            /* what the client was told, when translating */
+};
+
+struct tg_wire_stream *
+tg_wire_stream_new(enum tg_family upstream, const struct tg_wire_request *req)
+{
+	const struct wire_family *up = wire_family(upstream), *client = wire_family(req->family);
+	struct tg_wire_stream *s;
+
+	if (up == NULL || client == NULL)
+		return NULL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	s->up = up;
+	s->translating = up != client;
+	wire_usage_init(&s->usage);
+	s->x.client = client;
+	s->x.include_usage = req->include_usage;
+	s->x.created = (int64_t)time(NULL);
+	s->x.index = -1;
+	snprintf(s->x.model, sizeof(s->x.model), "%s", req->model);
+	snprintf(s->x.id, sizeof(s->x.id), "%stollgate", client->reply_id_prefix);
+	tg_buf_init(&s->x.args);
+	return s;
+}
+
+void
+tg_wire_stream_free(struct tg_wire_stream *s)
+{
+	if (s == NULL)
+		return;
+	tg_buf_fini(&s->x.args);
+	free(s);
+}
+
+bool
+tg_wire_stream_translating(const struct tg_wire_stream *s)
+{
+	return s->translating;
+}
+
+enum tg_wire_ev
+tg_wire_stream_event(struct tg_wire_stream *s, const char *name, size_t name_len,
+		     const char *data, size_t data_len, struct tg_buf *out)
+{
+	struct ir_ctx c;
+	char err[64];
+	enum tg_wire_ev ev;
+	bool parsed;
+
+	s->usage.events++;
+	/* most events of a long stream carry neither usage nor errors: pass them unparsed */
+	if (!s->translating && s->up->event_without_usage != NULL &&
+	    s->up->event_without_usage(name, name_len))
+		return TG_WIRE_EV_PLAIN;
+	ir_ctx_init(&c, s->x.client->name, err, sizeof(err));
+	parsed = ir_parse_reply(&c, data, data_len) == 0;
+	ev = s->up->read_event(&s->usage, name, name_len, data, data_len, parsed ? &c.j : NULL);
+	if (ev == TG_WIRE_EV_GARBAGE)
+		s->usage.garbage++;
+	if (s->translating && !s->x.errored && !s->x.closed) {
+		/* the client is told the counts the provider will be billed for, no others */
+		wire_usage_counts(s->up, &s->usage, &s->x.usage);
+		if (ev == TG_WIRE_EV_END && !parsed)
+			xs_close(&s->x, out);
+		else if (parsed)
+			s->up->translate_event(&s->x, &c, out);
+	}
+	ir_ctx_fini(&c);
+	return ev;
+}
+
+void
+tg_wire_stream_finish(struct tg_wire_stream *s, bool completed, struct tg_buf *out)
+{
+	struct wire_xlate *x = &s->x;
+	struct wire_err e = { .status = 502, .own = true };
+
+	if (!s->translating) {
+		/* the client has the provider's own events: only a missing end is ours to say */
+		if (s->usage.saw_marker || s->usage.info.error)
+			return;
+		e.message = completed ? "stream ended early: the provider's stream ended before "
+			    "its end marker" :
+			    "stream ended early: the provider's stream was cut off";
+		wire_stream_error(x->client, out, &e);
+		return;
+	}
+	if (x->closed || x->errored)
+		return;
+	wire_usage_counts(s->up, &s->usage, &x->usage);
+	if (completed && x->stopped) {
+		xs_close(x, out);
+		return;
+	}
+	xs_error(x, out, 502, completed ? "the provider's stream ended before it said how it "
+		 "stopped" : "the provider's stream was cut off");
+}
+
+void
+tg_wire_stream_usage(const struct tg_wire_stream *s, struct tg_usage_info *out)
+{
+	wire_usage_result(s->up, &s->usage, out);
+}
+
+/* ---- the intermediate calls: state here, bytes in the client's sink ---- */
+
+void
+xs_set_id(struct wire_xlate *x, const char *id)
+{
+	const char *prefix = x->client->reply_id_prefix;
+
+	if (id == NULL || id[0] == '\0')
+		return;
+	/* SDKs and clients expect their family's id shape: the provider's id goes inside it */
+	if (strncmp(id, prefix, strlen(prefix)) == 0)
+		prefix = "";
+	snprintf(x->id, sizeof(x->id), "%s%s", prefix, id);
+}
+
+void
+xs_start(struct wire_xlate *x, struct tg_buf *out)
+{
+	if (x->started)
+		return;
+	x->started = true;
+	x->client->sink->start(x, out);
+}
+
+void
+xs_close_block(struct wire_xlate *x, struct tg_buf *out)
+{
+	if (x->block == WIRE_BLOCK_NONE)
+		return;
+	x->client->sink->close_block(x, out);
+	x->block = WIRE_BLOCK_NONE;
+}
+
+void
+xs_open(struct wire_xlate *x, struct tg_buf *out, enum wire_block kind, const char *id,
+	const char *name)
+{
+	xs_start(x, out);
+	xs_close_block(x, out);
+	x->block = kind;
+	if (kind == WIRE_BLOCK_TOOL) {
+		x->any_tool = true;
+		snprintf(x->tool_id, sizeof(x->tool_id), "%s", id != NULL ? id : "");
+		snprintf(x->tool_name, sizeof(x->tool_name), "%s", name != NULL ? name : "");
+	}
+	x->client->sink->open(x, out);
+}
+
+void
+xs_delta(struct wire_xlate *x, struct tg_buf *out, const char *s)
+{
+	if (x->block == WIRE_BLOCK_NONE || s == NULL || s[0] == '\0')
+		return;
+	x->client->sink->delta(x, out, s);
+}
+
+void
+xs_text(struct wire_xlate *x, struct tg_buf *out, enum wire_block kind, const char *s)
+{
+	if (s == NULL || s[0] == '\0')
+		return;
+	if (x->block != kind)
+		xs_open(x, out, kind, NULL, NULL);
+	xs_delta(x, out, s);
+}
+
+void
+xs_signature(struct wire_xlate *x, struct tg_buf *out, const char *sig)
+{
+	if (x->block != WIRE_BLOCK_THINKING || sig == NULL || x->client->sink->signature == NULL)
+		return;
+	x->client->sink->signature(x, out, sig);
+}
+
+void
+xs_stop(struct wire_xlate *x, struct tg_buf *out, enum ir_stop stop)
+{
+	/* a turn that called a tool stopped to have it called, whatever the provider said */
+	if (stop == IR_STOP_END && x->any_tool)
+		stop = IR_STOP_TOOL;
+	x->stop = stop;
+	x->stopped = true;
+	if (x->client->sink->stop != NULL)
+		x->client->sink->stop(x, out);
+}
+
+void
+xs_close(struct wire_xlate *x, struct tg_buf *out)
+{
+	if (x->closed || x->errored)
+		return;
+	x->closed = true;
+	xs_start(x, out);
+	xs_close_block(x, out);
+	x->client->sink->close(x, out);
+}
+
+void
+xs_error(struct wire_xlate *x, struct tg_buf *out, int status, const char *message)
+{
+	struct wire_err e = { .status = tg_wire_client_status(x->client->family, status),
+			      .message = message };
+
+	if (x->errored || x->closed)
+		return;
+	x->errored = true;
+	wire_stream_error(x->client, out, &e);
+}
+
+void
+xs_ping(struct wire_xlate *x, struct tg_buf *out)
+{
+	x->client->sink->ping(x, out);
+}

@@ -1,0 +1,76 @@
+/*
+ * A translated stream's state, shared by stream.c (the object the worker
+ * holds), the provider-side readers (<family>_stream.c: one provider event at
+ * a time, into the xs_ calls below) and the client-side writers (each
+ * family's wire_sink: that family's SSE events).
+ */
+#ifndef TG_WIRE_STREAM_H
+#define TG_WIRE_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "family.h"
+#include "ir.h"
+#include "tg_buf.h"
+
+enum wire_block { WIRE_BLOCK_NONE = 0, WIRE_BLOCK_TEXT, WIRE_BLOCK_THINKING, WIRE_BLOCK_TOOL };
+
+/* What the client of a translated stream has been told so far. */
+struct wire_xlate {
+	const struct wire_family *client;
+	struct tg_usage usage;          /* the provider's counts so far, from its usage reader */
+	bool     include_usage;         /* OpenAI client asked for the usage chunk */
+	char     model[TG_WIRE_MODEL_MAX];  /* what the client asked for, echoed */
+	char     id[128];               /* the provider's response id, in the client's shape */
+	int64_t  created;
+	bool     started;               /* the client's first event went out */
+	bool     stopped;               /* the provider said how it stopped */
+	bool     finish_sent;           /* OpenAI client: the finish_reason chunk went out */
+	bool     closed;                /* the client's closing events went out */
+	bool     errored;               /* an in-stream error went out: nothing follows */
+	bool     any_tool;
+	enum ir_stop    stop;
+	enum wire_block block;          /* the client's open block */
+	int      index;                 /* Anthropic client: open block's index, -1 before any */
+	int      tools;                 /* OpenAI client: tool calls opened so far */
+	bool     skip;                  /* Anthropic provider: ignoring a block we do not relay */
+	size_t   calls;                 /* Gemini provider: calls seen, for their ids */
+	char     tool_id[128], tool_name[128];
+	struct tg_buf args;             /* Gemini client: a call's arguments until it ends */
+};
+
+/* One family's client-side events. Text is unescaped; out gets SSE bytes. */
+struct wire_sink {
+	void (*start)(struct wire_xlate *x, struct tg_buf *out);
+	void (*open)(struct wire_xlate *x, struct tg_buf *out);     /* x->block was just opened */
+	void (*delta)(struct wire_xlate *x, struct tg_buf *out, const char *s);
+	void (*signature)(struct wire_xlate *x, struct tg_buf *out, const char *sig);  /* or NULL */
+	void (*close_block)(struct wire_xlate *x, struct tg_buf *out);
+	void (*stop)(struct wire_xlate *x, struct tg_buf *out);     /* x->stop is known; or NULL */
+	void (*close)(struct wire_xlate *x, struct tg_buf *out);
+	void (*ping)(struct wire_xlate *x, struct tg_buf *out);
+};
+
+/* What a provider's reader calls (stream.c): each keeps the state and asks the client's sink. */
+void xs_start(struct wire_xlate *x, struct tg_buf *out);
+void xs_open(struct wire_xlate *x, struct tg_buf *out, enum wire_block kind, const char *id,
+	     const char *name);
+void xs_delta(struct wire_xlate *x, struct tg_buf *out, const char *s);
+/* Text of kind: opens a block of that kind when another is open. */
+void xs_text(struct wire_xlate *x, struct tg_buf *out, enum wire_block kind, const char *s);
+void xs_signature(struct wire_xlate *x, struct tg_buf *out, const char *sig);
+void xs_close_block(struct wire_xlate *x, struct tg_buf *out);
+void xs_stop(struct wire_xlate *x, struct tg_buf *out, enum ir_stop stop);
+void xs_close(struct wire_xlate *x, struct tg_buf *out);
+/*
+ * The client family's in-stream error for status, with the provider's message
+ * (its type names are the provider's family's, which the client does not speak).
+ */
+void xs_error(struct wire_xlate *x, struct tg_buf *out, int status, const char *message);
+void xs_ping(struct wire_xlate *x, struct tg_buf *out);
+/* The provider's response id, in the client family's shape. */
+void xs_set_id(struct wire_xlate *x, const char *id);
+
+#endif /* TG_WIRE_STREAM_H */
