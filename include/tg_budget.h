@@ -204,8 +204,11 @@ bool tg_budget_read(const struct tg_shm_hdr *h, uint32_t key, uint64_t wall_us,
  * Master only: give key's budget the definition def (a budget, a period, or
  * none), at wall_us. A new period kind (or a budget where there was none)
  * starts a new epoch: the current period's spend is restored from the ledger
- * before it is admitted. A new amount only changes the grant. new_owner: the
- * slot just passed to another name.
+ * before it is admitted. (Calls the key had in flight without a budget hold
+ * nothing; what they cost reaches the ledger after the restore and is not in
+ * it: a budget set on a busy key may be passed by those calls, once.) A new
+ * amount only changes the grant. new_owner: the slot just passed to another
+ * name.
  */
 void tg_budget_configure(struct tg_shm_hdr *h, uint32_t key, const struct tg_key_def *def,
 			 bool new_owner, uint64_t wall_us);

@@ -617,6 +617,9 @@ tg_budget_recover(struct tg_shm_hdr *h, uint32_t ws)
 	for (uint32_t key = 0; key < h->n_keys; key++) {
 		struct tg_budget_cell *c = cell_of(h, key, ws);
 
+		/* a free slot holds nothing, and its cells' pages need not be touched */
+		if (tg_shm_key(h, key)->id.name[0] == '\0')
+			continue;
 		for (uint32_t ps = 0; ps < TG_BUDGET_PERIOD_SLOTS; ps++) {
 			int64_t held = atomic_load_explicit(&c->held_pusd[ps],
 							    memory_order_relaxed);
