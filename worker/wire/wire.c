@@ -125,6 +125,12 @@ tg_wire_upstream_body(const struct tg_wire_request *req, const char *body, size_
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	/* a family written only as a reply (Responses) is never a translated call's target */
+	if (from->read_request == NULL || to->write_request == NULL) {
+		snprintf(err, errlen, "%s requests cannot be translated to %s", from->name,
+			 to->name);
+		return -1;
+	}
 	ir_ctx_init(&c, to->name, err, errlen);
 	c.model = upstream_model;
 	memset(&r, 0, sizeof(r));
@@ -300,7 +306,7 @@ tg_wire_translate_reply(enum tg_family upstream, enum tg_family client, const ch
 	struct ir_ctx c;
 	int rc = -1;
 
-	if (from == NULL || to == NULL)
+	if (from == NULL || to == NULL || from->read_reply == NULL)
 		return -1;
 	ir_ctx_init(&c, to->name, NULL, 0);
 	memset(&r, 0, sizeof(r));
