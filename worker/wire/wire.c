@@ -12,11 +12,12 @@
 #include "tg_query.h"
 #include "tg_retry.h"
 
-/* Indexed by enum tg_family; Responses (issue 17) becomes one more entry. */
+/* Indexed by enum tg_family. */
 static const struct wire_family *const families[TG_FAMILIES] = {
 	[TG_FAMILY_ANTHROPIC] = &wire_anthropic,
 	[TG_FAMILY_GEMINI] = &wire_gemini,
 	[TG_FAMILY_OPENAI] = &wire_openai,
+	[TG_FAMILY_RESPONSES] = &wire_responses,
 };
 
 const struct wire_family *
