@@ -350,12 +350,12 @@ START_TEST(request_passes_through)
 	ck_assert_int_eq(tg_wire_upstream_family(O, R), R);
 	ck_assert_int_eq(tg_wire_upstream_family(A, R), A);
 	ck_assert_int_eq(tg_wire_upstream_family(G, R), G);
-	ck_assert_int_eq(tg_wire_parse_request(&endpoint, body, strlen(body), &req, err, sizeof(err)),
-			 0);
+	ck_assert_int_eq(tg_wire_parse_request(&endpoint, body, strlen(body), &req, err,
+					       sizeof(err)), 0);
 	ck_assert_str_eq(req.model, "gpt");
 	tg_buf_init(&out);
-	ck_assert_int_eq(tg_wire_upstream_body(&req, body, strlen(body), R, "gpt-4o-2024", &out, err,
-					       sizeof(err)), 0);
+	ck_assert_int_eq(tg_wire_upstream_body(&req, body, strlen(body), R, "gpt-4o-2024", &out,
+					       err, sizeof(err)), 0);
 	ck_assert_str_eq(out.p, want);
 	tg_buf_reset(&out);
 	/* no family's request is ever written as Responses: the table has no writer */
