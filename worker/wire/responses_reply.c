@@ -164,7 +164,7 @@ wire_responses_write_reply(const struct ir_response *r, const char *model, struc
 {
 	const char *reason, *status = wire_responses_status(r->stop, &reason);
 	char id[128], item[WIRE_RESPONSES_ID_MAX];
-	bool any = false, message = false;
+	bool any = false, said = false;
 
 	/* the provider's id inside the family's shape, as a stream would carry it */
 	snprintf(id, sizeof(id), "%s%s", r->id != NULL && strncmp(r->id, "resp_", 5) == 0 ? "" :
@@ -183,7 +183,7 @@ wire_responses_write_reply(const struct ir_response *r, const char *model, struc
 			wire_responses_item_id(item, "msg_", id, (unsigned)k);
 			wire_responses_message(b, item, reason != NULL ? "incomplete" : "completed",
 					       p->text != NULL ? p->text : "", len_of(p->text));
-			message = true;
+			said = true;
 		} else if (p->kind == IR_THINKING) {
 			wire_responses_item_id(item, "rs_", id, (unsigned)k);
 			wire_responses_reasoning(b, item, p->redacted ? NULL : p->text,
@@ -194,20 +194,14 @@ wire_responses_write_reply(const struct ir_response *r, const char *model, struc
 			wire_responses_call(b, item, "completed", p->id, p->name,
 					    p->args != NULL ? p->args : "{}",
 					    p->args != NULL ? strlen(p->args) : 2);
+			said = true;
 		}
 	}
 	/* a turn that said nothing and called nothing still has its (empty) message */
-	if (!message && r->stop != IR_STOP_TOOL) {
-		bool calls = false;
-
-		for (size_t k = 0; k < r->nparts; k++)
-			calls = calls || r->parts[k].kind == IR_TOOL_CALL;
-		if (!calls) {
-			wire_responses_item_id(item, "msg_", id, (unsigned)r->nparts);
-			tg_buf_puts(b, any ? "," : "");
-			wire_responses_message(b, item, reason != NULL ? "incomplete" : "completed",
-					       "", 0);
-		}
+	if (!said) {
+		wire_responses_item_id(item, "msg_", id, (unsigned)r->nparts);
+		tg_buf_puts(b, any ? "," : "");
+		wire_responses_message(b, item, reason != NULL ? "incomplete" : "completed", "", 0);
 	}
 	tg_buf_puts(b, "]");
 	wire_responses_tail(b, &r->usage);
