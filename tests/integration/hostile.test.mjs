@@ -261,6 +261,8 @@ test('many keyless clients: 4 MiB bodies never buffered, heads bounded, the memo
     `1,000 partial heads ${during} KiB, after ${afterKiB} KiB`);
   assert.ok(peakBodies - before < 8 * 1024, `64 keyless 4 MiB bodies grew the worker by ${peakBodies - before} KiB`);
   assert.ok(during - before < 1000 * 64, `1,000 partial heads took ${during - before} KiB`);
+  // the sanitizers' allocator keeps what is freed in its quarantine: giving back is glibc's
+  if (readFileSync(`/proc/${workerPid}/maps`, 'utf8').includes('libasan')) return;
   assert.ok(afterKiB <= before + (during - before) / 2,
     `the worker kept ${afterKiB - before} KiB of the ${during - before} KiB the burst took`);
 });
