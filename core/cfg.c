@@ -36,7 +36,8 @@ static const char *const db_fields[] = {
 	"conninfo", "batch_rows", "flush_ms", "ring_records", "log_backpressure", "spool_max_bytes",
 	"statement_timeout_ms", NULL,
 };
-static const char *const admin_fields[] = { "key_sha256", NULL };
+static const char *const admin_fields[] = { "key_sha256", "listen", "keys", NULL };
+static const char *const admin_key_fields[] = { "name", "sha256", NULL };
 static const char *const provider_fields[] = {
 	"kind", "base_url", "api_key_env", "connect_timeout_ms", "first_byte_timeout_ms",
 	"total_timeout_ms", "breaker", "rate_limit", "retry", NULL,
@@ -49,7 +50,9 @@ static const char *const rate_fields[] = { "rpm", "tpm", NULL };
 static const char *const retry_fields[] = {
 	"max_attempts", "base_ms", "max_ms", "budget_ratio", NULL,
 };
-static const char *const model_fields[] = { "provider", "upstream", "price_per_mtok", NULL };
+static const char *const model_fields[] = {
+	"provider", "upstream", "price_per_mtok", "max_output_tokens", NULL,
+};
 static const char *const price_fields[] = {
 	"input", "output", "reasoning", "cache_read", "cache_write", NULL,
 };
@@ -290,6 +293,8 @@ load_model(struct cfg_ctx *c, struct tg_cfg *cfg, struct tg_model_cfg *m, int v,
 			}
 		}
 	}
+	/* what a budgeted call may be held for when its client names no max_tokens */
+	(void)cfg_u32(c, v, "max_output_tokens", 1, 100000000, &m->max_output_tokens);
 	old = cfg_push(c, "price_per_mtok");
 	if (tg_json_get(c->j, v, "price_per_mtok") == -1)
 		cfg_err(c, "missing required field");
@@ -485,13 +490,127 @@ load_db(struct cfg_ctx *c, struct tg_db_cfg *db, int v)
 	(void)cfg_u32(c, v, "statement_timeout_ms", 100, 600000, &db->statement_timeout_ms);
 }
 
+/* One admin.keys element; the name and hash must be new among the admin keys. */
+static void
+load_admin_key(struct cfg_ctx *c, struct tg_cfg *cfg, int v)
+{
+	struct tg_admin_key_cfg *k = &cfg->admin_keys[cfg->n_admin_keys];
+	char name[256];
+	size_t old;
+	int bad = 0;
+
+	if (cfg_members(c, v, admin_key_fields) == -1)
+		return;
+	if (cfg_str(c, v, "name", true, true, name, sizeof(name)) == 0) {
+		old = cfg_push(c, "name");
+		if (cfg_check_name(c, name, "key") == 0) {
+			for (uint32_t i = 0; i < cfg->n_admin_keys; i++) {
+				if (strcmp(cfg->admin_keys[i].name, name) == 0) {
+					bool old_one = strcmp(name, "admin") == 0 &&
+						       cfg->admin_key_set;
+
+					cfg_err(c, "duplicate admin key name \"%s\"%s", name,
+						old_one ? " (admin.key_sha256 is the key named "
+							  "\"admin\")" : "");
+					bad = 1;
+				}
+			}
+			memcpy(k->name, name, strlen(name) + 1);
+		} else {
+			bad = 1;
+		}
+		cfg_pop(c, old);
+	} else {
+		bad = 1;
+	}
+	if (cfg_hex32(c, v, "sha256", k->sha256) == -1)
+		bad = 1;
+	for (uint32_t i = 0; bad == 0 && i < cfg->n_admin_keys; i++) {
+		if (memcmp(cfg->admin_keys[i].sha256, k->sha256, 32) == 0) {
+			old = cfg_push(c, "sha256");
+			cfg_err(c, "same hash as admin key \"%s\"", cfg->admin_keys[i].name);
+			cfg_pop(c, old);
+			bad = 1;
+		}
+	}
+	if (bad == 0)
+		cfg->n_admin_keys++;
+}
+
+static void
+load_admin_keys(struct cfg_ctx *c, struct tg_cfg *cfg, int v)
+{
+	char got[64];
+	int i = 0;
+
+	if (!tg_json_is_arr(c->j, v)) {
+		cfg_got(c->j, v, got, sizeof(got));
+		cfg_err(c, "expected an array of {\"name\", \"sha256\"} objects, got %s", got);
+		return;
+	}
+	if (c->j->tok[v].size + cfg->n_admin_keys > TG_MAX_ADMIN_KEYS) {
+		cfg_err(c, "more than %d admin keys", TG_MAX_ADMIN_KEYS);
+		return;
+	}
+	for (int e = tg_json_first(c->j, v); e != -1; e = tg_json_after(c->j, v, e), i++) {
+		size_t old = cfg_push_index(c, i);
+		load_admin_key(c, cfg, e);
+		cfg_pop(c, old);
+	}
+}
+
+/* admin.listen: a path (anything with a '/') is a unix socket; else a loopback host:port. */
+static void
+load_admin_listen(struct cfg_ctx *c, struct tg_cfg *cfg, int v)
+{
+	char text[300];
+	size_t old;
+	bool loopback = false;
+
+	if (tg_json_get(c->j, v, "listen") == -1 ||
+	    cfg_str(c, v, "listen", false, true, text, sizeof(text)) == -1)
+		return;
+	old = cfg_push(c, "listen");
+	if (strchr(text, '/') != NULL) {
+		if (strlen(text) >= sizeof(cfg->admin_path))
+			cfg_err(c, "expected a unix socket path of at most %d bytes, got %zu",
+				TG_UNIX_PATH_MAX - 1, strlen(text));
+		else if (text[strlen(text) - 1] == '/')
+			cfg_err(c, "expected a unix socket path, got a directory \"%.40s\"", text);
+		else {
+			memcpy(cfg->admin_path, text, strlen(text) + 1);
+			cfg->admin_listen = TG_ADMIN_UNIX;
+		}
+	} else if (cfg_parse_listen(c, text, cfg->admin_host, sizeof(cfg->admin_host),
+				    &cfg->admin_port, &loopback) == 0) {
+		if (!loopback)
+			cfg_err(c, "the admin API listens only on a unix socket path or a loopback "
+				"address (127.0.0.1, ::1, localhost), got \"%.40s\"", text);
+		else
+			cfg->admin_listen = TG_ADMIN_TCP;
+	}
+	cfg_pop(c, old);
+}
+
 static void
 load_admin(struct cfg_ctx *c, struct tg_cfg *cfg, int v)
 {
 	if (cfg_members(c, v, admin_fields) == -1)
 		return;
-	if (cfg_hex32(c, v, "key_sha256", cfg->admin_sha256) == 0)
+	if (c->j->tok[v].size == 0) {
+		cfg_err(c, "expected at least one of listen, keys, key_sha256");
+		return;
+	}
+	if (tg_json_get(c->j, v, "key_sha256") != -1 &&
+	    cfg_hex32(c, v, "key_sha256", cfg->admin_sha256) == 0) {
+		/* the one admin key of old is the admin key named "admin" */
 		cfg->admin_key_set = true;
+		snprintf(cfg->admin_keys[0].name, TG_NAME_MAX, "admin");
+		memcpy(cfg->admin_keys[0].sha256, cfg->admin_sha256, 32);
+		cfg->n_admin_keys = 1;
+	}
+	load_admin_listen(c, cfg, v);
+	LOAD_SUB(c, v, "keys", load_admin_keys, cfg);
 }
 
 /*
@@ -604,6 +723,14 @@ load_root(struct cfg_ctx *c, struct tg_cfg *cfg, int root)
 	load_secrets(c, cfg, used);
 	load_reload_drain(c, cfg, root);
 
+	/* SPEC 5: the admin API is never on the client port */
+	if (cfg->admin_listen == TG_ADMIN_TCP && cfg->admin_port == cfg->listen_port &&
+	    strcmp(cfg->admin_host, cfg->listen_host) == 0) {
+		old = cfg_push(c, "admin");
+		(void)cfg_push(c, "listen");
+		cfg_err(c, "must differ from listen: the admin API never shares the client port");
+		cfg_pop(c, old);
+	}
 	/* SPEC 4: without keys, only a loopback listener may accept any caller */
 	if (!cfg->listen_loopback && tg_json_get(c->j, root, "keys") == -1) {
 		old = cfg_push(c, "listen");

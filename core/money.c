@@ -40,6 +40,59 @@ tg_money_parse_per_mtok(const char *s, size_t n, int64_t *pusd_per_tok)
 	return 0;
 }
 
+int
+tg_money_parse_usd(const char *s, size_t n, int64_t max_usd, int64_t *pusd)
+{
+	int64_t whole = 0, frac = 0;
+	size_t k = 0, digits = 0, decimals = 0;
+
+	while (k < n && s[k] >= '0' && s[k] <= '9') {
+		whole = whole * 10 + (s[k++] - '0');
+		if (whole > max_usd || whole > TG_MONEY_PARSE_MAX_USD)
+			return -1;
+		digits++;
+	}
+	if (k < n && s[k] == '.') {
+		k++;
+		while (k < n && s[k] >= '0' && s[k] <= '9') {
+			if (++decimals > 12)
+				return -1;
+			frac = frac * 10 + (s[k++] - '0');
+		}
+		if (decimals == 0)
+			return -1;
+	}
+	if (k != n || digits == 0)
+		return -1;
+	for (size_t d = decimals; d < 12; d++)
+		frac *= 10;
+	if (whole == max_usd && frac > 0)
+		return -1;
+	*pusd = whole * 1000000000000 + frac;
+	return 0;
+}
+
+static int64_t
+max3(int64_t a, int64_t b, int64_t c)
+{
+	int64_t m = a > b ? a : b;
+
+	return m > c ? m : c;
+}
+
+int
+tg_money_worst_case(const struct tg_price *p, int64_t in_tokens, int64_t out_tokens, int64_t *pusd)
+{
+	int64_t in_rate = max3(p->input, p->cache_read, p->cache_write);
+	int64_t out_rate = p->output > p->reasoning ? p->output : p->reasoning;
+	int64_t a, b;
+
+	if (in_tokens < 0 || out_tokens < 0 || __builtin_mul_overflow(in_tokens, in_rate, &a) ||
+	    __builtin_mul_overflow(out_tokens, out_rate, &b) || __builtin_add_overflow(a, b, pusd))
+		return -1;
+	return 0;
+}
+
 static int
 add_product(int64_t *sum, int64_t tokens, int64_t price)
 {

@@ -17,10 +17,12 @@
 #define TG_MAX_MODELS         64
 #define TG_MAX_ROUTES         32
 #define TG_MAX_ROUTE_TARGETS  8
-#define TG_MAX_KEYS           256
+#define TG_MAX_KEYS           4096    /* config and PostgreSQL keys, revoked ones included */
 #define TG_MAX_WORKERS        32      /* per generation; the shared region has 2x slots */
 #define TG_NAME_MAX           64      /* names of providers, models, routes, keys, NUL included */
 #define TG_MAX_CONNECTIONS    65536   /* per worker; equals TG_RING_MAX_INFLIGHT */
+#define TG_MAX_ADMIN_KEYS     16
+#define TG_UNIX_PATH_MAX      108     /* sizeof(sun_path), NUL included */
 
 /*
  * An API family: the wire format a client speaks and a provider is spoken to
@@ -82,6 +84,7 @@ struct tg_model_cfg {
 	uint32_t        provider;                   /* index into providers */
 	char            upstream[128];              /* model id sent to the provider */
 	struct tg_price price;                      /* reasoning = output unless given */
+	uint32_t        max_output_tokens;          /* the bound a budget hold prices; 0 = none */
 };
 
 struct tg_route_cfg {
@@ -96,6 +99,15 @@ struct tg_key_cfg {
 	uint8_t  sha256[32];
 	uint64_t rpm, tpm;                /* 0 = unlimited */
 };
+
+/* An admin key (admin.keys; admin.key_sha256 is one named "admin"). */
+struct tg_admin_key_cfg {
+	char    name[TG_NAME_MAX];
+	uint8_t sha256[32];
+};
+
+/* Where the admin API listens (admin.listen): nowhere, a unix socket, or a loopback TCP port. */
+enum tg_admin_listen { TG_ADMIN_NONE = 0, TG_ADMIN_UNIX, TG_ADMIN_TCP };
 
 struct tg_db_cfg {
 	char                 conninfo[512];
@@ -123,8 +135,14 @@ struct tg_cfg {
 
 	struct tg_db_cfg db;
 
-	bool     admin_key_set;
+	bool     admin_key_set;           /* admin.key_sha256: the key the old admin code checks */
 	uint8_t  admin_sha256[32];
+	enum tg_admin_listen admin_listen;
+	char     admin_path[TG_UNIX_PATH_MAX];      /* TG_ADMIN_UNIX: the socket, created 0660 */
+	char     admin_host[256];                   /* TG_ADMIN_TCP: a loopback address */
+	uint16_t admin_port;
+	uint32_t n_admin_keys;
+	struct tg_admin_key_cfg admin_keys[TG_MAX_ADMIN_KEYS];
 
 	uint32_t n_providers, n_models, n_routes, n_keys;
 	struct tg_provider_cfg providers[TG_MAX_PROVIDERS];

@@ -1,18 +1,21 @@
 /*
  * The logger: the only process that talks to PostgreSQL at run time. It drains
  * the log rings (tg_ring.h) into the database in batches, spools to
- * state_dir/spool while the database is away, and serves the `migrate` and
- * `report` commands. Only the logger/ sources include libpq-fe.h.
+ * state_dir/spool while the database is away, copies api_keys to the key
+ * cache and restores the budgets' spend (SPEC section 14), and serves the
+ * `migrate`, `report` and `keys` commands. Only the logger/ sources include
+ * libpq-fe.h.
  */
 #ifndef TG_LOGGER_H
 #define TG_LOGGER_H
 
 #include "tg_cfg.h"
+#include "tg_keyset.h"
 #include "tg_ring.h"
 #include "tg_shm.h"
 
 /* The highest migration this build writes to; the logger refuses an older schema. */
-#define TG_SCHEMA_VERSION 2
+#define TG_SCHEMA_VERSION 3
 
 /*
  * Run the logger until SIGTERM/SIGINT (drain the rings and the spool, then
@@ -62,5 +65,28 @@ struct tg_report_compare {
  * page that could not be written).
  */
 int tg_logger_compare(const struct tg_cfg *cfg, const struct tg_report_compare *o);
+/* A `tollgate keys` command, checked by the command line parser (master/main.c). */
+enum tg_keys_verb { TG_KEYS_LIST = 0, TG_KEYS_CREATE, TG_KEYS_SET, TG_KEYS_REVOKE };
+
+struct tg_keys_cmd {
+	enum tg_keys_verb     verb;
+	char                  name[TG_NAME_MAX];
+	bool                  set_rpm, set_tpm, set_budget, set_period, set_models, clear_budget;
+	uint64_t              rpm, tpm;                 /* 0 = unlimited */
+	int64_t               budget_pusd;
+	enum tg_budget_period period;
+	char                  models[TG_KEY_MODELS_MAX];  /* "a,b"; "" = every model */
+};
+
+/*
+ * Run a keys command against cfg's database: create prints the secret once,
+ * list prints every key with its spend in the current period, set and revoke
+ * change one key. A name of the config file's keys is refused. After a
+ * change, the master named by state_dir's pid file is sent SIGUSR2 (or the
+ * user is told none runs). Returns the exit status: 0, 1 for bad input (an
+ * unknown or duplicate key, a name of the config file), 2 when PostgreSQL
+ * failed; nothing is half-written.
+ */
+int tg_logger_keys(const struct tg_cfg *cfg, const struct tg_keys_cmd *cmd);
 
 #endif /* TG_LOGGER_H */

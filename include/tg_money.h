@@ -40,6 +40,30 @@ int tg_money_parse_per_mtok(const char *s, size_t n, int64_t *pusd_per_tok) TG_M
 /* Cost of usage at prices, in pico-USD; -1 on overflow (never for real token counts). */
 int tg_money_cost(const struct tg_usage *u, const struct tg_price *p, int64_t *cost_pusd) TG_MUSTCHECK;
 
+/* The largest amount of USD a budget may hold: 1e6 USD is 1e18 pico-USD, far inside int64. */
+#define TG_MONEY_MAX_USD 1000000
+
+/* The most tg_money_parse_usd reads: 9e6 USD is 9e18 pico-USD, just inside int64. */
+#define TG_MONEY_PARSE_MAX_USD 9000000
+
+/*
+ * Parse an amount of USD ("10", "0.50", "0.000000000001") into pico-USD. Up
+ * to 12 decimals, no sign, no exponent, at most max_usd (a budget:
+ * TG_MONEY_MAX_USD; a sum read back from PostgreSQL: up to
+ * TG_MONEY_PARSE_MAX_USD). Returns 0, or -1 with out untouched. Never goes
+ * through a float.
+ */
+int tg_money_parse_usd(const char *s, size_t n, int64_t max_usd, int64_t *pusd) TG_MUSTCHECK;
+
+/*
+ * The most a call can cost at prices p: in_tokens priced at the dearest input
+ * rate (plain, cache read or cache write) plus out_tokens at the dearer of
+ * output and reasoning. What a budget hold reserves (SPEC section 14). Returns
+ * 0, or -1 on overflow or a negative count.
+ */
+int tg_money_worst_case(const struct tg_price *p, int64_t in_tokens, int64_t out_tokens,
+			int64_t *pusd) TG_MUSTCHECK;
+
 /* Longest text tg_money_format_usd writes, NUL included. */
 #define TG_MONEY_USD_LEN 32
 

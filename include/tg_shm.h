@@ -24,7 +24,7 @@
 #include "tg_retry.h"
 
 #define TG_SHM_MAGIC    0x54474d31u           /* "TGM1" */
-#define TG_SHM_VERSION  2u                    /* bump on ANY size or order change */
+#define TG_SHM_VERSION  3u                    /* bump on ANY size or order change */
 #define TG_CACHELINE    64
 /*
  * Two generations of workers live side by side during a reload. The ring file
@@ -44,7 +44,10 @@ struct tg_shm_hdr {                           /* offset 0, written once by the m
 	uint32_t n_workers, n_providers, n_keys, n_models;
 	_Atomic uint64_t generation;          /* bumped by each accepted reload */
 	_Atomic uint32_t draining;            /* set by the master on shutdown: readyz says no */
-	uint8_t  reserved[60];
+	uint32_t key_stride;                  /* bytes from one key entry to the next (tg_keys.h) */
+	/* the key table (tg_keys.h) and the budgets' per-worker state (tg_budget.h) */
+	uint64_t off_keytab, off_key_index, off_budget_cells, off_budget_ops;
+	uint8_t  reserved[24];
 };
 
 /* Latency histogram bounds, µs; one more bucket counts everything above the last. */
@@ -128,7 +131,10 @@ struct tg_provider_slot {
 	struct tg_retry_budget retry;
 };
 
-/* One per client key; all-zero is two full buckets. */
+/*
+ * The head of each key table entry (struct tg_key_entry in tg_keys.h, which
+ * adds the definition and the budget); all-zero is two full buckets.
+ */
 struct tg_key_slot {
 	struct tg_named_slot id;
 	struct tg_gcra       rpm;
@@ -197,7 +203,7 @@ tg_shm_provider(struct tg_shm_hdr *h, uint32_t i)
 static inline struct tg_key_slot *
 tg_shm_key(struct tg_shm_hdr *h, uint32_t i)
 {
-	return (struct tg_key_slot *)((char *)h + h->off_keys) + i;
+	return (struct tg_key_slot *)((char *)h + h->off_keys + (size_t)i * h->key_stride);
 }
 
 static inline struct tg_model_slot *

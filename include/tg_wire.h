@@ -55,6 +55,9 @@
 
 /* ---- client endpoints ---- */
 
+/* Looks up a client request header (case-insensitive): keys, headers that are passed on. */
+typedef const char *tg_wire_header_fn(void *arg, const char *name);
+
 /* A client-facing endpoint, recognised from the method, path and query of a request. */
 struct tg_wire_endpoint {
 	enum tg_family   family;
@@ -76,6 +79,15 @@ int tg_wire_endpoint(const char *path, size_t path_len, const char *query, size_
 
 /* GET /v1/models: every configured model and route, in OpenAI's list format (the SDKs read it). */
 void tg_wire_model_list(const struct tg_cfg *cfg, struct tg_buf *out);
+
+/*
+ * The API key a client presented, wherever its SDK puts it: Authorization:
+ * Bearer (OpenAI), x-api-key (Anthropic), x-goog-api-key or ?key= (Gemini) —
+ * whatever endpoint it calls. Copied into buf (cap bytes) when it came from
+ * the query; returns the key and its length in *n, or NULL when none was sent.
+ */
+const char *tg_wire_client_secret(tg_wire_header_fn *header, void *arg, const char *query,
+				  size_t query_len, char *buf, size_t cap, size_t *n);
 
 /* Response header under which the family's SDK reads the request id besides x-request-id, or NULL. */
 const char *tg_wire_request_id_header(enum tg_family client);
@@ -135,8 +147,6 @@ int tg_wire_upstream_body(const struct tg_wire_request *req, const char *body, s
 			  enum tg_family upstream, const char *upstream_model, struct tg_buf *out,
 			  char *err, size_t errlen) TG_MUSTCHECK;
 
-/* Looks up a client request header (case-insensitive) for headers that are passed on. */
-typedef const char *tg_wire_header_fn(void *arg, const char *name);
 
 #define TG_WIRE_MAX_HEADERS 6
 struct tg_wire_call {

@@ -1,6 +1,7 @@
 /*
- * A prefork HTTP worker: its own event_base and evhttp on the listening sockets
- * inherited from the master. The master's signals to a worker:
+ * A prefork HTTP worker: its own event_base and HTTP server (worker/http.c) on
+ * the listening sockets inherited from the master. The master's signals to a
+ * worker:
  *
  *   SIGUSR2  retire, after a reload: stop accepting, finish the calls in flight
  *            within cfg->reload_drain_ms of the signal, then exit 0. Streams are
@@ -11,12 +12,13 @@
  *            earlier of the two deadlines holds.
  *   SIGQUIT  now: exit at once. PR_SET_PDEATHSIG sends it when the master dies.
  *
- * A call still running at its worker's deadline is cut by the worker, which
- * records the cut as its own. The master sends SIGUSR2 only to a worker that
- * catches it (SigCgt in /proc/PID/status), since its default action would kill
- * the worker mid-call; one that does not is stopped with SIGTERM instead. A
- * worker still alive 5 s past its deadline gets the next signal from the
- * master: SIGTERM after a retire, SIGKILL after a stop.
+ * A call still running at its worker's deadline is cut by the worker — a
+ * stream with its family's in-stream error and its closing chunk — and
+ * recorded as cut by the gateway with the usage seen so far. A worker is
+ * forked with SIGUSR2 blocked and unblocks it once its handler is in place,
+ * since the default action would kill it. A worker still alive past its
+ * deadline and a grace gets the next signal from the master: SIGTERM after a
+ * retire, SIGKILL after a stop.
  */
 #ifndef TG_WORKER_H
 #define TG_WORKER_H

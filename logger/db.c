@@ -161,6 +161,30 @@ query(PGconn *c, const char *sql, const struct tg_db_wait *w)
 	return keep;
 }
 
+PGresult *
+tg_db_exec_params(PGconn *c, const struct tg_db_wait *w, const char *sql, int n,
+		  const char *const *params)
+{
+	uint64_t deadline = deadline_of(w != NULL ? w->timeout_ms : 0);
+	PGresult *keep = NULL, *r;
+
+	if (conn_broken || PQsendQueryParams(c, sql, n, NULL, params, NULL, NULL, 0) == 0) {
+		conn_broken = true;
+		return NULL;
+	}
+	if (flush_out(c, deadline, w) == -1)
+		return NULL;
+	while ((r = next_result(c, deadline, w)) != NULL) {
+		PQclear(keep);
+		keep = r;
+	}
+	if (conn_broken) {
+		PQclear(keep);
+		return NULL;
+	}
+	return keep;
+}
+
 static void
 on_notice(void *arg, const char *msg)
 {

@@ -64,6 +64,15 @@ int tg_db_prepare(PGconn *c, const struct tg_db_wait *w, uint32_t statement_time
 int tg_db_write(PGconn *c, const struct tg_db_wait *w, struct tg_buf *buf,
 		const struct tg_record *const *recs, uint32_t n, char *why, size_t whylen);
 
+/*
+ * Run one statement with text parameters and wait for its result as every
+ * logger wait does (the tick, the bound). Returns the last result (its status
+ * says whether it worked; the caller PQclears it), or NULL when nothing came
+ * back in time or the connection failed: the caller drops the connection.
+ */
+PGresult *tg_db_exec_params(PGconn *c, const struct tg_db_wait *w, const char *sql, int n,
+			    const char *const *params);
+
 /* Helpers shared with report and migrate: uuid text and timestamps. */
 void tg_db_uuid(const uint8_t id[16], char out[37]);
 

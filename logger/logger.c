@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "keysync.h"
+#include "spend.h"
 #include "spool.h"
 #include "upgrade.h"
 #include "tg_clock.h"
@@ -82,6 +84,8 @@ struct lg {
 	struct clear            *clears;
 	uint32_t                 n_ranges, n_clears, batch_rows;
 	uint64_t                 corrupt;
+	struct tg_keysync        keys;            /* api_keys → the key cache (keysync.c) */
+	struct tg_spend          spend;           /* the ledger → restored spend (spend.c) */
 };
 
 static void
@@ -310,6 +314,28 @@ file_empty(const struct tg_ring_file *f)
 }
 
 /*
+ * The key cache and the budgets' restored spend, between batches, over the
+ * same connection (no transaction is open here), waiting as every logger
+ * wait does. A restore waits until the spool is empty and no old ring file
+ * is left, so that the ledger holds everything they held.
+ */
+static void
+keys_and_budgets(struct lg *l)
+{
+	bool backlog_clear = !l->spool_pending && tg_spool_rows(l->spool) == 0 && l->n_files == 1;
+	char why[512];
+
+	if (tg_keysync_poll(&l->keys, l->conn, &l->wait, tg_clock_mono_ms()) == -1 ||
+	    tg_spend_poll(&l->spend, l->conn, &l->wait, l->files[0], backlog_clear) == -1) {
+		snprintf(why, sizeof(why), "%s", PQerrorMessage(l->conn));
+		why[strcspn(why, "\n")] = '\0';
+		note_problem(l->last_err, sizeof(l->last_err), "could not read PostgreSQL, spooling",
+			     why[0] ? why : "no answer in time");
+		drop_conn(l);
+	}
+}
+
+/*
  * Take up to batch_rows whole records across the rings, fairly; returns how
  * many, or UINT32_MAX when there is nothing to write but something to consume
  * (bad records, an old file's in-flight table found empty).
@@ -499,6 +525,11 @@ setup(struct lg *l, const struct tg_cfg *cfg, struct tg_shm_hdr *shm, struct tg_
 		tg_log_error(NULL, "could not start the logger: out of memory");
 		return -1;
 	}
+	tg_keysync_init(&l->keys, cfg->state_dir, shm);
+	if (tg_spend_init(&l->spend, shm, rings) == -1) {
+		tg_log_error(NULL, "could not start the logger: out of memory");
+		return -1;
+	}
 	atomic_store_explicit(&l->slot->pid, (int32_t)getpid(), memory_order_relaxed);
 	spool_gauges(l);
 	heartbeat(l);
@@ -514,6 +545,8 @@ teardown(struct lg *l)
 		tg_ring_close(l->files[f]);
 	tg_spool_free(l->spool);
 	tg_spool_free(l->rejected);
+	tg_keysync_fini(&l->keys);
+	tg_spend_fini(&l->spend);
 	tg_buf_fini(&l->buf);
 	free(l->batch);
 	free(l->ranges);
@@ -560,6 +593,7 @@ tg_logger_main(const struct tg_cfg *cfg, struct tg_shm_hdr *shm, struct tg_ring_
 			try_connect(&l, true);  /* one more chance to empty the spool too */
 		}
 		try_connect(&l, false);
+		keys_and_budgets(&l);
 		n = collect(&l);
 		if (n == 0) {
 			first_seen = 0;

@@ -13,9 +13,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tg_budget.h"
 #include "tg_clock.h"
 #include "tg_log.h"
 #include "tg_logger.h"
+#include "tg_money.h"
 #include "tg_ring.h"
 #include "tg_worker.h"
 
@@ -72,7 +74,7 @@ tg_children_spawn_worker(struct tg_master *m, const struct tg_generation *g, uin
 			.cfg = g->cfg, .shm = m->shm, .rings = m->rings, .map = &g->map,
 			.slot = s, .generation = g->number, .listen_fds = m->listen.fds,
 			.n_listen = m->listen.n, .position = position, .positions = g->cfg->workers,
-			.admin_fd = -1,
+			.admin_fd = m->admin_fd,
 		};
 		become_child(m, "tollgate-worker", true);
 		tg_log_init("worker", (int)s);
@@ -156,6 +158,7 @@ reap_worker(struct tg_master *m, uint32_t s, const char *how, uint64_t now)
 	struct tg_child *c = &m->workers[s];
 	pid_t pid = c->pid;
 	bool serving = c->leaving == TG_CHILD_SERVING && m->phase == TG_MASTER_RUNNING;
+	int64_t released;
 	int lost;
 
 	c->pid = 0;
@@ -163,6 +166,15 @@ reap_worker(struct tg_master *m, uint32_t s, const char *how, uint64_t now)
 	atomic_store_explicit(&tg_shm_worker(m->shm, s)->pid, 0, memory_order_relaxed);
 	/* calls it had in flight become records with outcome "unknown" */
 	lost = tg_ring_recover(m->rings, s);
+	/* ... and its budget holds go back: those calls recorded no cost (tg_budget.h) */
+	released = tg_budget_recover(m->shm, s);
+	if (released > 0) {
+		char usd[TG_MONEY_USD_LEN];
+
+		tg_money_format_usd(released, usd);
+		tg_log_info(NULL, "released the budget holds of worker pid=%d slot=%u usd=%s",
+			    (int)pid, s, usd);
+	}
 	if (serving && c->generation == m->cur.number) {
 		schedule_restart(c, now);
 		tg_log_warn(NULL, "worker pid=%d slot=%u died: %s; restarting in %u ms "

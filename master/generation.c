@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "children.h"
+#include "keyload.h"
 #include "listeners.h"
 #include "notify.h"
 #include "tg_buf.h"
@@ -144,6 +145,12 @@ load_next(struct tg_master *m)
 	if (strcmp(next->listen_host, m->listen.host) != 0 || next->listen_port != m->listen.port)
 		tg_log_warn(NULL, "listen cannot change on reload; keeping %s:%u until a restart",
 			    m->listen.host, m->listen.port);
+	if (next->admin_listen != m->cur.cfg->admin_listen ||
+	    strcmp(next->admin_path, m->cur.cfg->admin_path) != 0 ||
+	    strcmp(next->admin_host, m->cur.cfg->admin_host) != 0 ||
+	    next->admin_port != m->cur.cfg->admin_port)
+		tg_log_warn(NULL, "admin.listen cannot change on reload; keeping the admin "
+			    "listener of the start until a restart");
 	return next;
 }
 
@@ -243,6 +250,8 @@ promote(struct tg_master *m, uint64_t now)
 		m->logger_restart_now = true;
 		kill(m->logger.pid, SIGTERM);
 	}
+	/* the new config's keys, with PostgreSQL's, are the ones that authenticate now */
+	tg_keyload_publish(m);
 	tg_log_info(NULL, "reloaded generation=%u config_sha256=%s", m->cur.number,
 		    m->cur.cfg->sha256_hex);
 	tg_notify("READY=1\nSTATUS=serving");

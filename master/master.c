@@ -12,23 +12,26 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "children.h"
 #include "generation.h"
+#include "keyload.h"
 #include "listeners.h"
 #include "master.h"
 #include "notify.h"
 #include "shutdown.h"
 #include "tg_clock.h"
 #include "tg_log.h"
+#include "tg_pidfile.h"
 #include "tg_ring.h"
 #include "tg_shm.h"
 #include "tg_version.h"
 
-static volatile sig_atomic_t got_hup, got_term, got_quit, got_chld, got_usr1;
+static volatile sig_atomic_t got_hup, got_term, got_quit, got_chld, got_usr1, got_keys;
 
 /* The one master; its files are handed a pointer, and children keep a copy of it. */
 static struct tg_master M;
@@ -38,7 +41,8 @@ on_signal(int signo)                      /* async-signal-safe: sets flags, noth
 {
 	int saved = errno;
 
-	if (signo == SIGHUP) got_hup = 1;
+	if (signo == SIGHUP) got_hup = got_keys = 1;
+	else if (signo == SIGUSR2) got_keys = 1;     /* the keys command: keys only */
 	else if (signo == SIGTERM || signo == SIGINT) got_term = 1;
 	else if (signo == SIGQUIT) got_quit = 1;
 	else if (signo == SIGCHLD) got_chld = 1;
@@ -52,6 +56,8 @@ next_wakeup(uint64_t now)
 	uint64_t next = tg_children_next_event(&M, now + 1000);
 
 	next = tg_generation_next_event(&M, now, next);
+	if (M.phase == TG_MASTER_RUNNING && M.keys_tick_ms < next)
+		next = M.keys_tick_ms;
 	/* drains are polled, not signalled: look often while stopping */
 	if (M.phase != TG_MASTER_RUNNING && now + 20 < next)
 		next = now + 20;
@@ -67,8 +73,25 @@ free_generations(void)
 	M.cur.cfg = M.next.cfg = M.old.cfg = NULL;
 }
 
+static int run(struct tg_cfg *cfg);
+
 int
 tg_master_run(struct tg_cfg *cfg)
+{
+	int rc;
+
+	M.admin_fd = -1;
+	snprintf(M.state_dir, sizeof(M.state_dir), "%s", cfg->state_dir);
+	rc = run(cfg);
+	tg_listeners_close_admin(M.admin_fd, M.admin_path);
+	M.admin_fd = -1;
+	tg_pidfile_remove(M.state_dir);
+	tg_keyload_fini(&M);
+	return rc;
+}
+
+static int
+run(struct tg_cfg *cfg)
 {
 	char why[256];
 	sigset_t block, unblocked;
@@ -83,6 +106,11 @@ tg_master_run(struct tg_cfg *cfg)
 	if (mkdir(cfg->state_dir, 0700) == -1 && errno != EEXIST) {
 		tg_log_error(NULL, "could not create state_dir %s: %s", cfg->state_dir,
 			     strerror(errno));
+		return 2;
+	}
+	/* the keys command finds a running gateway by it; a second master is refused here */
+	if (tg_pidfile_write(cfg->state_dir, why, sizeof(why)) == -1) {
+		tg_log_error(NULL, "could not start: %s", why);
 		return 2;
 	}
 	M.shm = tg_shm_create();
@@ -102,6 +130,13 @@ tg_master_run(struct tg_cfg *cfg)
 		(void)tg_ring_recover(M.rings, s);
 	if (tg_listeners_ensure(&M.listen, cfg->listen_host, cfg->listen_port, cfg->workers) == -1)
 		return 2;
+	M.admin_fd = tg_listeners_open_admin(cfg, M.admin_path);
+	if (M.admin_fd == -2) {
+		M.admin_fd = -1;
+		return 2;
+	}
+	/* workers authenticate against the shared key table: fill it before the first fork */
+	tg_keyload_start(&M);
 
 	sigemptyset(&block);
 	sigaddset(&block, SIGHUP);
@@ -110,6 +145,7 @@ tg_master_run(struct tg_cfg *cfg)
 	sigaddset(&block, SIGQUIT);
 	sigaddset(&block, SIGCHLD);
 	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &block, &unblocked);
 	sigdelset(&unblocked, SIGHUP);
 	sigdelset(&unblocked, SIGTERM);
@@ -117,6 +153,7 @@ tg_master_run(struct tg_cfg *cfg)
 	sigdelset(&unblocked, SIGQUIT);
 	sigdelset(&unblocked, SIGCHLD);
 	sigdelset(&unblocked, SIGUSR1);
+	sigdelset(&unblocked, SIGUSR2);
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -124,10 +161,15 @@ tg_master_run(struct tg_cfg *cfg)
 	sigaction(SIGQUIT, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	tg_log_info(NULL, "starting version=%s listen=%s:%u workers=%u config_sha256=%s",
 		    TG_VERSION, cfg->listen_host, cfg->listen_port, cfg->workers, cfg->sha256_hex);
+	if (M.admin_path[0] != '\0')
+		tg_log_info(NULL, "admin listener on %s mode=0660", M.admin_path);
+	else if (M.admin_fd != -1)
+		tg_log_info(NULL, "admin listener on %s:%u", cfg->admin_host, cfg->admin_port);
 	if (tg_children_spawn_logger(&M) == -1 || tg_generation_start(&M) == -1) {
 		tg_shutdown_now(&M);
 		return 2;
@@ -163,6 +205,13 @@ tg_master_run(struct tg_cfg *cfg)
 			got_usr1 = 0;
 			tg_log_info(NULL, "logs go to stderr: nothing to reopen");
 		}
+		if (got_keys) {
+			got_keys = 0;
+			if (M.phase == TG_MASTER_RUNNING)
+				tg_keyload_refresh(&M);
+		}
+		if (M.phase == TG_MASTER_RUNNING)
+			(void)tg_keyload_poll(&M, now);
 		tg_children_restart_due(&M, now);
 		tg_children_enforce(&M, now);
 		tg_generation_poll(&M, now);

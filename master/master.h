@@ -7,6 +7,7 @@
 #define TG_MASTER_STATE_H
 
 #include <sys/types.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -14,6 +15,7 @@
 #include "tg_shm.h"
 
 struct tg_ring_file;
+struct tg_keyset;
 
 /* How far a worker is on its way out; each step is a signal the master sent (tg_worker.h). */
 enum tg_child_leaving {
@@ -81,6 +83,17 @@ struct tg_master {
 	enum tg_master_phase  phase;
 	uint64_t              phase_deadline_ms;
 	bool                  announced_ready;
+
+	/* the admin listener (admin.listen), fixed at start: -1 = none */
+	int                   admin_fd;
+	char                  admin_path[TG_UNIX_PATH_MAX];   /* our unix socket: unlinked at exit */
+	char                  state_dir[PATH_MAX];  /* fixed at start: pid file, key cache */
+
+	/* keys (keyload.c): the PostgreSQL keys last read from the cache, NULL before any */
+	struct tg_keyset     *db_keys;
+	uint64_t              keys_cache_seq;      /* the logger's cache_seq last applied */
+	uint64_t              keys_tick_ms;        /* next budget tick */
+	bool                  keys_cache_bad;      /* the cache could not be read: logged once */
 };
 
 #endif /* TG_MASTER_STATE_H */

@@ -17,6 +17,9 @@
 #include "tg_ring.h"
 
 #define LOGGER_DRAIN_MS 60000    /* how long a stopping logger may take to flush */
+/* at shutdown_timeout_ms a worker cuts what is still running (tg_worker.h): the close of
+ * each cut stream and its record need a moment before the worker is killed */
+#define STOP_GRACE_MS   2000
 
 void
 tg_shutdown_begin(struct tg_master *m)
@@ -30,7 +33,7 @@ tg_shutdown_begin(struct tg_master *m)
 	/* once the workers close their copies too, new connections are refused, not left queued */
 	tg_listeners_close(&m->listen);
 	m->phase = TG_MASTER_STOPPING_WORKERS;
-	m->phase_deadline_ms = now + m->cur.cfg->shutdown_timeout_ms;
+	m->phase_deadline_ms = now + m->cur.cfg->shutdown_timeout_ms + STOP_GRACE_MS;
 	for (uint32_t s = 0; s < m->n_slots; s++) {
 		m->workers[s].restart_at_ms = 0;
 		tg_children_stop(m, &m->workers[s], m->cur.cfg, now);

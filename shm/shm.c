@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tg_keys.h"
 #include "tg_log.h"
 #include "tg_shm.h"
 
@@ -28,6 +29,7 @@ tg_shm_create(void)
 {
 	uint64_t off = align_up(sizeof(struct tg_shm_hdr));
 	uint64_t off_logger, off_workers, off_providers, off_keys, off_models;
+	uint64_t off_keytab, off_key_index, off_budget_cells, off_budget_ops;
 	struct tg_shm_hdr *h;
 
 	off_logger = off;
@@ -37,9 +39,19 @@ tg_shm_create(void)
 	off_providers = off;
 	off = align_up(off + sizeof(struct tg_provider_slot) * TG_MAX_PROVIDERS);
 	off_keys = off;
-	off = align_up(off + sizeof(struct tg_key_slot) * TG_MAX_KEYS);
+	off = align_up(off + sizeof(struct tg_key_entry) * TG_MAX_KEYS);
 	off_models = off;
 	off = align_up(off + sizeof(struct tg_model_slot) * TG_MAX_MODELS);
+	off_keytab = off;
+	off = align_up(off + sizeof(struct tg_keytab_hdr));
+	off_key_index = off;
+	off = align_up(off + sizeof(_Atomic uint32_t) * 2 * TG_KEY_INDEX_SLOTS);
+	off_budget_ops = off;
+	off = align_up(off + sizeof(struct tg_budget_op) * TG_WORKER_SLOTS);
+	/* [key][worker slot]: one key's cells for every worker share a page or so, and a
+	 * page is backed only once a worker spends on that key */
+	off_budget_cells = off;
+	off = align_up(off + sizeof(struct tg_budget_cell) * TG_WORKER_SLOTS * TG_MAX_KEYS);
 
 	h = mmap(NULL, off, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (h == MAP_FAILED) {
@@ -58,6 +70,11 @@ tg_shm_create(void)
 	h->off_providers = off_providers;
 	h->off_keys = off_keys;
 	h->off_models = off_models;
+	h->off_keytab = off_keytab;
+	h->off_key_index = off_key_index;
+	h->off_budget_ops = off_budget_ops;
+	h->off_budget_cells = off_budget_cells;
+	h->key_stride = sizeof(struct tg_key_entry);
 	h->n_workers = TG_WORKER_SLOTS;
 	h->n_providers = TG_MAX_PROVIDERS;
 	h->n_keys = TG_MAX_KEYS;
@@ -76,7 +93,8 @@ tg_shm_check(const struct tg_shm_hdr *h, char *why, size_t whylen)
 		snprintf(why, whylen, "layout version %u, expected %u", h->version, TG_SHM_VERSION);
 		return -1;
 	}
-	if (h->off_models + sizeof(struct tg_model_slot) * h->n_models > h->size) {
+	if (h->off_budget_cells + sizeof(struct tg_budget_cell) * TG_WORKER_SLOTS * h->n_keys >
+	    h->size || h->key_stride != sizeof(struct tg_key_entry)) {
 		snprintf(why, whylen, "size %llu is smaller than its layout",
 			 (unsigned long long)h->size);
 		return -1;
@@ -91,6 +109,10 @@ struct table {
 	uint32_t n;
 	/* zero the per-worker metrics kept under this index, or NULL if there are none */
 	void   (*reset_column)(struct tg_shm_hdr *h, uint32_t s);
+	/* the key table's own: a slot some worker still uses, and a reset that is not a memset */
+	bool   (*in_use)(const struct tg_shm_hdr *h, uint32_t s);
+	void   (*reset_slot)(struct tg_shm_hdr *h, uint32_t s);
+	struct tg_shm_hdr *h;
 };
 
 static struct tg_named_slot *
@@ -120,9 +142,18 @@ reset_provider_column(struct tg_shm_hdr *h, uint32_t s)
  * up to last_generation may still CAS into the slot under the old name.
  */
 static bool
-reusable(const struct tg_named_slot *slot, uint32_t oldest_live)
+reusable_slot(const struct tg_named_slot *slot, uint32_t oldest_live)
 {
 	return slot->name[0] == '\0' || slot->last_generation < oldest_live;
+}
+
+/* ... and, in the key table, when no worker holds budget in it (tg_budget.h). */
+static bool
+reusable(const struct table *t, uint32_t s, uint32_t oldest_live)
+{
+	if (!reusable_slot(slot_at(t, s), oldest_live))
+		return false;
+	return slot_at(t, s)->name[0] == '\0' || t->in_use == NULL || !t->in_use(t->h, s);
 }
 
 static uint32_t
@@ -144,10 +175,10 @@ table_fits(const struct table *t, const char *names, size_t name_stride, uint32_
 
 	for (uint32_t i = 0; i < n_names; i++) {
 		uint32_t s = find_name(t, names + i * name_stride);
-		needed += s == UINT32_MAX || reusable(slot_at(t, s), oldest_live);
+		needed += s == UINT32_MAX || reusable(t, s, oldest_live);
 	}
 	for (uint32_t s = 0; s < t->n; s++)
-		spare += reusable(slot_at(t, s), oldest_live);
+		spare += reusable(t, s, oldest_live);
 	return needed <= spare;
 }
 
@@ -164,8 +195,11 @@ assign_table(struct tg_shm_hdr *h, const struct table *t, const char *names, siz
 {
 	/* reclaim first, so that no stale copy of a name is ever found instead of a live one */
 	for (uint32_t s = 0; s < t->n; s++) {
-		if (reusable(slot_at(t, s), oldest_live))
+		if (slot_at(t, s)->name[0] != '\0' && reusable(t, s, oldest_live)) {
+			if (t->reset_slot != NULL)
+				t->reset_slot(h, s);
 			slot_at(t, s)->name[0] = '\0';
+		}
 	}
 	for (uint32_t i = 0; i < n_names; i++) {
 		map[i] = find_name(t, names + i * name_stride);
@@ -181,7 +215,10 @@ assign_table(struct tg_shm_hdr *h, const struct table *t, const char *names, siz
 			s++;
 		slot = slot_at(t, s);
 		/* no running worker reaches this slot or its column: plain writes are safe */
-		memset(slot, 0, t->stride);
+		if (t->reset_slot != NULL)
+			t->reset_slot(h, s);
+		else
+			memset(slot, 0, t->stride);
 		if (t->reset_column != NULL)
 			t->reset_column(h, s);
 		snprintf(slot->name, TG_NAME_MAX, "%s", names + i * name_stride);
@@ -196,14 +233,15 @@ tg_shm_assign(struct tg_shm_hdr *h, const struct tg_cfg *cfg, uint32_t gen, uint
 {
 	const struct table providers = {
 		(char *)tg_shm_provider(h, 0), sizeof(struct tg_provider_slot), h->n_providers,
-		reset_provider_column,
+		reset_provider_column, NULL, NULL, h,
 	};
 	const struct table keys = {
-		(char *)tg_shm_key(h, 0), sizeof(struct tg_key_slot), h->n_keys, NULL,
+		(char *)tg_shm_key(h, 0), h->key_stride, h->n_keys, NULL,
+		tg_keys_slot_in_use, tg_keys_slot_reset, h,
 	};
 	const struct table models = {
 		(char *)tg_shm_model(h, 0), sizeof(struct tg_model_slot), h->n_models,
-		reset_model_column,
+		reset_model_column, NULL, NULL, h,
 	};
 
 	if (!table_fits(&providers, cfg->providers[0].name, sizeof(cfg->providers[0]),

@@ -522,7 +522,41 @@ static const struct bad_row bad_rows[] = {
 	{ "{" BASE ",'admin':{'key_sha256':'abc'}}",
 	  "admin.key_sha256: expected 64 hex digits", NULL },
 	{ "{" BASE ",'admin':{}}",
-	  "admin.key_sha256: missing required field", NULL },
+	  "admin: expected at least one of listen, keys, key_sha256", NULL },
+	{ "{" BASE ",'admin':{'listen':'0.0.0.0:9090'}}",
+	  "admin.listen: the admin API listens only on a unix socket path or a loopback "
+	  "address", "got \"0.0.0.0:9090\"" },
+	{ "{" BASE ",'admin':{'listen':'10.1.2.3:9090'}}",
+	  "admin.listen: the admin API listens only on a unix socket path or a loopback", NULL },
+	{ "{" BASE ",'admin':{'listen':'9090'}}",
+	  "admin.listen: expected \"host:port\"", NULL },
+	{ "{" BASE ",'admin':{'listen':'var/'}}",
+	  "admin.listen: expected a unix socket path, got a directory", NULL },
+	{ "{" BASE ",'admin':{'listen':'/tmp/" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock'}}",
+	  "admin.listen: expected a unix socket path of at most 107 bytes", NULL },
+	{ "{'listen':'127.0.0.1:8080'," BASE ",'admin':{'listen':'127.0.0.1:8080'}}",
+	  "admin.listen: must differ from listen", NULL },
+	{ "{" BASE ",'admin':{'keys':{}}}",
+	  "admin.keys: expected an array of {\"name\", \"sha256\"} objects", NULL },
+	{ "{" BASE ",'admin':{'keys':[{'name':'ops'}]}}",
+	  "admin.keys[0].sha256: missing required field", NULL },
+	{ "{" BASE ",'admin':{'keys':[{'name':'ops','sha256':" KEY_A ",'role':'x'}]}}",
+	  "admin.keys[0].role: unknown field", NULL },
+	{ "{" BASE ",'admin':{'keys':[{'name':'o p','sha256':" KEY_A "}]}}",
+	  "admin.keys[0].name: expected a key name of 1 to 63", NULL },
+	{ "{" BASE ",'admin':{'keys':[{'name':'ops','sha256':" KEY_A "},"
+	  "{'name':'ops','sha256':" KEY_B "}]}}",
+	  "admin.keys[1].name: duplicate admin key name \"ops\"", NULL },
+	{ "{" BASE ",'admin':{'key_sha256':" KEY_A ",'keys':[{'name':'admin','sha256':" KEY_B "}]}}",
+	  "admin.keys[0].name: duplicate admin key name \"admin\" (admin.key_sha256 is the key "
+	  "named \"admin\")", NULL },
+	{ "{" BASE ",'admin':{'keys':[{'name':'a','sha256':" KEY_A "},"
+	  "{'name':'b','sha256':" KEY_A "}]}}",
+	  "admin.keys[1].sha256: same hash as admin key \"a\"", NULL },
+	{ "{'providers':{'p':{'kind':'openai','api_key_env':'TG_TEST_KEY'}},'models':{'m':{"
+	  "'provider':'p','max_output_tokens':0,'price_per_mtok':{'input':'1','output':'2'}}}}",
+	  "models.m.max_output_tokens: expected an integer between 1 and 100000000", NULL },
 
 	/* provider secrets and URLs */
 	{ "{'providers':{'p':{'kind':'openai','api_key_env':'TG_TEST_MISSING'}}," MODEL "}",
@@ -675,6 +709,45 @@ START_TEST(file_problems)
 }
 END_TEST
 
+/* admin.listen's two forms, admin.keys beside admin.key_sha256, a model's output bound. */
+START_TEST(admin_listener_and_keys)
+{
+	struct tg_cfg *cfg;
+
+	set_env();
+	cfg = load_json("{" PROV ",'models':{'m':{'provider':'p','max_output_tokens':4096,"
+			"'price_per_mtok':{'input':'1','output':'2'}}},"
+			"'admin':{'listen':'var/admin.sock','key_sha256':" KEY_A ","
+			"'keys':[{'name':'ops','sha256':" KEY_B "}]}}");
+	ck_assert_msg(cfg != NULL, "%s", errors);
+	ck_assert_int_eq(cfg->admin_listen, TG_ADMIN_UNIX);
+	ck_assert_str_eq(cfg->admin_path, "var/admin.sock");
+	ck_assert_uint_eq(cfg->n_admin_keys, 2);
+	ck_assert_str_eq(cfg->admin_keys[0].name, "admin");
+	ck_assert_int_eq(cfg->admin_keys[0].sha256[31], 1);
+	ck_assert_str_eq(cfg->admin_keys[1].name, "ops");
+	ck_assert_int_eq(cfg->admin_keys[1].sha256[31], 2);
+	ck_assert(cfg->admin_key_set);
+	ck_assert_uint_eq(cfg->models[0].max_output_tokens, 4096);
+	tg_cfg_free(cfg);
+
+	cfg = load_json("{" BASE ",'admin':{'listen':'[::1]:9090'}}");
+	ck_assert_msg(cfg != NULL, "%s", errors);
+	ck_assert_int_eq(cfg->admin_listen, TG_ADMIN_TCP);
+	ck_assert_str_eq(cfg->admin_host, "::1");
+	ck_assert_uint_eq(cfg->admin_port, 9090);
+	ck_assert_uint_eq(cfg->n_admin_keys, 0);
+	ck_assert(!cfg->admin_key_set);
+	ck_assert_uint_eq(cfg->models[0].max_output_tokens, 0);
+	tg_cfg_free(cfg);
+
+	cfg = load_json("{" BASE "}");
+	ck_assert_ptr_nonnull(cfg);
+	ck_assert_int_eq(cfg->admin_listen, TG_ADMIN_NONE);
+	tg_cfg_free(cfg);
+}
+END_TEST
+
 #define NROWS(a) (int)(sizeof(a) / sizeof((a)[0]))
 
 Suite *tg_cfg_suite(void);
@@ -695,6 +768,7 @@ tg_cfg_suite(void)
 	tcase_add_test(ok, reload_drain_defaults_to_the_longest_call);
 	tcase_add_test(ok, unused_provider_needs_no_key);
 	tcase_add_test(ok, offline_commands_need_no_provider_keys);
+	tcase_add_test(ok, admin_listener_and_keys);
 	suite_add_tcase(s, ok);
 
 	tcase_set_timeout(bad, 30);

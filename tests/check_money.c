@@ -56,6 +56,53 @@ START_TEST(parse_rejects)
 }
 END_TEST
 
+/* Amounts of USD (budgets, sums read back): pico-USD exactly, a cap, every bad form refused. */
+START_TEST(parse_usd_amounts)
+{
+	static const struct parse_ok oks[] = {
+		{ "0", 0 }, { "10", 10000000000000 }, { "0.50", 500000000000 },
+		{ "0.000000000001", 1 }, { "0.01", 10000000000 }, { "123.456789012345", 123456789012345 },
+		{ "1000000", 1000000000000000000 }, { "1000000.000000000000", 1000000000000000000 },
+	};
+	static const char *const bad[] = {
+		"", ".", "-1", "-0.5", "+1", "1e3", "0.0000000000001", "1000000.000000000001",
+		"1000001", "abc", "1,5", " 1", "1.", ".5", "NaN",
+	};
+	int64_t v;
+
+	for (size_t i = 0; i < sizeof(oks) / sizeof(oks[0]); i++) {
+		v = -1;
+		ck_assert_msg(tg_money_parse_usd(oks[i].s, strlen(oks[i].s), TG_MONEY_MAX_USD, &v) == 0 &&
+			      v == oks[i].want, "%s: got %lld", oks[i].s, (long long)v);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = 7;
+		ck_assert_msg(tg_money_parse_usd(bad[i], strlen(bad[i]), TG_MONEY_MAX_USD, &v) == -1 &&
+			      v == 7, "accepted \"%s\"", bad[i]);
+	}
+	/* a sum read back from the ledger may pass a budget's cap, not int64's */
+	ck_assert_int_eq(tg_money_parse_usd("8999999.999999999999", 20, TG_MONEY_PARSE_MAX_USD, &v), 0);
+	ck_assert_int_eq(v, 8999999999999999999);
+	ck_assert_int_eq(tg_money_parse_usd("9000001", 7, TG_MONEY_PARSE_MAX_USD, &v), -1);
+}
+END_TEST
+
+/* A hold's worst case: the dearest input rate on every input token, the dearer output rate. */
+START_TEST(worst_case_prices_the_dearest_rates)
+{
+	struct tg_price p = { .input = 1000000, .output = 5000000, .reasoning = 6000000,
+			      .cache_read = 100000, .cache_write = 1250000 };
+	int64_t v;
+
+	ck_assert_int_eq(tg_money_worst_case(&p, 1000, 100, &v), 0);
+	ck_assert_int_eq(v, 1000 * 1250000 + 100 * 6000000);
+	ck_assert_int_eq(tg_money_worst_case(&p, 0, 0, &v), 0);
+	ck_assert_int_eq(v, 0);
+	ck_assert_int_eq(tg_money_worst_case(&p, -1, 0, &v), -1);
+	ck_assert_int_eq(tg_money_worst_case(&p, INT64_MAX / 2, 1, &v), -1);
+}
+END_TEST
+
 START_TEST(parse_honours_length)
 {
 	int64_t v;
@@ -246,6 +293,8 @@ tg_money_suite(void)
 	tcase_add_loop_test(tc, parse_accepts, 0, (int)(sizeof(parse_oks) / sizeof(parse_oks[0])));
 	tcase_add_loop_test(tc, parse_rejects, 0, (int)(sizeof(parse_bad) / sizeof(parse_bad[0])));
 	tcase_add_test(tc, parse_honours_length);
+	tcase_add_test(tc, parse_usd_amounts);
+	tcase_add_test(tc, worst_case_prices_the_dearest_rates);
 	tcase_add_loop_test(tc, format_usd, 0, (int)(sizeof(fmts) / sizeof(fmts[0])));
 	tcase_add_test(tc, cost_worked_example);
 	tcase_add_test(tc, cost_matches_128_bit_reference);

@@ -83,8 +83,9 @@ test('kill -9 of a worker mid-run: every answered call once, its calls in flight
   const f = await settled('c3-', results);
   assert.equal(f.dbCost, f.clientCost);
   assert.ok(f.extraRows.unknown + f.extraRows.other <= f.unanswered);
-  assert.ok(f.extraRows.unknown <= recovered && f.extraRows.unknown >= recovered - f.extraRows.other,
-    `unknown rows ${f.extraRows.unknown} vs unknown_calls=${recovered} in the log`);
+  // the master recovers every entry in use: calls still open (unknown rows) and calls already
+  // settled, whose rows carry the provider's bill whether or not their client got the reply
+  assert.ok(f.extraRows.unknown <= recovered, `unknown rows ${f.extraRows.unknown} vs unknown_calls=${recovered} in the log`);
   await waitFor('a replacement worker', () => children(gw.pid).filter((p) => comm(p) === 'tollgate-worker' && p !== victim).length === 2, 5000)
     .catch((e) => { throw new Error(`${e.message}\ngateway log:\n${gw.lines.slice(-30).join('\n')}`); });
   console.log(`# worker ${victim} killed: ${f.answered} answered, all once; not answered ${f.unanswered} ` +

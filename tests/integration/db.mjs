@@ -90,21 +90,21 @@ export const KINDS = [
   { family: 'gemini', stream: false }, { family: 'gemini', stream: true },
 ];
 
-function callShape(kind) {
+function callShape(kind, key = CLIENT_KEY) {
   const h = { 'content-type': 'application/json' };
   if (kind.family === 'anthropic') {
     return { path: '/v1/messages',
-      headers: { ...h, 'x-api-key': CLIENT_KEY, 'anthropic-version': '2023-06-01' },
+      headers: { ...h, 'x-api-key': key, 'anthropic-version': '2023-06-01' },
       body: { model: 'claude-haiku-4-5', max_tokens: 64, messages: [{ role: 'user', content: Q }],
         ...(kind.stream ? { stream: true } : {}) } };
   }
   if (kind.family === 'openai') {
-    return { path: '/v1/chat/completions', headers: { ...h, authorization: `Bearer ${CLIENT_KEY}` },
+    return { path: '/v1/chat/completions', headers: { ...h, authorization: `Bearer ${key}` },
       body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: Q }], ...(kind.stream ? { stream: true } : {}) } };
   }
   return { path: kind.stream ? '/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse'
     : '/v1beta/models/gemini-2.5-flash:generateContent',
-  headers: { ...h, 'x-goog-api-key': CLIENT_KEY },
+  headers: { ...h, 'x-goog-api-key': key },
   body: { contents: [{ role: 'user', parts: [{ text: Q }] }] } };
 }
 
@@ -116,8 +116,8 @@ const CLOSING = /\n: tollgate cost_usd=(\S+) input_tokens=\d+ output_tokens=\d+ 
  * when the client got a whole answer (for a stream: through the closing comment), or
  *   { clientId, answered: false, requestId?, error } when it did not.
  */
-export function call(port, kind, clientId, { agent = false, body, pathOverride } = {}) {
-  const shape = callShape(kind);
+export function call(port, kind, clientId, { agent = false, body, pathOverride, key } = {}) {
+  const shape = callShape(kind, key);
   const payload = body !== undefined ? (typeof body === 'string' ? body : JSON.stringify(body))
     : JSON.stringify(shape.body);
   return new Promise((resolve) => {
@@ -142,7 +142,7 @@ export function call(port, kind, clientId, { agent = false, body, pathOverride }
         } else if (res.headers['x-tollgate-cost-usd'] !== undefined) {
           cost = usdToPico(res.headers['x-tollgate-cost-usd']);
         }
-        done({ answered: true, status: res.statusCode, requestId, cost, text,
+        done({ answered: true, status: res.statusCode, requestId, cost, text, headers: res.headers,
           retryAfter: res.headers['retry-after'] });
       });
     });
@@ -190,19 +190,21 @@ export function summarise(results) {
 
 /*
  * Compare a ledger with the database: every answered call is there exactly
- * once (by the gateway's request id and by the client's), with the status the
- * client saw and not as 'unknown'; unanswered calls are there at most once
- * (the primary key) and, if there, never as a served call the client missed
- * seeing; and nothing else carries the prefix. Returns the figures.
+ * once (by the gateway's request id and by the client's), with the status and
+ * cost the client saw, not as 'unknown' and not as undelivered; unanswered
+ * calls are there at most once (the primary key) and, if there, never as
+ * delivered (a worker that died after settling a call records what the
+ * provider billed, with delivery unknown); and nothing else carries the
+ * prefix. Returns the figures.
  */
 export async function checkLedger(assert, conninfo, prefix, results) {
   const s = summarise(results);
-  const db = await rows(conninfo, `SELECT request_id, client_request_id, status, outcome, cost_usd::text
-    FROM requests WHERE client_request_id LIKE '${prefix}%'`);
+  const db = await rows(conninfo, `SELECT request_id, client_request_id, status, outcome, cost_usd::text,
+    delivery FROM requests WHERE client_request_id LIKE '${prefix}%'`);
   const byClient = new Map();
-  for (const [rid, cid, status, outcome, cost] of db) {
+  for (const [rid, cid, status, outcome, cost, delivery] of db) {
     assert.ok(!byClient.has(cid), `client id ${cid} recorded twice`);
-    byClient.set(cid, { rid, status: Number(status), outcome, cost });
+    byClient.set(cid, { rid, status: Number(status), outcome, cost, delivery });
   }
   let dbCost = 0n;
   for (const r of s.answered) {
@@ -211,15 +213,19 @@ export async function checkLedger(assert, conninfo, prefix, results) {
     assert.equal(row.rid, r.requestId, `${r.clientId}: request_id`);
     assert.equal(row.status, r.status, `${r.clientId}: status`);
     assert.notEqual(row.outcome, 'unknown', `${r.clientId}: an answered call recorded as unknown`);
+    assert.notEqual(row.delivery, 'not_delivered', `${r.clientId}: an answered call recorded as not delivered`);
     if (r.status === 200) assert.equal(usdToPico(row.cost), r.cost, `${r.clientId}: cost`);
     dbCost += usdToPico(row.cost);
   }
   const answeredIds = new Set(s.answered.map((r) => r.clientId));
   const sent = new Set(results.map((r) => r.clientId));
+  // a row may lack the client's answer only when its delivery is unknown (its worker died
+  // before the reply left) or the client went away: never as delivered
   const extra = { unknown: 0, other: 0 };
   for (const [cid, row] of byClient) {
     assert.ok(sent.has(cid), `row for ${cid} that the client never sent`);
     if (answeredIds.has(cid)) continue;
+    assert.notEqual(row.delivery, 'delivered', `${cid}: recorded as delivered, but the client got no answer`);
     if (row.outcome === 'unknown') extra.unknown++;
     else extra.other++;
   }

@@ -396,6 +396,10 @@ SELECT 'unexpected=' || count(*) FROM requests r WHERE NOT EXISTS (SELECT 1 FROM
 	AND NOT EXISTS (SELECT 1 FROM u WHERE u.cid = r.client_request_id);
 SELECT 'cut_unknown=' || count(*) FROM requests r JOIN u ON u.cid = r.client_request_id WHERE r.outcome = 'unknown';
 SELECT 'cut_other=' || count(*) FROM requests r JOIN u ON u.cid = r.client_request_id WHERE r.outcome <> 'unknown';
+-- "delivered" means handed to the kernel: calls wrk abandoned when its time was up may say so
+SELECT 'cut_delivered=' || count(*) FROM requests r JOIN u ON u.cid = r.client_request_id WHERE r.delivery = 'delivered'
+	AND extract(epoch FROM r.created_at) * 1000 + r.latency_us / 1000.0 < $T0 + $DURATION * 1000 - 500;
+SELECT 'answered_undelivered=' || count(*) FROM a JOIN requests r ON r.client_request_id = a.cid WHERE r.delivery = 'not_delivered';
 SELECT 'unknown_rows=' || count(*) FROM requests WHERE outcome = 'unknown';
 SELECT 'db_s' || r.status || '=' || count(*) FROM a JOIN requests r ON r.client_request_id = a.cid
 	WHERE a.cid NOT LIKE 'p-%' GROUP BY r.status;
@@ -421,6 +425,7 @@ SQL
 PSQL -f "$TMP/check.sql" >"$TMP/db.txt" 2>"$TMP/db.err" || die "the database checks failed to run: $(cat "$TMP/db.err")"
 rows=0 rows_noid=0 dup_ids=0 dup_answers=0 lost=0 wrong_status=0 answered_unknown=0 unexpected=0
 cut_unknown=0 cut_other=0 unknown_rows=0 attempt_rows=0 attempts_claimed=0 audit_start=0 audit_reload=0
+cut_delivered=0 answered_undelivered=0
 down_fallback=0 down_fast503=0 down_upstream5xx=0 down_anthropic200=0 down_other=0
 audit_reload_sha=none audit_start_sha=none
 wrong_cost=0 costed=0 client_usd=0 db_usd=0
@@ -434,6 +439,10 @@ check '[ "$wrong_cost" = 0 ]' "$wrong_cost rows carry another cost than the one 
 check '[ "$client_usd" = "$db_usd" ]' "the answers cost the clients $client_usd USD, their rows say $db_usd USD"
 check '[ "$attempt_rows" = "$attempts_claimed" ]' "attempts has $attempt_rows rows, requests.attempts sums to $attempts_claimed"
 check '[ "$answered_unknown" = 0 ]' "$answered_unknown answered calls were recorded as unknown"
+# a row may lack wrk's answer only when its delivery is unknown (a worker died) or the client
+# left (wrk abandons what is in flight when its time is up)
+check '[ "$cut_delivered" = 0 ]' "$cut_delivered rows say delivered for calls wrk got no answer to before its end"
+check '[ "$answered_undelivered" = 0 ]' "$answered_undelivered answered calls are recorded as not delivered"
 check '[ "$unexpected" = 0 ]' "$unexpected rows belong to no request wrk sent"
 check '[ "$rows_noid" = 0 ]' "$rows_noid rows have no client id"
 check '[ "$cut_unknown" -le "$SOCKET_ERRORS" ]' "$cut_unknown unknown rows, more than wrk's $SOCKET_ERRORS socket errors"

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "family.h"
 #include "tg_query.h"
@@ -52,6 +53,28 @@ tg_wire_endpoint(const char *path, size_t path_len, const char *query, size_t qu
 			return rc;
 	}
 	return 0;
+}
+
+const char *
+tg_wire_client_secret(tg_wire_header_fn *header, void *arg, const char *query, size_t query_len,
+		      char *buf, size_t cap, size_t *n)
+{
+	const char *v;
+	long len;
+
+	if ((v = header(arg, "authorization")) != NULL) {
+		if (strncasecmp(v, "Bearer ", 7) != 0)
+			return NULL;
+		v += 7;
+	} else if ((v = header(arg, "x-api-key")) == NULL &&
+		   (v = header(arg, "x-goog-api-key")) == NULL) {
+		len = query != NULL ? tg_query_get(query, query_len, "key", buf, cap) : -1;
+		if (len <= 0)
+			return NULL;
+		v = buf;
+	}
+	*n = strlen(v);
+	return *n > 0 ? v : NULL;
 }
 
 const char *
