@@ -175,6 +175,28 @@ trim_after_burst(uint64_t now)
 	trimmed_ms = now;
 }
 
+_Static_assert((int)TG_HTTP_REFUSALS == (int)TG_REFUSED_KINDS &&
+	       (int)TG_HTTP_REFUSED_MALFORMED == (int)TG_REFUSED_MALFORMED,
+	       "the shared counters follow the server's refusal kinds");
+
+/* Add what the HTTP servers refused since the last beat to the slot's counters for /metrics. */
+static void
+count_refusals(void)
+{
+	static uint64_t seen[TG_HTTP_REFUSALS];
+	const struct tg_http_stats *client = tg_http_server_stats(tg_w.http);
+	const struct tg_http_stats *admin = tg_w.admin ? tg_http_server_stats(tg_w.admin) : NULL;
+
+	for (int k = 0; k < TG_HTTP_REFUSALS; k++) {
+		uint64_t now = client->refused[k] + (admin ? admin->refused[k] : 0);
+
+		if (now != seen[k])
+			atomic_fetch_add_explicit(&tg_w.slot->metrics.http_refused[k], now - seen[k],
+						  memory_order_relaxed);
+		seen[k] = now;
+	}
+}
+
 static void
 on_heartbeat(evutil_socket_t fd, short what, void *arg)
 {
@@ -183,6 +205,7 @@ on_heartbeat(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd; (void)what; (void)arg;
 	atomic_store_explicit(&tg_w.slot->heartbeat_ms, now, memory_order_relaxed);
+	count_refusals();
 	trim_after_burst(now);
 	/* the master died without a signal reaching us (PDEATHSIG covers most cases) */
 	if (getppid() == 1)
