@@ -24,7 +24,7 @@
 #include "tg_retry.h"
 
 #define TG_SHM_MAGIC    0x54474d31u           /* "TGM1" */
-#define TG_SHM_VERSION  3u                    /* bump on ANY size or order change */
+#define TG_SHM_VERSION  4u                    /* bump on ANY size or order change */
 #define TG_CACHELINE    64
 /*
  * Two generations of workers live side by side during a reload. The ring file
@@ -47,7 +47,8 @@ struct tg_shm_hdr {                           /* offset 0, written once by the m
 	uint32_t key_stride;                  /* bytes from one key entry to the next (tg_keys.h) */
 	/* the key table (tg_keys.h) and the budgets' per-worker state (tg_budget.h) */
 	uint64_t off_keytab, off_key_index, off_budget_cells, off_budget_ops;
-	uint8_t  reserved[24];
+	uint64_t off_adminbox;                /* worker <-> logger admin requests (tg_adminbox.h) */
+	uint8_t  reserved[16];
 };
 
 /* Latency histogram bounds, µs; one more bucket counts everything above the last. */
