@@ -39,6 +39,8 @@ struct tg_key_def {
 	uint32_t period;              /* enum tg_budget_period; TG_PERIOD_NONE = no budget */
 	uint32_t flags;               /* enum tg_key_flag */
 	char     models[TG_KEY_MODELS_MAX];   /* "" = every model and route */
+	uint64_t created_us;          /* api_keys.created_at, wall µs; 0 for config keys */
+	uint64_t revoked_us;          /* api_keys.revoked_at; 0 while not revoked */
 };
 
 _Static_assert(sizeof(struct tg_key_def) % 8 == 0, "copied in whole words");
