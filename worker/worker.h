@@ -56,11 +56,13 @@ void tg_metrics_retry(uint32_t provider_cfg_index);
 void tg_metrics_ratelimited(enum tg_ratelimit_scope scope);
 void tg_metrics_scrape(struct tg_http_req *req);
 
-/* Route handlers: health.c, endpoints.c, admin.c. */
+/* Route handlers: health.c, endpoints.c, admin*.c. */
 void tg_health_live(struct tg_http_req *req);
 void tg_health_ready(struct tg_http_req *req);
 void tg_endpoint_models(struct tg_http_req *req);
 void tg_admin_breakers(struct tg_http_req *req);
 void tg_admin_breaker_reset(struct tg_http_req *req);
+void tg_admin_keys(struct tg_http_req *req);           /* admin_keys.c: /admin/keys… */
+void tg_admin_spend(struct tg_http_req *req);          /* admin_spend.c: /admin/spend */
 
 #endif /* TG_WORKER_INT_H */
