@@ -77,12 +77,27 @@ struct tg_model_metrics {
 
 enum tg_ratelimit_scope { TG_SCOPE_KEY = 0, TG_SCOPE_PROVIDER, TG_SCOPES };
 
+/*
+ * Why a client's call was refused before any provider was called, counted
+ * for tollgate_refused_total{reason} beside the two reasons counted where
+ * they always were: unauthenticated (tg_worker_slot.unauthenticated) and a
+ * key's rate limit (ratelimited[TG_SCOPE_KEY]).
+ */
+enum tg_refusal {
+	TG_REFUSED_REVOKED = 0,           /* a revoked key: 401 */
+	TG_REFUSED_BUDGET,                /* 429 budget_exceeded */
+	TG_REFUSED_BUDGET_NOT_READY,      /* the period's spend is not restored yet: 503 */
+	TG_REFUSED_MODEL,                 /* the key may not call this model or route: 403 */
+	TG_REFUSALS
+};
+
 /* Counters for /metrics, one writer (the worker in the slot); the scrape sums every slot. */
 struct tg_worker_metrics {
 	struct tg_model_metrics model[TG_MAX_MODELS];
 	struct tg_histogram     duration, ttfb;
 	_Atomic uint64_t        retries[TG_MAX_PROVIDERS];
 	_Atomic uint64_t        ratelimited[TG_SCOPES];
+	_Atomic uint64_t        refused[TG_REFUSALS];
 };
 
 /* One per worker process; one writer: the worker in this slot. */
