@@ -98,10 +98,16 @@ struct tg_spend_row {
 	char     spent_usd[40];               /* exact decimal text, as PostgreSQL summed it */
 };
 
+/* Which rule a BAD answer broke, for a caller that words it its own way (the keys command). */
+enum tg_keyop_why { TG_KEYOP_WHY_OTHER = 0, TG_KEYOP_WHY_BUDGET_NEEDS_PERIOD,
+		    TG_KEYOP_WHY_PERIOD_NEEDS_BUDGET };
+
 /* An answer. */
 struct tg_keyop_result {
 	int32_t  rc;                          /* enum tg_keyop_rc */
+	uint32_t why;                         /* enum tg_keyop_why, with BAD */
 	uint32_t changed;                     /* 0: the key already was so (no audit row) */
+	uint32_t pad;
 	char     message[256];                /* why, for every rc but OK */
 	struct tg_key_def def;                /* the key as stored after the change */
 	uint32_t n_rows;                      /* SPEND */

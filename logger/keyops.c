@@ -365,12 +365,14 @@ run_set(struct run *r)
 	    was.period == TG_PERIOD_NONE) {
 		answer(r->res, TG_KEYOP_BAD, "budget_usd needs period (day or month): key \"%s\" "
 		       "has no budget period yet (nothing was changed)", op->name);
+		r->res->why = TG_KEYOP_WHY_BUDGET_NEEDS_PERIOD;
 		goto out;
 	}
 	if ((op->fields & TG_KEYOP_PERIOD) && !(op->fields & TG_KEYOP_BUDGET) &&
 	    was.period == TG_PERIOD_NONE) {
 		answer(r->res, TG_KEYOP_BAD, "period needs budget_usd: key \"%s\" has no budget "
 		       "yet (nothing was changed)", op->name);
+		r->res->why = TG_KEYOP_WHY_PERIOD_NEEDS_BUDGET;
 		goto out;
 	}
 	snprintf(rpm, sizeof(rpm), "%llu", (unsigned long long)op->rpm);

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { createDb, psql, requirePg, rows, withDbname } from './db.mjs';
@@ -359,6 +360,9 @@ test('audit_log: every change with the admin key that made it, never a secret or
     ['admin:auditor', 'key_revoked', 'app-1'],
     ['admin:auditor', 'breaker_reset', 'openai'],
   ]);
+  // the keys command's changes are audited the same way, as the user who ran it
+  assert.deepEqual(await rows(db.conninfo, "SELECT actor, event FROM audit_log WHERE detail->>'key' = 'cli-made'"),
+    [[`cli:${os.userInfo().username}`, 'key_created']]);
   const created = JSON.parse(all.find((a) => a[1] === 'key_created' && a[2].includes('"app-1"'))[2]);
   assert.deepEqual(created, { key: 'app-1', prefix: secret1.slice(0, 8), rpm: 600, tpm: 100000, budget_usd: '0.01',
     period: 'day', models: ['gpt-4o-mini', 'cheap'] });
