@@ -124,7 +124,8 @@ tg_admin_key_json(struct tg_buf *b, const struct tg_key_def *d, uint32_t index, 
 	tg_admin_json_time(b, d->revoked_us);
 	tg_buf_puts(b, ",\"spend\":");
 	/* the budget's own figures: exact pico-USD as decimals, never through a float */
-	if (index == UINT32_MAX || !tg_budget_read(tg_w.env->shm, index, wall_us, &f)) {
+	if (index == UINT32_MAX || d->period == TG_PERIOD_NONE ||
+	    !tg_budget_read(tg_w.env->shm, index, wall_us, &f)) {
 		tg_buf_puts(b, "null}");
 		return;
 	}

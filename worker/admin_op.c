@@ -133,10 +133,18 @@ published(const struct tg_admin_op *a)
 	    v.def.budget_pusd != want->budget_pusd || strcmp(v.def.models, want->models) != 0 ||
 	    ((v.def.flags ^ want->flags) & TG_KEYDEF_REVOKED) != 0)
 		return false;
-	/* a budget admits calls only once its period's spend is known: wait for that too */
-	if (want->period != TG_PERIOD_NONE && !(want->flags & TG_KEYDEF_REVOKED))
-		return tg_budget_read(h, v.index, tg_clock_wall_us(), &fig) && fig.ready;
-	return true;
+	/*
+	 * A budget admits calls only once its period's spend is known, and a new
+	 * amount reaches the grant at the master's next tick: wait for both. (One
+	 * node: the grant is the budget. With leases, SPEC 15, this will compare
+	 * with what the node asked for.)
+	 */
+	if (want->flags & TG_KEYDEF_REVOKED)
+		return true;
+	if (want->period == TG_PERIOD_NONE)      /* a budget removed: gone from the budgets too */
+		return !tg_budget_read(h, v.index, tg_clock_wall_us(), &fig);
+	return tg_budget_read(h, v.index, tg_clock_wall_us(), &fig) && fig.ready &&
+	       fig.grant_pusd == want->budget_pusd;
 }
 
 static int
