@@ -84,8 +84,8 @@ is_name_char(char ch)
 	       ch == '.' || ch == '_' || ch == '-';
 }
 
-static bool
-good_name(const char *s, size_t n)
+bool
+tg_keyset_is_name(const char *s, size_t n)
 {
 	if (n == 0 || n >= TG_NAME_MAX)
 		return false;
@@ -102,13 +102,13 @@ tg_keyset_check(const struct tg_key_def *def, char *why, size_t whylen)
 	size_t n = strnlen(def->name, sizeof(def->name));
 	const char *m = def->models;
 
-	if (!good_name(def->name, n)) {
+	if (!tg_keyset_is_name(def->name, n)) {
 		snprintf(why, whylen, "expected a key name of 1 to %d letters, digits, '.', '_' or "
 			 "'-'", TG_NAME_MAX - 1);
 		return -1;
 	}
 	n = strnlen(def->prefix, sizeof(def->prefix));
-	if (n > TG_KEY_PREFIX_LEN || (n > 0 && !good_name(def->prefix, n))) {
+	if (n > TG_KEY_PREFIX_LEN || (n > 0 && !tg_keyset_is_name(def->prefix, n))) {
 		snprintf(why, whylen, "key %s: bad prefix", def->name);
 		return -1;
 	}
@@ -133,7 +133,7 @@ tg_keyset_check(const struct tg_key_def *def, char *why, size_t whylen)
 	while (*m != '\0') {
 		size_t len = strcspn(m, ",");
 
-		if (!good_name(m, len)) {
+		if (!tg_keyset_is_name(m, len)) {
 			snprintf(why, whylen, "key %s: models: expected names separated by commas",
 				 def->name);
 			return -1;

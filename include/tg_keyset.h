@@ -74,6 +74,9 @@ bool tg_keyset_equal(const struct tg_keyset *a, const struct tg_keyset *b);
 int tg_keyset_check(const struct tg_key_def *def, char *why, size_t whylen)
 	__attribute__((warn_unused_result));
 
+/* Whether s[0..n) is a key (or model, route) name: 1 to 63 of A-Z a-z 0-9 . _ - */
+bool tg_keyset_is_name(const char *s, size_t n);
+
 /* Names of enum tg_budget_period: "", "day", "month". */
 extern const char *const tg_period_names[3];
 

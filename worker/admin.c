@@ -13,6 +13,7 @@
 #include "record.h"
 #include "tg_buf.h"
 #include "tg_clock.h"
+#include "tg_money.h"
 #include "tg_sha256.h"
 #include "worker.h"
 
@@ -77,6 +78,15 @@ tg_admin_send(struct tg_http_req *req, int status, struct tg_buf *b)
 	else
 		tg_reply_json(req, status, b->p, b->len);
 	tg_buf_fini(b);
+}
+
+void
+tg_admin_json_usd(struct tg_buf *b, int64_t pusd)
+{
+	char usd[TG_MONEY_USD_LEN];
+
+	tg_money_format_usd(pusd, usd);
+	tg_buf_printf(b, "\"%s\"", usd);
 }
 
 void

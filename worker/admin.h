@@ -32,6 +32,9 @@ void tg_admin_error(struct tg_http_req *req, int status, const char *message);
 /* Answer b as JSON with status (503 when b ran out of memory); finishes b. */
 void tg_admin_send(struct tg_http_req *req, int status, struct tg_buf *b);
 
+/* Pico-USD as an exact decimal JSON string ("0.000000000007"), never through a float. */
+void tg_admin_json_usd(struct tg_buf *b, int64_t pusd);
+
 /* A UTC wall time as "2026-12-05T00:29:50Z" in JSON, or null for 0. */
 void tg_admin_json_time(struct tg_buf *b, uint64_t wall_us);
 

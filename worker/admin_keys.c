@@ -79,15 +79,6 @@ tg_admin_keys_find(const struct tg_key_view *keys, uint32_t n, const char *name)
 	return n == 0 ? NULL : bsearch(&want, keys, n, sizeof(*keys), by_name);
 }
 
-static void
-json_usd(struct tg_buf *b, int64_t pusd)
-{
-	char usd[TG_MONEY_USD_LEN];
-
-	tg_money_format_usd(pusd, usd);
-	tg_buf_printf(b, "\"%s\"", usd);
-}
-
 void
 tg_admin_key_json(struct tg_buf *b, const struct tg_key_def *d, uint32_t index, uint64_t wall_us)
 {
@@ -103,7 +94,7 @@ tg_admin_key_json(struct tg_buf *b, const struct tg_key_def *d, uint32_t index, 
 	tg_buf_printf(b, ",\"rpm\":%llu,\"tpm\":%llu,\"budget_usd\":", (unsigned long long)d->rpm,
 		      (unsigned long long)d->tpm);
 	if (d->period != TG_PERIOD_NONE) {
-		json_usd(b, d->budget_pusd);
+		tg_admin_json_usd(b, d->budget_pusd);
 		tg_buf_printf(b, ",\"period\":\"%s\"", tg_period_names[d->period]);
 	} else {
 		tg_buf_puts(b, "null,\"period\":null");
@@ -132,13 +123,13 @@ tg_admin_key_json(struct tg_buf *b, const struct tg_key_def *d, uint32_t index, 
 	tg_buf_printf(b, "{\"period\":\"%s\",\"period_start\":", tg_period_names[f.period]);
 	tg_admin_json_time(b, f.period_start_us);
 	tg_buf_printf(b, ",\"ready\":%s,\"spent_usd\":", f.ready ? "true" : "false");
-	json_usd(b, f.spent_pusd);
+	tg_admin_json_usd(b, f.spent_pusd);
 	tg_buf_puts(b, ",\"held_usd\":");
-	json_usd(b, f.held_pusd);
+	tg_admin_json_usd(b, f.held_pusd);
 	tg_buf_puts(b, ",\"remaining_usd\":");
-	json_usd(b, f.remaining_pusd);
+	tg_admin_json_usd(b, f.remaining_pusd);
 	tg_buf_puts(b, ",\"overrun_usd\":");
-	json_usd(b, f.overrun_pusd);
+	tg_admin_json_usd(b, f.overrun_pusd);
 	tg_buf_puts(b, "}}");
 }
 
@@ -195,21 +186,6 @@ get_one(struct tg_http_req *req, const char *name)
 }
 
 /* ---- create, set, revoke ---- */
-
-static bool
-is_name(const char *s, size_t n)
-{
-	if (n == 0 || n >= TG_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return false;
-	}
-	return true;
-}
 
 /* A quoted copy of token i's text for a message, cut to fit. */
 static const char *
@@ -307,7 +283,7 @@ parse_models(const struct tg_json *j, int v, char out[TG_KEY_MODELS_MAX], char *
 	for (int e = tg_json_first(j, v); e != -1; e = tg_json_after(j, v, e)) {
 		long n = tg_json_is_str(j, e) ? tg_json_str(j, e, name, sizeof(name)) : -1;
 
-		if (n <= 0 || !is_name(name, (size_t)n)) {
+		if (n <= 0 || !tg_keyset_is_name(name, (size_t)n)) {
 			snprintf(why, whylen, "models: expected model or route names, got %s",
 				 shown(j, e, s, sizeof(s)));
 			return -1;
@@ -348,7 +324,7 @@ parse_body(const struct tg_json *j, bool create, struct tg_keyop *op, char *why,
 
 		if (tg_json_eq(j, k, "name") && create) {
 			n = tg_json_is_str(j, v) ? tg_json_str(j, v, name, sizeof(name)) : -1;
-			if (n <= 0 || !is_name(name, (size_t)n)) {
+			if (n <= 0 || !tg_keyset_is_name(name, (size_t)n)) {
 				snprintf(why, whylen, "name: expected 1 to %d letters, digits, '.', "
 					 "'_' or '-', got %s", TG_NAME_MAX - 1,
 					 shown(j, v, s, sizeof(s)));
@@ -508,7 +484,7 @@ route(struct tg_http_req *req, char name[TG_NAME_MAX])
 	len -= strlen("/admin/keys/");
 	slash = memchr(p, '/', len);
 	n = slash != NULL ? (size_t)(slash - p) : len;
-	if (!is_name(p, n))
+	if (!tg_keyset_is_name(p, n))
 		return W_NONE;
 	memcpy(name, p, n);
 	name[n] = '\0';

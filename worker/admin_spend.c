@@ -21,15 +21,6 @@
 #define MAX_DAYS   366
 #define MAX_MONTHS 120
 
-static void
-json_usd(struct tg_buf *b, int64_t pusd)
-{
-	char usd[TG_MONEY_USD_LEN];
-
-	tg_money_format_usd(pusd, usd);
-	tg_buf_printf(b, "\"%s\"", usd);
-}
-
 /* The live figures of name's budget when it runs over periods of kind, else null. */
 static void
 live_budget(struct tg_buf *b, const struct tg_key_view *keys, uint32_t n, const char *name,
@@ -44,15 +35,15 @@ live_budget(struct tg_buf *b, const struct tg_key_view *keys, uint32_t n, const 
 		return;
 	}
 	tg_buf_puts(b, "{\"budget_usd\":");
-	json_usd(b, k->def.budget_pusd);
+	tg_admin_json_usd(b, k->def.budget_pusd);
 	tg_buf_puts(b, ",\"period_start\":");
 	tg_admin_json_time(b, f.period_start_us);
 	tg_buf_printf(b, ",\"ready\":%s,\"spent_usd\":", f.ready ? "true" : "false");
-	json_usd(b, f.spent_pusd);
+	tg_admin_json_usd(b, f.spent_pusd);
 	tg_buf_puts(b, ",\"held_usd\":");
-	json_usd(b, f.held_pusd);
+	tg_admin_json_usd(b, f.held_pusd);
 	tg_buf_puts(b, ",\"remaining_usd\":");
-	json_usd(b, f.remaining_pusd);
+	tg_admin_json_usd(b, f.remaining_pusd);
 	tg_buf_puts(b, "}");
 }
 
@@ -158,23 +149,6 @@ param(struct tg_http_req *req, const char *name, char *out, size_t cap)
 	return -1;
 }
 
-static bool
-is_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n >= TG_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return false;
-	}
-	return true;
-}
-
 void
 tg_admin_spend(struct tg_http_req *req)
 {
@@ -182,6 +156,7 @@ tg_admin_spend(struct tg_http_req *req)
 	char period[16], periods[16], msg[200], *end;
 	struct tg_keyop op;
 	unsigned long count;
+	bool bad_key;
 
 	if (!tg_admin_authorize(req, actor))
 		return;
@@ -210,10 +185,10 @@ tg_admin_spend(struct tg_http_req *req)
 		tg_admin_error(req, 400, msg);
 		return;
 	}
-	if ((key[0] != '\0' && !is_name(key)) || (after[0] != '\0' && !is_name(after))) {
+	bad_key = key[0] != '\0' && !tg_keyset_is_name(key, strlen(key));
+	if (bad_key || (after[0] != '\0' && !tg_keyset_is_name(after, strlen(after)))) {
 		snprintf(msg, sizeof(msg), "%s: expected a key name of 1 to %d letters, digits, "
-			 "'.', '_' or '-'", key[0] != '\0' && !is_name(key) ? "key" : "after",
-			 TG_NAME_MAX - 1);
+			 "'.', '_' or '-'", bad_key ? "key" : "after", TG_NAME_MAX - 1);
 		tg_admin_error(req, 400, msg);
 		return;
 	}
