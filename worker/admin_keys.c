@@ -449,7 +449,14 @@ on_created(struct tg_admin_op *a, struct tg_http_req *req)
 	key_answer(&b, a);
 	tg_buf_printf(&b, ",\"secret\":\"%s\",\"secret_note\":\"shown this once: only its "
 		      "SHA-256 and prefix are stored\"}", a->secret);
-	tg_admin_send(req, 201, &b);
+	if (b.failed)
+		tg_admin_error(req, 503, "out of memory (the key was created: revoke it)");
+	else
+		tg_reply_json(req, 201, b.p, b.len);
+	/* the secret leaves this process only in that answer: no copy of it stays behind */
+	if (b.p != NULL)
+		explicit_bzero(b.p, b.cap);
+	tg_buf_fini(&b);
 }
 
 static void
