@@ -144,7 +144,10 @@ enum tg_adminbox_poll {
 	TG_ABOX_LOST,             /* the slot is not ours any more: never after a post */
 };
 
-/* Worker: look at t's request without waiting; ANSWERED copies the result into res. */
+/*
+ * Worker: look at t's request without waiting; ANSWERED copies the result into
+ * res (its rows up to n_rows; the rest of res is left as it was).
+ */
 enum tg_adminbox_poll tg_adminbox_poll(struct tg_shm_hdr *h, const struct tg_adminbox_ticket *t,
 				       struct tg_keyop_result *res);
 

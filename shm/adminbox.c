@@ -27,6 +27,15 @@ with_state(uint64_t w, enum tg_adminbox_state st)
 	return (w & ~(uint64_t)0xff) | st;
 }
 
+/* The bytes of an answer that mean something: the rows it has, not all it could. */
+static size_t
+res_size(const struct tg_keyop_result *r)
+{
+	uint32_t n = r->n_rows <= TG_ADMINBOX_ROWS ? r->n_rows : TG_ADMINBOX_ROWS;
+
+	return offsetof(struct tg_keyop_result, rows) + n * sizeof(r->rows[0]);
+}
+
 static struct tg_adminbox_slot *
 slot_at(struct tg_shm_hdr *h, uint32_t i)
 {
@@ -75,7 +84,7 @@ tg_adminbox_poll(struct tg_shm_hdr *h, const struct tg_adminbox_ticket *t,
 		return TG_ABOX_RUNNING;
 	if (w != with_state(t->word, TG_ABOX_DONE))
 		return TG_ABOX_LOST;
-	*res = s->res;
+	memcpy(res, &s->res, res_size(&s->res));
 	/* release: pairs with the next poster's acquire; our copy is done before it writes */
 	atomic_store_explicit(&s->word, make_word(0, TICKET(w), TG_ABOX_FREE),
 			      memory_order_release);
@@ -168,7 +177,7 @@ tg_adminbox_answer(struct tg_shm_hdr *h, const struct tg_adminbox_ticket *t,
 	struct tg_adminbox_slot *s = slot_at(h, t->slot);
 
 	/* the slot's result is ours until the word moves on: an abandoned slot's too */
-	s->res = *res;
+	memcpy(&s->res, res, res_size(res));
 	publish(s, t);
 }
 
