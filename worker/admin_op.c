@@ -23,6 +23,7 @@
 				 * for the rings to drain (flush_ms) */
 #define DB_GRACE_MS  5000       /* the logger's bound on one round trip: statement timeout + this */
 #define ROUND_TRIPS  6          /* the most one request takes (BEGIN … COMMIT, ROLLBACK) */
+#define LOGGER_STALE_MS 3000    /* as /readyz: a logger silent this long is not running */
 
 enum phase { P_QUEUED = 0, P_RUNNING, P_PUBLISH };
 
@@ -225,14 +226,14 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 		finish(a);
 }
 
-/* Whether the logger is alive and can reach PostgreSQL now. */
+/* Why the logger cannot run a request now (nothing is posted then), or NULL when it can. */
 static const char *
 logger_unavailable(void)
 {
 	struct tg_logger_slot *lg = tg_shm_logger(tg_w.env->shm);
 	uint64_t beat = atomic_load_explicit(&lg->heartbeat_ms, memory_order_relaxed);
 
-	if (beat == 0 || tg_clock_mono_ms() - beat > 3000)
+	if (beat == 0 || tg_clock_mono_ms() - beat > LOGGER_STALE_MS)
 		return "the logger is not running: nothing was changed";
 	if (!atomic_load_explicit(&lg->db_up, memory_order_relaxed))
 		return "PostgreSQL is unavailable (the logger cannot reach it): nothing was changed";
