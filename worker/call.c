@@ -918,12 +918,14 @@ hold_budget(struct tg_call *c)
 		tg_money_format_usd(bi.remaining_pusd, usd);
 		tg_http_add_header(c->req, "x-tollgate-budget-remaining-usd", usd);
 		tg_http_add_header(c->req, "x-should-retry", "false");
+		tg_metrics_refused(TG_REFUSED_BUDGET);
 		refuse(c, 429, TG_OUTCOME_BUDGET, "budget of key %s exceeded: this call could cost up "
 		       "to %lld pico-USD and %s USD of the period's budget is left", c->key.def.name,
 		       (long long)worst, usd);
 		return -1;
 	case TG_BUDGET_NOT_READY:
 		c->answer.retry_after_ms = bi.retry_after_ms;
+		tg_metrics_refused(TG_REFUSED_BUDGET_NOT_READY);
 		refuse(c, 503, TG_OUTCOME_UNAVAILABLE, "the spend of key %s in this period is not "
 		       "known yet (restored from the ledger at start): retry", c->key.def.name);
 		return -1;
@@ -957,6 +959,7 @@ on_body(struct tg_http_req *req, int status, void *arg)
 	c->rec.stream = c->wreq.stream;
 	copy_field(c->rec.model, sizeof(c->rec.model), c->wreq.model);
 	if (c->keyed && !tg_keys_model_allowed(&c->key, c->wreq.model, strlen(c->wreq.model))) {
+		tg_metrics_refused(TG_REFUSED_MODEL);
 		refuse(c, 403, TG_OUTCOME_CLIENT_ERROR, "key %s may not call %s", c->key.def.name,
 		       c->wreq.model);
 		return;
@@ -987,7 +990,10 @@ refuse_unauthenticated(struct tg_http_req *req, enum tg_family family, enum tg_k
 {
 	struct tg_buf b;
 
-	tg_record_unauthenticated();
+	if (auth == TG_KEY_REVOKED)
+		tg_metrics_refused(TG_REFUSED_REVOKED);
+	else
+		tg_record_unauthenticated();
 	tg_buf_init(&b);
 	tg_wire_error(family, 401, NULL, auth == TG_KEY_MISSING ?
 		      "missing API key: send it as Authorization: Bearer, x-api-key or "

@@ -14,6 +14,7 @@
 
 #include <event2/event.h>
 
+#include "admin.h"
 #include "call.h"
 #include "tg_clock.h"
 #include "tg_log.h"
@@ -30,21 +31,26 @@
 
 struct tg_wctx tg_w;
 
+enum where { CLIENT_PORT = 1, ADMIN_PORT = 2, BOTH_PORTS = 3 };
+
 struct route {
-	enum tg_http_method method;
+	enum tg_http_method method;         /* TG_HTTP_OTHER: any; the handler decides */
 	const char         *path;
 	bool                prefix;         /* path is a prefix, not the whole path */
-	bool                admin;          /* served on the admin listener */
+	enum where          where;          /* SPEC 5: admin routes never on the client port */
 	void              (*handler)(struct tg_http_req *req);
 };
 
 static const struct route routes[] = {
-	{ TG_HTTP_GET, "/v1/models", false, false, tg_endpoint_models },
-	{ TG_HTTP_GET, "/healthz", false, false, tg_health_live },
-	{ TG_HTTP_GET, "/readyz", false, true, tg_health_ready },
-	{ TG_HTTP_GET, "/metrics", false, true, tg_metrics_scrape },
-	{ TG_HTTP_GET, "/admin/breakers", false, true, tg_admin_breakers },
-	{ TG_HTTP_POST, "/admin/breakers/", true, true, tg_admin_breaker_reset },
+	{ TG_HTTP_GET, "/v1/models", false, CLIENT_PORT, tg_endpoint_models },
+	{ TG_HTTP_GET, "/healthz", false, BOTH_PORTS, tg_health_live },
+	{ TG_HTTP_GET, "/readyz", false, ADMIN_PORT, tg_health_ready },
+	{ TG_HTTP_GET, "/metrics", false, ADMIN_PORT, tg_metrics_scrape },
+	{ TG_HTTP_GET, "/admin/breakers", false, ADMIN_PORT, tg_admin_breakers },
+	{ TG_HTTP_POST, "/admin/breakers/", true, ADMIN_PORT, tg_admin_breaker_reset },
+	{ TG_HTTP_OTHER, "/admin/keys", false, ADMIN_PORT, tg_admin_keys },
+	{ TG_HTTP_OTHER, "/admin/keys/", true, ADMIN_PORT, tg_admin_keys },
+	{ TG_HTTP_GET, "/admin/spend", false, ADMIN_PORT, tg_admin_spend },
 };
 
 static void
@@ -77,17 +83,21 @@ dispatch(struct tg_http_req *req, bool admin_port)
 		const struct route *r = &routes[i];
 		size_t rlen = strlen(r->path);
 
-		/* until the admin listener is configured, admin routes stay on the client port */
-		if (r->admin != admin_port && tg_w.admin != NULL)
+		if ((rlen != plen && !(r->prefix && rlen < plen)) || memcmp(r->path, path, rlen) != 0)
 			continue;
-		if ((rlen == plen || (r->prefix && rlen < plen)) && memcmp(r->path, path, rlen) == 0) {
-			if (r->method != method) {
-				tg_reply_error(req, TG_FAMILY_OPENAI, 405, "method not allowed");
-				return;
-			}
-			r->handler(req);
+		if (!(r->where & (admin_port ? ADMIN_PORT : CLIENT_PORT))) {
+			snprintf(msg, sizeof(msg), "no route for %.*s%s", (int)(plen > 120 ? 120 : plen),
+				 path, admin_port ? "" : ": /readyz, /metrics and /admin/* are served "
+				 "on the admin listener only (admin.listen)");
+			tg_reply_error(req, TG_FAMILY_OPENAI, 404, msg);
 			return;
 		}
+		if (r->method != TG_HTTP_OTHER && r->method != method) {
+			tg_reply_error(req, TG_FAMILY_OPENAI, 405, "method not allowed");
+			return;
+		}
+		r->handler(req);
+		return;
 	}
 	snprintf(msg, sizeof(msg), "no route for %.*s", (int)(plen > 120 ? 120 : plen), path);
 	tg_reply_error(req, TG_FAMILY_OPENAI, 404, msg);
@@ -175,9 +185,7 @@ trim_after_burst(uint64_t now)
 	trimmed_ms = now;
 }
 
-_Static_assert((int)TG_HTTP_REFUSALS == (int)TG_REFUSED_KINDS &&
-	       (int)TG_HTTP_REFUSED_MALFORMED == (int)TG_REFUSED_MALFORMED,
-	       "the shared counters follow the server's refusal kinds");
+_Static_assert(TG_HTTP_REFUSALS == TG_SERVER_REFUSALS, "a shared counter per server refusal");
 
 /* Add what the HTTP servers refused since the last beat to the slot's counters for /metrics. */
 static void
@@ -191,7 +199,7 @@ count_refusals(void)
 		uint64_t now = client->refused[k] + (admin ? admin->refused[k] : 0);
 
 		if (now != seen[k])
-			atomic_fetch_add_explicit(&tg_w.slot->metrics.http_refused[k], now - seen[k],
+			atomic_fetch_add_explicit(&tg_w.slot->metrics.server_refused[k], now - seen[k],
 						  memory_order_relaxed);
 		seen[k] = now;
 	}
@@ -213,7 +221,9 @@ on_heartbeat(evutil_socket_t fd, short what, void *arg)
 	if (!tg_w.draining)
 		return;
 	n = tg_call_count();
-	if (n == 0 && tg_http_server_stats(tg_w.http)->connections_open == 0) {
+	/* an admin change waiting for the logger is answered before the worker goes */
+	if (n == 0 && tg_admin_op_count() == 0 &&
+	    tg_http_server_stats(tg_w.http)->connections_open == 0) {
 		event_base_loopbreak(tg_w.base);
 		return;
 	}
@@ -223,6 +233,7 @@ on_heartbeat(evutil_socket_t fd, short what, void *arg)
 		tg_log_warn(NULL, "drain deadline reached: cutting %u call(s)", n);
 		tg_call_cut_all();
 	}
+	tg_admin_op_cut_all();
 	if (now >= tg_w.drain_deadline_ms + CUT_GRACE_MS)
 		event_base_loopbreak(tg_w.base);
 }

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { after, before, test } from 'node:test';
-import { PRICES, freePort, gatewayConfig, request, startGateway, startMock, tmpdir, waitFor } from './lib.mjs';
+import { PRICES, adminRequest, freePort, gatewayConfig, request, startGateway, startMock, tmpdir, waitFor } from './lib.mjs';
 import { Raw, head } from './raw.mjs';
 
 const K1 = 'hostile-app-1';
@@ -85,13 +85,13 @@ async function mockCalls() {
 }
 
 async function breakers() {
-  const r = await request(gw.port, 'GET', '/admin/breakers', { headers: { authorization: `Bearer ${ADMIN}` } });
+  const r = await adminRequest(gw, 'GET', '/admin/breakers', { key: ADMIN });
   assert.equal(r.status, 200, r.text);
   return r.json.breakers;
 }
 
 async function metric(name) {
-  const text = (await request(gw.port, 'GET', '/metrics')).text;
+  const text = (await adminRequest(gw, 'GET', '/metrics')).text;
   const m = text.match(new RegExp(`^${name} (\\d+)$`, 'm'));
   assert.ok(m, `${name} is exported`);
   return Number(m[1]);
@@ -134,13 +134,13 @@ test('client-echoing 400s and content 403s disable nothing: the next call from a
   }
   for (const b of await breakers())
     assert.equal(b.disabled, null, `provider ${b.provider} disabled: ${JSON.stringify(b)}`);
-  assert.doesNotMatch((await request(gw.port, 'GET', '/metrics')).text, /^tollgate_provider_disabled\{[^}]*\} [12]$/m);
+  assert.doesNotMatch((await adminRequest(gw, 'GET', '/metrics')).text, /^tollgate_provider_disabled\{[^}]*\} [12]$/m);
 
   // the control: OpenAI's 403 about our account's region does disable, so the test could have seen one
   await mockFault('openai', '403');
   assert.equal((await openai(K2, {})).status, 503);
   assert.equal((await breakers()).find((b) => b.provider === 'openai').disabled, 'auth');
-  const reset = await request(gw.port, 'POST', '/admin/breakers/openai/reset', { headers: { authorization: `Bearer ${ADMIN}` } });
+  const reset = await adminRequest(gw, 'POST', '/admin/breakers/openai/reset', { key: ADMIN });
   assert.equal(reset.status, 200, reset.text);
   assert.equal((await openai(K1, {})).status, 200);
 });
@@ -201,13 +201,20 @@ test('a body of many small members costs about what one string of the same size 
 const KEYLESS_4MB = head('POST', '/v1/messages', [['Host', 'x'], ['Content-Type', 'application/json'],
   ['anthropic-version', '2023-06-01'], ['Content-Length', String(4 << 20)]]);
 
+const refusedBy = async (reason) => Number((await adminRequest(gw, 'GET', '/metrics')).text
+  .match(new RegExp(`^tollgate_http_refused_total\\{reason="${reason}"\\} (\\d+)$`, 'm'))[1]);
+
 test('a header block over the cap is refused with 431 before any body byte is sent', async () => {
+  const before = await refusedBy('header_size');
   const c = await Raw.open(gw.port);
   await c.write(head('POST', '/v1/messages', [['Host', 'x'], ['x-api-key', K1], ['Content-Length', String(4 << 20)],
     ['x-pad', 'a'.repeat(70 * 1024)]]));
   const r = await c.response();
   assert.equal(r.status, 431, c.text().slice(0, 200));
   assert.equal(await c.closedWithin(3000), 'fin', 'the connection is closed after the 431');
+  // counted for /metrics on the worker's next heartbeat
+  await waitFor('the 431 in tollgate_http_refused_total', async () => (await refusedBy('header_size')) > before,
+    3000, 50);
 });
 
 test('a caller without a key is answered 401 from its headers: Expect: 100-continue is never answered', async () => {
@@ -523,6 +530,6 @@ test('provider errors reach the client without our organisation, project or requ
   r = await gemini(K1, {});
   assert.equal(r.status, 503, r.text);
   assert.doesNotMatch(r.text, /projects\/|602741851957|API_KEY_SERVICE_BLOCKED/);
-  const reset = await request(gw.port, 'POST', '/admin/breakers/gemini/reset', { headers: { authorization: `Bearer ${ADMIN}` } });
+  const reset = await adminRequest(gw, 'POST', '/admin/breakers/gemini/reset', { key: ADMIN });
   assert.equal(reset.status, 200, reset.text);
 });

@@ -101,9 +101,10 @@ conns_of() {
 }
 children() { ps -o pid=,comm= --ppid "$GW_PID" | awk -v c="$1" '$2 == c { print $1 }' | sort -n | tr '\n' ' ' | sed 's/ $//'; }
 logged() { grep -q -- "$1" "$TMP/tollgate.log"; }
-metric() { curl -s --max-time 2 "http://127.0.0.1:$GW_PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+admin_get() { curl -s --max-time 2 --unix-socket "$TMP/state/admin.sock" "$@"; }
+metric() { admin_get http://admin/metrics | awk -v m="$1" '$1 == m { print $2 }'; }
 breaker_state() { # provider
-	curl -s --max-time 2 -H "Authorization: Bearer $ADMIN_KEY" "http://127.0.0.1:$GW_PORT/admin/breakers" |
+	admin_get -H "Authorization: Bearer $ADMIN_KEY" http://admin/admin/breakers |
 		sed -n "s/.*\"provider\":\"$1\",\"state\":\"\([a-z_]*\)\".*/\1/p"
 }
 fault() { # json
@@ -153,7 +154,7 @@ write_config() {
   "shutdown_timeout_ms": 10000,
   "database": { "conninfo": "$CONNINFO_JSON", "batch_rows": 1000, "flush_ms": 100,
                 "ring_records": 262144, "log_backpressure": "reject" },
-  "admin": { "key_sha256": "$(sha256 "$ADMIN_KEY")" },
+  "admin": { "key_sha256": "$(sha256 "$ADMIN_KEY")", "listen": "$TMP/state/admin.sock" },
   "providers": {
     "anthropic": { "kind": "anthropic", "base_url": "http://127.0.0.1:$MOCK_PORT",
       "api_key_env": "TG_STRESS_ANTHROPIC_KEY",
