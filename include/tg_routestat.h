@@ -69,9 +69,9 @@ enum tg_check_result { TG_CHECK_PASS = 0, TG_CHECK_FAIL, TG_CHECK_UNKNOWN, TG_CH
 struct tg_routestat_slot {
 	struct tg_named_slot id;            /* name = the route's (master only) */
 	char     model[TG_NAME_MAX];        /* master only */
-	uint32_t window;                    /* calls the window holds; set with the identity */
+	_Atomic uint32_t window;            /* calls the window holds; set with the identity */
 	uint32_t pad0;
-	uint64_t created_us;                /* wall time the identity was given: the seed's end */
+	_Atomic uint64_t created_us;        /* wall time the identity was given: the seed's end */
 	/* the identity again, for other processes: route then model, as atomic words */
 	alignas(TG_CACHELINE) _Atomic uint64_t ident[TG_ROUTESTAT_IDENT_WORDS];
 	_Atomic uint64_t seed;              /* incarnation << 1 | 1 while the seed is wanted */
@@ -137,6 +137,11 @@ struct tg_routestat_view {
 
 /* Any process: read slot's window. O(TG_ROUTESTAT_BUCKETS). */
 void tg_routestat_read(const struct tg_shm_hdr *h, uint32_t slot, struct tg_routestat_view *out);
+
+/* The windows of route r's targets in its order (map: the worker's), for tg_route_plan. */
+void tg_routestat_read_route(const struct tg_shm_hdr *h, const struct tg_slot_map *map,
+			     const struct tg_cfg *cfg, uint32_t r,
+			     struct tg_routestat_view out[TG_MAX_ROUTE_TARGETS]);
 
 /* The window's mean cost of a successful call, rounded to the pico-USD; 0 when none. */
 int64_t tg_routestat_mean_pusd(const struct tg_routestat_view *v);

@@ -106,11 +106,12 @@ tg_routestat_record(struct tg_shm_hdr *h, uint32_t slot, const struct tg_routest
 		    uint64_t now_ms)
 {
 	struct tg_routestat_slot *s = tg_routestat_slot(h, slot);
+	uint32_t w = atomic_load_explicit(&s->window, memory_order_relaxed);
 	uint64_t e = encode(obs), old, pos;
 
-	if (s->window == 0)
+	if (w == 0)
 		return;                 /* never given an identity */
-	pos = atomic_fetch_add_explicit(&s->seq, 1, memory_order_relaxed) % s->window;
+	pos = atomic_fetch_add_explicit(&s->seq, 1, memory_order_relaxed) % w;
 	/* the swap hands this call exactly the entry it evicts, whatever other writers do */
 	old = atomic_exchange_explicit(&s->entry[pos], e, memory_order_relaxed);
 	apply(s, e, 1);
@@ -129,7 +130,7 @@ void
 tg_routestat_read(const struct tg_shm_hdr *h, uint32_t slot, struct tg_routestat_view *out)
 {
 	const struct tg_routestat_slot *s = tg_routestat_slot(h, slot);
-	uint32_t w = s->window, rank, seen = 0;
+	uint32_t w = atomic_load_explicit(&s->window, memory_order_relaxed), rank, seen = 0;
 	int64_t cost;
 
 	memset(out, 0, sizeof(*out));
@@ -155,6 +156,15 @@ tg_routestat_read(const struct tg_shm_hdr *h, uint32_t slot, struct tg_routestat
 			break;
 		}
 	}
+}
+
+void
+tg_routestat_read_route(const struct tg_shm_hdr *h, const struct tg_slot_map *map,
+			const struct tg_cfg *cfg, uint32_t r,
+			struct tg_routestat_view out[TG_MAX_ROUTE_TARGETS])
+{
+	for (uint32_t i = 0; i < cfg->routes[r].n_targets; i++)
+		tg_routestat_read(h, map->route_target[r][i], &out[i]);
 }
 
 int64_t
@@ -227,7 +237,7 @@ tg_routestat_same(const struct tg_shm_hdr *h, uint32_t s, const void *ident)
 	const struct tg_routestat_ident *id = ident;
 
 	return strcmp(slot->id.name, id->route) == 0 && strcmp(slot->model, id->model) == 0 &&
-	       slot->window == id->window;
+	       atomic_load_explicit(&slot->window, memory_order_relaxed) == id->window;
 }
 
 void
@@ -253,9 +263,9 @@ tg_routestat_claim(struct tg_shm_hdr *h, uint32_t s, const void *ident, uint64_t
 	memcpy(slot->id.name, id->route, strnlen(id->route, TG_NAME_MAX - 1));
 	memset(slot->model, 0, sizeof(slot->model));
 	memcpy(slot->model, id->model, strnlen(id->model, TG_NAME_MAX - 1));
-	slot->window = id->window < 1 ? 1 : id->window > TG_MAX_WINDOW_CALLS ? TG_MAX_WINDOW_CALLS
-									       : id->window;
-	slot->created_us = wall_us;
+	atomic_store_explicit(&slot->window, id->window < 1 ? 1 : id->window > TG_MAX_WINDOW_CALLS ?
+			      TG_MAX_WINDOW_CALLS : id->window, memory_order_relaxed);
+	atomic_store_explicit(&slot->created_us, wall_us, memory_order_relaxed);
 	atomic_store_explicit(&slot->seeded, 0, memory_order_relaxed);
 	/* release: pairs with the logger's acquire load; the identity and the zeroes are in */
 	atomic_store_explicit(&slot->seed, (inc + 1) << 1 | 1, memory_order_release);
@@ -285,8 +295,8 @@ tg_routestat_seed_next(const struct tg_shm_hdr *h, uint32_t *cursor, struct tg_r
 		memcpy(out->model, (char *)words + TG_NAME_MAX, TG_NAME_MAX - 1);
 		out->slot = i;
 		out->ticket = t;
-		out->window = s->window;
-		out->created_us = s->created_us;
+		out->window = atomic_load_explicit(&s->window, memory_order_relaxed);
+		out->created_us = atomic_load_explicit(&s->created_us, memory_order_relaxed);
 		*cursor = i + 1;
 		return true;
 	}
@@ -311,7 +321,8 @@ tg_routestat_seed_push(struct tg_shm_hdr *h, const struct tg_routestat_seed *req
 {
 	struct tg_routestat_slot *s = tg_routestat_slot(h, req->slot);
 	uint64_t have = atomic_load_explicit(&s->seq, memory_order_relaxed);
-	uint32_t room = have >= s->window ? 0 : s->window - (uint32_t)have;
+	uint32_t w = atomic_load_explicit(&s->window, memory_order_relaxed);
+	uint32_t room = have >= w ? 0 : w - (uint32_t)have;
 
 	if (n > room)
 		n = room;

@@ -188,6 +188,23 @@ START_TEST(a_bill_too_large_saturates)
 }
 END_TEST
 
+START_TEST(a_route_is_read_in_its_targets_order)
+{
+	struct tg_cfg *cfg = route_cfg("c,a", "b", 8);
+	struct tg_routestat_view v[TG_MAX_ROUTE_TARGETS];
+	struct tg_routestat_obs o = call(true, 5, 1);
+	struct tg_slot_map map;
+
+	ck_assert_int_eq(tg_shm_assign(h, cfg, 1, 1, &map), 0);
+	tg_routestat_record(h, map.route_target[0][1], &o, 1);
+	tg_routestat_read_route(h, &map, cfg, 0, v);
+	ck_assert_uint_eq(v[0].samples, 0);
+	ck_assert_uint_eq(v[1].samples, 1);
+	ck_assert_int_eq(v[1].cost_ok_pusd, 5);
+	free(cfg);
+}
+END_TEST
+
 /* ---- several processes ---- */
 
 /* What each child recorded, in a shared mapping: the parent's expectations. */
@@ -469,6 +486,7 @@ tg_routestat_suite(void)
 	tcase_add_test(one, the_window_keeps_the_last_calls);
 	tcase_add_test(one, checks_decide_a_call_or_say_nothing);
 	tcase_add_test(one, a_bill_too_large_saturates);
+	tcase_add_test(one, a_route_is_read_in_its_targets_order);
 	suite_add_tcase(s, one);
 	tcase_add_checked_fixture(many, setup, teardown);
 	tcase_set_timeout(many, 60);
