@@ -130,7 +130,7 @@ plan_cost(const struct tg_route_cfg *r, const struct tg_routestat_view *st, uint
 	  struct tg_route_plan *out)
 {
 	const struct tg_cost_cfg *k = &r->cost;
-	bool guarded[TG_MAX_ROUTE_TARGETS];
+	bool guarded[TG_MAX_ROUTE_TARGETS] = { false };
 	uint32_t plain[TG_MAX_ROUTE_TARGETS], n = r->n_targets, pick = UINT32_MAX;
 
 	out->n = n;
