@@ -1,7 +1,8 @@
 /*
  * Internal to the config loader (core/cfg.c walks the schema, core/cfg_route.c
- * its routes, core/cfg_check.c reads and checks single values). Every reader reports its own error at the
- * current JSON path and keeps going, so one run names every problem.
+ * its routes, core/cfg_check.c reads and checks single values). Every reader
+ * reports its own error at the current JSON path and keeps going, so one run
+ * names every problem.
  */
 #ifndef TG_CFG_INT_H
 #define TG_CFG_INT_H

@@ -204,8 +204,8 @@ load_shadow(struct cfg_ctx *c, const struct tg_cfg *cfg, struct tg_route_cfg *r,
 		    tg_money_parse_usd(s, n, TG_MAX_SHADOW_USD, &sh->max_pusd_per_day) == -1)) {
 		/* read from its text, never through a double */
 		cfg_got(c->j, t, got, sizeof(got));
-		cfg_err(c, "expected a USD amount: a non-negative decimal with at most 12 decimals, "
-			"up to %d (e.g. \"5.00\"), got %s", TG_MAX_SHADOW_USD, got);
+		cfg_err(c, "expected a USD amount: a non-negative decimal with at most 12 "
+			"decimals, up to %d (e.g. \"5.00\"), got %s", TG_MAX_SHADOW_USD, got);
 	}
 	cfg_pop(c, old);
 }

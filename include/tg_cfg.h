@@ -27,7 +27,7 @@
 #define TG_MAX_SHADOW_MODELS  4       /* per route */
 #define TG_MAX_CHECKS         32      /* per route: the bits of a record's check bitmaps */
 #define TG_MAX_WINDOW_CALLS   1024    /* cost.window_calls: a window's slots in the shared region */
-#define TG_MAX_SHADOW_USD     10000   /* shadow.max_usd_per_day: fits the budget word (tg_shadow.h) */
+#define TG_MAX_SHADOW_USD     10000   /* shadow.max_usd_per_day: fits tg_shadow.h's word */
 #define TG_CHECK_TEXT_DEFAULT 65536   /* bytes of assistant text collected for a route's checks */
 #define TG_CHECK_TEXT_MAX     (16u << 20)
 
@@ -106,7 +106,7 @@ struct tg_cost_cfg {
 	uint32_t explore_permille;        /* calls sent to the least-sampled target */
 	uint32_t max_error_permille;      /* over it: to the back */
 	uint32_t max_p95_ms;              /* over it: to the back; 0 = no guard */
-	uint32_t min_pass_permille;       /* of the route's checks, under it: to the back; 0 = none */
+	uint32_t min_pass_permille;       /* the checks' pass rate under it: to the back; 0: none */
 };
 
 /* Shadow calls of a route (routes.X.shadow); n_models == 0 when the route has none. */
@@ -141,12 +141,12 @@ struct tg_route_cfg {
 	uint32_t               n_targets;
 	uint32_t               targets[TG_MAX_ROUTE_TARGETS];  /* indexes into models */
 	uint32_t               weights[TG_MAX_ROUTE_TARGETS];  /* WEIGHTED: per target, not all 0 */
-	struct tg_cost_cfg     cost;      /* COST; window_calls also sizes every route's statistics */
+	struct tg_cost_cfg     cost;      /* COST; window_calls sizes every route's statistics */
 	struct tg_shadow_cfg   shadow;
 	uint32_t               n_checks;
 	struct tg_check_cfg   *checks;    /* n_checks of them, owned; NULL when none */
 	uint32_t               check_text_bytes;  /* assistant text collected for the checks */
-	bool                   store_text;        /* store_text: true asks for the text to be kept */
+	bool                   store_text;        /* true: the text is asked to be kept */
 };
 
 struct tg_key_cfg {

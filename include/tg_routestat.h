@@ -75,7 +75,7 @@ struct tg_routestat_slot {
 	/* the identity again, for other processes: route then model, as atomic words */
 	alignas(TG_CACHELINE) _Atomic uint64_t ident[TG_ROUTESTAT_IDENT_WORDS];
 	_Atomic uint64_t seed;              /* incarnation << 1 | 1 while the seed is wanted */
-	_Atomic uint64_t seeded;            /* rows the logger pushed (for its log line and tests) */
+	_Atomic uint64_t seeded;            /* calls the logger pushed (for tests) */
 
 	/* the window's head and sums: every worker */
 	alignas(TG_CACHELINE) _Atomic uint64_t seq;   /* calls recorded ever */
@@ -130,7 +130,7 @@ struct tg_routestat_view {
 	uint32_t ok;                  /* successful ones */
 	uint32_t decided, passed;     /* calls whose checks decided; of which all passed */
 	int64_t  cost_ok_pusd;        /* sum of the successful calls' costs */
-	uint32_t p95_ms;              /* lower edge of the p95's bucket: the p95 is below 9/8 of it */
+	uint32_t p95_ms;              /* its bucket's lower edge: the p95 is below 9/8 of it */
 	uint64_t calls;               /* calls recorded ever (the seed's included) */
 	uint64_t last_ms;             /* CLOCK_MONOTONIC of the newest, 0 when none was live */
 };

@@ -47,7 +47,7 @@ struct tg_shm_hdr {                           /* offset 0, written once by the m
 	uint32_t key_stride;                  /* bytes from one key entry to the next (tg_keys.h) */
 	/* the key table (tg_keys.h) and the budgets' per-worker state (tg_budget.h) */
 	uint64_t off_keytab, off_key_index, off_budget_cells, off_budget_ops;
-	/* per route: shadow budgets (tg_shadow.h); per route × model: statistics (tg_routestat.h) */
+	/* shadow budgets per route (tg_shadow.h), statistics per route × model (tg_routestat.h) */
 	uint64_t off_shadows, off_routestats;
 	uint32_t n_shadows, n_routestats;
 	uint8_t  reserved[24];

@@ -87,7 +87,7 @@ struct lg {
 	uint64_t                 corrupt;
 	struct tg_keysync        keys;            /* api_keys → the key cache (keysync.c) */
 	struct tg_spend          spend;           /* the ledger → restored spend (spend.c) */
-	struct tg_routeseed      routes;          /* the ledger → route statistics (routeseed.c) */
+	struct tg_routeseed      routes;          /* the ledger → routes' state (routeseed.c) */
 };
 
 static void

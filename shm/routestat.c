@@ -286,7 +286,8 @@ tg_routestat_seed_next(const struct tg_shm_hdr *h, uint32_t *cursor, struct tg_r
 			continue;
 		for (uint32_t k = 0; k < TG_ROUTESTAT_IDENT_WORDS; k++)
 			words[k] = atomic_load_explicit(&s->ident[k], memory_order_relaxed);
-		/* acquire fence: pairs with the claim's release fence; a torn copy shows as a moved word */
+		/* acquire fence: pairs with the claim's release fence; a torn copy shows as a
+		 * moved seed word */
 		atomic_thread_fence(memory_order_acquire);
 		if (atomic_load_explicit(&s->seed, memory_order_relaxed) != t)
 			continue;

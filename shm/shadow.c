@@ -68,8 +68,9 @@ tg_shadow_reserve(struct tg_shm_hdr *h, uint32_t slot, int64_t cap_pusd, uint64_
 		uint32_t ahead = days_ahead(day, w);
 		int64_t committed = ahead == 0 ? word_amount(w) : 0;
 
+		/* another worker is in the next day already: this hold's day is over */
 		if (ahead >= (1u << (DAY_BITS - 1)))
-			return TG_SHADOW_OVER_CAP;      /* another worker is in the next day already */
+			return TG_SHADOW_OVER_CAP;
 		if (amount_pusd > cap_pusd - committed)
 			return TG_SHADOW_OVER_CAP;
 		next = pack(day, committed + amount_pusd);

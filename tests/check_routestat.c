@@ -87,9 +87,10 @@ START_TEST(buckets_are_eight_per_power_of_two)
 
 		ck_assert_uint_le(tg_routestat_bucket_ms(b), ms);
 		ck_assert_uint_gt(tg_routestat_bucket_ms(b + 1), ms);
+		uint32_t width = tg_routestat_bucket_ms(b + 1) - tg_routestat_bucket_ms(b);
+
 		if (b >= 8)
-			ck_assert_uint_le((tg_routestat_bucket_ms(b + 1) - tg_routestat_bucket_ms(b)) * 8,
-					  tg_routestat_bucket_ms(b));
+			ck_assert_uint_le(width * 8, tg_routestat_bucket_ms(b));
 	}
 }
 END_TEST
@@ -296,7 +297,7 @@ race(struct race *r, uint32_t slot, int n)
 		int st;
 
 		ck_assert_int_eq(waitpid(pids[w], &st, 0), pids[w]);
-		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %u: status 0x%x", w, st);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %u: 0x%x", w, st);
 	}
 }
 

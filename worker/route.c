@@ -91,8 +91,8 @@ cost_order(const struct tg_routestat_view *st, const bool *guarded, bool use_gua
 
 		while (j > 0) {
 			uint32_t q = pos[j - 1];
-			bool before = use_guards && guarded[p] != guarded[q] ? !guarded[p]
-									     : cheaper(&st[p], &st[q]);
+			bool before = use_guards && guarded[p] != guarded[q]
+				      ? !guarded[p] : cheaper(&st[p], &st[q]);
 
 			if (!before)
 				break;
@@ -150,7 +150,8 @@ plan_cost(const struct tg_route_cfg *r, const struct tg_routestat_view *st, uint
 	if (pick == UINT32_MAX && drawn(draw, k->explore_permille)) {
 		/* so that a target that got cheaper is noticed: never the one first anyway */
 		for (uint32_t i = 0; i < n; i++) {
-			if (i != out->pos[0] && (pick == UINT32_MAX || less_sampled(&st[i], &st[pick])))
+			if (i != out->pos[0] &&
+			    (pick == UINT32_MAX || less_sampled(&st[i], &st[pick])))
 				pick = i;
 		}
 	}

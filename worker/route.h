@@ -51,7 +51,7 @@ void tg_route_plan(const struct tg_route_cfg *route, const struct tg_routestat_v
 /* Whether a target's window is over one of route's cost guards (always false below min_samples). */
 bool tg_route_guarded(const struct tg_cost_cfg *cost, const struct tg_routestat_view *v);
 
-/* Whether to shadow one successful call of route (shadow.sample of the draws; never without models). */
+/* Whether to shadow one successful call of route: shadow.sample of the draws, if it has models. */
 bool tg_route_shadow_sample(const struct tg_route_cfg *route, uint32_t draw);
 
 #endif /* TG_ROUTE_H */

@@ -57,8 +57,8 @@ windows(struct tg_buf *b, const struct tg_cfg *cfg, const char *name, const char
 			struct tg_routestat_view v;
 
 			tg_routestat_read(tg_w.env->shm, slot[k], &v);
-			tg_buf_printf(b, "%s{route=\"%s\",model=\"%s\"} ", name, cfg->routes[r].name,
-				      cfg->models[model[k]].name);
+			tg_buf_printf(b, "%s{route=\"%s\",model=\"%s\"} ", name,
+				      cfg->routes[r].name, cfg->models[model[k]].name);
 			value(b, &v);
 			tg_buf_puts(b, "\n");
 		}
@@ -106,11 +106,13 @@ counters(struct tg_buf *b, const struct tg_cfg *cfg)
 		uint32_t n = route_slots(cfg, r, slot, model);
 
 		for (uint32_t k = 0; k < cfg->routes[r].n_targets && k < n; k++) {
+			const char *m = cfg->models[model[k]].name;
+
 			tg_routestat_counters(tg_w.env->shm, slot[k], &c);
 			for (uint32_t why = TG_REASON_NONE + 1; why < TG_REASON_COUNT; why++)
-				tg_buf_printf(b, "tollgate_route_calls_total{route=\"%s\",model=\"%s\","
-					      "reason=\"%s\"} %llu\n", cfg->routes[r].name,
-					      cfg->models[model[k]].name, tg_route_reason_names[why],
+				tg_buf_printf(b, "tollgate_route_calls_total{route=\"%s\","
+					      "model=\"%s\",reason=\"%s\"} %llu\n",
+					      cfg->routes[r].name, m, tg_route_reason_names[why],
 					      (unsigned long long)c.calls[why]);
 		}
 	}
@@ -121,14 +123,14 @@ counters(struct tg_buf *b, const struct tg_cfg *cfg)
 		const struct tg_route_cfg *rc = &cfg->routes[r];
 
 		for (uint32_t j = 0; j < rc->shadow.n_models; j++) {
+			const char *m = cfg->models[rc->shadow.models[j]].name;
+
 			tg_routestat_counters(tg_w.env->shm, tg_w.env->map->route_shadow[r][j], &c);
-			tg_buf_printf(b, "tollgate_route_shadow_calls_total{route=\"%s\",model=\"%s\","
-				      "result=\"made\"} %llu\n"
-				      "tollgate_route_shadow_calls_total{route=\"%s\",model=\"%s\","
-				      "result=\"dropped\"} %llu\n", rc->name,
-				      cfg->models[rc->shadow.models[j]].name,
-				      (unsigned long long)c.shadow_made, rc->name,
-				      cfg->models[rc->shadow.models[j]].name,
+			tg_buf_printf(b, "tollgate_route_shadow_calls_total{route=\"%s\","
+				      "model=\"%s\",result=\"made\"} %llu\n"
+				      "tollgate_route_shadow_calls_total{route=\"%s\","
+				      "model=\"%s\",result=\"dropped\"} %llu\n",
+				      rc->name, m, (unsigned long long)c.shadow_made, rc->name, m,
 				      (unsigned long long)c.shadow_dropped);
 		}
 	}
@@ -140,13 +142,15 @@ counters(struct tg_buf *b, const struct tg_cfg *cfg)
 		uint32_t n = route_slots(cfg, r, slot, model);
 
 		for (uint32_t k = 0; k < n && rc->n_checks > 0; k++) {
+			const char *m = cfg->models[model[k]].name;
+
 			tg_routestat_counters(tg_w.env->shm, slot[k], &c);
 			for (uint32_t i = 0; i < rc->n_checks; i++) {
 				for (uint32_t res = 0; res < TG_CHECK_RESULTS; res++)
 					tg_buf_printf(b, "tollgate_route_checks_total{route=\"%s\","
 						      "model=\"%s\",check=\"%s\",result=\"%s\"} "
-						      "%llu\n", rc->name, cfg->models[model[k]].name,
-						      rc->checks[i].name, check_results[res],
+						      "%llu\n", rc->name, m, rc->checks[i].name,
+						      check_results[res],
 						      (unsigned long long)c.checks[i][res]);
 			}
 		}
