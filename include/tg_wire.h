@@ -55,6 +55,9 @@
 
 /* ---- client endpoints ---- */
 
+/* Looks up a client request header (case-insensitive): keys, headers that are passed on. */
+typedef const char *tg_wire_header_fn(void *arg, const char *name);
+
 /* A client-facing endpoint, recognised from the method, path and query of a request. */
 struct tg_wire_endpoint {
 	enum tg_family   family;
@@ -76,6 +79,15 @@ int tg_wire_endpoint(const char *path, size_t path_len, const char *query, size_
 
 /* GET /v1/models: every configured model and route, in OpenAI's list format (the SDKs read it). */
 void tg_wire_model_list(const struct tg_cfg *cfg, struct tg_buf *out);
+
+/*
+ * The API key a client presented, wherever its SDK puts it: Authorization:
+ * Bearer (OpenAI), x-api-key (Anthropic), x-goog-api-key or ?key= (Gemini) —
+ * whatever endpoint it calls. Copied into buf (cap bytes) when it came from
+ * the query; returns the key and its length in *n, or NULL when none was sent.
+ */
+const char *tg_wire_client_secret(tg_wire_header_fn *header, void *arg, const char *query,
+				  size_t query_len, char *buf, size_t cap, size_t *n);
 
 /* Response header under which the family's SDK reads the request id besides x-request-id, or NULL. */
 const char *tg_wire_request_id_header(enum tg_family client);
@@ -119,7 +131,8 @@ int tg_wire_parse_request(const struct tg_wire_endpoint *ep, const char *body, s
 /*
  * The family a provider of kind `provider` is spoken to in for a client of
  * family `client` (an OpenAI-kind provider speaks both Chat Completions and
- * Responses; the others one format each).
+ * Responses, so a Responses client's bytes reach it untouched; the others
+ * one format each).
  */
 enum tg_family tg_wire_upstream_family(enum tg_family provider, enum tg_family client);
 
@@ -135,8 +148,6 @@ int tg_wire_upstream_body(const struct tg_wire_request *req, const char *body, s
 			  enum tg_family upstream, const char *upstream_model, struct tg_buf *out,
 			  char *err, size_t errlen) TG_MUSTCHECK;
 
-/* Looks up a client request header (case-insensitive) for headers that are passed on. */
-typedef const char *tg_wire_header_fn(void *arg, const char *name);
 
 #define TG_WIRE_MAX_HEADERS 6
 struct tg_wire_call {
@@ -265,7 +276,8 @@ struct tg_wire_stream;
 /*
  * One streamed reply: reads every upstream event for usage, and when the
  * client speaks another family, translates it. req is borrowed during this
- * call only. Returns NULL when memory ran out (or a family is not served).
+ * call only. Returns NULL when memory ran out (or a family is not served, or
+ * upstream is one only ever relayed as it is: Responses).
  */
 struct tg_wire_stream *tg_wire_stream_new(enum tg_family upstream, const struct tg_wire_request *req);
 
@@ -309,8 +321,9 @@ void tg_wire_stream_free(struct tg_wire_stream *s);
 /*
  * Append to out the assistant's text of a whole reply of family `upstream`,
  * at most max bytes. *complete is false when the text was longer (out then
- * holds its first max bytes). Returns -1 when the body is not a reply of that
- * family or memory ran out (out may hold part of the text).
+ * holds its first max bytes), or for a family whose replies are only ever
+ * relayed (Responses: nothing is appended). Returns -1 when the body is not
+ * a reply of that family or memory ran out (out may hold part of the text).
  */
 int tg_wire_reply_text(enum tg_family upstream, const char *body, size_t n, struct tg_buf *out,
 		       size_t max, bool *complete) TG_MUSTCHECK;
@@ -326,7 +339,8 @@ int tg_wire_stream_collect(struct tg_wire_stream *s, size_t max) TG_MUSTCHECK;
 /*
  * The text collected so far, NUL-terminated, borrowed until the stream is
  * freed ("" when not collecting); *len its bytes. *complete is false when the
- * text went past max or could not be collected.
+ * text went past max or could not be collected (not asked for, out of memory,
+ * or a provider family only ever relayed: Responses).
  */
 const char *tg_wire_stream_text(const struct tg_wire_stream *s, size_t *len, bool *complete);
 

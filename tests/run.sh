@@ -10,6 +10,9 @@ TG_TEST_PG=$(sh tests/pg.sh start "$PGDIR")
 export TG_TEST_PG
 trap 'sh tests/pg.sh stop "$PGDIR" >/dev/null 2>&1 || true' EXIT INT TERM
 
+echo "== the layout of worker/ (tests/layout.sh)"
+sh tests/layout.sh
+
 echo "== unit tests (build/)"
 ./build/check_tollgate
 echo "== unit tests under ASan/UBSan (build-asan/)"

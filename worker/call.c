@@ -19,6 +19,7 @@
 #include "policy.h"
 #include "record.h"
 #include "relay.h"
+#include "tg_budget.h"
 #include "tg_clock.h"
 #include "tg_log.h"
 #include "tg_money.h"
@@ -43,7 +44,9 @@ struct tg_call {
 	struct tg_wire_request   wreq;
 	const char              *body;          /* inside req */
 	size_t                   body_len;
-	int                      key;           /* cfg->keys index, or -1 when keys are off */
+	struct tg_key_view       key;
+	bool                     keyed;         /* key holds the caller's key (keys are on) */
+	struct tg_budget_hold    hold;          /* on the key's budget; all-zero: none */
 	struct tg_key_limits     limits;
 	int64_t                  est_tokens;    /* taken from TPM buckets up front */
 	bool                     reserved;      /* holds a ring slot until recorded */
@@ -238,8 +241,13 @@ settle(struct tg_call *c)
 	fill_record(c);
 	settle_tpm(c, used);
 	if (c->est_tokens != 0)
-		tg_policy_key_tokens(c->key, c->est_tokens, used);
+		tg_policy_key_tokens(c->keyed ? &c->key : NULL, c->est_tokens, used);
 	c->est_tokens = 0;
+	/* the budget before the record: a death from here on finds the spend already counted */
+	if (tg_budget_settle(tg_w.env->shm, tg_w.env->slot, &c->hold, c->rec.cost_pusd) ==
+	    TG_BUDGET_OVERRUN)
+		tg_log_warn(&c->log, "the call cost more than its budget hold: key=%s cost_pusd=%lld",
+			    c->rec.key_name, (long long)c->rec.cost_pusd);
 	tg_record_settle(c->inflight, &c->rec);
 }
 
@@ -828,7 +836,7 @@ resolve_targets(struct tg_call *c)
 static int
 take_key_limits(struct tg_call *c)
 {
-	const struct tg_key_cfg *k = c->key >= 0 ? &cfg()->keys[c->key] : NULL;
+	const struct tg_key_def *k = c->keyed ? &c->key.def : NULL;
 	int64_t out = c->wreq.max_tokens > 0 ? c->wreq.max_tokens : DEFAULT_MAX_TOKENS;
 
 	/* both terms are bounded by the wire parser, so the sum cannot wrap */
@@ -841,7 +849,7 @@ take_key_limits(struct tg_call *c)
 		       (unsigned long long)k->tpm, k->name);
 		return -1;
 	}
-	if (tg_policy_key_admit(c->key, (uint64_t)c->est_tokens, &c->limits))
+	if (tg_policy_key_admit(c->keyed ? &c->key : NULL, (uint64_t)c->est_tokens, &c->limits))
 		return 0;
 	c->est_tokens = 0;                  /* nothing was taken: nothing to reconcile */
 	c->answer.retry_after_ms = c->limits.retry_after_ms;
@@ -849,6 +857,65 @@ take_key_limits(struct tg_call *c)
 	refuse(c, 429, TG_OUTCOME_RATE_LIMITED, "rate limit of key %s reached: retry after %llu ms",
 	       k->name, (unsigned long long)c->limits.retry_after_ms);
 	return -1;
+}
+
+/*
+ * A budgeted key's hold: the call's worst case over the targets it may reach
+ * (an upper bound of its input plus its output limit — max_tokens, else the
+ * model's max_output_tokens — priced as output, reasoning included). A target
+ * with no output bound cannot serve a budgeted key and is dropped.
+ */
+static int
+hold_budget(struct tg_call *c)
+{
+	const struct tg_cfg *k = cfg();
+	struct tg_budget_info bi;
+	int64_t worst = 0, w;
+	uint32_t kept = 0;
+	char usd[TG_MONEY_USD_LEN];
+
+	if (!c->keyed || c->key.def.period == TG_PERIOD_NONE)
+		return 0;
+	for (uint32_t i = 0; i < c->n_targets; i++) {
+		const struct tg_model_cfg *m = &k->models[c->targets[i]];
+		int64_t out = c->wreq.max_tokens > 0 ? c->wreq.max_tokens : m->max_output_tokens;
+
+		if (out <= 0 || tg_money_worst_case(&m->price, c->wreq.max_input_tokens, out, &w) == -1)
+			continue;
+		if (w > worst)
+			worst = w;
+		c->targets[kept++] = c->targets[i];
+	}
+	if (kept == 0) {
+		refuse(c, 400, TG_OUTCOME_CLIENT_ERROR, "key %s has a budget: set max_tokens (model %s "
+		       "has no max_output_tokens to bound the call's cost)", c->key.def.name,
+		       k->models[c->targets[0]].name);
+		return -1;
+	}
+	c->n_targets = kept;
+	switch (tg_budget_reserve(tg_w.env->shm, tg_w.env->slot, &c->key, c->rec.created_us, worst,
+				  &c->hold, &bi)) {
+	case TG_BUDGET_OK:
+	case TG_BUDGET_NONE:
+		return 0;
+	case TG_BUDGET_EXCEEDED:
+		/* a budget does not refill in seconds: the SDKs must not retry */
+		tg_money_format_usd(bi.remaining_pusd, usd);
+		tg_http_add_header(c->req, "x-tollgate-budget-remaining-usd", usd);
+		tg_http_add_header(c->req, "x-should-retry", "false");
+		refuse(c, 429, TG_OUTCOME_BUDGET, "budget of key %s exceeded: this call could cost up "
+		       "to %lld pico-USD and %s USD of the period's budget is left", c->key.def.name,
+		       (long long)worst, usd);
+		return -1;
+	case TG_BUDGET_NOT_READY:
+		c->answer.retry_after_ms = bi.retry_after_ms;
+		refuse(c, 503, TG_OUTCOME_UNAVAILABLE, "the spend of key %s in this period is not "
+		       "known yet (restored from the ledger at start): retry", c->key.def.name);
+		return -1;
+	default:
+		refuse(c, 401, TG_OUTCOME_CLIENT_ERROR, "invalid API key");
+		return -1;
+	}
 }
 
 static void
@@ -874,7 +941,12 @@ on_body(struct tg_http_req *req, int status, void *arg)
 	}
 	c->rec.stream = c->wreq.stream;
 	copy_field(c->rec.model, sizeof(c->rec.model), c->wreq.model);
-	if (resolve_targets(c) == -1 || take_key_limits(c) == -1)
+	if (c->keyed && !tg_keys_model_allowed(&c->key, c->wreq.model, strlen(c->wreq.model))) {
+		refuse(c, 403, TG_OUTCOME_CLIENT_ERROR, "key %s may not call %s", c->key.def.name,
+		       c->wreq.model);
+		return;
+	}
+	if (resolve_targets(c) == -1 || take_key_limits(c) == -1 || hold_budget(c) == -1)
 		return;
 	c->reserved = tg_record_reserve();
 	if (!c->reserved && cfg()->db.backpressure == TG_BACKPRESSURE_REJECT) {
@@ -896,15 +968,16 @@ on_body(struct tg_http_req *req, int status, void *arg)
 
 /* Answer a caller without a valid key: no call, no row, only a count. */
 static void
-refuse_unauthenticated(struct tg_http_req *req, enum tg_family family, int auth)
+refuse_unauthenticated(struct tg_http_req *req, enum tg_family family, enum tg_key_auth auth)
 {
 	struct tg_buf b;
 
 	tg_record_unauthenticated();
 	tg_buf_init(&b);
-	tg_wire_error(family, 401, NULL, auth == TG_AUTH_MISSING ?
+	tg_wire_error(family, 401, NULL, auth == TG_KEY_MISSING ?
 		      "missing API key: send it as Authorization: Bearer, x-api-key or "
-		      "x-goog-api-key" : "invalid API key", &b);
+		      "x-goog-api-key" : auth == TG_KEY_REVOKED ? "API key revoked" :
+		      "invalid API key", &b);
 	tg_reply_headers(req, NULL, family);
 	tg_http_reply(req, 401, "application/json", b.failed ? "{}" : b.p, b.failed ? 2 : b.len);
 	tg_buf_fini(&b);
@@ -913,12 +986,13 @@ refuse_unauthenticated(struct tg_http_req *req, enum tg_family family, int auth)
 void
 tg_call_start(struct tg_http_req *req, const struct tg_wire_endpoint *ep)
 {
-	int key = tg_auth_client(req, cfg());
+	struct tg_key_view key;
+	enum tg_key_auth auth = tg_auth_client(req, &key);
 	struct tg_call *c;
 	uint8_t id[16];
 
-	if (key == TG_AUTH_MISSING || key == TG_AUTH_UNKNOWN) {
-		refuse_unauthenticated(req, ep->family, key);
+	if (auth != TG_KEY_OK && auth != TG_KEY_OPEN) {
+		refuse_unauthenticated(req, ep->family, auth);
 		return;
 	}
 	c = calloc(1, sizeof(*c));
@@ -929,7 +1003,9 @@ tg_call_start(struct tg_http_req *req, const struct tg_wire_endpoint *ep)
 	c->req = req;
 	c->ep = *ep;
 	c->wreq.family = ep->family;
-	c->key = key >= 0 ? key : -1;
+	c->keyed = auth == TG_KEY_OK;
+	if (c->keyed)
+		c->key = key;
 	c->model = -1;
 	c->inflight = -1;
 	c->up_body_for = -1;
@@ -945,8 +1021,8 @@ tg_call_start(struct tg_http_req *req, const struct tg_wire_endpoint *ep)
 	memcpy(c->rec.request_id, id, sizeof(id));
 	c->rec.created_us = tg_clock_wall_us();
 	c->rec.endpoint = (uint8_t)ep->endpoint;
-	if (c->key >= 0)
-		copy_field(c->rec.key_name, sizeof(c->rec.key_name), cfg()->keys[c->key].name);
+	if (c->keyed)
+		copy_field(c->rec.key_name, sizeof(c->rec.key_name), c->key.def.name);
 	c->next = calls;
 	if (calls != NULL)
 		calls->prev = c;

@@ -101,9 +101,18 @@ struct tg_http_server {
 	time_t                    date_at;
 };
 
-/* ---- worker/http.c: the connection's life ---- */
+/* ---- worker/http_conn.c: the connection's life ---- */
 
 void tg_http_conn_set(struct tg_http_conn *c, enum tg_http_conn_state to);
+
+/* Close the descriptor and leave the server's list; the memory waits for the last release. */
+void tg_http_conn_close(struct tg_http_conn *c);
+
+/* Free a closed connection no frame holds (tg_http_conn_release, tg_http_server_free). */
+void tg_http_conn_free(struct tg_http_conn *c);
+
+/* Read again (no epoll_ctl unless it was paused). */
+void tg_http_conn_read_resume(struct tg_http_conn *c);
 
 /* Hold the connection while our frame is on the stack; release frees a closed one at depth 0. */
 void tg_http_conn_hold(struct tg_http_conn *c);

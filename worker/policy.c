@@ -11,6 +11,7 @@
 #include "tg_clock.h"
 #include "tg_log.h"
 #include "record.h"
+#include "tg_keys.h"
 #include "worker.h"
 
 static struct tg_provider_slot *
@@ -148,31 +149,26 @@ tg_policy_provider_tokens(uint32_t provider, int64_t estimated, int64_t used)
 	reconcile(&pslot(provider)->tpm, pcfg(provider)->rate.tpm, estimated, used);
 }
 
-static struct tg_key_slot *
-kslot(int key)
-{
-	return tg_shm_key(tg_w.env->shm, tg_w.env->map->key[key]);
-}
-
 bool
-tg_policy_key_admit(int key, uint64_t est_tokens, struct tg_key_limits *out)
+tg_policy_key_admit(const struct tg_key_view *key, uint64_t est_tokens, struct tg_key_limits *out)
 {
-	const struct tg_key_cfg *k;
+	struct tg_gcra *rpm, *tpm;
 	uint64_t now = tg_clock_mono_us();
 
 	memset(out, 0, sizeof(*out));
-	if (key < 0)
+	if (key == NULL)
 		return true;
-	k = &tg_w.env->cfg->keys[key];
-	out->has_rpm = k->rpm != 0;
-	out->has_tpm = k->tpm != 0;
-	if (!tg_gcra_take(&kslot(key)->rpm, k->rpm, 0, 1, now, &out->rpm)) {
+	rpm = tg_keys_rpm(tg_w.env->shm, key->index);
+	tpm = tg_keys_tpm(tg_w.env->shm, key->index);
+	out->has_rpm = key->def.rpm != 0;
+	out->has_tpm = key->def.tpm != 0;
+	if (!tg_gcra_take(rpm, key->def.rpm, 0, 1, now, &out->rpm)) {
 		out->retry_after_ms = out->rpm.retry_after_ms;
-		tg_gcra_take(&kslot(key)->tpm, k->tpm, 0, 0, now, &out->tpm);  /* peek, for headers */
+		tg_gcra_take(tpm, key->def.tpm, 0, 0, now, &out->tpm);  /* peek, for headers */
 		return false;
 	}
-	if (!tg_gcra_take(&kslot(key)->tpm, k->tpm, 0, est_tokens, now, &out->tpm)) {
-		tg_gcra_refund(&kslot(key)->rpm, k->rpm, 1, now);
+	if (!tg_gcra_take(tpm, key->def.tpm, 0, est_tokens, now, &out->tpm)) {
+		tg_gcra_refund(rpm, key->def.rpm, 1, now);
 		out->retry_after_ms = out->tpm.retry_after_ms;
 		return false;
 	}
@@ -180,10 +176,10 @@ tg_policy_key_admit(int key, uint64_t est_tokens, struct tg_key_limits *out)
 }
 
 void
-tg_policy_key_tokens(int key, int64_t estimated, int64_t used)
+tg_policy_key_tokens(const struct tg_key_view *key, int64_t estimated, int64_t used)
 {
-	if (key >= 0)
-		reconcile(&kslot(key)->tpm, tg_w.env->cfg->keys[key].tpm, estimated, used);
+	if (key != NULL)
+		reconcile(tg_keys_tpm(tg_w.env->shm, key->index), key->def.tpm, estimated, used);
 }
 
 static void

@@ -14,6 +14,7 @@
 #include "http.h"
 #include "tg_breaker.h"
 #include "tg_gcra.h"
+#include "tg_keys.h"
 #include "tg_retry.h"
 
 /*
@@ -46,9 +47,10 @@ struct tg_key_limits {
 	uint64_t              retry_after_ms;   /* when refused */
 };
 
-/* Take from the key's buckets (key -1: no limits); false = refuse with 429. */
-bool tg_policy_key_admit(int key, uint64_t est_tokens, struct tg_key_limits *out);
-void tg_policy_key_tokens(int key, int64_t estimated, int64_t used);
+/* Take from the key's buckets (key NULL: no key, no limits); false = refuse with 429. */
+bool tg_policy_key_admit(const struct tg_key_view *key, uint64_t est_tokens,
+			 struct tg_key_limits *out);
+void tg_policy_key_tokens(const struct tg_key_view *key, int64_t estimated, int64_t used);
 
 /* x-ratelimit-{limit,remaining,reset}-{requests,tokens} for the key's limits. */
 void tg_policy_limit_headers(struct tg_http_req *req, const struct tg_key_limits *l);

@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "http.h"
+#include "tg_keys.h"
 #include "tg_uuid.h"
 #include "tg_wire.h"
 #include "tg_worker.h"
@@ -42,13 +43,11 @@ void tg_reply_error(struct tg_http_req *req, enum tg_family family, int status,
 		    const char *message);
 
 /*
- * Authenticate the caller against cfg's client keys (worker/auth.c). Returns
- * the key's index, or one of the negative codes below.
+ * Authenticate the caller against the shared key table (worker/auth.c): the
+ * secret its SDK sent, wherever that SDK puts it. key is filled for OK (and
+ * REVOKED, with the name).
  */
-#define TG_AUTH_OPEN    -1      /* no keys configured (loopback only): anyone may call */
-#define TG_AUTH_MISSING -2
-#define TG_AUTH_UNKNOWN -3
-int tg_auth_client(const struct tg_http_req *req, const struct tg_cfg *cfg);
+enum tg_key_auth tg_auth_client(const struct tg_http_req *req, struct tg_key_view *key);
 
 /* Metrics (worker/metrics.c): count into this worker's slot; /metrics sums every slot. */
 void tg_metrics_call(const struct tg_request_rec *rec, int model_cfg_index);

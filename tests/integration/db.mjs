@@ -90,21 +90,21 @@ export const KINDS = [
   { family: 'gemini', stream: false }, { family: 'gemini', stream: true },
 ];
 
-function callShape(kind) {
+function callShape(kind, key = CLIENT_KEY) {
   const h = { 'content-type': 'application/json' };
   if (kind.family === 'anthropic') {
     return { path: '/v1/messages',
-      headers: { ...h, 'x-api-key': CLIENT_KEY, 'anthropic-version': '2023-06-01' },
+      headers: { ...h, 'x-api-key': key, 'anthropic-version': '2023-06-01' },
       body: { model: 'claude-haiku-4-5', max_tokens: 64, messages: [{ role: 'user', content: Q }],
         ...(kind.stream ? { stream: true } : {}) } };
   }
   if (kind.family === 'openai') {
-    return { path: '/v1/chat/completions', headers: { ...h, authorization: `Bearer ${CLIENT_KEY}` },
+    return { path: '/v1/chat/completions', headers: { ...h, authorization: `Bearer ${key}` },
       body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: Q }], ...(kind.stream ? { stream: true } : {}) } };
   }
   return { path: kind.stream ? '/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse'
     : '/v1beta/models/gemini-2.5-flash:generateContent',
-  headers: { ...h, 'x-goog-api-key': CLIENT_KEY },
+  headers: { ...h, 'x-goog-api-key': key },
   body: { contents: [{ role: 'user', parts: [{ text: Q }] }] } };
 }
 
@@ -116,8 +116,8 @@ const CLOSING = /\n: tollgate cost_usd=(\S+) input_tokens=\d+ output_tokens=\d+ 
  * when the client got a whole answer (for a stream: through the closing comment), or
  *   { clientId, answered: false, requestId?, error } when it did not.
  */
-export function call(port, kind, clientId, { agent = false, body, pathOverride } = {}) {
-  const shape = callShape(kind);
+export function call(port, kind, clientId, { agent = false, body, pathOverride, key } = {}) {
+  const shape = callShape(kind, key);
   const payload = body !== undefined ? (typeof body === 'string' ? body : JSON.stringify(body))
     : JSON.stringify(shape.body);
   return new Promise((resolve) => {
@@ -142,7 +142,7 @@ export function call(port, kind, clientId, { agent = false, body, pathOverride }
         } else if (res.headers['x-tollgate-cost-usd'] !== undefined) {
           cost = usdToPico(res.headers['x-tollgate-cost-usd']);
         }
-        done({ answered: true, status: res.statusCode, requestId, cost, text,
+        done({ answered: true, status: res.statusCode, requestId, cost, text, headers: res.headers,
           retryAfter: res.headers['retry-after'] });
       });
     });

@@ -103,12 +103,16 @@ test('a provider failing every call: breaker opens, calls fail fast, the route f
   }
   times.sort((a, b) => a - b);
   const p99 = times[Math.floor(times.length * 0.99) - 1];
-  assert.ok(p99 < 5, `fail-fast p99 ${p99.toFixed(2)} ms should be under 5 ms`);
   assert.equal(await calls(mockA, 'anthropic'), before, 'an open breaker sends nothing upstream');
 
+  // failing fast means answering without the provider's wait: a tenth of a served call's time
+  // (a ratio, not a wall-clock bound: sanitizer builds on a shared machine are slow)
+  const t0 = process.hrtime.bigint();
   const viaRoute = await claude('claude-any');
+  const served = Number(process.hrtime.bigint() - t0) / 1e6;
   assert.equal(viaRoute.status, 200, viaRoute.text);
   assert.equal(viaRoute.headers['x-tollgate-model'], 'claude-b');
+  assert.ok(p99 < served / 10, `fail-fast p99 ${p99.toFixed(2)} ms, a served call ${served.toFixed(1)} ms`);
 
   await fault(mockA, { fault: 'none', provider: 'anthropic' });
   await waitFor('HALF_OPEN then CLOSED', async () => {

@@ -51,7 +51,9 @@ require("fs").writeFileSync(dst, JSON.stringify({
     "claude-haiku-4-5": { provider: "anthropic", upstream: "claude-haiku-4-5", price_per_mtok: price },
     "gemini-2.5-flash": { provider: "gemini", upstream: "gemini-2.5-flash", price_per_mtok: price },
     "gpt-4o-mini": { provider: "openai", upstream: "gpt-4o-mini", price_per_mtok: price },
+    "o4-mini": { provider: "openai", upstream: "o4-mini", price_per_mtok: price },
   },
+  routes: { cheap: { strategy: "fallback", targets: ["claude-haiku-4-5", "gemini-2.5-flash"] } },
   keys: [{ name: "sdk", sha256: sha(key) }],
 }));
 ' "$WORK/tollgate.json" "$GW_PORT" "$MOCK_PORT" "$KEY" "$ADMIN" "$WORK/state"
@@ -62,7 +64,7 @@ GW_PID=$!
 wait_http "http://127.0.0.1:$GW_PORT/healthz"
 
 cd "$HERE"
-[ -d node_modules ] || npm ci --no-audit --no-fund >&2
+tg_npm_ci
 [ $# -gt 0 ] || set -- anthropic.test.js openai.test.js gemini.test.js responses.test.mjs cross.test.mjs
 set +e
 TG_BASE_URL="http://127.0.0.1:$GW_PORT" TG_MOCK_URL="http://127.0.0.1:$MOCK_PORT" TG_API_KEY="$KEY" \

@@ -27,7 +27,8 @@ tg_wire_stream_new(enum tg_family upstream, const struct tg_wire_request *req)
 	const struct wire_family *up = wire_family(upstream), *client = wire_family(req->family);
 	struct tg_wire_stream *s;
 
-	if (up == NULL || client == NULL)
+	/* a family no reader translates out of is only ever relayed as it is */
+	if (up == NULL || client == NULL || (up != client && up->translate_event == NULL))
 		return NULL;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
@@ -42,6 +43,9 @@ tg_wire_stream_new(enum tg_family upstream, const struct tg_wire_request *req)
 	snprintf(s->x.model, sizeof(s->x.model), "%s", req->model);
 	snprintf(s->x.id, sizeof(s->x.id), "%stollgate", client->reply_id_prefix);
 	tg_buf_init(&s->x.args);
+	tg_buf_init(&s->x.rs.done);
+	tg_buf_init(&s->x.rs.text);
+	tg_buf_init(&s->x.rs.sig);
 	return s;
 }
 
@@ -49,6 +53,9 @@ void
 wire_xlate_fini(struct wire_xlate *x)
 {
 	tg_buf_fini(&x->args);
+	tg_buf_fini(&x->rs.done);
+	tg_buf_fini(&x->rs.text);
+	tg_buf_fini(&x->rs.sig);
 }
 
 void
@@ -105,7 +112,7 @@ int
 tg_wire_stream_collect(struct tg_wire_stream *s, size_t max)
 {
 	if (s->text == NULL)
-		s->text = wire_text_new(max);
+		s->text = wire_text_new(max, s->up);
 	return s->text != NULL ? 0 : -1;
 }
 
@@ -113,6 +120,16 @@ const char *
 tg_wire_stream_text(const struct tg_wire_stream *s, size_t *len, bool *complete)
 {
 	return wire_text_get(s->text, len, complete);
+}
+
+/* The client family's in-stream error: its sink's own if it has one (Responses numbers events). */
+static void
+stream_error(struct wire_xlate *x, struct tg_buf *out, const struct wire_err *e)
+{
+	if (x->client->sink->error != NULL)
+		x->client->sink->error(x, out, e);
+	else
+		wire_stream_error(x->client, out, e);
 }
 
 void
@@ -128,7 +145,9 @@ tg_wire_stream_finish(struct tg_wire_stream *s, bool completed, struct tg_buf *o
 		e.message = completed ? "stream ended early: the provider's stream ended before "
 			    "its end marker" :
 			    "stream ended early: the provider's stream was cut off";
-		wire_stream_error(x->client, out, &e);
+		/* the client's events were the provider's, numbered from 0 with no gap */
+		x->rs.seq = s->usage.events;
+		stream_error(x, out, &e);
 		return;
 	}
 	if (x->closed || x->errored)
@@ -254,7 +273,7 @@ xs_error(struct wire_xlate *x, struct tg_buf *out, int status, const char *messa
 	if (x->errored || x->closed)
 		return;
 	x->errored = true;
-	wire_stream_error(x->client, out, &e);
+	stream_error(x, out, &e);
 }
 
 void

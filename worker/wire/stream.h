@@ -17,6 +17,18 @@
 
 enum wire_block { WIRE_BLOCK_NONE = 0, WIRE_BLOCK_TEXT, WIRE_BLOCK_THINKING, WIRE_BLOCK_TOOL };
 
+/* A Responses client's stream (responses_stream.c): numbering, and what its last event repeats. */
+struct wire_responses_state {
+	uint32_t      seq;            /* the next event's sequence_number */
+	unsigned      items;          /* output items opened so far */
+	bool          message;        /* a message item went out */
+	bool          summary;        /* the open reasoning item's summary part is open */
+	char          item_id[48];    /* the open item's id */
+	struct tg_buf done;           /* the finished items, JSON, comma-separated */
+	struct tg_buf text;           /* the open item's text, arguments or summary so far */
+	struct tg_buf sig;            /* the open reasoning item's signature */
+};
+
 /* What the client of a translated stream has been told so far. */
 struct wire_xlate {
 	const struct wire_family *client;
@@ -39,6 +51,7 @@ struct wire_xlate {
 	size_t   calls;                 /* Gemini provider: calls seen, for their ids */
 	char     tool_id[128], tool_name[128];
 	struct tg_buf args;             /* Gemini client: a call's arguments until it ends */
+	struct wire_responses_state rs; /* Responses client */
 };
 
 /* One family's client-side events. Text is unescaped; out gets SSE bytes. */
@@ -51,6 +64,8 @@ struct wire_sink {
 	void (*stop)(struct wire_xlate *x, struct tg_buf *out);     /* x->stop is known; or NULL */
 	void (*close)(struct wire_xlate *x, struct tg_buf *out);
 	void (*ping)(struct wire_xlate *x, struct tg_buf *out);
+	/* the in-stream error, for a family that numbers its events; NULL: wire_stream_error */
+	void (*error)(struct wire_xlate *x, struct tg_buf *out, const struct wire_err *e);
 };
 
 /* Free what a wire_xlate owns (stream.c; text.c's collector has one too). */
@@ -61,7 +76,8 @@ void wire_xlate_fini(struct wire_xlate *x);
  * provider's events whose client is a sink that keeps the text deltas.
  */
 struct wire_text;
-struct wire_text *wire_text_new(size_t max);
+/* max bytes of text from provider family up's events; NULL when out of memory. */
+struct wire_text *wire_text_new(size_t max, const struct wire_family *up);
 void wire_text_free(struct wire_text *t);
 /* One provider event, parsed into c (the same as the stream's own translation reads). */
 void wire_text_event(struct wire_text *t, const struct wire_family *up, struct ir_ctx *c);

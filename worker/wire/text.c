@@ -77,12 +77,14 @@ static const struct wire_family text_family = {
 };
 
 struct wire_text *
-wire_text_new(size_t max)
+wire_text_new(size_t max, const struct wire_family *up)
 {
 	struct wire_text *t = calloc(1, sizeof(*t));
 
 	if (t == NULL)
 		return NULL;
+	/* a family only ever relayed (Responses) is not read into the intermediate form */
+	t->over = up->translate_event == NULL;
 	t->x.client = &text_family;
 	t->x.index = -1;
 	tg_buf_init(&t->x.args);
@@ -107,7 +109,7 @@ void
 wire_text_event(struct wire_text *t, const struct wire_family *up, struct ir_ctx *c)
 {
 	if (up->translate_event == NULL)
-		return;
+		return;                 /* wire_text_new said so */
 	up->translate_event(&t->x, c, &t->scratch);
 	tg_buf_reset(&t->scratch);
 }
@@ -138,6 +140,10 @@ tg_wire_reply_text(enum tg_family upstream, const char *body, size_t n, struct t
 	*complete = true;
 	if (f == NULL)
 		return -1;
+	if (f->read_reply == NULL) {
+		*complete = false;      /* only ever relayed (Responses): no text to judge */
+		return 0;
+	}
 	ir_ctx_init(&c, "text", NULL, 0);
 	memset(&r, 0, sizeof(r));
 	if (ir_parse_reply(&c, body, n) == 0 && f->read_reply(&c, &r) == 0) {

@@ -7,16 +7,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "family.h"
 #include "tg_query.h"
 #include "tg_retry.h"
 
-/* Indexed by enum tg_family; Responses (issue 17) becomes one more entry. */
+/* Indexed by enum tg_family. */
 static const struct wire_family *const families[TG_FAMILIES] = {
 	[TG_FAMILY_ANTHROPIC] = &wire_anthropic,
 	[TG_FAMILY_GEMINI] = &wire_gemini,
 	[TG_FAMILY_OPENAI] = &wire_openai,
+	[TG_FAMILY_RESPONSES] = &wire_responses,
 };
 
 const struct wire_family *
@@ -52,6 +54,28 @@ tg_wire_endpoint(const char *path, size_t path_len, const char *query, size_t qu
 			return rc;
 	}
 	return 0;
+}
+
+const char *
+tg_wire_client_secret(tg_wire_header_fn *header, void *arg, const char *query, size_t query_len,
+		      char *buf, size_t cap, size_t *n)
+{
+	const char *v;
+	long len;
+
+	if ((v = header(arg, "authorization")) != NULL) {
+		if (strncasecmp(v, "Bearer ", 7) != 0)
+			return NULL;
+		v += 7;
+	} else if ((v = header(arg, "x-api-key")) == NULL &&
+		   (v = header(arg, "x-goog-api-key")) == NULL) {
+		len = query != NULL ? tg_query_get(query, query_len, "key", buf, cap) : -1;
+		if (len <= 0)
+			return NULL;
+		v = buf;
+	}
+	*n = strlen(v);
+	return *n > 0 ? v : NULL;
 }
 
 const char *
@@ -123,6 +147,12 @@ tg_wire_upstream_body(const struct tg_wire_request *req, const char *body, size_
 		if (from->rewrite(req, body, n, upstream_model, out) == 0)
 			return 0;
 		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	/* a family written only as a reply (Responses) is never a translated call's target */
+	if (from->read_request == NULL || to->write_request == NULL) {
+		snprintf(err, errlen, "%s requests cannot be translated to %s", from->name,
+			 to->name);
 		return -1;
 	}
 	ir_ctx_init(&c, to->name, err, errlen);
@@ -300,7 +330,7 @@ tg_wire_translate_reply(enum tg_family upstream, enum tg_family client, const ch
 	struct ir_ctx c;
 	int rc = -1;
 
-	if (from == NULL || to == NULL)
+	if (from == NULL || to == NULL || from->read_reply == NULL)
 		return -1;
 	ir_ctx_init(&c, to->name, NULL, 0);
 	memset(&r, 0, sizeof(r));

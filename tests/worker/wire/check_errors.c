@@ -115,7 +115,7 @@ START_TEST(gateway_error_bodies)
 			 "\"RESOURCE_EXHAUSTED\",\"details\":[{\"@type\":"
 			 "\"type.googleapis.com/google.rpc.ErrorInfo\",\"reason\":\"budget_exceeded\","
 			 "\"domain\":\"tollgate\"}]}}");
-	/* Responses is not served yet: its errors take OpenAI's shape */
+	/* Responses errors are OpenAI's */
 	tg_buf_reset(&b);
 	tg_wire_error(TG_FAMILY_RESPONSES, 400, NULL, "x", &b);
 	ck_assert_msg(strncmp(b.p, "{\"error\":{\"message\":\"x\"", 23) == 0, "%s", b.p);
@@ -456,10 +456,12 @@ START_TEST(upstream_calls)
 	memset(long_url, 'a', sizeof(long_url) - 1);
 	long_url[sizeof(long_url) - 1] = '\0';
 	ck_assert_int_eq(tg_wire_call(O, long_url, "gpt", false, &key, NULL, NULL, &c), -1);
-	ck_assert_int_eq(tg_wire_call(TG_FAMILY_RESPONSES, "http://up", "gpt", false, &key, NULL,
-				      NULL, &c), -1);
+	ck_assert_int_eq(tg_wire_call(TG_FAMILY_RESPONSES, "http://up", "gpt", true, &key,
+				      client_header, &h, &c), 0);
+	ck_assert_str_eq(c.url, "http://up/v1/responses");
+	ck_assert_str_eq(header_of(&c, "Authorization"), "Authorization: Bearer k");
 
-	/* an OpenAI-kind provider will also speak Responses; the others one format each */
+	/* an OpenAI-kind provider also speaks Responses; the others one format each */
 	ck_assert_int_eq(tg_wire_upstream_family(O, TG_FAMILY_RESPONSES), TG_FAMILY_RESPONSES);
 	ck_assert_int_eq(tg_wire_upstream_family(O, A), O);
 	ck_assert_int_eq(tg_wire_upstream_family(A, O), A);

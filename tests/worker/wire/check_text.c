@@ -266,6 +266,19 @@ START_TEST(no_text_without_collecting_and_none_from_garbage)
 	tg_buf_init(&b);
 	ck_assert_int_eq(tg_wire_reply_text(A, "{\"x\":1}", 7, &b, 100, &complete), -1);
 	ck_assert_int_eq(tg_wire_reply_text(O, "not json", 8, &b, 100, &complete), -1);
+	/* a family only ever relayed (Responses): its text is not judged, never taken as empty */
+	ck_assert_int_eq(tg_wire_reply_text(TG_FAMILY_RESPONSES, "{}", 2, &b, 100, &complete), 0);
+	ck_assert(!complete);
+	ck_assert_uint_eq(b.len, 0);
+	req.family = TG_FAMILY_RESPONSES;
+	x = tg_wire_stream_new(TG_FAMILY_RESPONSES, &req);
+	ck_assert_ptr_nonnull(x);
+	ck_assert_int_eq(tg_wire_stream_collect(x, 100), 0);
+	const char *ev = "{\"type\":\"response.output_text.delta\",\"delta\":\"Paris\"}";
+	(void)tg_wire_stream_event(x, "response.output_text.delta", 26, ev, strlen(ev), &b);
+	(void)tg_wire_stream_text(x, &len, &complete);
+	ck_assert(!complete);
+	tg_wire_stream_free(x);
 	tg_buf_fini(&b);
 }
 END_TEST
