@@ -7,7 +7,9 @@
  * (spend.h), until every record that was in the rings when they were taken
  * is committed and the spool is empty; a route's shadow calls are dropped
  * meanwhile, and the cost strategy explores. The hot path never reads the
- * database: only this does, between batches.
+ * database: only this does, between batches. A seed is made of requests rows
+ * (the model that answered, or failed last): an attempt that failed over to
+ * another target is in the live window but not in a seed.
  */
 #ifndef TG_LOGGER_ROUTESEED_H
 #define TG_LOGGER_ROUTESEED_H
