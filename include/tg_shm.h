@@ -80,11 +80,18 @@ struct tg_model_metrics {
 enum tg_ratelimit_scope { TG_SCOPE_KEY = 0, TG_SCOPE_PROVIDER, TG_SCOPES };
 
 /* Counters for /metrics, one writer (the worker in the slot); the scrape sums every slot. */
+/* What the worker's HTTP server refused on its own (worker/http.h's enum tg_http_refusal). */
+enum tg_http_refused {
+	TG_REFUSED_CONNECTIONS = 0, TG_REFUSED_HEADER_SIZE, TG_REFUSED_TIMEOUT, TG_REFUSED_MALFORMED,
+	TG_REFUSED_KINDS
+};
+
 struct tg_worker_metrics {
 	struct tg_model_metrics model[TG_MAX_MODELS];
 	struct tg_histogram     duration, ttfb;
 	_Atomic uint64_t        retries[TG_MAX_PROVIDERS];
 	_Atomic uint64_t        ratelimited[TG_SCOPES];
+	_Atomic uint64_t        http_refused[TG_REFUSED_KINDS];
 };
 
 /* One per worker process; one writer: the worker in this slot. */

@@ -668,30 +668,43 @@ client_header(void *arg, const char *name)
 	return c->req != NULL ? tg_http_header(c->req, name) : NULL;
 }
 
-/* Start an attempt on the admitted target. -1: the call was answered instead. */
+/*
+ * The body for the current target, in the format its provider speaks: built
+ * once per target (retries reuse it), before the provider is admitted, so a
+ * request that cannot be mapped is a 400 whatever the breakers say. -1: the
+ * call was answered instead.
+ */
+static int
+prepare_body(struct tg_call *c)
+{
+	const struct tg_model_cfg *m = &cfg()->models[c->targets[c->target]];
+	char err[200];
+
+	c->upstream = tg_wire_upstream_family(cfg()->providers[m->provider].kind, c->wreq.family);
+	if (c->up_body_for == (int)c->target)
+		return 0;
+	tg_buf_reset(&c->up_body);
+	if (tg_wire_upstream_body(&c->wreq, c->body, c->body_len, c->upstream, m->upstream,
+				  &c->up_body, err, sizeof(err)) == -1) {
+		c->up_body_for = -1;
+		if (c->up_body.failed)
+			refuse(c, 503, TG_OUTCOME_UNAVAILABLE, "out of memory");
+		else
+			refuse(c, 400, TG_OUTCOME_CLIENT_ERROR, "%s", err);
+		return -1;
+	}
+	c->up_body_for = (int)c->target;
+	return 0;
+}
+
+/* Start an attempt on the admitted target, whose body is prepared. -1: the call was answered. */
 static int
 start_transfer(struct tg_call *c, uint64_t time_left_ms)
 {
 	const struct tg_model_cfg *m = &cfg()->models[c->model];
 	const struct tg_provider_cfg *p = provider_of(c);
 	struct tg_wire_call call;
-	char err[200];
 
-	c->upstream = tg_wire_upstream_family(p->kind, c->wreq.family);
-	if (c->up_body_for != (int)c->target) {
-		tg_buf_reset(&c->up_body);
-		if (tg_wire_upstream_body(&c->wreq, c->body, c->body_len, c->upstream, m->upstream,
-					  &c->up_body, err, sizeof(err)) == -1) {
-			/* refused before any provider call: the request cannot be mapped */
-			settle_tpm(c, 0);
-			if (c->up_body.failed)
-				refuse(c, 503, TG_OUTCOME_UNAVAILABLE, "out of memory");
-			else
-				refuse(c, 400, TG_OUTCOME_CLIENT_ERROR, "%s", err);
-			return -1;
-		}
-		c->up_body_for = (int)c->target;
-	}
 	if (tg_wire_call(c->upstream, p->base_url, m->upstream, c->wreq.stream, &p->api_key,
 			 client_header, c, &call) == -1) {
 		settle_tpm(c, 0);
@@ -745,6 +758,8 @@ attempt_next(struct tg_call *c)
 
 		if (time_left == 0)
 			continue;
+		if (prepare_body(c) == -1)
+			return;
 		if (!tg_policy_provider_admit(p, (uint64_t)c->est_tokens, &c->ticket, &wait_ms)) {
 			if (wait_ms < soonest)
 				soonest = wait_ms;

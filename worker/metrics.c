@@ -184,6 +184,17 @@ tg_metrics_scrape(struct tg_http_req *req)
 		      "tollgate_ratelimited_total{scope=\"provider\"} %llu\n",
 		      (unsigned long long)SUM(metrics.ratelimited[TG_SCOPE_KEY]),
 		      (unsigned long long)SUM(metrics.ratelimited[TG_SCOPE_PROVIDER]));
+	tg_buf_printf(&b, "# HELP tollgate_http_refused_total Requests and connections the HTTP "
+		      "server refused before any handler saw them.\n"
+		      "# TYPE tollgate_http_refused_total counter\n"
+		      "tollgate_http_refused_total{reason=\"connections\"} %llu\n"
+		      "tollgate_http_refused_total{reason=\"header_size\"} %llu\n"
+		      "tollgate_http_refused_total{reason=\"timeout\"} %llu\n"
+		      "tollgate_http_refused_total{reason=\"malformed\"} %llu\n",
+		      (unsigned long long)SUM(metrics.http_refused[TG_REFUSED_CONNECTIONS]),
+		      (unsigned long long)SUM(metrics.http_refused[TG_REFUSED_HEADER_SIZE]),
+		      (unsigned long long)SUM(metrics.http_refused[TG_REFUSED_TIMEOUT]),
+		      (unsigned long long)SUM(metrics.http_refused[TG_REFUSED_MALFORMED]));
 	tg_buf_printf(&b, "# HELP tollgate_refused_unauthenticated_total Calls refused for a missing "
 		      "or unknown key (counted, not recorded one by one).\n"
 		      "# TYPE tollgate_refused_unauthenticated_total counter\n"

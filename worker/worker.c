@@ -5,6 +5,7 @@
  * (retired by a reload) its calls may run to reload_drain_ms, on SIGTERM
  * (stop) to shutdown_timeout_ms; whatever is still running then is cut.
  */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,8 @@
 #define MAX_HEADER      (64u << 10)
 #define IDLE_TIMEOUT_MS 60000   /* a keep-alive connection with nothing to do */
 #define WRITE_TIMEOUT_MS 60000  /* a client that stopped reading its reply */
+#define TRIM_MIN_PEAK   64      /* connections: a burst worth giving memory back after */
+#define TRIM_EVERY_MS   1000
 
 struct tg_wctx tg_w;
 
@@ -149,6 +152,51 @@ on_quit(evutil_socket_t sig, short what, void *arg)
 	_exit(0);
 }
 
+/*
+ * Give the heap back once a burst of connections has passed. What they held
+ * (heads up to the header cap, bodies, replies) is freed into malloc's free
+ * lists, which glibc returns to the system only from the top of the heap:
+ * without this, a worker that 2,000 connections visited keeps their memory
+ * for its life. Trimmed when the open connections fell to half their peak
+ * since the last trim, at most once a second.
+ */
+static void
+trim_after_burst(uint64_t now)
+{
+	static uint64_t peak, trimmed_ms;
+	uint64_t open = tg_http_server_stats(tg_w.http)->connections_open;
+
+	if (open > peak)
+		peak = open;
+	if (peak < TRIM_MIN_PEAK || open > peak / 2 || now - trimmed_ms < TRIM_EVERY_MS)
+		return;
+	malloc_trim(0);
+	peak = open;
+	trimmed_ms = now;
+}
+
+_Static_assert((int)TG_HTTP_REFUSALS == (int)TG_REFUSED_KINDS &&
+	       (int)TG_HTTP_REFUSED_MALFORMED == (int)TG_REFUSED_MALFORMED,
+	       "the shared counters follow the server's refusal kinds");
+
+/* Add what the HTTP servers refused since the last beat to the slot's counters for /metrics. */
+static void
+count_refusals(void)
+{
+	static uint64_t seen[TG_HTTP_REFUSALS];
+	const struct tg_http_stats *client = tg_http_server_stats(tg_w.http);
+	const struct tg_http_stats *admin = tg_w.admin ? tg_http_server_stats(tg_w.admin) : NULL;
+
+	for (int k = 0; k < TG_HTTP_REFUSALS; k++) {
+		uint64_t now = client->refused[k] + (admin ? admin->refused[k] : 0);
+
+		if (now != seen[k])
+			atomic_fetch_add_explicit(&tg_w.slot->metrics.http_refused[k], now - seen[k],
+						  memory_order_relaxed);
+		seen[k] = now;
+	}
+}
+
 static void
 on_heartbeat(evutil_socket_t fd, short what, void *arg)
 {
@@ -157,6 +205,8 @@ on_heartbeat(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd; (void)what; (void)arg;
 	atomic_store_explicit(&tg_w.slot->heartbeat_ms, now, memory_order_relaxed);
+	count_refusals();
+	trim_after_burst(now);
 	/* the master died without a signal reaching us (PDEATHSIG covers most cases) */
 	if (getppid() == 1)
 		start_drain("the master is gone", tg_w.env->cfg->shutdown_timeout_ms);
