@@ -2,7 +2,7 @@
 // simulator per test file, plain HTTP on fresh connections, and waiting for
 // a condition with a deadline (never sleep-and-hope).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -15,8 +15,20 @@ export const TOLLGATE = path.join(BUILD, 'tollgate');
 export const MOCK = path.join(BUILD, 'tollgate-mock');
 export const PG = process.env.TG_TEST_PG || '';
 
+// Scratch directories: removed when the test file's process exits (TG_TEST_KEEP=1 keeps
+// them), since a gateway's state dir holds a ring file whose blocks are all allocated.
+const scratch = [];
+process.on('exit', () => {
+  if (process.env.TG_TEST_KEEP === '1') return;
+  for (const d of scratch) {
+    try { rmSync(d, { recursive: true, force: true }); } catch { /* a root-owned leftover: nothing to do */ }
+  }
+});
+
 export function tmpdir(prefix = 'tollgate-test-') {
-  return mkdtempSync(path.join(os.tmpdir(), prefix));
+  const d = mkdtempSync(path.join(os.tmpdir(), prefix));
+  scratch.push(d);
+  return d;
 }
 
 export function freePort() {
