@@ -234,6 +234,15 @@ void wire_gemini_write_reply(const struct ir_response *r, const char *model, str
 int  wire_openai_read_reply(struct ir_ctx *c, struct ir_response *r);
 void wire_openai_write_reply(const struct ir_response *r, const char *model, struct tg_buf *out);
 
+/*
+ * Gemini's Schema (the OpenAPI subset of parameters and responseSchema) at
+ * token t as JSON Schema text: types in lower case, nullable as a type with
+ * "null", Gemini-only formats and propertyOrdering left out, example as
+ * examples, integers given as strings as numbers; keys outside the subset
+ * are passed on as they are. NULL with a message naming where (via c).
+ */
+const char *wire_gemini_schema(struct ir_ctx *c, int t, const char *where);
+
 /* Content read the same way in requests and replies. */
 int  wire_anthropic_block(struct ir_ctx *c, int e, struct ir_part *p);
 int  wire_openai_read_tool_calls(struct ir_ctx *c, int tc, struct ir_msg *msg);

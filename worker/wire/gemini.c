@@ -206,10 +206,14 @@ parse_gen(struct ir_ctx *c, int g, struct ir_request *r)
 			return ir_fail(c, "responseMimeType other than JSON cannot be translated to %s",
 				       c->target);
 	}
-	if ((v = ir_get(c, g, "responseJsonSchema", "response_json_schema")) != -1 ||
-	    (v = ir_get(c, g, "responseSchema", "response_schema")) != -1) {
+	if ((v = ir_get(c, g, "responseJsonSchema", "response_json_schema")) != -1) {
 		r->format = IR_FORMAT_SCHEMA;
 		r->schema = ir_raw(c, v);
+	} else if ((v = ir_get(c, g, "responseSchema", "response_schema")) != -1) {
+		/* Gemini's OpenAPI subset, which the other families do not read */
+		r->format = IR_FORMAT_SCHEMA;
+		if ((r->schema = wire_gemini_schema(c, v, "responseSchema")) == NULL)
+			return -1;
 	}
 	if ((v = ir_get(c, g, "thinkingConfig", "thinking_config")) != -1) {
 		int it = ir_get(c, v, "includeThoughts", "include_thoughts");
@@ -269,14 +273,18 @@ parse_tools(struct ir_ctx *c, int tools, int tc, struct ir_request *r)
 			int fd = ir_get(c, e, "functionDeclarations", "function_declarations");
 			for (int d = tg_json_first(&c->j, fd); d != -1; d = tg_json_after(&c->j, fd, d)) {
 				struct ir_tool *t = &r->tools[r->ntools++];
-				int pa = ir_get(c, d, "parametersJsonSchema", "parameters_json_schema");
-				if (pa == -1)
-					pa = tg_json_get(&c->j, d, "parameters");
+				int js = ir_get(c, d, "parametersJsonSchema", "parameters_json_schema");
+				int pa = tg_json_get(&c->j, d, "parameters");
 				t->name = ir_str(c, tg_json_get(&c->j, d, "name"));
 				t->description = ir_str(c, tg_json_get(&c->j, d, "description"));
-				t->params = pa != -1 ? ir_raw(c, pa) : NULL;
 				if (t->name == NULL)
 					return ir_fail(c, "functionDeclarations[].name: missing");
+				/* JSON Schema goes as it is; Gemini's OpenAPI subset is converted */
+				if (js != -1)
+					t->params = ir_raw(c, js);
+				else if (pa != -1 && (t->params = wire_gemini_schema(
+						      c, pa, "functionDeclarations[].parameters")) == NULL)
+					return -1;
 			}
 		}
 	}
