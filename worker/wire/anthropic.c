@@ -172,6 +172,7 @@ parse_tools(struct ir_ctx *c, int tools, int choice, struct ir_request *r)
 		for (int e = tg_json_first(&c->j, tools); e != -1; e = tg_json_after(&c->j, tools, e)) {
 			struct ir_tool *t = &r->tools[r->ntools++];
 			int ty = tg_json_get(&c->j, e, "type"), sch = tg_json_get(&c->j, e, "input_schema");
+			int st = tg_json_get(&c->j, e, "strict");
 			if (ty != -1 && !tg_json_eq(&c->j, ty, "custom")) {
 				const char *s = ir_str(c, ty);
 				return ir_fail(c, "server tool %s cannot be translated to %s",
@@ -182,6 +183,9 @@ parse_tools(struct ir_ctx *c, int tools, int choice, struct ir_request *r)
 			t->params = sch != -1 ? ir_raw(c, sch) : NULL;
 			if (t->name == NULL)
 				return ir_fail(c, "tools[%zu].name: missing", r->ntools - 1);
+			if (st != -1 && !tg_json_is_null(&c->j, st) &&
+			    tg_json_bool(&c->j, st, &t->strict) == -1)
+				return ir_fail(c, "tools[%zu].strict: expected a boolean", r->ntools - 1);
 		}
 	}
 	if (choice != -1 && tg_json_is_obj(&c->j, choice)) {
@@ -418,8 +422,9 @@ write_request(struct ir_ctx *c, const struct ir_request *r, const char *model, s
 				tg_buf_puts(b, ",\"description\":");
 				ir_jstr(b, r->tools[k].description);
 			}
-			tg_buf_printf(b, ",\"input_schema\":%s}", r->tools[k].params != NULL ?
+			tg_buf_printf(b, ",\"input_schema\":%s", r->tools[k].params != NULL ?
 				      r->tools[k].params : "{\"type\":\"object\"}");
+			tg_buf_puts(b, r->tools[k].strict ? ",\"strict\":true}" : "}");
 		}
 		tg_buf_puts(b, "]");
 	}

@@ -59,6 +59,26 @@ answer_id(struct ir_request *r, const char *name)
 	return NULL;
 }
 
+/*
+ * A functionResponse's response: Gemini documents "output" for a result and
+ * "error" for a failure. One that holds "error" alone is a failed call (other
+ * families have a flag for it, or a word in the text); any other is the
+ * result, its JSON text as it came.
+ */
+static int
+response(struct ir_ctx *c, int resp, struct ir_part *p)
+{
+	int err = tg_json_get(&c->j, resp, "error");
+
+	if (err != -1 && c->j.tok[resp].size == 1) {
+		p->is_error = true;
+		p->text = tg_json_is_str(&c->j, err) ? ir_str(c, err) : ir_raw(c, err);
+	} else {
+		p->text = resp != -1 ? ir_raw(c, resp) : "{}";
+	}
+	return p->text != NULL ? 0 : ir_fail(c, "out of memory");
+}
+
 static int
 parse_part(struct ir_ctx *c, int e, struct ir_request *r, struct ir_part *p, size_t seq)
 {
@@ -122,8 +142,7 @@ parse_part(struct ir_ctx *c, int e, struct ir_request *r, struct ir_part *p, siz
 		if (p->id == NULL)
 			return ir_fail(c, "functionResponse %s answers no earlier functionCall",
 				       p->name);
-		p->text = resp != -1 ? ir_raw(c, resp) : "{}";
-		return 0;
+		return response(c, resp, p);
 	}
 	return ir_fail(c, "a part with no text, data or function cannot be translated to %s",
 		       c->target);
@@ -503,6 +522,12 @@ write_request(struct ir_ctx *c, const struct ir_request *r, const char *model, s
 	if (r->nstops > 5)
 		return ir_fail(c, "more than 5 stop sequences are not supported when translating "
 			       "to gemini");
+	/* a functionDeclaration has no strict flag: calls would not be held to the schema */
+	for (size_t k = 0; k < r->ntools; k++) {
+		if (r->tools[k].strict)
+			return ir_fail(c, "strict (on tool %s) is not supported when translating to "
+				       "gemini", r->tools[k].name);
+	}
 	tg_buf_puts(b, "{");
 	if (r->system != NULL && r->system[0] != '\0') {
 		tg_buf_puts(b, "\"systemInstruction\":{\"parts\":[{\"text\":");

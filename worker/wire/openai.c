@@ -229,11 +229,15 @@ parse_tools(struct ir_ctx *c, struct ir_request *r)
 			return ir_fail(c, "out of memory");
 		for (int e = tg_json_first(&c->j, tools); e != -1; e = tg_json_after(&c->j, tools, e)) {
 			int ty = tg_json_get(&c->j, e, "type"), fn = tg_json_get(&c->j, e, "function");
-			int pa = tg_json_get(&c->j, fn, "parameters");
+			int pa = tg_json_get(&c->j, fn, "parameters"), st = tg_json_get(&c->j, fn, "strict");
 			struct ir_tool *t = &r->tools[r->ntools++];
 			if (ty == -1 || !tg_json_eq(&c->j, ty, "function") || fn == -1)
 				return ir_fail(c, "tools other than functions cannot be translated to %s",
 					       c->target);
+			if (st != -1 && !tg_json_is_null(&c->j, st) &&
+			    tg_json_bool(&c->j, st, &t->strict) == -1)
+				return ir_fail(c, "tools[%zu].function.strict: expected a boolean",
+					       r->ntools - 1);
 			t->name = ir_str(c, tg_json_get(&c->j, fn, "name"));
 			t->description = ir_str(c, tg_json_get(&c->j, fn, "description"));
 			t->params = pa != -1 ? ir_raw(c, pa) : NULL;
@@ -355,6 +359,24 @@ emit_image(const struct ir_part *p, struct tg_buf *b)
 	tg_buf_puts(b, "}}");
 }
 
+/* A tool result's content; one that failed (Anthropic is_error) says so first. */
+static void
+result_text(struct tg_buf *b, const struct ir_part *p)
+{
+	struct tg_buf t;
+
+	if (!p->is_error) {
+		ir_jstr(b, p->text);
+		return;
+	}
+	tg_buf_init(&t);
+	tg_buf_printf(&t, "Error: %s", p->text != NULL ? p->text : "");
+	if (t.failed)
+		b->failed = true;
+	ir_jstr(b, t.p);
+	tg_buf_fini(&t);
+}
+
 static int
 emit_user(struct ir_ctx *c, const struct ir_msg *m, struct tg_buf *b)
 {
@@ -367,7 +389,8 @@ emit_user(struct ir_ctx *c, const struct ir_msg *m, struct tg_buf *b)
 			tg_buf_puts(b, ",{\"role\":\"tool\",\"tool_call_id\":");
 			ir_jstr(b, p->id);
 			tg_buf_puts(b, ",\"content\":");
-			ir_jstr(b, p->text);
+			/* a tool message has no error flag: the model reads it in the text */
+			result_text(b, p);
 			tg_buf_puts(b, "}");
 		} else if (p->kind == IR_TEXT) {
 			ntext++;
@@ -537,6 +560,8 @@ write_request(struct ir_ctx *c, const struct ir_request *r, const char *model, s
 			}
 			if (r->tools[k].params != NULL)
 				tg_buf_printf(b, ",\"parameters\":%s", r->tools[k].params);
+			if (r->tools[k].strict)
+				tg_buf_puts(b, ",\"strict\":true");
 			tg_buf_puts(b, "}}");
 		}
 		tg_buf_puts(b, "]");
