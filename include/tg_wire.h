@@ -212,6 +212,14 @@ struct tg_usage_info {
 	bool  error;                /* the reply carried an error object */
 	char  error_type[48];       /* overloaded_error, RESOURCE_EXHAUSTED, rate_limit_exceeded */
 	char  error_message[160];
+	/*
+	 * A translated stream the gateway ended with the client family's error
+	 * event because the provider's reply could not be put in that family
+	 * (an argument fragment that does not decode, arguments that are no
+	 * object): why, else "". The provider's usage is still whole: it billed
+	 * the reply. The call records it as a translation failure.
+	 */
+	char  xlate_error[96];
 };
 
 /*

@@ -104,7 +104,7 @@ open_block(struct wire_xlate *x, struct tg_buf *out)
 		tg_buf_puts(out, "{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}");
 	} else {
 		tg_buf_puts(out, "{\"type\":\"tool_use\",\"id\":");
-		ir_jstr(out, x->tool_id);
+		ir_jstr(out, x->tool_id.p);
 		tg_buf_puts(out, ",\"name\":");
 		ir_jstr(out, x->tool_name);
 		tg_buf_puts(out, ",\"input\":{}}");

@@ -4,6 +4,7 @@
  * a whole GenerateContentResponse on one data: line (its SDK drops anything
  * else). The usage in those chunks is read by gemini_reply.c's reader.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "family.h"
@@ -120,17 +121,24 @@ delta(struct wire_xlate *x, struct tg_buf *out, const char *s)
 static void
 close_block(struct wire_xlate *x, struct tg_buf *out)
 {
-	const char *args = x->args.len > 0 && !x->args.failed ? x->args.p : "{}";
+	const char *args = x->args.len > 0 ? x->args.p : "{}";
+	char why[96];
 
 	if (x->block != WIRE_BLOCK_TOOL)
 		return;
+	/* Gemini sends whole calls: the fragments must have added up to an object */
+	if (x->args.failed || !ir_is_json_object(args)) {
+		snprintf(why, sizeof(why), "the arguments of tool call %.40s are not a JSON object",
+			 x->tool_name);
+		xs_fail(x, out, x->args.failed ? "out of memory" : why);
+		return;
+	}
 	begin(out);
 	tg_buf_puts(out, "{\"functionCall\":{\"id\":");
-	ir_jstr(out, x->tool_id);
+	ir_jstr(out, x->tool_id.p);
 	tg_buf_puts(out, ",\"name\":");
 	ir_jstr(out, x->tool_name);
-	/* Gemini sends whole calls: the fragments must have added up to an object */
-	tg_buf_printf(out, ",\"args\":%s}}", ir_is_json_object(args) ? args : "{}");
+	tg_buf_printf(out, ",\"args\":%s}}", args);
 	end(x, out, false);
 }
 

@@ -95,7 +95,7 @@ open_block(struct wire_xlate *x, struct tg_buf *out)
 		return;
 	begin(x, out);
 	tg_buf_printf(out, "{\"tool_calls\":[{\"index\":%d,\"id\":", x->tools++);
-	ir_jstr(out, x->tool_id);
+	ir_jstr(out, x->tool_id.p);
 	tg_buf_puts(out, ",\"type\":\"function\",\"function\":{\"name\":");
 	ir_jstr(out, x->tool_name);
 	tg_buf_puts(out, ",\"arguments\":\"\"}}]}");
@@ -124,7 +124,13 @@ delta(struct wire_xlate *x, struct tg_buf *out, const char *s)
 static void
 close_block(struct wire_xlate *x, struct tg_buf *out)
 {
-	(void)x, (void)out;
+	/* a call without arguments: OpenAI itself sends "{}", and JSON.parse("") throws */
+	if (x->block != WIRE_BLOCK_TOOL || x->tool_bytes > 0)
+		return;
+	begin(x, out);
+	tg_buf_printf(out, "{\"tool_calls\":[{\"index\":%d,\"function\":{\"arguments\":\"{}\"}}]}",
+		      x->tools - 1);
+	end(out, NULL);
 }
 
 /* OpenAI's finish chunk needs no usage: it goes out as soon as the stop is known. */
