@@ -453,14 +453,20 @@ commit_stream(struct tg_call *c)
 static void
 finish_stream(struct tg_call *c, enum tg_outcome outcome, const char *why)
 {
-	char usd[TG_MONEY_USD_LEN];
+	char usd[TG_MONEY_USD_LEN], untranslated[136];
 
 	tg_buf_reset(&c->out);
 	if (c->relay.ws != NULL) {
 		tg_relay_finish(&c->relay, outcome == TG_OUTCOME_OK, &c->out);
 		tg_relay_usage(&c->relay, &c->usage);
 	}
-	if (outcome == TG_OUTCOME_OK && (!c->usage.usage.complete || c->usage.error)) {
+	if (outcome == TG_OUTCOME_OK && c->usage.xlate_error[0] != '\0') {
+		/* the gateway ended it with an error event: as a reply it could not translate */
+		outcome = TG_OUTCOME_UPSTREAM_ERROR;
+		snprintf(untranslated, sizeof(untranslated), "its reply could not be translated: %s",
+			 c->usage.xlate_error);
+		why = untranslated;
+	} else if (outcome == TG_OUTCOME_OK && (!c->usage.usage.complete || c->usage.error)) {
 		outcome = TG_OUTCOME_INCOMPLETE;
 		why = c->usage.error ? c->usage.error_type : "no final usage";
 	}
