@@ -86,15 +86,21 @@ wire_anthropic_block(struct ir_ctx *c, int e, struct ir_part *p)
 		p->id = ir_str(c, tg_json_get(&c->j, e, "id"));
 		p->name = ir_str(c, tg_json_get(&c->j, e, "name"));
 		p->args = in != -1 && tg_json_is_obj(&c->j, in) ? ir_raw(c, in) : "{}";
-		return p->id != NULL && p->name != NULL ? 0 :
-		       ir_fail(c, "tool_use: id and name are required");
+		if (p->id == NULL || p->name == NULL)
+			return ir_fail(c, "tool_use: id and name are required");
+		/* a Gemini call's signature came to the client inside its id */
+		return ir_split_call_id(c, &p->id, &p->signature) == 0 ? 0 :
+		       ir_fail(c, "out of memory");
 	}
 	if (tg_json_eq(&c->j, t, "tool_result")) {
 		int err = tg_json_get(&c->j, e, "is_error");
+		const char *sig;
 		p->kind = IR_TOOL_RESULT;
 		p->id = ir_str(c, tg_json_get(&c->j, e, "tool_use_id"));
 		if (p->id == NULL)
 			return ir_fail(c, "tool_result: tool_use_id is required");
+		if (ir_split_call_id(c, &p->id, &sig) == -1)
+			return ir_fail(c, "out of memory");
 		if (err != -1 && tg_json_bool(&c->j, err, &p->is_error) == -1)
 			return ir_fail(c, "tool_result.is_error: expected a boolean");
 		return result_text(c, tg_json_get(&c->j, e, "content"), p);
@@ -362,10 +368,56 @@ emit_messages(struct ir_ctx *c, const struct ir_request *r, struct tg_buf *b)
 	return 0;
 }
 
+static bool
+has_result(const struct ir_msg *m)
+{
+	for (size_t p = 0; p < m->nparts; p++) {
+		if (m->parts[p].kind == IR_TOOL_RESULT)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * With thinking on, Anthropic refuses a request in the middle of a tool round
+ * trip whose assistant turn does not open with its signed thinking block. The
+ * turn is what follows the last user message that answers no tool call; its
+ * first assistant message must start (as emit_part writes it) with a thinking
+ * block that has its signature. Another family's client keeps one only where
+ * it can (an OpenAI client's thinking_blocks); when it did not, the request
+ * goes without thinking rather than to a certain refusal.
+ */
+static bool
+turn_lacks_thinking(const struct ir_request *r)
+{
+	size_t m = r->nmsgs;
+
+	while (m > 0 && !(r->msgs[m - 1].role == IR_USER && !has_result(&r->msgs[m - 1])))
+		m--;
+	for (; m < r->nmsgs; m++) {
+		const struct ir_msg *msg = &r->msgs[m];
+		if (msg->role != IR_ASSISTANT)
+			continue;
+		for (size_t p = 0; p < msg->nparts; p++) {
+			const struct ir_part *part = &msg->parts[p];
+			bool signed_ = part->signature != NULL && part->signature[0] != '\0';
+			/* what emit_part leaves out does not open the turn */
+			if ((part->kind == IR_TEXT && (part->text == NULL || part->text[0] == '\0')) ||
+			    (part->kind == IR_THINKING && !signed_))
+				continue;
+			return part->kind != IR_THINKING;
+		}
+		return false;
+	}
+	return false;
+}
+
 static int
 write_request(struct ir_ctx *c, const struct ir_request *r, const char *model, struct tg_buf *b)
 {
 	int64_t max = r->max_tokens > 0 ? r->max_tokens : DEFAULT_MAX_TOKENS, budget = 0;
+	bool think = r->think == IR_THINK_BUDGET || r->think == IR_THINK_AUTO;
+	bool off = r->think == IR_THINK_OFF;
 
 	if (r->presence != NULL)
 		return ir_fail(c, "presence_penalty is not supported when translating to anthropic");
@@ -377,7 +429,11 @@ write_request(struct ir_ctx *c, const struct ir_request *r, const char *model, s
 		return ir_fail(c, "JSON response format is not supported when translating to anthropic");
 	if (r->temperature != NULL && strtod(r->temperature, NULL) > 1.0)
 		return ir_fail(c, "temperature above 1 is not supported when translating to anthropic");
-	if (r->think == IR_THINK_BUDGET || r->think == IR_THINK_AUTO) {
+	if (think && turn_lacks_thinking(r)) {
+		think = false;
+		off = true;
+	}
+	if (think) {
 		budget = r->think == IR_THINK_AUTO ? 2048 : r->budget < 1024 ? 1024 : r->budget;
 		/* budget_tokens must stay below max_tokens: the answer keeps its own room */
 		if (max <= budget)
@@ -411,7 +467,7 @@ write_request(struct ir_ctx *c, const struct ir_request *r, const char *model, s
 	if (budget > 0)
 		tg_buf_printf(b, ",\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":%lld}",
 			      (long long)budget);
-	else if (r->think == IR_THINK_OFF)
+	else if (off)
 		tg_buf_puts(b, ",\"thinking\":{\"type\":\"disabled\"}");
 	if (r->ntools > 0) {
 		tg_buf_puts(b, ",\"tools\":[");

@@ -113,7 +113,7 @@ wire_anthropic_write_reply(const struct ir_response *r, const char *model, struc
 			ir_jstr(b, p->signature);
 		} else if (p->kind == IR_TOOL_CALL) {
 			tg_buf_printf(b, "%s{\"type\":\"tool_use\",\"id\":", sep);
-			ir_jstr(b, p->id);
+			ir_jstr_call_id(b, p->id, p->signature);
 			tg_buf_puts(b, ",\"name\":");
 			ir_jstr(b, p->name);
 			tg_buf_printf(b, ",\"input\":%s", p->args != NULL ? p->args : "{}");

@@ -245,8 +245,17 @@ const char *wire_gemini_schema(struct ir_ctx *c, int t, const char *where);
 
 /* Content read the same way in requests and replies. */
 int  wire_anthropic_block(struct ir_ctx *c, int e, struct ir_part *p);
+/* OpenAI tool_calls into msg (room was allocated); a Gemini signature is taken out of each id. */
 int  wire_openai_read_tool_calls(struct ir_ctx *c, int tc, struct ir_msg *msg);
-void wire_openai_tool_calls(struct tg_buf *b, const struct ir_part *parts, size_t n);
+/* The ,"tool_calls":[…] member for the tool call parts; carry: Gemini signatures in the ids. */
+void wire_openai_tool_calls(struct tg_buf *b, const struct ir_part *parts, size_t n, bool carry);
+/*
+ * Anthropic's signed thinking in the OpenAI format, which has no place for it:
+ * an assistant message's thinking_blocks (LiteLLM's convention), read into
+ * msg (room was allocated) and written (,"thinking_blocks":[…], or nothing).
+ */
+int  wire_openai_read_thinking_blocks(struct ir_ctx *c, int tb, struct ir_msg *msg);
+void wire_openai_thinking_blocks(struct tg_buf *b, const struct ir_part *parts, size_t n);
 
 /* The usage readers and normalisers (the table's usage ops). */
 void wire_anthropic_reply_usage(struct wire_usage *u, const struct tg_json *j);

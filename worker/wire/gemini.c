@@ -123,6 +123,7 @@ parse_part(struct ir_ctx *c, int e, struct ir_request *r, struct ir_part *p, siz
 		p->kind = IR_TOOL_CALL;
 		p->name = ir_str(c, tg_json_get(&c->j, v, "name"));
 		p->id = ir_str(c, tg_json_get(&c->j, v, "id"));
+		p->signature = ir_str(c, ir_get(c, e, "thoughtSignature", "thought_signature"));
 		p->args = a != -1 && tg_json_is_obj(&c->j, a) ? ir_raw(c, a) : "{}";
 		if (p->name == NULL)
 			return ir_fail(c, "functionCall.name: missing");
@@ -401,6 +402,11 @@ emit_part(struct ir_ctx *c, const struct ir_part *p, struct tg_buf *b, bool *fir
 		tg_buf_printf(b, "%s{\"functionCall\":{\"name\":", sep);
 		ir_jstr(b, p->name);
 		tg_buf_printf(b, ",\"args\":%s}", p->args != NULL ? p->args : "{}");
+		/* the signature Gemini gave the call, back from another family's client */
+		if (p->signature != NULL && p->signature[0] != '\0') {
+			tg_buf_puts(b, ",\"thoughtSignature\":");
+			ir_jstr(b, p->signature);
+		}
 		break;
 	case IR_TOOL_RESULT:
 		if (p->name == NULL)

@@ -49,6 +49,9 @@ wire_gemini_translate(struct wire_xlate *x, struct ir_ctx *c, struct tg_buf *out
 			if (id == NULL)
 				id = ir_make_id(c, "call_", x->id, x->calls);
 			x->calls++;
+			/* the next turn must send the signature back: it travels in the id */
+			id = ir_call_id_text(c, id, ir_str(c, ir_get(c, e, "thoughtSignature",
+								     "thought_signature")));
 			/* Gemini sends a call whole: open, one fragment, close */
 			xs_open(x, out, WIRE_BLOCK_TOOL, id, ir_str(c, tg_json_get(j, fc, "name")));
 			xs_delta(x, out, a != -1 && tg_json_is_obj(j, a) ? ir_raw(c, a) : "{}");
