@@ -80,6 +80,7 @@ struct tg_call {
 	struct tg_answer         answer;
 	struct tg_request_rec    rec;
 	char                     error[160];
+	const char              *error_code;    /* static: the code the client's SDK acts on */
 };
 
 static struct tg_call *calls;           /* this worker's, newest first */
@@ -380,7 +381,9 @@ answer(struct tg_call *c)
 	} else if (c->answer.provider_body) {
 		tg_buf_add(b, c->reply.p ? c->reply.p : "", c->reply.len);
 	}
-	if (b->len == 0)
+	if (b->len == 0 && c->error_code != NULL)
+		tg_wire_error_code(c->wreq.family, c->answer.status, c->error_code, c->error, b);
+	else if (b->len == 0)
 		tg_wire_error(c->wreq.family, c->answer.status,
 			      c->answer.outcome == TG_OUTCOME_BUDGET ? "budget_exceeded" : NULL,
 			      c->error, b);
@@ -690,10 +693,13 @@ start_transfer(struct tg_call *c, uint64_t time_left_ms)
 					  &c->up_body, err, sizeof(err)) == -1) {
 			/* refused before any provider call: the request cannot be mapped */
 			settle_tpm(c, 0);
-			if (c->up_body.failed)
+			if (c->up_body.failed) {
 				refuse(c, 503, TG_OUTCOME_UNAVAILABLE, "out of memory");
-			else
-				refuse(c, 400, TG_OUTCOME_CLIENT_ERROR, "%s", err);
+				return -1;
+			}
+			/* a code the SDK acts on (resend without thread), where the refusal has one */
+			c->error_code = tg_wire_refusal_code(&c->wreq, c->upstream);
+			refuse(c, 400, TG_OUTCOME_CLIENT_ERROR, "%s", err);
 			return -1;
 		}
 		c->up_body_for = (int)c->target;

@@ -16,7 +16,9 @@ static const char *const top_keys[] = {
 	"model", "max_tokens", "messages", "system", "stop_sequences", "temperature", "top_p",
 	"top_k", "stream", "tools", "tool_choice", "thinking", "metadata",
 	/* hints with no effect on the answer's content: accepted, not forwarded */
-	"service_tier", NULL,
+	"service_tier",
+	"thread",               /* refused unless null: read_request says why */
+	NULL,
 };
 
 /* Text of a tool_result content: a string, or text blocks joined. */
@@ -224,10 +226,20 @@ read_request(struct ir_ctx *c, struct ir_request *r)
 {
 	int sys = tg_json_get(&c->j, 0, "system"), th = tg_json_get(&c->j, 0, "thinking");
 	int stops = tg_json_get(&c->j, 0, "stop_sequences"), st = tg_json_get(&c->j, 0, "stream");
-	int md = tg_json_get(&c->j, 0, "metadata");
+	int md = tg_json_get(&c->j, 0, "metadata"), thread = tg_json_get(&c->j, 0, "thread");
 
 	if (ir_check_keys(c, 0, "", top_keys) == -1)
 		return -1;
+	/*
+	 * A thread is the conversation held by Anthropic between turns: "continue"
+	 * sends only the new messages. No other provider holds one, nor does the
+	 * gateway; the refusal carries the code (tg_wire_refusal_code) on which the
+	 * SDK sends the whole conversation again, without thread.
+	 */
+	if (thread != -1 && !tg_json_is_null(&c->j, thread))
+		return ir_fail(c, "thread is not supported when translating to %s: the "
+			       "conversation is held by no one; send all of it without thread",
+			       c->target);
 	if (ir_int(c, 0, "max_tokens", NULL, &r->max_tokens) == -1 ||
 	    ir_num(c, 0, "temperature", NULL, &r->temperature) == -1 ||
 	    ir_num(c, 0, "top_p", NULL, &r->top_p) == -1 ||
@@ -570,11 +582,11 @@ media_blocks(struct wire_check *c, int blocks, bool nested)
 	return 0;
 }
 
-enum { K_MODEL = 0, K_MESSAGES, K_MAX_TOKENS, K_STREAM, K_COUNT };
+enum { K_MODEL = 0, K_MESSAGES, K_MAX_TOKENS, K_STREAM, K_THREAD, K_COUNT };
 
 static const struct wire_key root_keys[] = {
 	{ "model", K_MODEL }, { "messages", K_MESSAGES }, { "max_tokens", K_MAX_TOKENS },
-	{ "stream", K_STREAM }, { NULL, 0 },
+	{ "stream", K_STREAM }, { "thread", K_THREAD }, { NULL, 0 },
 };
 
 static int
@@ -592,6 +604,7 @@ check(struct wire_check *c, const struct tg_wire_endpoint *ep, struct tg_wire_re
 	if (wire_max_tokens(c, m[K_MAX_TOKENS], "max_tokens", &req->max_tokens) == -1 ||
 	    wire_flag(c, m[K_STREAM], "stream", &req->stream) == -1)
 		return -1;
+	req->thread = m[K_THREAD] != -1 && !tg_json_is_null(c->j, m[K_THREAD]);
 	for (int e = tg_json_first(c->j, m[K_MESSAGES]); e != -1;
 	     e = tg_json_after(c->j, m[K_MESSAGES], e)) {
 		int content = wire_unique(c->j, e, content_key);

@@ -132,7 +132,7 @@ struct wire_perr {
 	bool        shaped;         /* the body is the family's error object */
 	int         code;           /* Gemini error.code, else 0 */
 	const char *type;           /* Anthropic, OpenAI error.type; Gemini error.status */
-	const char *code_name;      /* OpenAI error.code */
+	const char *code_name;      /* OpenAI error.code; Anthropic error.details.error_code */
 	const char *param;          /* OpenAI error.param */
 	const char *message;
 	const char *reason;         /* Gemini: the reason of an ErrorInfo in details */
@@ -146,7 +146,8 @@ struct wire_err {
 	int         status;         /* what the client gets */
 	bool        own;            /* the gateway's own error: the family's names for status */
 	const char *type;           /* the family's own name for it; NULL: the table's for status */
-	const char *code;           /* OpenAI error.code; NULL writes null (own: the table's) */
+	/* OpenAI error.code, NULL writes null (own: the table's); Anthropic details.error_code */
+	const char *code;
 	const char *param;          /* OpenAI error.param; NULL writes null */
 	const char *reason;         /* a type of the gateway's own ("budget_exceeded"), or NULL */
 	const char *message;

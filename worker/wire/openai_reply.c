@@ -385,7 +385,7 @@ wire_openai_write_error(struct tg_buf *out, const struct wire_err *e)
 	const char *type = e->reason != NULL ? e->reason : e->type != NULL ? e->type :
 			   known ? errors[k].type :
 			   e->status >= 500 ? "server_error" : "invalid_request_error";
-	const char *code = e->reason != NULL ? e->reason : !e->own ? e->code :
+	const char *code = e->reason != NULL ? e->reason : !e->own || e->code != NULL ? e->code :
 			   known ? errors[k].code : e->status >= 500 ? "server_error" : NULL;
 
 	tg_buf_puts(out, "{\"error\":{\"message\":");
