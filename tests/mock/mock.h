@@ -32,6 +32,7 @@ enum tg_mock_fault {
 	TG_FAULT_SLOW,
 	TG_FAULT_403,                   /* the key may not use the model */
 	TG_FAULT_403_CONTENT,           /* the request names content the key may not read */
+	TG_FAULT_SPLIT_SURROGATE,       /* a streamed call's argument fragment with half a pair */
 	TG_FAULT_NKINDS
 };
 
