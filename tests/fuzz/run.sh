@@ -3,7 +3,8 @@
 # time from the checked-in seed corpus. Exits non-zero if any target crashes.
 # Targets: the SSE parser under every family's stream (sse), the usage readers
 # (usage_json), request checks and the splice (request), the translator's
-# request and reply readers and provider errors (translate), the HTTP request
+# request and reply readers and provider errors (translate), recorded tool-call
+# streams cut at random through the stream translator (tools), the HTTP request
 # parsing of the worker's server (http).
 # FUZZ_TIME=<seconds per target> (default 20), FUZZ_BUILD=<dir> (default build-fuzz),
 # FUZZ_CC (default clang), FUZZ_CORE (the core/ sources linked in; for trying a patch).
@@ -21,7 +22,7 @@ WIRE="$(echo worker/wire/*.c) shm/retry.c"
 status=0
 
 mkdir -p "$OUT" || exit 2
-for t in sse usage_json request translate http; do
+for t in sse usage_json request translate tools http; do
 	deps=$WIRE libs=""
 	# libhttp-parser itself is not instrumented: the coverage guiding this one is our layer's
 	[ "$t" = http ] && deps="worker/http_parse.c" libs="-lhttp_parser"
