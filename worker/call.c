@@ -466,8 +466,8 @@ finish_stream(struct tg_call *c, enum tg_outcome outcome, const char *why)
 	if (outcome == TG_OUTCOME_OK && c->usage.xlate_error[0] != '\0') {
 		/* the gateway ended it with an error event: as a reply it could not translate */
 		outcome = TG_OUTCOME_UPSTREAM_ERROR;
-		snprintf(untranslated, sizeof(untranslated), "its reply could not be translated: %s",
-			 c->usage.xlate_error);
+		snprintf(untranslated, sizeof(untranslated),
+			 "its reply could not be translated: %s", c->usage.xlate_error);
 		why = untranslated;
 	} else if (outcome == TG_OUTCOME_OK && (!c->usage.usage.complete || c->usage.error)) {
 		outcome = TG_OUTCOME_INCOMPLETE;
@@ -697,7 +697,7 @@ start_transfer(struct tg_call *c, uint64_t time_left_ms)
 				refuse(c, 503, TG_OUTCOME_UNAVAILABLE, "out of memory");
 				return -1;
 			}
-			/* a code the SDK acts on (resend without thread), where the refusal has one */
+			/* with the code the SDK acts on (resend without thread), if it has one */
 			c->error_code = tg_wire_refusal_code(&c->wreq, c->upstream);
 			refuse(c, 400, TG_OUTCOME_CLIENT_ERROR, "%s", err);
 			return -1;

@@ -36,11 +36,11 @@ is(const struct tg_json *j, int block, const char *t)
 static bool
 answers_calls(const struct tg_json *j, int content)
 {
-	int end;
+	int end, b;
 
 	if (!tg_json_is_arr(j, content))
 		return false;
-	for (int b = tg_mock_first(j, content, &end); b != -1; b = tg_mock_next(j, content, b, end)) {
+	for (b = tg_mock_first(j, content, &end); b != -1; b = tg_mock_next(j, content, b, end)) {
 		if (is(j, b, "tool_result"))
 			return true;
 	}
@@ -72,54 +72,63 @@ signed_ok(const struct tg_json *j, int block)
 	return ok;
 }
 
+/* -1 with the message when a thinking block of message m (its content) is not signed right. */
+static int
+check_signatures(const struct tg_json *j, int m, int content, char *why, size_t cap)
+{
+	int end, i = 0;
+
+	if (!tg_json_is_arr(j, content))
+		return 0;
+	for (int b = tg_mock_first(j, content, &end); b != -1;
+	     b = tg_mock_next(j, content, b, end), i++) {
+		if (is(j, b, "thinking") && !signed_ok(j, b)) {
+			snprintf(why, cap, "messages.%d.content.%d: Invalid `signature` in "
+				 "`thinking` block", m, i);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int
 tg_mock_anthropic_check_thinking(const struct tg_json *j, int msgs, bool thinking, char *why,
 				 size_t cap)
 {
-	int end, m = 0, first = -1, first_block = -1;
+	int end, m = 0, first = -1, first_block = -1, ce;
+	char found[32] = "text";
 
-	for (int k = tg_mock_first(j, msgs, &end); k != -1; k = tg_mock_next(j, msgs, k, end), m++) {
+	for (int k = tg_mock_first(j, msgs, &end); k != -1;
+	     k = tg_mock_next(j, msgs, k, end), m++) {
 		int role = tg_mock_get(j, k, "role"), content = tg_mock_get(j, k, "content");
-		bool user = role != -1 && tg_json_eq(j, role, "user");
-		int b, ce, i = 0;
 
-		if (user) {
+		if (role != -1 && tg_json_eq(j, role, "user")) {
 			if (!answers_calls(j, content))
 				first = -1;
 			continue;
 		}
 		if (first == -1) {
 			first = m;
-			first_block = tg_json_is_arr(j, content) ? tg_mock_first(j, content, &ce) : -1;
+			first_block = tg_json_is_arr(j, content) ?
+				      tg_mock_first(j, content, &ce) : -1;
 		}
-		if (!tg_json_is_arr(j, content))
-			continue;
-		for (b = tg_mock_first(j, content, &ce); b != -1; b = tg_mock_next(j, content, b, ce),
-		     i++) {
-			if (is(j, b, "thinking") && !signed_ok(j, b)) {
-				snprintf(why, cap, "messages.%d.content.%d: Invalid `signature` in "
-					 "`thinking` block", m, i);
-				return -1;
-			}
-		}
+		if (check_signatures(j, m, content, why, cap) == -1)
+			return -1;
 	}
 	if (!thinking || first == -1 ||
 	    (first_block != -1 && (is(j, first_block, "thinking") ||
 				   is(j, first_block, "redacted_thinking"))))
 		return 0;
 	/* Anthropic's words (sic), naming what the turn starts with */
-	{
-		char found[32] = "text";
-		if (first_block != -1)
-			tg_mock_copy_str(j, tg_mock_get(j, first_block, "type"), found, sizeof(found));
-		snprintf(why, cap, "messages.%d.content.0.type: Expected `thinking` or "
-			 "`redacted_thinking`, but found `%s`. When `thinking` is enabled, a final "
-			 "`assistant` message must start with a thinking block (preceeding the lastmost "
-			 "set of `tool_use` and `tool_result` blocks). We recommend you include thinking "
-			 "blocks from previous turns. To avoid this requirement, disable `thinking`. "
-			 "Please consult our documentation at "
-			 "https://docs.claude.com/en/docs/build-with-claude/extended-thinking", first,
-			 found);
-	}
+	if (first_block != -1)
+		tg_mock_copy_str(j, tg_mock_get(j, first_block, "type"), found, sizeof(found));
+	snprintf(why, cap, "messages.%d.content.0.type: Expected `thinking` or "
+		 "`redacted_thinking`, but found `%s`. When `thinking` is enabled, a final "
+		 "`assistant` message must start with a thinking block (preceeding the "
+		 "lastmost set of `tool_use` and `tool_result` blocks). We recommend you include "
+		 "thinking blocks from previous turns. To avoid this requirement, disable "
+		 "`thinking`. Please consult our documentation at "
+		 "https://docs.claude.com/en/docs/build-with-claude/extended-thinking", first,
+		 found);
 	return -1;
 }

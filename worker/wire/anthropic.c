@@ -193,7 +193,8 @@ parse_tools(struct ir_ctx *c, int tools, int choice, struct ir_request *r)
 				return ir_fail(c, "tools[%zu].name: missing", r->ntools - 1);
 			if (st != -1 && !tg_json_is_null(&c->j, st) &&
 			    tg_json_bool(&c->j, st, &t->strict) == -1)
-				return ir_fail(c, "tools[%zu].strict: expected a boolean", r->ntools - 1);
+				return ir_fail(c, "tools[%zu].strict: expected a boolean",
+					       r->ntools - 1);
 		}
 	}
 	if (choice != -1 && tg_json_is_obj(&c->j, choice)) {
@@ -413,8 +414,9 @@ turn_lacks_thinking(const struct ir_request *r)
 		for (size_t p = 0; p < msg->nparts; p++) {
 			const struct ir_part *part = &msg->parts[p];
 			bool signed_ = part->signature != NULL && part->signature[0] != '\0';
+			bool empty = part->text == NULL || part->text[0] == '\0';
 			/* what emit_part leaves out does not open the turn */
-			if ((part->kind == IR_TEXT && (part->text == NULL || part->text[0] == '\0')) ||
+			if ((part->kind == IR_TEXT && empty) ||
 			    (part->kind == IR_THINKING && !signed_))
 				continue;
 			return part->kind != IR_THINKING;

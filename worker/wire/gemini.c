@@ -273,6 +273,25 @@ parse_gen(struct ir_ctx *c, int g, struct ir_request *r)
 	return 0;
 }
 
+/* One functionDeclaration, its parameters as JSON Schema. */
+static int
+declaration(struct ir_ctx *c, int d, struct ir_tool *t)
+{
+	int js = ir_get(c, d, "parametersJsonSchema", "parameters_json_schema");
+	int pa = tg_json_get(&c->j, d, "parameters");
+
+	t->name = ir_str(c, tg_json_get(&c->j, d, "name"));
+	t->description = ir_str(c, tg_json_get(&c->j, d, "description"));
+	if (t->name == NULL)
+		return ir_fail(c, "functionDeclarations[].name: missing");
+	/* JSON Schema goes as it is; Gemini's OpenAPI subset is made one */
+	if (js != -1)
+		t->params = ir_raw(c, js);
+	else if (pa != -1)
+		t->params = wire_gemini_schema(c, pa, "functionDeclarations[].parameters");
+	return pa != -1 && js == -1 && t->params == NULL ? -1 : 0;
+}
+
 static int
 parse_tools(struct ir_ctx *c, int tools, int tc, struct ir_request *r)
 {
@@ -292,18 +311,7 @@ parse_tools(struct ir_ctx *c, int tools, int tc, struct ir_request *r)
 		for (int e = tg_json_first(&c->j, tools); e != -1; e = tg_json_after(&c->j, tools, e)) {
 			int fd = ir_get(c, e, "functionDeclarations", "function_declarations");
 			for (int d = tg_json_first(&c->j, fd); d != -1; d = tg_json_after(&c->j, fd, d)) {
-				struct ir_tool *t = &r->tools[r->ntools++];
-				int js = ir_get(c, d, "parametersJsonSchema", "parameters_json_schema");
-				int pa = tg_json_get(&c->j, d, "parameters");
-				t->name = ir_str(c, tg_json_get(&c->j, d, "name"));
-				t->description = ir_str(c, tg_json_get(&c->j, d, "description"));
-				if (t->name == NULL)
-					return ir_fail(c, "functionDeclarations[].name: missing");
-				/* JSON Schema goes as it is; Gemini's OpenAPI subset is converted */
-				if (js != -1)
-					t->params = ir_raw(c, js);
-				else if (pa != -1 && (t->params = wire_gemini_schema(
-						      c, pa, "functionDeclarations[].parameters")) == NULL)
+				if (declaration(c, d, &r->tools[r->ntools++]) == -1)
 					return -1;
 			}
 		}
@@ -531,8 +539,8 @@ write_request(struct ir_ctx *c, const struct ir_request *r, const char *model, s
 	/* a functionDeclaration has no strict flag: calls would not be held to the schema */
 	for (size_t k = 0; k < r->ntools; k++) {
 		if (r->tools[k].strict)
-			return ir_fail(c, "strict (on tool %s) is not supported when translating to "
-				       "gemini", r->tools[k].name);
+			return ir_fail(c, "strict (on tool %s) is not supported when "
+				       "translating to gemini", r->tools[k].name);
 	}
 	tg_buf_puts(b, "{");
 	if (r->system != NULL && r->system[0] != '\0') {

@@ -192,8 +192,8 @@ convert(struct ir_ctx *c, int t, struct tg_buf *b, const char *where, int depth)
 			continue;       /* nullable is in type; the ordering is a hint to Gemini */
 		if (f == F_FORMAT && tg_json_is_str(&c->j, v[f])) {
 			bool gemini_only = false;
-			for (size_t k = 0; gemini_formats[k] != NULL; k++)
-				gemini_only = gemini_only || tg_json_eq(&c->j, v[f], gemini_formats[k]);
+			for (size_t k = 0; gemini_formats[k] != NULL && !gemini_only; k++)
+				gemini_only = tg_json_eq(&c->j, v[f], gemini_formats[k]);
 			if (gemini_only)
 				continue;
 		}

@@ -249,8 +249,9 @@ base64(const char *sig)
 
 	for (; k < n && sig[k] != '='; k++) {
 		char ch = sig[k];
-		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-		      ch == '+' || ch == '/'))
+		bool alnum = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+			     (ch >= '0' && ch <= '9');
+		if (!alnum && ch != '+' && ch != '/')
 			return false;
 	}
 	return n > 0 && n - k <= 2 && strspn(sig + k, "=") == n - k;

@@ -42,7 +42,7 @@ struct ir_msg {
 struct ir_tool {
 	const char *name, *description;
 	const char *params;         /* JSON schema text, or NULL */
-	bool        strict;         /* calls must follow params exactly (OpenAI, Anthropic strict) */
+	bool        strict;         /* calls must follow params exactly (OpenAI, Anthropic) */
 };
 
 enum ir_choice { IR_CHOICE_UNSET = 0, IR_CHOICE_AUTO, IR_CHOICE_ANY, IR_CHOICE_NONE, IR_CHOICE_TOOL };

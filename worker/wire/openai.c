@@ -217,7 +217,8 @@ parse_tools(struct ir_ctx *c, struct ir_request *r)
 			return ir_fail(c, "out of memory");
 		for (int e = tg_json_first(&c->j, tools); e != -1; e = tg_json_after(&c->j, tools, e)) {
 			int ty = tg_json_get(&c->j, e, "type"), fn = tg_json_get(&c->j, e, "function");
-			int pa = tg_json_get(&c->j, fn, "parameters"), st = tg_json_get(&c->j, fn, "strict");
+			int pa = tg_json_get(&c->j, fn, "parameters");
+			int st = tg_json_get(&c->j, fn, "strict");
 			struct ir_tool *t = &r->tools[r->ntools++];
 			if (ty == -1 || !tg_json_eq(&c->j, ty, "function") || fn == -1)
 				return ir_fail(c, "tools other than functions cannot be translated to %s",

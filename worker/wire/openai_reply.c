@@ -171,8 +171,8 @@ wire_openai_read_tool_calls(struct ir_ctx *c, int tc, struct ir_msg *msg)
 		if (args == NULL || args[0] == '\0')
 			args = "{}";
 		if (!ir_is_json_object(args))
-			return ir_fail(c, "tool_calls: function.arguments of %s is not a JSON object",
-				       p->name);
+			return ir_fail(c, "tool_calls: function.arguments of %s is not a JSON "
+				       "object", p->name);
 		p->args = args;
 	}
 	return 0;
@@ -218,7 +218,8 @@ wire_openai_read_thinking_blocks(struct ir_ctx *c, int tb, struct ir_msg *msg)
 			continue;
 		}
 		if (p->text == NULL || p->signature == NULL)
-			return ir_fail(c, "thinking_blocks: a block without its thinking and signature");
+			return ir_fail(c, "thinking_blocks: a block without its thinking and "
+				       "signature");
 		msg->nparts++;
 	}
 	return 0;

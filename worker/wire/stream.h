@@ -36,7 +36,7 @@ struct wire_xlate {
 	int      index;                 /* Anthropic client: open block's index, -1 before any */
 	int      tools;                 /* OpenAI client: tool calls opened so far */
 	bool     skip;                  /* Anthropic provider: ignoring a block we do not relay */
-	bool     redacted;              /* the open thinking block is Anthropic's redacted_thinking */
+	bool     redacted;              /* the open thinking block is a redacted_thinking */
 	size_t   calls;                 /* Gemini provider: calls seen, for their ids */
 	size_t   tool_bytes;            /* argument bytes of the open call so far */
 	struct tg_buf tool_id;          /* the open call's id (a Gemini signature inside it) */

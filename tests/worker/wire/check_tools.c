@@ -102,7 +102,8 @@ static void
 calls(struct tv_stream *s)
 {
 	static const char args[] = "{\"location\":\"Z\xc3\xbcrich \\\"Altstadt\\\" \\\\ "
-				   "\xe6\x9d\xb1\xe4\xba\xac \xf0\x9f\x8c\xa7\",\"unit\":\"celsius\"}";
+				   "\xe6\x9d\xb1\xe4\xba\xac \xf0\x9f\x8c\xa7\",\"unit\":\"celsius"
+				   "\"}";
 
 	tg_buf_puts(&s->text, "Let me call get_weather and get_time.");
 	snprintf(s->calls[0].id, sizeof(s->calls[0].id), "toolu_01A");
@@ -233,7 +234,8 @@ struct schema_row {
 };
 
 static const struct schema_row schemas[] = {
-	{ "upper-case types", "{\"type\":\"OBJECT\",\"properties\":{\"location\":{\"type\":\"STRING\"}},"
+	{ "upper-case types",
+	  "{\"type\":\"OBJECT\",\"properties\":{\"location\":{\"type\":\"STRING\"}},"
 	  "\"required\":[\"location\"]}",
 	  { "{\"type\":\"object\",\"properties\":{\"location\":{\"type\":\"string\"}},"
 	    "\"required\":[\"location\"]}" }, { "OBJECT", "STRING" }, NULL },
@@ -248,11 +250,13 @@ static const struct schema_row schemas[] = {
 	  "{\"type\":\"ARRAY\",\"items\":{\"type\":\"STRING\"},\"max_items\":\"3\","
 	  "\"example\":[\"a\"]},\"when\":{\"type\":\"STRING\",\"format\":\"date-time\"}}}",
 	  { "\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},"
-	    "\"examples\":[[\"a\"]],\"maxItems\":3}", "\"when\":{\"type\":\"string\",\"format\":\"date-time\"}" },
+	    "\"examples\":[[\"a\"]],\"maxItems\":3}",
+	    "\"when\":{\"type\":\"string\",\"format\":\"date-time\"}" },
 	  { "max_items", "\"example\"" }, NULL },
 	{ "anyOf, nullable without a type", "{\"type\":\"OBJECT\",\"properties\":{\"v\":{\"anyOf\":"
 	  "[{\"type\":\"NUMBER\"},{\"type\":\"BOOLEAN\"}],\"nullable\":true}}}",
-	  { "\"v\":{\"anyOf\":[{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"}]}" },
+	  { "\"v\":{\"anyOf\":[{\"type\":\"number\"},{\"type\":\"boolean\"},"
+	    "{\"type\":\"null\"}]}" },
 	  { "nullable" }, NULL },
 	{ "a key outside the subset passes as it is", "{\"type\":\"OBJECT\","
 	  "\"additionalProperties\":false,\"properties\":{}}",
@@ -274,7 +278,8 @@ START_TEST(gemini_schema_becomes_json_schema)
 	tg_buf_init(&body);
 	tg_buf_init(&out);
 	tg_buf_printf(&body, "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"hi\"}]}],"
-		      "\"tools\":[{\"functionDeclarations\":[{\"name\":\"f\",\"parameters\":%s}]}]}",
+		      "\"tools\":[{\"functionDeclarations\":[{\"name\":\"f\","
+		      "\"parameters\":%s}]}]}",
 		      r->parameters);
 	rc = translate(G, provider, body.p, &out, err, sizeof(err));
 	if (r->refuse != NULL) {
@@ -308,7 +313,8 @@ START_TEST(gemini_json_schema_passes_as_it_is)
 	tg_buf_init(&out);
 	ck_assert_msg(translate(G, O, body, &out, err, sizeof(err)) == 0, "%s", err);
 	/* as the client wrote it, even what is not JSON Schema: the provider judges */
-	want(&out, "\"parameters\":{\"type\":\"object\",\"properties\":{\"x\":{\"type\":\"STRING\"}},"
+	want(&out, "\"parameters\":{\"type\":\"object\",\"properties\":{\"x\":{\"type\":\"STRING\"}"
+		   "},"
 	     "\"additionalProperties\":false}");
 	want(&out, "\"schema\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":"
 	     "[\"string\",\"null\"]}}}");
@@ -338,9 +344,12 @@ round_trip(struct tg_buf *b, bool strict)
 START_TEST(failed_result_is_carried)
 {
 	static const char gem[] =
-		"{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"go\"}]},{\"role\":\"model\","
-		"\"parts\":[{\"functionCall\":{\"name\":\"get_weather\",\"args\":{}}}]},{\"role\":\"user\","
-		"\"parts\":[{\"functionResponse\":{\"name\":\"get_weather\",\"response\":{\"error\":"
+		"{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"go\"}]},{\"role\":\"model"
+		"\","
+		"\"parts\":[{\"functionCall\":{\"name\":\"get_weather\",\"args\":{}}}]},{\"role\":"
+		"\"user\","
+		"\"parts\":[{\"functionResponse\":{\"name\":\"get_weather\",\"response\":{\"error\""
+		":"
 		"\"station offline\"}}}]}]}";
 	struct tg_buf out, ant;
 	char err[200];
@@ -370,7 +379,8 @@ START_TEST(strict_is_mapped_or_refused)
 	static const char oai[] =
 		"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"go\"}],\"tools\":"
 		"[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"strict\":true,"
-		"\"parameters\":{\"type\":\"object\",\"properties\":{},\"additionalProperties\":false}}},"
+		"\"parameters\":{\"type\":\"object\",\"properties\":{},\"additionalProperties\":fal"
+		"se}}},"
 		"{\"type\":\"function\",\"function\":{\"name\":\"get_time\",\"strict\":false}}]}";
 	struct tg_buf out, ant;
 	char err[200];
@@ -400,10 +410,12 @@ END_TEST
 /* ---- reasoning state across a tool round trip (defect 5) ---- */
 
 static const char ant_thinking_reply[] =
-	"{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"c\",\"content\":["
+	"{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"c\",\"content\":"
+	"["
 	"{\"type\":\"thinking\",\"thinking\":\"Need the weather.\",\"signature\":\"c2lnMQ==\"},"
 	"{\"type\":\"redacted_thinking\",\"data\":\"cmVk\"},"
-	"{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"get_weather\",\"input\":{\"location\":"
+	"{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"get_weather\",\"input\":{\"location\""
+	":"
 	"\"Oslo\"}}],\"stop_reason\":\"tool_use\",\"stop_sequence\":null,\"usage\":"
 	"{\"input_tokens\":10,\"output_tokens\":30}}";
 
@@ -411,7 +423,8 @@ static const char ant_thinking_reply[] =
 static void
 second_turn(struct tg_buf *b, const char *assistant)
 {
-	tg_buf_printf(b, "{\"model\":\"m\",\"reasoning_effort\":\"low\",\"messages\":[{\"role\":\"user\","
+	tg_buf_printf(b, "{\"model\":\"m\",\"reasoning_effort\":\"low\",\"messages\":[{\"role\":\"u"
+			 "ser\","
 		      "\"content\":\"go\"},%s,{\"role\":\"tool\",\"tool_call_id\":\"toolu_1\","
 		      "\"content\":\"rain\"}],\"tools\":[{\"type\":\"function\",\"function\":"
 		      "{\"name\":\"get_weather\"}}]}", assistant);
@@ -429,7 +442,8 @@ START_TEST(anthropic_thinking_round_trips_through_openai)
 	tg_buf_init(&out);
 	ck_assert_int_eq(tg_wire_translate_reply(A, O, ant_thinking_reply,
 						 strlen(ant_thinking_reply), "m", &reply), 0);
-	want(&reply, "\"thinking_blocks\":[{\"type\":\"thinking\",\"thinking\":\"Need the weather.\","
+	want(&reply, "\"thinking_blocks\":[{\"type\":\"thinking\",\"thinking\":\"Need the weather."
+		     "\","
 	     "\"signature\":\"c2lnMQ==\"},{\"type\":\"redacted_thinking\",\"data\":\"cmVk\"}]");
 	/* the message as the SDK returns it goes back, thinking_blocks and all */
 	ck_assert_int_eq(tg_json_parse(&j, reply.p, reply.len, 1000, 64, err, sizeof(err)), 0);
@@ -459,12 +473,14 @@ END_TEST
 START_TEST(thinking_goes_off_when_it_cannot_be_carried)
 {
 	static const char bare[] =
-		"{\"role\":\"assistant\",\"content\":null,\"reasoning_content\":\"Need the weather.\","
+		"{\"role\":\"assistant\",\"content\":null,\"reasoning_content\":\"Need the weather."
+		"\","
 		"\"tool_calls\":[{\"id\":\"toolu_1\",\"type\":\"function\",\"function\":{\"name\":"
 		"\"get_weather\",\"arguments\":\"{}\"}}]}";
 	static const char fresh[] =
 		"{\"model\":\"m\",\"reasoning_effort\":\"low\",\"messages\":[{\"role\":\"user\","
-		"\"content\":\"go\"},%s,{\"role\":\"tool\",\"tool_call_id\":\"toolu_1\",\"content\":"
+		"\"content\":\"go\"},%s,{\"role\":\"tool\",\"tool_call_id\":\"toolu_1\",\"content\""
+		":"
 		"\"rain\"},{\"role\":\"assistant\",\"content\":\"It rains.\"},{\"role\":\"user\","
 		"\"content\":\"and tomorrow?\"}]}";
 	struct tg_buf body, out;
@@ -491,10 +507,12 @@ END_TEST
 START_TEST(streamed_thinking_blocks)
 {
 	static const char sse[] =
-		"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\","
+		"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_"
+		"1\","
 		"\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\n"
 		"event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
-		"\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}}\n\n"
+		"\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}}\n"
+		"\n"
 		"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
 		"\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"Need \"}}\n\n"
 		"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
@@ -508,7 +526,8 @@ START_TEST(streamed_thinking_blocks)
 		"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,"
 		"\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\"}}\n\n"
 		"event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":1}\n\n"
-		"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+		"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\""
+		":"
 		"\"tool_use\"},\"usage\":{\"output_tokens\":9}}\n\n"
 		"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
 	struct tg_buf out;
@@ -531,8 +550,10 @@ END_TEST
 START_TEST(gemini_signature_rides_in_the_id)
 {
 	static const char reply[] =
-		"{\"candidates\":[{\"content\":{\"parts\":[{\"functionCall\":{\"name\":\"get_weather\","
-		"\"args\":{\"location\":\"Oslo\"}},\"thoughtSignature\":\"ab+/cd==\"}],\"role\":\"model\"},"
+		"{\"candidates\":[{\"content\":{\"parts\":[{\"functionCall\":{\"name\":\"get_weathe"
+		"r\","
+		"\"args\":{\"location\":\"Oslo\"}},\"thoughtSignature\":\"ab+/cd==\"}],\"role\":\"m"
+		"odel\"},"
 		"\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":5,"
 		"\"candidatesTokenCount\":5,\"totalTokenCount\":10},\"responseId\":\"r1\"}";
 	enum tg_family client = _i == 0 ? O : A;
@@ -567,20 +588,27 @@ START_TEST(gemini_signature_rides_in_the_id)
 	ck_assert_int_eq(tv_read(&view, out.p, out.len), 0);
 	ck_assert_int_eq(view.ncalls, 1);
 	p = strstr(view.calls[0].id, IR_SIG_MARK_TEXT);
-	ck_assert_msg(p != NULL && strcmp(p, IR_SIG_MARK_TEXT "ab-_cd") == 0, "%s", view.calls[0].id);
+	ck_assert_msg(p != NULL && strcmp(p, IR_SIG_MARK_TEXT "ab-_cd") == 0, "%s",
+		      view.calls[0].id);
 	tv_fini(&view);
 	/* the next turn: the signature back on the call for Gemini, the plain id elsewhere */
 	if (client == O)
-		tg_buf_printf(&body, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"go\"},"
-			      "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"%s\","
-			      "\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":"
-			      "\"{}\"}}]},{\"role\":\"tool\",\"tool_call_id\":\"%s\",\"content\":\"rain\"}]}",
+		tg_buf_printf(&body, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\""
+				     ":\"go\"},"
+			      "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"%"
+			      "s\","
+			      "\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"argum"
+			      "ents\":"
+			      "\"{}\"}}]},{\"role\":\"tool\",\"tool_call_id\":\"%s\",\"content\":\""
+			      "rain\"}]}",
 			      id, id);
 	else
-		tg_buf_printf(&body, "{\"model\":\"m\",\"max_tokens\":9,\"messages\":[{\"role\":\"user\","
+		tg_buf_printf(&body, "{\"model\":\"m\",\"max_tokens\":9,\"messages\":[{\"role\":\"u"
+				     "ser\","
 			      "\"content\":\"go\"},{\"role\":\"assistant\",\"content\":[{\"type\":"
 			      "\"tool_use\",\"id\":\"%s\",\"name\":\"get_weather\",\"input\":{}}]},"
-			      "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":"
+			      "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use"
+			      "_id\":"
 			      "\"%s\",\"content\":\"rain\"}]}]}", id, id);
 	ck_assert_msg(translate(client, G, body.p, &gem, err, sizeof(err)) == 0, "%s", err);
 	want(&gem, "{\"functionCall\":{\"name\":\"get_weather\",\"args\":{}},\"thoughtSignature\":"
@@ -600,13 +628,16 @@ END_TEST
 START_TEST(thread_is_refused_with_its_code)
 {
 	static const char body[] =
-		"{\"model\":\"m\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+		"{\"model\":\"m\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":\""
+		"hi\"}],"
 		"\"thread\":{\"type\":\"create\"}}";
 	static const char none[] =
-		"{\"model\":\"m\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+		"{\"model\":\"m\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":\""
+		"hi\"}],"
 		"\"thread\":null}";
 	static const char lost[] =
-		"{\"type\":\"error\",\"error\":{\"type\":\"not_found_error\",\"message\":\"no thread\","
+		"{\"type\":\"error\",\"error\":{\"type\":\"not_found_error\",\"message\":\"no threa"
+		"d\","
 		"\"details\":{\"error_code\":\"thread_not_found\"}}}";
 	struct tg_wire_endpoint ep = { .family = A };
 	struct tg_wire_request req;

@@ -320,7 +320,8 @@ tv_anthropic_frag(struct tg_buf *out, const struct tv_call *c, int k, const char
 {
 	(void)c;
 	tg_buf_printf(out, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
-		      "\"index\":%d,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"%.*s\"}}"
+		      "\"index\":%d,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"%.*"
+		      "s\"}}"
 		      "\n\n", k, (int)n, f);
 }
 
@@ -346,15 +347,19 @@ tv_write(enum tg_family f, const struct tv_stream *s, bool ascii, tv_cut_fn *cut
 	int index = 0;
 
 	if (f == TG_FAMILY_ANTHROPIC) {
-		tg_buf_puts(out, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":"
-			    "{\"id\":\"msg_tv\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],"
+		tg_buf_puts(out, "event: message_start\ndata: {\"type\":\"message_start\",\"message"
+				 "\":"
+			    "{\"id\":\"msg_tv\",\"type\":\"message\",\"role\":\"assistant\",\"conte"
+			    "nt\":[],"
 			    "\"model\":\"m\",\"stop_reason\":null,\"stop_sequence\":null,\"usage\":"
 			    "{\"input_tokens\":10,\"output_tokens\":1}}}\n\n");
 		if (s->text.len > 0) {
 			tg_buf_puts(out, "event: content_block_start\ndata: {\"type\":"
-				    "\"content_block_start\",\"index\":0,\"content_block\":{\"type\":"
+				    "\"content_block_start\",\"index\":0,\"content_block\":{\"type"
+				    "\":"
 				    "\"text\",\"text\":\"\"}}\n\nevent: content_block_delta\ndata: "
-				    "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+				    "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"typ"
+				    "e\":"
 				    "\"text_delta\",\"text\":");
 			tg_buf_json_str(out, s->text.p, s->text.len);
 			tg_buf_puts(out, "}}\n\nevent: content_block_stop\ndata: {\"type\":"
@@ -364,7 +369,8 @@ tv_write(enum tg_family f, const struct tv_stream *s, bool ascii, tv_cut_fn *cut
 		for (int k = 0; k < s->ncalls; k++, index++) {
 			const struct tv_call *c = &s->calls[k];
 			tg_buf_printf(out, "event: content_block_start\ndata: {\"type\":"
-				      "\"content_block_start\",\"index\":%d,\"content_block\":{\"type\":"
+				      "\"content_block_start\",\"index\":%d,\"content_block\":{\"ty"
+				      "pe\":"
 				      "\"tool_use\",\"id\":", index);
 			tg_buf_json_str(out, c->id, strlen(c->id));
 			tg_buf_puts(out, ",\"name\":");
@@ -375,7 +381,8 @@ tv_write(enum tg_family f, const struct tv_stream *s, bool ascii, tv_cut_fn *cut
 			tg_buf_printf(out, "event: content_block_stop\ndata: {\"type\":"
 				      "\"content_block_stop\",\"index\":%d}\n\n", index);
 		}
-		tg_buf_printf(out, "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":"
+		tg_buf_printf(out, "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta"
+				   "\":"
 			      "{\"stop_reason\":\"%s\",\"stop_sequence\":null},\"usage\":"
 			      "{\"output_tokens\":20}}\n\nevent: message_stop\ndata: {\"type\":"
 			      "\"message_stop\"}\n\n", s->ncalls > 0 ? "tool_use" : "end_turn");
@@ -389,7 +396,8 @@ tv_write(enum tg_family f, const struct tv_stream *s, bool ascii, tv_cut_fn *cut
 		}
 		for (int k = 0; k < s->ncalls; k++) {
 			const struct tv_call *c = &s->calls[k];
-			tg_buf_printf(out, TV_OAI_CHUNK "{\"tool_calls\":[{\"index\":%d,\"id\":", k);
+			tg_buf_printf(out, TV_OAI_CHUNK "{\"tool_calls\":[{\"index\":%d,\"id\":",
+				      k);
 			tg_buf_json_str(out, c->id, strlen(c->id));
 			tg_buf_puts(out, ",\"type\":\"function\",\"function\":{\"name\":");
 			tg_buf_json_str(out, c->name, strlen(c->name));
@@ -398,8 +406,10 @@ tv_write(enum tg_family f, const struct tv_stream *s, bool ascii, tv_cut_fn *cut
 		}
 		tg_buf_printf(out, TV_OAI_CHUNK "{},\"finish_reason\":\"%s\"}]}\n\n",
 			      s->ncalls > 0 ? "tool_calls" : "stop");
-		tg_buf_puts(out, "data: {\"id\":\"chatcmpl-tv\",\"object\":\"chat.completion.chunk\","
-			    "\"created\":1,\"model\":\"m\",\"choices\":[],\"usage\":{\"prompt_tokens\":10,"
+		tg_buf_puts(out, "data: {\"id\":\"chatcmpl-tv\",\"object\":\"chat.completion.chunk"
+				 "\","
+			    "\"created\":1,\"model\":\"m\",\"choices\":[],\"usage\":{\"prompt_token"
+			    "s\":10,"
 			    "\"completion_tokens\":20,\"total_tokens\":30}}\n\ndata: [DONE]\n\n");
 	} else {
 		tg_buf_puts(out, "data: {\"candidates\":[{\"content\":{\"parts\":[");
@@ -410,8 +420,8 @@ tv_write(enum tg_family f, const struct tv_stream *s, bool ascii, tv_cut_fn *cut
 		}
 		for (int k = 0; k < s->ncalls; k++) {
 			const struct tv_call *c = &s->calls[k];
-			tg_buf_puts(out, k > 0 || s->text.len > 0 ? ",{\"functionCall\":{\"name\":" :
-				    "{\"functionCall\":{\"name\":");
+			tg_buf_puts(out, k > 0 || s->text.len > 0 ? "," : "");
+			tg_buf_puts(out, "{\"functionCall\":{\"name\":");
 			tg_buf_json_str(out, c->name, strlen(c->name));
 			tg_buf_puts(out, ",\"args\":");
 			if (c->args.len > 0)
@@ -424,7 +434,8 @@ tv_write(enum tg_family f, const struct tv_stream *s, bool ascii, tv_cut_fn *cut
 			tg_buf_puts(out, "}");
 		}
 		tg_buf_puts(out, "],\"role\":\"model\"},\"finishReason\":\"STOP\",\"index\":0}],"
-			    "\"usageMetadata\":{\"promptTokenCount\":10,\"candidatesTokenCount\":20,"
+			    "\"usageMetadata\":{\"promptTokenCount\":10,\"candidatesTokenCount\":20"
+			    ","
 			    "\"totalTokenCount\":30},\"responseId\":\"tv\"}\n\n");
 	}
 }
@@ -437,7 +448,8 @@ tv_same(const struct tg_json *a, int x, const struct tg_json *b, int y)
 	size_t na, nb;
 	const char *ra, *rb;
 
-	if (tg_json_is_obj(a, x) != tg_json_is_obj(b, y) || tg_json_is_arr(a, x) != tg_json_is_arr(b, y) ||
+	if (tg_json_is_obj(a, x) != tg_json_is_obj(b, y) ||
+	    tg_json_is_arr(a, x) != tg_json_is_arr(b, y) ||
 	    tg_json_is_str(a, x) != tg_json_is_str(b, y))
 		return false;
 	if (tg_json_is_obj(a, x) || tg_json_is_arr(a, x)) {
@@ -461,7 +473,8 @@ tv_same(const struct tg_json *a, int x, const struct tg_json *b, int y)
 			bool found = false;
 			tg_buf_init(&key);
 			tv_str(a, k, &key);
-			for (int l = tg_json_first(b, y); l != -1 && !found; l = tg_json_after(b, y, l)) {
+			for (int l = tg_json_first(b, y); l != -1 && !found;
+			     l = tg_json_after(b, y, l)) {
 				struct tg_buf other;
 				tg_buf_init(&other);
 				tv_str(b, l, &other);
