@@ -131,13 +131,15 @@ bench: deps
 
 # Load with faults in turn (worker and logger kill -9, PostgreSQL restart, SIGHUP,
 # a provider down), then wrk's answers against the database rows (tests/stress/scenario.sh);
-# then a full disk and a crashing database, 20 s a phase (tests/stress/durability.sh), and
-# long streams across a reload storm, a stop and a worker kill (tests/stress/drain.sh)
+# then a full disk and a crashing database, 20 s a phase (tests/stress/durability.sh),
+# long streams across a reload storm, a stop and a worker kill (tests/stress/drain.sh), and
+# clients without a key attacking beside a good one, 20 s a phase (tests/stress/hostile.sh)
 stress: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)DURATION=$${DURATION:-60} sh tests/stress/scenario.sh
 	$(Q)sh tests/stress/durability.sh
 	$(Q)sh tests/stress/drain.sh
+	$(Q)DURATION=$${HOSTILE_DURATION:-20} sh tests/stress/hostile.sh
 
 fuzz:
 	$(Q)sh tests/fuzz/run.sh

@@ -24,7 +24,7 @@
 #include "tg_retry.h"
 
 #define TG_SHM_MAGIC    0x54474d31u           /* "TGM1" */
-#define TG_SHM_VERSION  3u                    /* bump on ANY size or order change */
+#define TG_SHM_VERSION  4u                    /* bump on ANY size or order change */
 #define TG_CACHELINE    64
 /*
  * Two generations of workers live side by side during a reload. The ring file
@@ -47,7 +47,8 @@ struct tg_shm_hdr {                           /* offset 0, written once by the m
 	uint32_t key_stride;                  /* bytes from one key entry to the next (tg_keys.h) */
 	/* the key table (tg_keys.h) and the budgets' per-worker state (tg_budget.h) */
 	uint64_t off_keytab, off_key_index, off_budget_cells, off_budget_ops;
-	uint8_t  reserved[24];
+	uint64_t off_adminbox;                /* worker <-> logger admin requests (tg_adminbox.h) */
+	uint8_t  reserved[16];
 };
 
 /* Latency histogram bounds, µs; one more bucket counts everything above the last. */
@@ -76,12 +77,32 @@ struct tg_model_metrics {
 
 enum tg_ratelimit_scope { TG_SCOPE_KEY = 0, TG_SCOPE_PROVIDER, TG_SCOPES };
 
+/*
+ * Why a client's call was refused before any provider was called, counted
+ * for tollgate_refused_total{reason} beside the two reasons counted where
+ * they always were: unauthenticated (tg_worker_slot.unauthenticated) and a
+ * key's rate limit (ratelimited[TG_SCOPE_KEY]).
+ */
+enum tg_refusal {
+	TG_REFUSED_REVOKED = 0,           /* a revoked key: 401 */
+	TG_REFUSED_BUDGET,                /* 429 budget_exceeded */
+	TG_REFUSED_BUDGET_NOT_READY,      /* the period's spend is not restored yet: 503 */
+	TG_REFUSED_MODEL,                 /* the key may not call this model or route: 403 */
+	TG_REFUSALS
+};
+
+/* What the worker's HTTP server refused on its own, indexed by worker/http.h's enum tg_http_refusal. */
+#define TG_SERVER_REFUSALS 4
+
 /* Counters for /metrics, one writer (the worker in the slot); the scrape sums every slot. */
+
 struct tg_worker_metrics {
 	struct tg_model_metrics model[TG_MAX_MODELS];
 	struct tg_histogram     duration, ttfb;
 	_Atomic uint64_t        retries[TG_MAX_PROVIDERS];
 	_Atomic uint64_t        ratelimited[TG_SCOPES];
+	_Atomic uint64_t        refused[TG_REFUSALS];
+	_Atomic uint64_t        server_refused[TG_SERVER_REFUSALS];
 };
 
 /* One per worker process; one writer: the worker in this slot. */

@@ -132,7 +132,8 @@ int tg_wire_parse_request(const struct tg_wire_endpoint *ep, const char *body, s
 /*
  * The family a provider of kind `provider` is spoken to in for a client of
  * family `client` (an OpenAI-kind provider speaks both Chat Completions and
- * Responses; the others one format each).
+ * Responses, so a Responses client's bytes reach it untouched; the others
+ * one format each).
  */
 enum tg_family tg_wire_upstream_family(enum tg_family provider, enum tg_family client);
 
@@ -298,7 +299,8 @@ struct tg_wire_stream;
 /*
  * One streamed reply: reads every upstream event for usage, and when the
  * client speaks another family, translates it. req is borrowed during this
- * call only. Returns NULL when memory ran out (or a family is not served).
+ * call only. Returns NULL when memory ran out (or a family is not served, or
+ * upstream is one only ever relayed as it is: Responses).
  */
 struct tg_wire_stream *tg_wire_stream_new(enum tg_family upstream, const struct tg_wire_request *req);
 

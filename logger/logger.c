@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "keyops.h"
 #include "keysync.h"
 #include "spend.h"
 #include "spool.h"
@@ -86,6 +87,7 @@ struct lg {
 	uint64_t                 corrupt;
 	struct tg_keysync        keys;            /* api_keys → the key cache (keysync.c) */
 	struct tg_spend          spend;           /* the ledger → restored spend (spend.c) */
+	struct tg_keyops         keyops;          /* the admin mailbox's requests (keyops.c) */
 };
 
 static void
@@ -314,18 +316,24 @@ file_empty(const struct tg_ring_file *f)
 }
 
 /*
- * The key cache and the budgets' restored spend, between batches, over the
- * same connection (no transaction is open here), waiting as every logger
- * wait does. A restore waits until the spool is empty and no old ring file
+ * The admin API's key changes, the key cache and the budgets' restored
+ * spend, between batches, over the same connection (no transaction is open
+ * here), waiting as every logger wait does. A restore waits until the spool is empty and no old ring file
  * is left, so that the ledger holds everything they held.
  */
 static void
 keys_and_budgets(struct lg *l)
 {
 	bool backlog_clear = !l->spool_pending && tg_spool_rows(l->spool) == 0 && l->n_files == 1;
+	bool keys_changed = false;
+	int admin = tg_keyops_poll(&l->keyops, l->conn, &l->wait, &keys_changed);
 	char why[512];
 
-	if (tg_keysync_poll(&l->keys, l->conn, &l->wait, tg_clock_mono_ms()) == -1 ||
+	/* a key changed through the admin API is read back at once, for the master to load */
+	if (keys_changed)
+		tg_keysync_now(&l->keys);
+	if (admin == -1 ||
+	    tg_keysync_poll(&l->keys, l->conn, &l->wait, tg_clock_mono_ms()) == -1 ||
 	    tg_spend_poll(&l->spend, l->conn, &l->wait, l->files[0], backlog_clear) == -1) {
 		snprintf(why, sizeof(why), "%s", PQerrorMessage(l->conn));
 		why[strcspn(why, "\n")] = '\0';
@@ -526,7 +534,7 @@ setup(struct lg *l, const struct tg_cfg *cfg, struct tg_shm_hdr *shm, struct tg_
 		return -1;
 	}
 	tg_keysync_init(&l->keys, cfg->state_dir, shm);
-	if (tg_spend_init(&l->spend, shm, rings) == -1) {
+	if (tg_spend_init(&l->spend, shm, rings) == -1 || tg_keyops_init(&l->keyops, shm) == -1) {
 		tg_log_error(NULL, "could not start the logger: out of memory");
 		return -1;
 	}
@@ -547,6 +555,7 @@ teardown(struct lg *l)
 	tg_spool_free(l->rejected);
 	tg_keysync_fini(&l->keys);
 	tg_spend_fini(&l->spend);
+	tg_keyops_fini(&l->keyops);
 	tg_buf_fini(&l->buf);
 	free(l->batch);
 	free(l->ranges);

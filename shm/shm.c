@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tg_adminbox.h"
 #include "tg_keys.h"
 #include "tg_log.h"
 #include "tg_shm.h"
@@ -29,7 +30,7 @@ tg_shm_create(void)
 {
 	uint64_t off = align_up(sizeof(struct tg_shm_hdr));
 	uint64_t off_logger, off_workers, off_providers, off_keys, off_models;
-	uint64_t off_keytab, off_key_index, off_budget_cells, off_budget_ops;
+	uint64_t off_keytab, off_key_index, off_budget_cells, off_budget_ops, off_adminbox;
 	struct tg_shm_hdr *h;
 
 	off_logger = off;
@@ -48,6 +49,8 @@ tg_shm_create(void)
 	off = align_up(off + sizeof(_Atomic uint32_t) * 2 * TG_KEY_INDEX_SLOTS);
 	off_budget_ops = off;
 	off = align_up(off + sizeof(struct tg_budget_op) * TG_WORKER_SLOTS);
+	off_adminbox = off;
+	off = align_up(off + TG_ADMINBOX_BYTES);
 	/* [key][worker slot]: one key's cells for every worker share a page or so, and a
 	 * page is backed only once a worker spends on that key */
 	off_budget_cells = off;
@@ -74,6 +77,7 @@ tg_shm_create(void)
 	h->off_key_index = off_key_index;
 	h->off_budget_ops = off_budget_ops;
 	h->off_budget_cells = off_budget_cells;
+	h->off_adminbox = off_adminbox;
 	h->key_stride = sizeof(struct tg_key_entry);
 	h->n_workers = TG_WORKER_SLOTS;
 	h->n_providers = TG_MAX_PROVIDERS;

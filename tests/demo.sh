@@ -37,6 +37,7 @@ const [src, dst, conninfo, gw, mock, state] = process.argv.slice(1);
 const c = JSON.parse(fs.readFileSync(src, "utf8"));
 c.listen = `127.0.0.1:${gw}`;
 c.state_dir = state;
+c.admin.listen = `${state}/admin.sock`;
 c.database.conninfo = conninfo;
 for (const p of Object.values(c.providers)) p.base_url = `http://127.0.0.1:${mock}`;
 fs.writeFileSync(dst, JSON.stringify(c, null, 2));

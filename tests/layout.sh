@@ -12,8 +12,9 @@ status=0
 # "file symbol" for every function an object defines, and for every one it calls
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for o in "$BUILD"/worker/*.o; do
-	f=$(basename "$o" .o)
+for c in worker/*.c; do
+	f=$(basename "$c" .c)
+	o=$BUILD/worker/$f.o
 	nm "$o" | awk -v f="$f" '$2 == "T" { print f, $3 }' >>"$tmp/defs"
 	nm "$o" | awk -v f="$f" '$1 == "U" { print f, $2 }' >>"$tmp/uses"
 done

@@ -15,3 +15,11 @@ tg_wait_http() {
 		sleep 0.05
 	done
 }
+
+# In the current directory (tests/sdk): install the SDKs when node_modules is missing or
+# older than the lockfile (npm ci writes node_modules/.package-lock.json).
+tg_npm_ci() {
+	if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+		npm ci --no-audit --no-fund >&2
+	fi
+}

@@ -677,33 +677,46 @@ client_header(void *arg, const char *name)
 	return c->req != NULL ? tg_http_header(c->req, name) : NULL;
 }
 
-/* Start an attempt on the admitted target. -1: the call was answered instead. */
+/*
+ * The body for the current target, in the format its provider speaks: built
+ * once per target (retries reuse it), before the provider is admitted, so a
+ * request that cannot be mapped is a 400 whatever the breakers say. -1: the
+ * call was answered instead.
+ */
+static int
+prepare_body(struct tg_call *c)
+{
+	const struct tg_model_cfg *m = &cfg()->models[c->targets[c->target]];
+	char err[200];
+
+	c->upstream = tg_wire_upstream_family(cfg()->providers[m->provider].kind, c->wreq.family);
+	if (c->up_body_for == (int)c->target)
+		return 0;
+	tg_buf_reset(&c->up_body);
+	if (tg_wire_upstream_body(&c->wreq, c->body, c->body_len, c->upstream, m->upstream,
+				  &c->up_body, err, sizeof(err)) == -1) {
+		c->up_body_for = -1;
+		if (c->up_body.failed) {
+			refuse(c, 503, TG_OUTCOME_UNAVAILABLE, "out of memory");
+			return -1;
+		}
+		/* with the code the SDK acts on (resend without thread), if it has one */
+		c->error_code = tg_wire_refusal_code(&c->wreq, c->upstream);
+		refuse(c, 400, TG_OUTCOME_CLIENT_ERROR, "%s", err);
+		return -1;
+	}
+	c->up_body_for = (int)c->target;
+	return 0;
+}
+
+/* Start an attempt on the admitted target, whose body is prepared. -1: the call was answered. */
 static int
 start_transfer(struct tg_call *c, uint64_t time_left_ms)
 {
 	const struct tg_model_cfg *m = &cfg()->models[c->model];
 	const struct tg_provider_cfg *p = provider_of(c);
 	struct tg_wire_call call;
-	char err[200];
 
-	c->upstream = tg_wire_upstream_family(p->kind, c->wreq.family);
-	if (c->up_body_for != (int)c->target) {
-		tg_buf_reset(&c->up_body);
-		if (tg_wire_upstream_body(&c->wreq, c->body, c->body_len, c->upstream, m->upstream,
-					  &c->up_body, err, sizeof(err)) == -1) {
-			/* refused before any provider call: the request cannot be mapped */
-			settle_tpm(c, 0);
-			if (c->up_body.failed) {
-				refuse(c, 503, TG_OUTCOME_UNAVAILABLE, "out of memory");
-				return -1;
-			}
-			/* with the code the SDK acts on (resend without thread), if it has one */
-			c->error_code = tg_wire_refusal_code(&c->wreq, c->upstream);
-			refuse(c, 400, TG_OUTCOME_CLIENT_ERROR, "%s", err);
-			return -1;
-		}
-		c->up_body_for = (int)c->target;
-	}
 	if (tg_wire_call(c->upstream, p->base_url, m->upstream, c->wreq.stream, &p->api_key,
 			 client_header, c, &call) == -1) {
 		settle_tpm(c, 0);
@@ -757,6 +770,8 @@ attempt_next(struct tg_call *c)
 
 		if (time_left == 0)
 			continue;
+		if (prepare_body(c) == -1)
+			return;
 		if (!tg_policy_provider_admit(p, (uint64_t)c->est_tokens, &c->ticket, &wait_ms)) {
 			if (wait_ms < soonest)
 				soonest = wait_ms;
@@ -915,12 +930,14 @@ hold_budget(struct tg_call *c)
 		tg_money_format_usd(bi.remaining_pusd, usd);
 		tg_http_add_header(c->req, "x-tollgate-budget-remaining-usd", usd);
 		tg_http_add_header(c->req, "x-should-retry", "false");
+		tg_metrics_refused(TG_REFUSED_BUDGET);
 		refuse(c, 429, TG_OUTCOME_BUDGET, "budget of key %s exceeded: this call could cost up "
 		       "to %lld pico-USD and %s USD of the period's budget is left", c->key.def.name,
 		       (long long)worst, usd);
 		return -1;
 	case TG_BUDGET_NOT_READY:
 		c->answer.retry_after_ms = bi.retry_after_ms;
+		tg_metrics_refused(TG_REFUSED_BUDGET_NOT_READY);
 		refuse(c, 503, TG_OUTCOME_UNAVAILABLE, "the spend of key %s in this period is not "
 		       "known yet (restored from the ledger at start): retry", c->key.def.name);
 		return -1;
@@ -954,6 +971,7 @@ on_body(struct tg_http_req *req, int status, void *arg)
 	c->rec.stream = c->wreq.stream;
 	copy_field(c->rec.model, sizeof(c->rec.model), c->wreq.model);
 	if (c->keyed && !tg_keys_model_allowed(&c->key, c->wreq.model, strlen(c->wreq.model))) {
+		tg_metrics_refused(TG_REFUSED_MODEL);
 		refuse(c, 403, TG_OUTCOME_CLIENT_ERROR, "key %s may not call %s", c->key.def.name,
 		       c->wreq.model);
 		return;
@@ -984,7 +1002,10 @@ refuse_unauthenticated(struct tg_http_req *req, enum tg_family family, enum tg_k
 {
 	struct tg_buf b;
 
-	tg_record_unauthenticated();
+	if (auth == TG_KEY_REVOKED)
+		tg_metrics_refused(TG_REFUSED_REVOKED);
+	else
+		tg_record_unauthenticated();
 	tg_buf_init(&b);
 	tg_wire_error(family, 401, NULL, auth == TG_KEY_MISSING ?
 		      "missing API key: send it as Authorization: Bearer, x-api-key or "

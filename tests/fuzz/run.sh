@@ -5,9 +5,13 @@
 # (usage_json), request checks and the splice (request), the translator's
 # request and reply readers and provider errors (translate), recorded tool-call
 # streams cut at random through the stream translator (tools), the HTTP request
-# parsing of the worker's server (http).
+# parsing of the worker's server (http), OpenAI's Responses API: its client
+# bodies, usage reader, replies and event streams (responses), and what is read
+# from the request line and headers before the body: the query string, each
+# family's endpoint, the client headers passed upstream (query).
 # FUZZ_TIME=<seconds per target> (default 20), FUZZ_BUILD=<dir> (default build-fuzz),
-# FUZZ_CC (default clang), FUZZ_CORE (the core/ sources linked in; for trying a patch).
+# FUZZ_CC (default clang), FUZZ_CORE (the core/ sources linked in; for trying a patch),
+# FUZZ_TARGETS (default all of the above).
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 
@@ -22,7 +26,7 @@ WIRE="$(echo worker/wire/*.c) shm/retry.c"
 status=0
 
 mkdir -p "$OUT" || exit 2
-for t in sse usage_json request translate tools http; do
+for t in ${FUZZ_TARGETS:-sse usage_json request translate tools http responses query}; do
 	deps=$WIRE libs=""
 	# libhttp-parser itself is not instrumented: the coverage guiding this one is our layer's
 	[ "$t" = http ] && deps="worker/http_parse.c" libs="-lhttp_parser"

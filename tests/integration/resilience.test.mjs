@@ -61,7 +61,7 @@ async function calls(mock, family) {
 }
 
 async function breaker(provider) {
-  const r = await request(gw.port, 'GET', '/admin/breakers', { headers: { authorization: `Bearer ${ADMIN}` } });
+  const r = await request(gw.admin, 'GET', '/admin/breakers', { headers: { authorization: `Bearer ${ADMIN}` } });
   assert.equal(r.status, 200, r.text);
   return r.json.breakers.find((b) => b.provider === provider);
 }
@@ -103,12 +103,16 @@ test('a provider failing every call: breaker opens, calls fail fast, the route f
   }
   times.sort((a, b) => a - b);
   const p99 = times[Math.floor(times.length * 0.99) - 1];
-  assert.ok(p99 < 5, `fail-fast p99 ${p99.toFixed(2)} ms should be under 5 ms`);
   assert.equal(await calls(mockA, 'anthropic'), before, 'an open breaker sends nothing upstream');
 
+  // failing fast means answering without the provider's wait: a tenth of a served call's time
+  // (a ratio, not a wall-clock bound: sanitizer builds on a shared machine are slow)
+  const t0 = process.hrtime.bigint();
   const viaRoute = await claude('claude-any');
+  const served = Number(process.hrtime.bigint() - t0) / 1e6;
   assert.equal(viaRoute.status, 200, viaRoute.text);
   assert.equal(viaRoute.headers['x-tollgate-model'], 'claude-b');
+  assert.ok(p99 < served / 10, `fail-fast p99 ${p99.toFixed(2)} ms, a served call ${served.toFixed(1)} ms`);
 
   await fault(mockA, { fault: 'none', provider: 'anthropic' });
   await waitFor('HALF_OPEN then CLOSED', async () => {
@@ -143,15 +147,15 @@ test('an insufficient_quota 429 disables the provider until an admin reset', asy
   assert.equal(r.status, 503, r.text);
   assert.match(r.json.error.message, /disabled/);
   assert.equal((await breaker('openai')).disabled, 'quota');
-  assert.match((await request(gw.port, 'GET', '/metrics')).text, /^tollgate_provider_disabled\{provider="openai"\} 1$/m);
+  assert.match((await request(gw.admin, 'GET', '/metrics')).text, /^tollgate_provider_disabled\{provider="openai"\} 1$/m);
   assert.equal((await openai()).status, 503, 'still disabled');
 
-  const noKey = await request(gw.port, 'POST', '/admin/breakers/openai/reset');
+  const noKey = await request(gw.admin, 'POST', '/admin/breakers/openai/reset');
   assert.equal(noKey.status, 401);
-  const reset = await request(gw.port, 'POST', '/admin/breakers/openai/reset', { headers: { authorization: `Bearer ${ADMIN}` } });
+  const reset = await request(gw.admin, 'POST', '/admin/breakers/openai/reset', { headers: { authorization: `Bearer ${ADMIN}` } });
   assert.equal(reset.status, 200, reset.text);
   assert.equal(reset.json.disabled, null);
-  assert.match((await request(gw.port, 'GET', '/metrics')).text, /^tollgate_provider_disabled\{provider="openai"\} 0$/m);
+  assert.match((await request(gw.admin, 'GET', '/metrics')).text, /^tollgate_provider_disabled\{provider="openai"\} 0$/m);
   assert.equal((await openai()).status, 200);
 });
 

@@ -45,13 +45,15 @@ const price = { input: "1.00", output: "5.00" };
 require("fs").writeFileSync(dst, JSON.stringify({
   listen: `127.0.0.1:${gw}`, workers: 2, state_dir: state,
   database: { conninfo: process.env.TG_TEST_PG || "host=/nonexistent dbname=tollgate", log_backpressure: "allow" },
-  admin: { key_sha256: sha(admin) },
+  admin: { key_sha256: sha(admin), listen: `${state}/admin.sock` },
   providers: { anthropic: p("anthropic"), gemini: p("gemini"), openai: p("openai") },
   models: {
     "claude-haiku-4-5": { provider: "anthropic", upstream: "claude-haiku-4-5", price_per_mtok: price },
     "gemini-2.5-flash": { provider: "gemini", upstream: "gemini-2.5-flash", price_per_mtok: price },
     "gpt-4o-mini": { provider: "openai", upstream: "gpt-4o-mini", price_per_mtok: price },
+    "o4-mini": { provider: "openai", upstream: "o4-mini", price_per_mtok: price },
   },
+  routes: { cheap: { strategy: "fallback", targets: ["claude-haiku-4-5", "gemini-2.5-flash"] } },
   keys: [{ name: "sdk", sha256: sha(key) }],
 }));
 ' "$WORK/tollgate.json" "$GW_PORT" "$MOCK_PORT" "$KEY" "$ADMIN" "$WORK/state"
@@ -62,12 +64,12 @@ GW_PID=$!
 wait_http "http://127.0.0.1:$GW_PORT/healthz"
 
 cd "$HERE"
-[ -d node_modules ] || npm ci --no-audit --no-fund >&2
+tg_npm_ci
 [ $# -gt 0 ] || set -- anthropic.test.js openai.test.js gemini.test.js responses.test.mjs cross.test.mjs \
 	tools.test.mjs
 set +e
 TG_BASE_URL="http://127.0.0.1:$GW_PORT" TG_MOCK_URL="http://127.0.0.1:$MOCK_PORT" TG_API_KEY="$KEY" \
-	TG_ADMIN_KEY="$ADMIN" TG_VIA_GATEWAY=1 TG_CROSS=1 \
+	TG_ADMIN_KEY="$ADMIN" TG_ADMIN_SOCKET="$WORK/state/admin.sock" TG_VIA_GATEWAY=1 TG_CROSS=1 \
 	node --test --test-concurrency=1 "$@"
 rc=$?
 set -e

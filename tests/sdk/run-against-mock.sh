@@ -1,13 +1,15 @@
 #!/bin/sh
 # Runs the SDK suite against the simulator: starts build/tollgate-mock (built
 # beforehand; this script builds nothing) on a free loopback port, waits for it,
-# runs `npm ci` when node_modules is missing, then `node --test` (one file at a
-# time: /__mock/faults is global to the process); stops the mock.
+# runs `npm ci` when node_modules is missing or older than the lockfile, then
+# `node --test` (one file at a time: /__mock/faults is global to the process);
+# stops the mock.
 # Exit status is the tests'. Run from anywhere; extra arguments go to node --test.
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
+. "$ROOT/tests/lib.sh"
 MOCK="$ROOT/build/tollgate-mock"
 KEY=${TG_API_KEY:-sdk-test-key}
 LOG=$(mktemp /tmp/tg-mock-sdk.XXXXXX)
@@ -49,7 +51,7 @@ until curl -sf -o /dev/null "$BASE/__mock/health"; do
 done
 
 cd "$HERE"
-[ -d node_modules ] || npm ci --no-audit --no-fund >&2
+tg_npm_ci
 
 set +e
 TG_BASE_URL="$BASE" TG_MOCK_URL="$BASE" TG_API_KEY="$KEY" node --test --test-concurrency=1 "$@"

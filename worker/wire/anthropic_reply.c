@@ -320,11 +320,14 @@ wire_anthropic_write_error(struct tg_buf *out, const struct wire_err *e)
 
 /*
  * Only what Anthropic documents as concerning our account counts against
- * it: 401 in its error shape (the client's key never reaches Anthropic),
- * 402 billing_error, 403 permission_error. A spent balance or spend limit
- * comes as 400 invalid_request_error, the same signal as the client's own
- * mistakes, so it is passed on as one: nothing but the message (which a
- * client can make Anthropic echo) tells them apart.
+ * it: 401 in its error shape (the client's key never reaches Anthropic) and
+ * 402 billing_error. A spent balance or spend limit comes as 400
+ * invalid_request_error, the same signal as the client's own mistakes, so it
+ * is passed on as one: nothing but the message (which a client can make
+ * Anthropic echo) tells them apart. 403 permission_error likewise: it is the
+ * type of "our key may not use this model" and of "this key may not read the
+ * file the request names", which only the message tells apart, so it is the
+ * client's too; else one key could switch the provider off for every other.
  */
 enum tg_wire_signal
 wire_anthropic_classify(int status, const struct wire_perr *e)
@@ -336,9 +339,6 @@ wire_anthropic_classify(int status, const struct wire_perr *e)
 		return e->shaped ? TG_SIGNAL_KEY_REFUSED : TG_SIGNAL_OVERLOADED;
 	case 402:
 		return strcmp(type, "billing_error") == 0 ? TG_SIGNAL_QUOTA : TG_SIGNAL_OVERLOADED;
-	case 403:
-		return strcmp(type, "permission_error") == 0 ? TG_SIGNAL_KEY_REFUSED :
-		       TG_SIGNAL_CLIENT;
 	case 429:
 		return TG_SIGNAL_RATE_LIMITED;
 	default:

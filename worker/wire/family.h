@@ -210,8 +210,9 @@ struct wire_family {
 extern const struct wire_family wire_anthropic;
 extern const struct wire_family wire_gemini;
 extern const struct wire_family wire_openai;
+extern const struct wire_family wire_responses;      /* its own declarations: responses.h */
 
-/* The family's table, or NULL for one not served (Responses, for now). */
+/* The family's table, or NULL for one not served. */
 const struct wire_family *wire_family(enum tg_family f);
 
 /* Whether a name=value pair of a query string (percent-decoded) is there. */

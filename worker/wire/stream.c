@@ -26,7 +26,8 @@ tg_wire_stream_new(enum tg_family upstream, const struct tg_wire_request *req)
 	const struct wire_family *up = wire_family(upstream), *client = wire_family(req->family);
 	struct tg_wire_stream *s;
 
-	if (up == NULL || client == NULL)
+	/* a family no reader translates out of is only ever relayed as it is */
+	if (up == NULL || client == NULL || (up != client && up->translate_event == NULL))
 		return NULL;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
@@ -44,6 +45,9 @@ tg_wire_stream_new(enum tg_family upstream, const struct tg_wire_request *req)
 	tg_buf_init(&s->x.tool_id);
 	tg_buf_init(&s->x.thinking);
 	tg_buf_init(&s->x.signed_blocks);
+	tg_buf_init(&s->x.rs.done);
+	tg_buf_init(&s->x.rs.text);
+	tg_buf_init(&s->x.rs.sig);
 	return s;
 }
 
@@ -56,6 +60,9 @@ tg_wire_stream_free(struct tg_wire_stream *s)
 	tg_buf_fini(&s->x.tool_id);
 	tg_buf_fini(&s->x.thinking);
 	tg_buf_fini(&s->x.signed_blocks);
+	tg_buf_fini(&s->x.rs.done);
+	tg_buf_fini(&s->x.rs.text);
+	tg_buf_fini(&s->x.rs.sig);
 	free(s);
 }
 
@@ -101,6 +108,16 @@ tg_wire_stream_event(struct tg_wire_stream *s, const char *name, size_t name_len
 	return ev;
 }
 
+/* The client family's in-stream error: its sink's own if it has one (Responses numbers events). */
+static void
+stream_error(struct wire_xlate *x, struct tg_buf *out, const struct wire_err *e)
+{
+	if (x->client->sink->error != NULL)
+		x->client->sink->error(x, out, e);
+	else
+		wire_stream_error(x->client, out, e);
+}
+
 void
 tg_wire_stream_finish(struct tg_wire_stream *s, bool completed, struct tg_buf *out)
 {
@@ -114,7 +131,9 @@ tg_wire_stream_finish(struct tg_wire_stream *s, bool completed, struct tg_buf *o
 		e.message = completed ? "stream ended early: the provider's stream ended before "
 			    "its end marker" :
 			    "stream ended early: the provider's stream was cut off";
-		wire_stream_error(x->client, out, &e);
+		/* the client's events were the provider's, numbered from 0 with no gap */
+		x->rs.seq = s->usage.events;
+		stream_error(x, out, &e);
 		return;
 	}
 	if (x->closed || x->errored)
@@ -261,7 +280,7 @@ xs_error(struct wire_xlate *x, struct tg_buf *out, int status, const char *messa
 	if (x->errored || x->closed)
 		return;
 	x->errored = true;
-	wire_stream_error(x->client, out, &e);
+	stream_error(x, out, &e);
 }
 
 void

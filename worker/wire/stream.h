@@ -17,6 +17,18 @@
 
 enum wire_block { WIRE_BLOCK_NONE = 0, WIRE_BLOCK_TEXT, WIRE_BLOCK_THINKING, WIRE_BLOCK_TOOL };
 
+/* A Responses client's stream (responses_stream.c): numbering, and what its last event repeats. */
+struct wire_responses_state {
+	uint32_t      seq;            /* the next event's sequence_number */
+	unsigned      items;          /* output items opened so far */
+	bool          message;        /* a message item went out */
+	bool          summary;        /* the open reasoning item's summary part is open */
+	char          item_id[48];    /* the open item's id */
+	struct tg_buf done;           /* the finished items, JSON, comma-separated */
+	struct tg_buf text;           /* the open item's text, arguments or summary so far */
+	struct tg_buf sig;            /* the open reasoning item's signature */
+};
+
 /* What the client of a translated stream has been told so far. */
 struct wire_xlate {
 	const struct wire_family *client;
@@ -45,6 +57,7 @@ struct wire_xlate {
 	struct tg_buf thinking;         /* OpenAI client: the open thinking block's text */
 	struct tg_buf signed_blocks;    /* OpenAI client: thinking_blocks items so far (JSON) */
 	char     failure[96];           /* why the gateway ended the stream, "" while it has not */
+	struct wire_responses_state rs; /* Responses client */
 };
 
 /* One family's client-side events. Text is unescaped; out gets SSE bytes. */
@@ -58,6 +71,8 @@ struct wire_sink {
 	void (*stop)(struct wire_xlate *x, struct tg_buf *out);     /* x->stop is known; or NULL */
 	void (*close)(struct wire_xlate *x, struct tg_buf *out);
 	void (*ping)(struct wire_xlate *x, struct tg_buf *out);
+	/* the in-stream error, for a family that numbers its events; NULL: wire_stream_error */
+	void (*error)(struct wire_xlate *x, struct tg_buf *out, const struct wire_err *e);
 };
 
 /*

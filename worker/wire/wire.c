@@ -13,11 +13,12 @@
 #include "tg_query.h"
 #include "tg_retry.h"
 
-/* Indexed by enum tg_family; Responses (issue 17) becomes one more entry. */
+/* Indexed by enum tg_family. */
 static const struct wire_family *const families[TG_FAMILIES] = {
 	[TG_FAMILY_ANTHROPIC] = &wire_anthropic,
 	[TG_FAMILY_GEMINI] = &wire_gemini,
 	[TG_FAMILY_OPENAI] = &wire_openai,
+	[TG_FAMILY_RESPONSES] = &wire_responses,
 };
 
 const struct wire_family *
@@ -146,6 +147,12 @@ tg_wire_upstream_body(const struct tg_wire_request *req, const char *body, size_
 		if (from->rewrite(req, body, n, upstream_model, out) == 0)
 			return 0;
 		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	/* a family written only as a reply (Responses) is never a translated call's target */
+	if (from->read_request == NULL || to->write_request == NULL) {
+		snprintf(err, errlen, "%s requests cannot be translated to %s", from->name,
+			 to->name);
 		return -1;
 	}
 	ir_ctx_init(&c, to->name, err, errlen);
@@ -331,7 +338,7 @@ tg_wire_translate_reply(enum tg_family upstream, enum tg_family client, const ch
 	struct ir_ctx c;
 	int rc = -1;
 
-	if (from == NULL || to == NULL)
+	if (from == NULL || to == NULL || from->read_reply == NULL)
 		return -1;
 	ir_ctx_init(&c, to->name, NULL, 0);
 	memset(&r, 0, sizeof(r));

@@ -115,7 +115,7 @@ START_TEST(gateway_error_bodies)
 			 "\"RESOURCE_EXHAUSTED\",\"details\":[{\"@type\":"
 			 "\"type.googleapis.com/google.rpc.ErrorInfo\",\"reason\":\"budget_exceeded\","
 			 "\"domain\":\"tollgate\"}]}}");
-	/* Responses is not served yet: its errors take OpenAI's shape */
+	/* Responses errors are OpenAI's */
 	tg_buf_reset(&b);
 	tg_wire_error(TG_FAMILY_RESPONSES, 400, NULL, "x", &b);
 	ck_assert_msg(strncmp(b.p, "{\"error\":{\"message\":\"x\"", 23) == 0, "%s", b.p);
@@ -169,13 +169,19 @@ static const struct signal_row signals[] = {
 	  "\"rate_limit_error\",\"message\":\"check your billing and credit balance\"}}",
 	  TG_SIGNAL_RATE_LIMITED },
 
-	/* Anthropic: 401 and 403 permission_error are our key; 402 billing_error our balance */
+	/*
+	 * Anthropic: a 401 is our key, 402 billing_error our balance; 403 permission_error
+	 * is also what a file the client names but may not read gets: the client's
+	 */
 	{ "anthropic bad key", A, 401, "{\"type\":\"error\",\"error\":{\"type\":"
 	  "\"authentication_error\",\"message\":\"invalid x-api-key\"}}", TG_SIGNAL_KEY_REFUSED },
 	{ "anthropic 401 not from Anthropic", A, 401, "<html>proxy</html>", TG_SIGNAL_OVERLOADED },
 	{ "anthropic permission", A, 403, "{\"type\":\"error\",\"error\":{\"type\":"
 	  "\"permission_error\",\"message\":\"Your API key does not have permission\"}}",
-	  TG_SIGNAL_KEY_REFUSED },
+	  TG_SIGNAL_CLIENT },
+	{ "anthropic permission on a file", A, 403, "{\"type\":\"error\",\"error\":{\"type\":"
+	  "\"permission_error\",\"message\":\"messages.0.content.0.source.file_id: You do not "
+	  "have permission to access the file file_011CNha8iCJcU1wXNR6q4V8w.\"}}", TG_SIGNAL_CLIENT },
 	{ "anthropic 403 otherwise", A, 403, "{\"type\":\"error\",\"error\":{\"type\":"
 	  "\"invalid_request_error\",\"message\":\"permission\"}}", TG_SIGNAL_CLIENT },
 	{ "anthropic billing", A, 402, "{\"type\":\"error\",\"error\":{\"type\":\"billing_error\","
@@ -456,10 +462,12 @@ START_TEST(upstream_calls)
 	memset(long_url, 'a', sizeof(long_url) - 1);
 	long_url[sizeof(long_url) - 1] = '\0';
 	ck_assert_int_eq(tg_wire_call(O, long_url, "gpt", false, &key, NULL, NULL, &c), -1);
-	ck_assert_int_eq(tg_wire_call(TG_FAMILY_RESPONSES, "http://up", "gpt", false, &key, NULL,
-				      NULL, &c), -1);
+	ck_assert_int_eq(tg_wire_call(TG_FAMILY_RESPONSES, "http://up", "gpt", true, &key,
+				      client_header, &h, &c), 0);
+	ck_assert_str_eq(c.url, "http://up/v1/responses");
+	ck_assert_str_eq(header_of(&c, "Authorization"), "Authorization: Bearer k");
 
-	/* an OpenAI-kind provider will also speak Responses; the others one format each */
+	/* an OpenAI-kind provider also speaks Responses; the others one format each */
 	ck_assert_int_eq(tg_wire_upstream_family(O, TG_FAMILY_RESPONSES), TG_FAMILY_RESPONSES);
 	ck_assert_int_eq(tg_wire_upstream_family(O, A), O);
 	ck_assert_int_eq(tg_wire_upstream_family(A, O), A);

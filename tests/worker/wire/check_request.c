@@ -347,8 +347,13 @@ static const struct url_row urls[] = {
 	{ "/v1beta/models/:generateContent", NULL, -1, 404, G, TG_EP_NONE, "", false },
 	{ "/v1beta/models/", NULL, -1, 404, G, TG_EP_NONE, "", false },
 	{ "/v1beta/models/" X130 ":generateContent", NULL, -1, 404, G, TG_EP_NONE, "", false },
-	/* Responses exists in the enum but is not served yet (issue 17) */
-	{ "/v1/responses", NULL, 0, 0, A, TG_EP_NONE, "", false },
+	{ "/v1/responses", NULL, 1, 0, TG_FAMILY_RESPONSES, TG_EP_OPENAI_RESPONSES, "", false },
+	{ "/v1/responses", "stream=true", 1, 0, TG_FAMILY_RESPONSES, TG_EP_OPENAI_RESPONSES, "",
+	  false },
+	/* what acts on a stored response is OpenAI's alone: the gateway stores none */
+	{ "/v1/responses/resp_1/cancel", NULL, -1, 404, TG_FAMILY_RESPONSES, TG_EP_NONE, "", false },
+	{ "/v1/responses/input_tokens", NULL, -1, 404, TG_FAMILY_RESPONSES, TG_EP_NONE, "", false },
+	{ "/v1/responsesx", NULL, 0, 0, A, TG_EP_NONE, "", false },
 	{ "/v1/messages/", NULL, 0, 0, A, TG_EP_NONE, "", false },
 	{ "/v1/chat/completionsx", NULL, 0, 0, A, TG_EP_NONE, "", false },
 	{ "/healthz", NULL, 0, 0, A, TG_EP_NONE, "", false },
