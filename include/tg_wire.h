@@ -331,6 +331,42 @@ void tg_wire_stream_usage(const struct tg_wire_stream *s, struct tg_usage_info *
 
 void tg_wire_stream_free(struct tg_wire_stream *s);
 
+/* ---- the assistant's text, for a route's checks (SPEC section 13; worker/wire/text.c) ---- */
+
+/*
+ * The assistant's text is the text parts of a reply in order, concatenated:
+ * no thinking, no tool calls, no separator (a stream's deltas and a whole
+ * reply's parts give the same bytes). It is read from the provider's reply
+ * through the intermediate form, so a translated call and a native one give
+ * the same text, and so do a stream and a whole reply.
+ */
+
+/*
+ * Append to out the assistant's text of a whole reply of family `upstream`,
+ * at most max bytes. *complete is false when the text was longer (out then
+ * holds its first max bytes), or for a family whose replies are only ever
+ * relayed (Responses: nothing is appended). Returns -1 when the body is not
+ * a reply of that family or memory ran out (out may hold part of the text).
+ */
+int tg_wire_reply_text(enum tg_family upstream, const char *body, size_t n, struct tg_buf *out,
+		       size_t max, bool *complete) TG_MUSTCHECK;
+
+/*
+ * Collect the assistant's text of stream s, at most max bytes, from its next
+ * event on (call it before the first): every provider event is then read
+ * through the intermediate form, relayed or translated alike. Returns 0, or
+ * -1 when memory ran out (the stream works on, collecting nothing).
+ */
+int tg_wire_stream_collect(struct tg_wire_stream *s, size_t max) TG_MUSTCHECK;
+
+/*
+ * The text collected so far, NUL-terminated, borrowed until the stream is
+ * freed ("" when not collecting); *len its bytes. *complete is false when the
+ * text went past max or could not be collected (not asked for, out of memory,
+ * or a provider family only ever relayed: Responses).
+ */
+const char *tg_wire_stream_text(const struct tg_wire_stream *s, size_t *len, bool *complete);
+
 /* ---- server-sent events: an incremental, bounded parser that only observes ---- */
 
 #define TG_SSE_DEFAULT_MAX  (1024u * 1024u)   /* bytes of one event's data */

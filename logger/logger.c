@@ -16,6 +16,7 @@
 #include "db.h"
 #include "keyops.h"
 #include "keysync.h"
+#include "routeseed.h"
 #include "spend.h"
 #include "spool.h"
 #include "upgrade.h"
@@ -88,6 +89,7 @@ struct lg {
 	struct tg_keysync        keys;            /* api_keys → the key cache (keysync.c) */
 	struct tg_spend          spend;           /* the ledger → restored spend (spend.c) */
 	struct tg_keyops         keyops;          /* the admin mailbox's requests (keyops.c) */
+	struct tg_routeseed      routes;          /* the ledger → routes' state (routeseed.c) */
 };
 
 static void
@@ -316,10 +318,11 @@ file_empty(const struct tg_ring_file *f)
 }
 
 /*
- * The admin API's key changes, the key cache and the budgets' restored
- * spend, between batches, over the same connection (no transaction is open
- * here), waiting as every logger wait does. A restore waits until the spool is empty and no old ring file
- * is left, so that the ledger holds everything they held.
+ * The admin API's key changes, the key cache, the budgets' restored spend and
+ * the routes' seeds, between batches, over the same connection (no
+ * transaction is open here), waiting as every logger wait does. A restore or a
+ * seed waits until the spool is empty and no old ring file is left, so that
+ * the ledger holds everything they held.
  */
 static void
 keys_and_budgets(struct lg *l)
@@ -334,7 +337,8 @@ keys_and_budgets(struct lg *l)
 		tg_keysync_now(&l->keys);
 	if (admin == -1 ||
 	    tg_keysync_poll(&l->keys, l->conn, &l->wait, tg_clock_mono_ms()) == -1 ||
-	    tg_spend_poll(&l->spend, l->conn, &l->wait, l->files[0], backlog_clear) == -1) {
+	    tg_spend_poll(&l->spend, l->conn, &l->wait, l->files[0], backlog_clear) == -1 ||
+	    tg_routeseed_poll(&l->routes, l->conn, &l->wait, l->files[0], backlog_clear) == -1) {
 		snprintf(why, sizeof(why), "%s", PQerrorMessage(l->conn));
 		why[strcspn(why, "\n")] = '\0';
 		note_problem(l->last_err, sizeof(l->last_err), "could not read PostgreSQL, spooling",
@@ -534,7 +538,8 @@ setup(struct lg *l, const struct tg_cfg *cfg, struct tg_shm_hdr *shm, struct tg_
 		return -1;
 	}
 	tg_keysync_init(&l->keys, cfg->state_dir, shm);
-	if (tg_spend_init(&l->spend, shm, rings) == -1 || tg_keyops_init(&l->keyops, shm) == -1) {
+	if (tg_spend_init(&l->spend, shm, rings) == -1 || tg_keyops_init(&l->keyops, shm) == -1 ||
+	    tg_routeseed_init(&l->routes, shm, rings) == -1) {
 		tg_log_error(NULL, "could not start the logger: out of memory");
 		return -1;
 	}
@@ -556,6 +561,7 @@ teardown(struct lg *l)
 	tg_keysync_fini(&l->keys);
 	tg_spend_fini(&l->spend);
 	tg_keyops_fini(&l->keyops);
+	tg_routeseed_fini(&l->routes);
 	tg_buf_fini(&l->buf);
 	free(l->batch);
 	free(l->ranges);

@@ -246,6 +246,7 @@ tg_metrics_scrape(struct tg_http_req *req)
 	histogram(&b, "tollgate_upstream_ttfb_seconds", "Time to the provider's first byte.", shm,
 		  offsetof(struct tg_worker_slot, metrics.ttfb));
 	provider_gauges(&b, shm, cfg, tg_clock_mono_ms());
+	tg_metrics_routes(&b);
 	tg_buf_printf(&b, "# HELP tollgate_ratelimited_total Calls refused by a rate limit.\n"
 		      "# TYPE tollgate_ratelimited_total counter\n"
 		      "tollgate_ratelimited_total{scope=\"key\"} %llu\n"

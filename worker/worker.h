@@ -62,6 +62,8 @@ void tg_metrics_ratelimited(enum tg_ratelimit_scope scope);
  */
 void tg_metrics_refused(enum tg_refusal reason);
 void tg_metrics_scrape(struct tg_http_req *req);
+/* The routes' lines of /metrics (worker/route_metrics.c), appended to b. */
+void tg_metrics_routes(struct tg_buf *b);
 
 /* Route handlers: health.c, endpoints.c, admin*.c. */
 void tg_health_live(struct tg_http_req *req);

@@ -18,6 +18,7 @@ struct tg_wire_stream {
 	bool                      translating;  /* the client speaks another family */
 	struct wire_usage         usage;        /* the provider's events, read for usage */
 	struct wire_xlate         x;            /* what the client was told, when translating */
+	struct wire_text         *text;         /* the assistant's text (text.c), or NULL */
 };
 
 struct tg_wire_stream *
@@ -52,17 +53,24 @@ tg_wire_stream_new(enum tg_family upstream, const struct tg_wire_request *req)
 }
 
 void
+wire_xlate_fini(struct wire_xlate *x)
+{
+	tg_buf_fini(&x->args);
+	tg_buf_fini(&x->tool_id);
+	tg_buf_fini(&x->thinking);
+	tg_buf_fini(&x->signed_blocks);
+	tg_buf_fini(&x->rs.done);
+	tg_buf_fini(&x->rs.text);
+	tg_buf_fini(&x->rs.sig);
+}
+
+void
 tg_wire_stream_free(struct tg_wire_stream *s)
 {
 	if (s == NULL)
 		return;
-	tg_buf_fini(&s->x.args);
-	tg_buf_fini(&s->x.tool_id);
-	tg_buf_fini(&s->x.thinking);
-	tg_buf_fini(&s->x.signed_blocks);
-	tg_buf_fini(&s->x.rs.done);
-	tg_buf_fini(&s->x.rs.text);
-	tg_buf_fini(&s->x.rs.sig);
+	wire_xlate_fini(&s->x);
+	wire_text_free(s->text);
 	free(s);
 }
 
@@ -82,8 +90,9 @@ tg_wire_stream_event(struct tg_wire_stream *s, const char *name, size_t name_len
 	bool parsed;
 
 	s->usage.events++;
-	/* most events of a long stream carry neither usage nor errors: pass them unparsed */
-	if (!s->translating && s->up->event_without_usage != NULL &&
+	/* most events of a long stream carry neither usage nor errors: pass them unparsed,
+	 * unless their text is wanted */
+	if (!s->translating && s->text == NULL && s->up->event_without_usage != NULL &&
 	    s->up->event_without_usage(name, name_len))
 		return TG_WIRE_EV_PLAIN;
 	ir_ctx_init(&c, s->x.client->name, err, sizeof(err));
@@ -104,8 +113,24 @@ tg_wire_stream_event(struct tg_wire_stream *s, const char *name, size_t name_len
 			xs_fail(&s->x, out, c.oom ? "out of memory" : "a string in the provider's "
 				"event holds an unpaired UTF-16 surrogate (\\u escape)");
 	}
+	if (s->text != NULL && parsed)
+		wire_text_event(s->text, s->up, &c);
 	ir_ctx_fini(&c);
 	return ev;
+}
+
+int
+tg_wire_stream_collect(struct tg_wire_stream *s, size_t max)
+{
+	if (s->text == NULL)
+		s->text = wire_text_new(max, s->up);
+	return s->text != NULL ? 0 : -1;
+}
+
+const char *
+tg_wire_stream_text(const struct tg_wire_stream *s, size_t *len, bool *complete)
+{
+	return wire_text_get(s->text, len, complete);
 }
 
 /* The client family's in-stream error: its sink's own if it has one (Responses numbers events). */

@@ -75,6 +75,22 @@ struct wire_sink {
 	void (*error)(struct wire_xlate *x, struct tg_buf *out, const struct wire_err *e);
 };
 
+/* Free what a wire_xlate owns (stream.c; text.c's collector has one too). */
+void wire_xlate_fini(struct wire_xlate *x);
+
+/*
+ * The assistant's text of a stream (text.c): a second wire_xlate over the
+ * provider's events whose client is a sink that keeps the text deltas.
+ */
+struct wire_text;
+/* max bytes of text from provider family up's events; NULL when out of memory. */
+struct wire_text *wire_text_new(size_t max, const struct wire_family *up);
+void wire_text_free(struct wire_text *t);
+/* One provider event, parsed into c (the same as the stream's own translation reads). */
+void wire_text_event(struct wire_text *t, const struct wire_family *up, struct ir_ctx *c);
+/* The text so far; "" for a NULL t (complete false then). */
+const char *wire_text_get(const struct wire_text *t, size_t *len, bool *complete);
+
 /*
  * What a provider's reader calls (stream.c): each keeps the state and asks the
  * client's sink, and does nothing once the stream has errored or closed.
