@@ -88,6 +88,7 @@ struct tg_call {
 	struct tg_answer         answer;
 	struct tg_request_rec    rec;
 	char                     error[160];
+	const char              *error_code;    /* static: the code the client's SDK acts on */
 };
 
 static struct tg_call *calls;           /* this worker's, newest first */
@@ -459,7 +460,9 @@ answer(struct tg_call *c)
 	} else if (c->answer.provider_body) {
 		tg_buf_add(b, c->reply.p ? c->reply.p : "", c->reply.len);
 	}
-	if (b->len == 0)
+	if (b->len == 0 && c->error_code != NULL)
+		tg_wire_error_code(c->wreq.family, c->answer.status, c->error_code, c->error, b);
+	else if (b->len == 0)
 		tg_wire_error(c->wreq.family, c->answer.status,
 			      c->answer.outcome == TG_OUTCOME_BUDGET ? "budget_exceeded" : NULL,
 			      c->error, b);
@@ -534,14 +537,20 @@ commit_stream(struct tg_call *c)
 static void
 finish_stream(struct tg_call *c, enum tg_outcome outcome, const char *why)
 {
-	char usd[TG_MONEY_USD_LEN];
+	char usd[TG_MONEY_USD_LEN], untranslated[136];
 
 	tg_buf_reset(&c->out);
 	if (c->relay.ws != NULL) {
 		tg_relay_finish(&c->relay, outcome == TG_OUTCOME_OK, &c->out);
 		tg_relay_usage(&c->relay, &c->usage);
 	}
-	if (outcome == TG_OUTCOME_OK && (!c->usage.usage.complete || c->usage.error)) {
+	if (outcome == TG_OUTCOME_OK && c->usage.xlate_error[0] != '\0') {
+		/* the gateway ended it with an error event: as a reply it could not translate */
+		outcome = TG_OUTCOME_UPSTREAM_ERROR;
+		snprintf(untranslated, sizeof(untranslated),
+			 "its reply could not be translated: %s", c->usage.xlate_error);
+		why = untranslated;
+	} else if (outcome == TG_OUTCOME_OK && (!c->usage.usage.complete || c->usage.error)) {
 		outcome = TG_OUTCOME_INCOMPLETE;
 		why = c->usage.error ? c->usage.error_type : "no final usage";
 	}
@@ -777,10 +786,13 @@ prepare_body(struct tg_call *c)
 	if (tg_wire_upstream_body(&c->wreq, c->body, c->body_len, c->upstream, m->upstream,
 				  &c->up_body, err, sizeof(err)) == -1) {
 		c->up_body_for = -1;
-		if (c->up_body.failed)
+		if (c->up_body.failed) {
 			refuse(c, 503, TG_OUTCOME_UNAVAILABLE, "out of memory");
-		else
-			refuse(c, 400, TG_OUTCOME_CLIENT_ERROR, "%s", err);
+			return -1;
+		}
+		/* with the code the SDK acts on (resend without thread), if it has one */
+		c->error_code = tg_wire_refusal_code(&c->wreq, c->upstream);
+		refuse(c, 400, TG_OUTCOME_CLIENT_ERROR, "%s", err);
 		return -1;
 	}
 	c->up_body_for = (int)c->target;

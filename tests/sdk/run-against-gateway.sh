@@ -65,7 +65,8 @@ wait_http "http://127.0.0.1:$GW_PORT/healthz"
 
 cd "$HERE"
 tg_npm_ci
-[ $# -gt 0 ] || set -- anthropic.test.js openai.test.js gemini.test.js responses.test.mjs cross.test.mjs
+[ $# -gt 0 ] || set -- anthropic.test.js openai.test.js gemini.test.js responses.test.mjs cross.test.mjs \
+	tools.test.mjs
 set +e
 TG_BASE_URL="http://127.0.0.1:$GW_PORT" TG_MOCK_URL="http://127.0.0.1:$MOCK_PORT" TG_API_KEY="$KEY" \
 	TG_ADMIN_KEY="$ADMIN" TG_ADMIN_SOCKET="$WORK/state/admin.sock" TG_VIA_GATEWAY=1 TG_CROSS=1 \

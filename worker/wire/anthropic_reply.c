@@ -113,7 +113,7 @@ wire_anthropic_write_reply(const struct ir_response *r, const char *model, struc
 			ir_jstr(b, p->signature);
 		} else if (p->kind == IR_TOOL_CALL) {
 			tg_buf_printf(b, "%s{\"type\":\"tool_use\",\"id\":", sep);
-			ir_jstr(b, p->id);
+			ir_jstr_call_id(b, p->id, p->signature);
 			tg_buf_puts(b, ",\"name\":");
 			ir_jstr(b, p->name);
 			tg_buf_printf(b, ",\"input\":%s", p->args != NULL ? p->args : "{}");
@@ -296,6 +296,9 @@ wire_anthropic_read_error(struct ir_ctx *c, struct wire_perr *e)
 		return -1;
 	e->type = ir_str(c, tg_json_get(&c->j, err, "type"));
 	e->message = wire_redact(c, ir_str(c, tg_json_get(&c->j, err, "message")));
+	/* the SDK branches on it (a thread lost, refused): a code, never account data */
+	e->code_name = ir_str(c, tg_json_get(&c->j, tg_json_get(&c->j, err, "details"),
+					     "error_code"));
 	return e->type != NULL ? 0 : -1;
 }
 
@@ -307,6 +310,11 @@ wire_anthropic_write_error(struct tg_buf *out, const struct wire_err *e)
 		error_type(e->status));
 	tg_buf_puts(out, ",\"message\":");
 	ir_jstr(out, e->message);
+	if (e->code != NULL) {
+		tg_buf_puts(out, ",\"details\":{\"error_code\":");
+		ir_jstr(out, e->code);
+		tg_buf_puts(out, "}");
+	}
 	tg_buf_puts(out, "}}");
 }
 
