@@ -462,6 +462,27 @@ collect(struct lg *l)
 	return n;
 }
 
+/*
+ * How many records wait in the rings, cheaply (no record is read): whether a
+ * batch is due is decided on this, and collect() checks each record's CRC
+ * once, when it is. UINT32_MAX when an old file's calls in flight are to be
+ * swept now.
+ */
+static uint32_t
+waiting(struct lg *l)
+{
+	uint64_t n = 0;
+
+	for (uint32_t f = 0; f < l->n_files; f++) {
+		for (uint32_t r = 0; r < l->files[f]->n_rings; r++)
+			n += tg_ring_used(l->files[f], r);
+		if (f > 0 && l->owned[f] && file_empty(l->files[f]) &&
+		    l->swept[f] < (uint64_t)l->files[f]->n_rings * l->files[f]->inflight)
+			return UINT32_MAX;
+	}
+	return n < UINT32_MAX ? (uint32_t)n : UINT32_MAX - 1;
+}
+
 static void
 consume(struct lg *l)
 {
@@ -656,7 +677,7 @@ tg_logger_main(const struct tg_cfg *cfg, struct tg_shm_hdr *shm, struct tg_ring_
 		}
 		try_connect(&l, false);
 		keys_and_budgets(&l);
-		n = collect(&l);
+		n = waiting(&l);
 		if (n == 0) {
 			first_seen = 0;
 		} else {
@@ -670,7 +691,7 @@ tg_logger_main(const struct tg_cfg *cfg, struct tg_shm_hdr *shm, struct tg_ring_
 			if (due && l.spool_failed && now < l.spool_retry_ms &&
 			    (l.spool_pending || l.conn == NULL))
 				due = false;
-			if (due && flush(&l, n) == 0) {
+			if (due && flush(&l, collect(&l)) == 0) {
 				first_seen = 0;
 				stuck_since = 0;
 				busy = true;
