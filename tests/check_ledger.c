@@ -7,7 +7,11 @@
  * consume what a dead one committed, and only in the same ring file;
  * migration 4 keeps the rows of schema 3.
  */
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -407,6 +411,84 @@ quiet(void *arg, const char *msg)
 	(void)msg;      /* "database ... does not exist, skipping" */
 }
 
+/* Whether file holds needle. */
+static bool
+file_has(const char *path, const char *needle)
+{
+	static char buf[65536];
+	FILE *fp = fopen(path, "r");
+	size_t n;
+
+	if (fp == NULL)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	return strstr(buf, needle) != NULL;
+}
+
+START_TEST(a_new_logger_consumes_what_a_dead_one_committed)
+{
+	static struct tg_cfg cfg;
+	char dir[64] = "/tmp/tg-ledger-XXXXXX", log[128], id[37], sql[256];
+	struct tg_shm_hdr *shm;
+	struct tg_logger_slot *slot;
+	struct tg_ring_file *f;
+	struct tg_cursors cur;
+	uint64_t pos, deadline;
+	PGconn *c = open_db();
+	pid_t pid;
+	int st;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(cfg.db.conninfo, sizeof(cfg.db.conninfo), "%s", test_pg());
+	snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s", dir);
+	cfg.db.batch_rows = 100;
+	cfg.db.flush_ms = 5;
+	cfg.db.ring_records = TG_WORKER_SLOTS * 64;
+	shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert(shm != MAP_FAILED);
+	shm->off_logger = 1024;
+	slot = tg_shm_logger(shm);
+	f = tg_ring_open(dir, TG_WORKER_SLOTS, cfg.db.ring_records, 64, why, sizeof(why));
+	ck_assert_msg(f != NULL, "%s", why);
+	/* the dead logger: 20 records of ring 3 committed with their cursor, not consumed */
+	tg_cursors_init(&cur, dir);
+	push(f, 3, 0, 20);
+	commit_unread(c, f, &cur, 3);
+	push(f, 3, 20, 5);
+	push(f, 7, 40, 5);
+	snprintf(log, sizeof(log), "%s/logger.log", dir);
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		dup2(fd, 2);
+		_exit(tg_logger_main(&cfg, shm, f));
+	}
+	deadline = tg_clock_mono_ms() + 20000;
+	while ((tg_ring_used(f, 3) > 0 || tg_ring_used(f, 7) > 0) && tg_clock_mono_ms() < deadline)
+		usleep(10000);
+	kill(pid, SIGTERM);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_uint_eq(tg_ring_peek(f, 3, 64, &pos), 0);
+	ck_assert_uint_eq(pos, 25);
+	ck_assert_msg(file_has(log, "consumed without writing them again rows=20"), "see %s", log);
+	ck_assert_msg(!file_has(log, "partly in PostgreSQL"), "see %s", log);
+	ck_assert_uint_eq(atomic_load(&slot->rows_written), 30);
+	ck_assert_str_eq(text(c, "SELECT count(*) FROM requests WHERE " OURS), "30");
+	/* and the cursors moved on with the new batches */
+	tg_db_uuid(cur.ledger_id, id);
+	snprintf(sql, sizeof(sql), "SELECT string_agg(ring || ':' || pos, ' ' ORDER BY ring) "
+		 "FROM ledger_cursors WHERE ledger_id = '%s' AND $1 <> ''", id);
+	ck_assert_str_eq(text(c, sql), "3:25 7:5");
+	tg_ring_close(f);
+	tg_test_remove_tree(dir);
+	PQfinish(c);
+}
+END_TEST
+
 /* One statement on conninfo's server, which must succeed. */
 static void
 run_sql(const char *conninfo, const char *sql)
@@ -499,6 +581,7 @@ tg_ledger_suite(void)
 	tcase_add_test(tc, duplicate_on_the_direct_path_falls_back_and_the_first_wins);
 	tcase_add_test(tc, recovered_record_loses_to_its_real_one);
 	tcase_add_test(tc, cursors_consume_what_a_dead_logger_committed);
+	tcase_add_test(tc, a_new_logger_consumes_what_a_dead_one_committed);
 	tcase_add_test(tc, migration_4_keeps_the_rows_of_schema_3);
 	suite_add_tcase(s, tc);
 	return s;
