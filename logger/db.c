@@ -551,7 +551,7 @@ build(struct tg_db_scratch *s, const struct tg_db_batch *b, enum mark which, uin
  * the very transaction that commits the last of them, so it is never ahead of
  * the rows. The logger consumes a ring only after COMMIT; if it dies in
  * between, its next connection reads the cursor back and consumes up to pos
- * without writing those records again (logger.c), once the record at pos - 1
+ * without writing those records again (cursor.c), once the record at pos - 1
  * still carries last_id: the same ring file, whose unread slots cannot have
  * been reused. Nothing else trusts a cursor. Every other way for a record to
  * reach the database twice goes through ON CONFLICT: the spool (a COMMIT whose
