@@ -80,6 +80,10 @@ $(BUILD)/tollgate-http-static: $(BUILD)/tests/stress/http_static.o \
 		$(filter $(BUILD)/worker/http%,$(LIB_OBJ)) $(filter $(BUILD)/core/%,$(LIB_OBJ))
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+# the ledger write alone, logger and PostgreSQL CPU per row, for tests/stress/ledger_bench.sh
+$(BUILD)/tollgate-ledger-bench: $(BUILD)/tests/stress/ledger_bench.o $(LIB_OBJ)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 # the simulator embeds its default profiles (.incbin): rebuild when they change
 $(BUILD)/tests/mock/profiles.o: tests/mock/profiles.json
 
