@@ -17,8 +17,7 @@
 #define MAX_OUTPUT_BOUND 1000000000   /* a max_output_tokens check */
 
 static const char *const route_fields[] = {
-	"strategy", "targets", "weights", "cost", "shadow", "checks", "check_text_bytes",
-	"store_text", NULL,
+	"strategy", "targets", "weights", "cost", "shadow", "checks", "check_text_bytes", NULL,
 };
 static const char *const cost_fields[] = {
 	"window_calls", "min_samples", "explore", "max_error_rate", "max_p95_ms", "min_pass_rate",
@@ -365,20 +364,6 @@ load_checks(struct cfg_ctx *c, struct tg_route_cfg *r, int v)
 	}
 }
 
-static void
-load_store_text(struct cfg_ctx *c, struct tg_route_cfg *r, int v)
-{
-	int t = tg_json_get(c->j, v, "store_text");
-	char got[64];
-
-	if (t == -1 || tg_json_bool(c->j, t, &r->store_text) == 0)
-		return;
-	size_t old = cfg_push(c, "store_text");
-	cfg_got(c->j, t, got, sizeof(got));
-	cfg_err(c, "expected true or false, got %s", got);
-	cfg_pop(c, old);
-}
-
 typedef void load_fn(struct cfg_ctx *c, const struct tg_cfg *cfg, struct tg_route_cfg *r, int v);
 
 /* Run fn on the value of key at path ".key" when the route has key. */
@@ -458,7 +443,6 @@ load_route(struct cfg_ctx *c, struct tg_cfg *cfg, struct tg_route_cfg *r, int v)
 		cfg_pop(c, old);
 	}
 	(void)cfg_u32(c, v, "check_text_bytes", 1, TG_CHECK_TEXT_MAX, &r->check_text_bytes);
-	load_store_text(c, r, v);
 }
 
 void

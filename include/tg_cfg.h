@@ -146,7 +146,6 @@ struct tg_route_cfg {
 	uint32_t               n_checks;
 	struct tg_check_cfg   *checks;    /* n_checks of them, owned; NULL when none */
 	uint32_t               check_text_bytes;  /* assistant text collected for the checks */
-	bool                   store_text;        /* true: the text is asked to be kept */
 };
 
 struct tg_key_cfg {

@@ -562,8 +562,6 @@ static const struct bad_row bad_rows[] = {
 	  "got 0", NULL },
 	{ R_OPEN "'targets':['a'],'checks':{}" R_CLOSE,
 	  "routes.r.checks: expected an array of checks, got an object", NULL },
-	{ R_OPEN "'targets':['a'],'store_text':'yes'" R_CLOSE,
-	  "routes.r.store_text: expected true or false, got \"yes\"", NULL },
 	{ R_OPEN "'targets':['a'],'check_text_bytes':0" R_CLOSE,
 	  "routes.r.check_text_bytes: expected an integer between 1 and 16777216, got 0", NULL },
 
@@ -847,7 +845,7 @@ START_TEST(routes_of_spec_13_load)
 			"'shadow':{'models':['z','b'],'sample':0.05,'max_usd_per_day':'5.00'},"
 			"'checks':[{'name':'says_paris','contains':'Paris'},"
 			"{'name':'is_json','json':true},{'name':'brief','max_output_tokens':64},"
-			"{'name':'capitalised','regex':'^[A-Z]'}],'store_text':true},"
+			"{'name':'capitalised','regex':'^[A-Z]'}]},"
 			"'canary':{'strategy':'weighted','targets':['a','b'],'weights':[95,5]},"
 			"'plain':{'targets':['a','b']},"
 			"'small':{'strategy':'cost','targets':['a','b'],'cost':{'window_calls':8}}}}");
@@ -865,7 +863,6 @@ START_TEST(routes_of_spec_13_load)
 	ck_assert_uint_eq(r->shadow.models[0], (uint32_t)tg_cfg_model(cfg, "z", 1));
 	ck_assert_uint_eq(r->shadow.sample_permille, 50);
 	ck_assert_int_eq(r->shadow.max_pusd_per_day, 5000000000000);     /* 5 USD */
-	ck_assert(r->store_text);
 	ck_assert_uint_eq(r->check_text_bytes, TG_CHECK_TEXT_DEFAULT);
 	ck_assert_uint_eq(r->n_checks, 4);
 	ck_assert_str_eq(r->checks[0].name, "says_paris");
@@ -885,7 +882,6 @@ START_TEST(routes_of_spec_13_load)
 	ck_assert_uint_eq(r->weights[1], 5);
 	ck_assert_uint_eq(r->n_checks, 0);
 	ck_assert_ptr_null(r->checks);
-	ck_assert(!r->store_text);
 
 	/* defaults: SPEC's example; min_samples never above a smaller window */
 	r = &cfg->routes[tg_cfg_route(cfg, "plain", 5)];
