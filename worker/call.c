@@ -680,8 +680,11 @@ attempt_result(struct tg_call *c, const char *err, struct tg_attempt_result *a)
 	if (err != NULL)
 		return;
 	a->signal = tg_wire_classify(c->upstream, c->up_status, c->reply.p, c->reply.len);
-	a->retry_after_ms = tg_wire_retry_after_ms(c->upstream, c->up_meta.retry_after, c->reply.p,
-						   c->reply.len, tg_clock_wall_us() / 1000);
+	/* a wait hint matters only to a failure: a 200's body is not parsed for one */
+	if (a->signal != TG_SIGNAL_OK)
+		a->retry_after_ms = tg_wire_retry_after_ms(c->upstream, c->up_meta.retry_after,
+							   c->reply.p, c->reply.len,
+							   tg_clock_wall_us() / 1000);
 	if (a->signal == TG_SIGNAL_OK &&
 	    tg_wire_reply_usage(c->upstream, c->reply.p ? c->reply.p : "", c->reply.len,
 				&c->usage) == -1)
