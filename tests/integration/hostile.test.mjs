@@ -81,7 +81,7 @@ async function mockFault(provider, fault) {
 }
 
 async function mockCalls() {
-  return (await request(mock.port, 'GET', '/__mock/stats')).json.total.calls;
+  return (await request(mock.port, 'GET', '/__mock/stats')).json.total;
 }
 
 async function breakers() {
