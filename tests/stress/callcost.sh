@@ -108,11 +108,21 @@ echo "callcost $MODE: $(date -u '+%Y-%m-%d %H:%M UTC'), load $(cut -d' ' -f1-3 /
 case $MODE in
 cpu)
 	for c in $CASES; do
+		# software counters only (this machine has no hardware ones): faults, switches
+		perf stat -x, -e page-faults,context-switches -p "$(worker_pids_any | paste -sd, -)" \
+			-o "$TMP/stat.$c" 2>/dev/null &
+		SPID=$!
 		t0=$(ticks)
 		wrk_run "$c" "$SECS" "$CONNS"
 		t1=$(ticks)
-		awk -v c="$c" -v n="$REQS" -v t="$((t1 - t0))" -v hz="$HZ" -v s="$SECS" 'BEGIN {
-			printf "  %-6s %8d calls %7.0f/s  worker CPU %6.2f us/call\n", c, n, n / s, t / hz * 1e6 / n }'
+		kill -INT "$SPID" 2>/dev/null || true
+		wait "$SPID" 2>/dev/null || true
+		pf=$(awk -F, '$3 == "page-faults" { print $1 }' "$TMP/stat.$c" 2>/dev/null)
+		cs=$(awk -F, '$3 == "context-switches" { print $1 }' "$TMP/stat.$c" 2>/dev/null)
+		awk -v c="$c" -v n="$REQS" -v t="$((t1 - t0))" -v hz="$HZ" -v s="$SECS" -v pf="${pf:-0}" \
+			-v cs="${cs:-0}" 'BEGIN {
+			printf "  %-6s %8d calls %7.0f/s  worker CPU %6.2f us/call  %5.2f page faults/call  %5.2f context switches/call\n",
+				c, n, n / s, t / hz * 1e6 / n, pf / n, cs / n }'
 	done
 	;;
 callgrind)
