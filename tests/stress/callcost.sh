@@ -11,6 +11,7 @@
 # Usage (repository root, after make): sh tests/stress/callcost.sh [cpu|callgrind|strace|perf]
 # Knobs: SECONDS_PER=5 CONNS=64 (cpu, strace, perf), CG_SECONDS=4 CG_CONNS=4 (callgrind),
 #        CASES="json sse tjson tsse", WORKERS=2 (cpu) / 1 (the others), TG_BUILD_DIR=build
+#        PERF_SYM=symbol (perf: also print the call chains that end in it)
 set -eu
 . "$(dirname "$0")/../lib.sh"
 
@@ -187,6 +188,7 @@ perf)
 		kill -INT "$SPID"
 		wait "$SPID" 2>/dev/null || true
 		echo "== $c: $REQS calls"
+		[ -z "${PERF_SYM:-}" ] || perf report -i "$TMP/perf.$c" --no-children -S "$PERF_SYM" -G --stdio 2>/dev/null | grep -v "^#" | head -60
 		perf report -i "$TMP/perf.$c" --no-children --sort dso,sym --stdio 2>/dev/null |
 			grep -v '^#' | grep -v '^$' | grep '%' | head -${PERF_TOP:-40}
 		perf report -i "$TMP/perf.$c" --no-children --sort dso --stdio 2>/dev/null |
