@@ -1,5 +1,5 @@
 /*
- * JSON reading over jsmn (tokens are offsets into a borrowed buffer) and the
+ * JSON reading into jsmn's token layout (offsets into a borrowed buffer) and the
  * few accessors every module needs. Writing JSON goes through tg_buf.h.
  */
 #ifndef TG_JSON_H
@@ -10,8 +10,7 @@
 #include <stdint.h>
 
 #define JSMN_HEADER
-/* parent links keep jsmn linear on closing brackets (without them it walks back over every
- * token so far); core/json.c defines it too, since it changes jsmntok_t */
+/* jsmn's token layout, with parent links; core/json.c fills it (jsmn's own parser is unused) */
 #define JSMN_PARENT_LINKS
 #include <jsmn.h>
 
