@@ -11,11 +11,41 @@
 
 #include "tg_json.h"
 
+/*
+ * The bytes of v that are '"', '\\' or below 0x20, as their high bits (the
+ * "has a zero byte" and "has a byte less than n" tricks). A borrow can flag a
+ * byte above a flagged one, never below: the lowest flag is exact.
+ */
+static inline uint64_t
+special_bytes(uint64_t v)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+
+	return (((q - ones) & ~q) | ((b - ones) & ~b) | ((v - ones * 0x20) & ~v)) & highs;
+}
+
 /* Length of a JSON string token starting at s[0] == '"', or 0 if malformed. */
 static size_t
 scan_string(const char *s, size_t n)
 {
 	for (size_t k = 1; k < n; k++) {
+		/* plain text, the bulk of a prompt, is skipped 8 bytes at a time */
+		while (n - k >= 8) {
+			uint64_t v, m;
+
+			memcpy(&v, s + k, 8);
+			m = special_bytes(v);
+			if (m != 0) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+				k += (size_t)__builtin_ctzll(m) / 8;    /* onto the first one */
+#endif
+				break;
+			}
+			k += 8;
+		}
+		if (k == n)
+			break;
 		unsigned char c = (unsigned char)s[k];
 		if (c == '"')
 			return k + 1;
