@@ -13,7 +13,8 @@
 #
 # Run from the repository root after `make`. Knobs: TG_STREAMS="2000 10000",
 # TG_STREAM_MS=20000, TG_STREAM_TOKENS=40, TG_STREAM_RATE=2000 (streams opened
-# per second), TG_BUILD_DIR=build, TG_BENCH_PG (as bench.sh; unset: spool),
+# per second), TG_BUILD_DIR=build, TG_BENCH_PG (as bench.sh: a conninfo, or "auto"
+# for a private PostgreSQL under the temp dir; unset: spool),
 # TG_BENCH_KEEP=1.
 set -eu
 . "$(dirname "$0")/../lib.sh"
@@ -25,6 +26,7 @@ TOKENS=${TG_STREAM_TOKENS:-40}
 RATE=${TG_STREAM_RATE:-2000}
 TMP=$(mktemp -d /tmp/tg-streams.XXXXXX)
 PIDS=""
+PGDIR=""
 HERE=tests/stress
 
 say() { printf '%s\n' "$*"; }
@@ -36,6 +38,7 @@ cleanup() {
 		while kill -0 "$p" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
 		kill -KILL "$p" 2>/dev/null || true
 	done
+	[ -z "$PGDIR" ] || sh tests/pg.sh stop "$PGDIR" >/dev/null 2>&1 || true
 	if [ "${TG_BENCH_KEEP:-}" = 1 ]; then say "streams_bench: kept $TMP"; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
@@ -89,6 +92,10 @@ PIDS="$PIDS $NGINX_PID"
 tg_wait_http "http://127.0.0.1:$NG_PORT/__mock/health" || die "nginx did not come up"
 
 GW_PORT=$(tg_free_port)
+if [ "${TG_BENCH_PG:-}" = auto ]; then
+	PGDIR=$TMP/pg
+	TG_BENCH_PG=$(sh tests/pg.sh start "$PGDIR") || die "could not start PostgreSQL with tests/pg.sh"
+fi
 CONNINFO=${TG_BENCH_PG:-host=$TMP/no-database dbname=tollgate connect_timeout=1}
 cat >"$TMP/tollgate.json" <<CFG
 {
