@@ -29,7 +29,7 @@ tg_shm_create(void)
 {
 	uint64_t off = align_up(sizeof(struct tg_shm_hdr));
 	uint64_t off_logger, off_workers, off_providers, off_keys, off_models;
-	uint64_t off_keytab, off_key_index, off_budget_cells, off_budget_ops;
+	uint64_t off_keytab, off_key_index, off_budget_cells, off_budget_ops, off_cluster;
 	struct tg_shm_hdr *h;
 
 	off_logger = off;
@@ -46,6 +46,8 @@ tg_shm_create(void)
 	off = align_up(off + sizeof(struct tg_keytab_hdr));
 	off_key_index = off;
 	off = align_up(off + sizeof(_Atomic uint32_t) * 2 * TG_KEY_INDEX_SLOTS);
+	off_cluster = off;
+	off = align_up(off + sizeof(struct tg_cluster_shm));
 	off_budget_ops = off;
 	off = align_up(off + sizeof(struct tg_budget_op) * TG_WORKER_SLOTS);
 	/* [key][worker slot]: one key's cells for every worker share a page or so, and a
@@ -74,6 +76,7 @@ tg_shm_create(void)
 	h->off_key_index = off_key_index;
 	h->off_budget_ops = off_budget_ops;
 	h->off_budget_cells = off_budget_cells;
+	h->off_cluster = off_cluster;
 	h->key_stride = sizeof(struct tg_key_entry);
 	h->n_workers = TG_WORKER_SLOTS;
 	h->n_providers = TG_MAX_PROVIDERS;
@@ -94,7 +97,8 @@ tg_shm_check(const struct tg_shm_hdr *h, char *why, size_t whylen)
 		return -1;
 	}
 	if (h->off_budget_cells + sizeof(struct tg_budget_cell) * TG_WORKER_SLOTS * h->n_keys >
-	    h->size || h->key_stride != sizeof(struct tg_key_entry)) {
+	    h->size || h->key_stride != sizeof(struct tg_key_entry) ||
+	    h->off_cluster + sizeof(struct tg_cluster_shm) > h->size) {
 		snprintf(why, whylen, "size %llu is smaller than its layout",
 			 (unsigned long long)h->size);
 		return -1;
