@@ -2,7 +2,7 @@
 # runs the unit tests in the plain and the sanitizer tree, then the integration
 # and SDK suites against the simulator and a private PostgreSQL.
 
-PKGS      := libevent libcurl libpq
+PKGS      := libevent libcurl libpq hiredis
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wformat=2 -Wundef -Wno-format-nonliteral
 CFLAGS    ?= -O2 -g
