@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cluster.h"
 #include "tg_breaker.h"
 #include "tg_buf.h"
 #include "tg_clock.h"
@@ -223,6 +224,7 @@ tg_metrics_scrape(struct tg_http_req *req)
 		      atomic_load_explicit(&lg->db_up, memory_order_relaxed),
 		      atomic_load_explicit(&lg->spool_writable, memory_order_relaxed),
 		      (unsigned long long)atomic_load_explicit(&lg->spool_dropped, memory_order_relaxed));
+	tg_cluster_metrics(&b);
 	if (b.failed) {
 		tg_reply_error(req, TG_FAMILY_OPENAI, 503, "out of memory");
 	} else {
