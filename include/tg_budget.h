@@ -247,6 +247,9 @@ bool tg_budget_key_in_use(const struct tg_shm_hdr *h, uint32_t key);
  * A reserve that leaves less headroom than low_pusd flags it too. The
  * period's spend across every node is then at most the sum of the grants,
  * which Redis keeps at most the budget: exact, whatever the number of nodes.
+ * A grant only shrinks by tg_budget_lease_return, which first reserves what
+ * it hands back; a reserve reads the grant again after its CAS and takes
+ * itself back if the grant shrank under it (shm/budget.c, take()).
  */
 struct tg_budget_lease_view {
 	uint64_t              tag;        /* the slot's tag without READY: hand it back */

@@ -162,6 +162,13 @@ done(struct tg_budget_op *op)
  * takes its place in the single order after the worker's announce, so that
  * the master's repair (a CAS from a value it read before scanning) fails if
  * any reserve landed since. Returns true when added.
+ *
+ * The grant can shrink (a cluster node handing some back, a lowered budget),
+ * and the CAS compared with a grant read before it: so the grant is read
+ * again after, in the same single order as the shrinking (tg_budget_lease_
+ * return: reserve, shrink the grant, release; all seq_cst), and a reserve
+ * that no longer fits is taken back. One that stands fitted the grant as it
+ * was when nothing could shrink it under that reserve any more.
  */
 static bool
 take(struct tg_budget_slot *slot, int64_t amount, struct tg_budget_info *info)
@@ -179,6 +186,13 @@ take(struct tg_budget_slot *slot, int64_t amount, struct tg_budget_info *info)
 							  memory_order_seq_cst,
 							  memory_order_relaxed))
 			break;
+	}
+	grant = atomic_load_explicit(&slot->grant_pusd, memory_order_seq_cst);
+	if (amount > grant - c) {
+		atomic_fetch_sub_explicit(&slot->committed_pusd, amount, memory_order_seq_cst);
+		info->grant_pusd = grant;
+		info->remaining_pusd = grant > c ? grant - c : 0;
+		return false;
 	}
 	info->remaining_pusd = grant - c - amount;
 	return true;
@@ -787,7 +801,8 @@ tg_budget_lease_return(struct tg_shm_hdr *h, uint32_t key, uint64_t tag, int64_t
 	/* reserve it as a call would (no racing reserve can then use it), then drop both */
 	if (amount <= 0 || !take(slot, amount, &info))
 		return 0;
-	atomic_fetch_sub_explicit(&slot->grant_pusd, amount, memory_order_relaxed);
+	/* seq_cst, in this order: take() says why */
+	atomic_fetch_sub_explicit(&slot->grant_pusd, amount, memory_order_seq_cst);
 	atomic_fetch_sub_explicit(&slot->committed_pusd, amount, memory_order_seq_cst);
 	return amount;
 }
