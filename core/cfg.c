@@ -663,7 +663,7 @@ load_cluster(struct cfg_ctx *c, struct tg_cluster_cfg *k, int v)
 	}
 	if (cfg_str(c, v, "node", true, true, k->node, sizeof(k->node)) == 0 && k->node[0] != '\0') {
 		old = cfg_push(c, "node");
-		(void)cfg_check_name(c, k->node, "node name");
+		(void)cfg_check_name(c, k->node, "node");
 		cfg_pop(c, old);
 	}
 	(void)cfg_u32(c, v, "nodes", 1, 1024, &k->nodes);
