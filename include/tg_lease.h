@@ -120,10 +120,12 @@ uint64_t tg_lease_retry_ms(const struct tg_lease *l, uint64_t now_ms);
 
 /*
  * The keeper's sweep: a lease not taken from for idle_ms, with no request out,
- * gives its positive credit up. Returns the units to hand back to Redis (0:
+ * gives up its credit above keep (half a slice: the next call after a quiet
+ * spell still passes at once). Returns the units to hand back to Redis (0:
  * nothing). A take racing with it either gets its units or finds none.
  */
-uint64_t tg_lease_reclaim_idle(struct tg_lease *l, uint64_t now_ms, uint64_t idle_ms);
+uint64_t tg_lease_reclaim_idle(struct tg_lease *l, uint64_t now_ms, uint64_t idle_ms,
+			       uint64_t keep);
 
 /* Everything the lease holds, given up (the master at stop, no worker left). */
 uint64_t tg_lease_reclaim_all(struct tg_lease *l);

@@ -98,35 +98,36 @@ tg_lease_retry_ms(const struct tg_lease *l, uint64_t now_ms)
 	return until > now_ms ? until - now_ms : 50;
 }
 
-/* Swap a positive credit for 0; returns what it was (0 when not positive). */
+/* Bring a credit above keep down to keep; returns what was taken (0 when none). */
 static uint64_t
-take_all(struct tg_lease *l)
+take_above(struct tg_lease *l, int64_t keep)
 {
 	int64_t c = atomic_load_explicit(&l->credit, memory_order_relaxed);
 
-	while (c > 0) {
-		if (atomic_compare_exchange_weak_explicit(&l->credit, &c, 0, memory_order_relaxed,
+	while (c > keep) {
+		if (atomic_compare_exchange_weak_explicit(&l->credit, &c, keep,
+							  memory_order_relaxed,
 							  memory_order_relaxed))
-			return (uint64_t)c;
+			return (uint64_t)(c - keep);
 	}
 	return 0;
 }
 
 uint64_t
-tg_lease_reclaim_idle(struct tg_lease *l, uint64_t now_ms, uint64_t idle_ms)
+tg_lease_reclaim_idle(struct tg_lease *l, uint64_t now_ms, uint64_t idle_ms, uint64_t keep)
 {
 	uint64_t used = atomic_load_explicit(&l->used_ms, memory_order_relaxed);
 
 	if (atomic_load_explicit(&l->asking_ms, memory_order_relaxed) != 0 ||
 	    now_ms < used + idle_ms)
 		return 0;
-	return take_all(l);
+	return take_above(l, (int64_t)keep);
 }
 
 uint64_t
 tg_lease_reclaim_all(struct tg_lease *l)
 {
-	return take_all(l);
+	return take_above(l, 0);
 }
 
 /* ---- probe permits ---- */

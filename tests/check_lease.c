@@ -84,14 +84,17 @@ START_TEST(idle_credit_goes_back)
 	memset(&l, 0, sizeof(l));
 	tg_lease_give(&l, 30);
 	ck_assert(tg_lease_take(&l, 1, 0, 10000, &ask));
-	ck_assert_uint_eq(tg_lease_reclaim_idle(&l, 10999, 1000), 0);
+	ck_assert_uint_eq(tg_lease_reclaim_idle(&l, 10999, 1000, 5), 0);
 	/* not while a request is out: its grant lands on top */
 	ck_assert(tg_lease_ask_begin(&l, 11000));
-	ck_assert_uint_eq(tg_lease_reclaim_idle(&l, 11000, 1000), 0);
+	ck_assert_uint_eq(tg_lease_reclaim_idle(&l, 11000, 1000, 5), 0);
 	tg_lease_ask_end(&l, 0, 0, 11000);
-	ck_assert_uint_eq(tg_lease_reclaim_idle(&l, 11000, 1000), 29);
+	/* what is above the part kept goes back */
+	ck_assert_uint_eq(tg_lease_reclaim_idle(&l, 11000, 1000, 5), 24);
+	ck_assert_int_eq(atomic_load(&l.credit), 5);
+	ck_assert_uint_eq(tg_lease_reclaim_idle(&l, 12000, 1000, 5), 0);
+	ck_assert_uint_eq(tg_lease_reclaim_all(&l), 5);
 	ck_assert_int_eq(atomic_load(&l.credit), 0);
-	ck_assert_uint_eq(tg_lease_reclaim_idle(&l, 12000, 1000), 0);
 	/* a debt is never handed back */
 	tg_lease_debit(&l, 4);
 	ck_assert_uint_eq(tg_lease_reclaim_all(&l), 0);

@@ -229,7 +229,15 @@ give_back(uint64_t units, uint64_t rate, char scope, const char *name, const cha
 			     (unsigned long long)units, key);
 }
 
-/* The keeper: leases nobody took from for lease_ms go back, so idle nodes hoard nothing. */
+/* What an idle lease keeps: half a slice, so a quiet key's next call passes at once. */
+static uint64_t
+idle_keep(uint64_t rate)
+{
+	return rate == 0 ? 0 : (rate_slice(rate) + 1) / 2;
+}
+
+/* The keeper: leases nobody took from for lease_ms go back but half a slice, so idle nodes
+ * hoard little. */
 static void
 sweep_idle(uint64_t now)
 {
@@ -239,10 +247,12 @@ sweep_idle(uint64_t now)
 	for (uint32_t p = 0; p < k->n_providers; p++) {
 		struct tg_provider_slot *ps = pslot(p);
 
-		give_back(tg_lease_reclaim_idle(&ps->lease_rpm, now, K.lease_ms), k->providers[p].rate.rpm,
-			  'p', k->providers[p].name, "rpm");
-		give_back(tg_lease_reclaim_idle(&ps->lease_tpm, now, K.lease_ms), k->providers[p].rate.tpm,
-			  'p', k->providers[p].name, "tpm");
+		uint64_t rpm = k->providers[p].rate.rpm, tpm = k->providers[p].rate.tpm;
+
+		give_back(tg_lease_reclaim_idle(&ps->lease_rpm, now, K.lease_ms, idle_keep(rpm)), rpm, 'p',
+			  k->providers[p].name, "rpm");
+		give_back(tg_lease_reclaim_idle(&ps->lease_tpm, now, K.lease_ms, idle_keep(tpm)), tpm, 'p',
+			  k->providers[p].name, "tpm");
 	}
 	for (uint32_t i = 0; i < shm()->n_keys; i++) {
 		struct tg_key_entry *e = tg_key_entry(shm(), i);
@@ -254,8 +264,8 @@ sweep_idle(uint64_t now)
 			continue;
 		if (!tg_keys_read(shm(), i, &v))
 			continue;
-		rpm = tg_lease_reclaim_idle(&e->slot.lease_rpm, now, K.lease_ms);
-		tpm = tg_lease_reclaim_idle(&e->slot.lease_tpm, now, K.lease_ms);
+		rpm = tg_lease_reclaim_idle(&e->slot.lease_rpm, now, K.lease_ms, idle_keep(v.def.rpm));
+		tpm = tg_lease_reclaim_idle(&e->slot.lease_tpm, now, K.lease_ms, idle_keep(v.def.tpm));
 		if (v.def.rpm > 0)
 			give_back(rpm, v.def.rpm, 'k', v.def.name, "rpm");
 		if (v.def.tpm > 0)
