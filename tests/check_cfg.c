@@ -752,6 +752,13 @@ START_TEST(cluster_block)
 	ck_assert_uint_eq(cfg->cluster.timeout_ms, 500);
 	tg_cfg_free(cfg);
 
+	cfg = tg_cfg_load("etc/tollgate.cluster.json", errors, sizeof(errors));
+	ck_assert_msg(cfg != NULL, "etc/tollgate.cluster.json: %s", errors);
+	ck_assert(cfg->cluster.enabled);
+	ck_assert_str_eq(cfg->cluster.node, "gw-1");
+	ck_assert(!cfg->listen_loopback);
+	tg_cfg_free(cfg);
+
 	cfg = load_json("{" BASE ",'cluster':{'redis':'[::1]:6379','node':'b','nodes':3,"
 			"'slice':{'rate':0.02,'budget':0.1},'lease_ms':5000,'timeout_ms':200}}");
 	ck_assert_msg(cfg != NULL, "%s", errors);
