@@ -138,6 +138,7 @@ struct tg_budget_info {
 	int64_t  remaining_pusd;  /* grant - committed, >= 0: x-tollgate-budget-remaining-usd */
 	int64_t  grant_pusd;
 	uint32_t retry_after_ms;  /* NOT_READY: when to try again */
+	bool     awaiting_grant;  /* NOT_READY on a cluster node: its share from Redis is on the way */
 };
 
 /* The UTC day or calendar month that wall_us falls in: days or months since 1970-01. */

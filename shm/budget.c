@@ -222,6 +222,7 @@ short_of_grant(struct tg_shm_hdr *h, uint32_t key, struct tg_budget_slot *slot, 
 	if (!(atomic_load_explicit(&slot->lease, memory_order_relaxed) & TG_BUDGET_LEASE_MORE))
 		return TG_BUDGET_EXCEEDED;
 	info->retry_after_ms = tg_cluster_shared(cl) ? RETRY_LEASE_MS : RETRY_REDIS_DOWN_MS;
+	info->awaiting_grant = true;
 	return TG_BUDGET_NOT_READY;
 }
 

@@ -653,6 +653,7 @@ START_TEST(cluster_node_spends_only_what_redis_granted)
 	ck_assert_uint_eq(tg_cluster_attention_take(cl, 0), 1);
 	ck_assert_int_eq(tg_budget_reserve(h, 1, &v, T0, USD, &a, &info), TG_BUDGET_NOT_READY);
 	ck_assert_uint_eq(info.retry_after_ms, 2000);           /* Redis is not up here */
+	ck_assert(info.awaiting_grant);
 	ck_assert_uint_eq(a.tag, 0);
 	ck_assert_uint_eq(tg_cluster_attention_take(cl, 0), 1);
 	lv = lease_view(T0);
