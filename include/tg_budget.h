@@ -78,8 +78,8 @@ struct tg_budget_slot {
 	_Atomic uint32_t suspect;             /* master only: committed may be high after a death */
 	/* with a cluster (SPEC section 15): the grant is what Redis leased this node */
 	_Atomic uint32_t lease;               /* TG_BUDGET_LEASE_* */
-	_Atomic int64_t  want_pusd;           /* the largest shortfall a reserve met since the keeper looked */
-	_Atomic int64_t  low_pusd;            /* headroom below this: the keeper asks Redis for more */
+	_Atomic int64_t  want_pusd;           /* the largest shortfall since the keeper looked */
+	_Atomic int64_t  low_pusd;            /* headroom under this: the keeper asks for more */
 };
 
 /* A key's budget, inside its key table entry (tg_keys.h). */
@@ -138,7 +138,7 @@ struct tg_budget_info {
 	int64_t  remaining_pusd;  /* grant - committed, >= 0: x-tollgate-budget-remaining-usd */
 	int64_t  grant_pusd;
 	uint32_t retry_after_ms;  /* NOT_READY: when to try again */
-	bool     awaiting_grant;  /* NOT_READY on a cluster node: its share from Redis is on the way */
+	bool     awaiting_grant;  /* NOT_READY on a cluster node: its grant is on the way */
 };
 
 /* The UTC day or calendar month that wall_us falls in: days or months since 1970-01. */

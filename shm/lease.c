@@ -6,7 +6,8 @@
  */
 #include "tg_lease.h"
 
-_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "an atomic that takes a lock works in one process only");
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2,
+	       "an atomic that takes a lock works in one process only");
 
 #define PID_BITS   22
 #define PID_MASK   ((1ull << PID_BITS) - 1)
@@ -174,7 +175,7 @@ tg_probe_grant(struct tg_cluster_probe *p, uint64_t round)
 	uint64_t w = atomic_load_explicit(&p->permits, memory_order_relaxed), next;
 
 	do {
-		/* a permit of a newer round replaces the older ones, which Redis no longer counts */
+		/* a newer round's permit replaces the older ones: Redis no longer counts them */
 		if (pm_round(w) == round)
 			next = (w & COUNT_MASK) < COUNT_MASK ? w + 1 : w;
 		else
@@ -203,7 +204,8 @@ tg_cluster_keeper_hold(struct tg_cluster_shm *c, int32_t pid, uint64_t now_ms)
 		if (!held && w != 0 && (w >> PID_BITS) > now_ms)
 			return false;           /* another worker keeps, and is alive */
 		/* relaxed: the claim orders nothing; what a keeper does is idempotent */
-		if (atomic_compare_exchange_weak_explicit(&c->keeper, &w, mine, memory_order_relaxed,
+		if (atomic_compare_exchange_weak_explicit(&c->keeper, &w, mine,
+							  memory_order_relaxed,
 							  memory_order_relaxed))
 			return true;
 	}

@@ -347,6 +347,19 @@ tg_redis_command(struct tg_redis *c, int argc, const char **argv, tg_redis_reply
 	return send_argv(c, argc, argv, cb, arg);
 }
 
+bool
+tg_redis_ints(const redisReply *r, long long *out, size_t n)
+{
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (r->element[i]->type != REDIS_REPLY_INTEGER)
+			return false;
+		out[i] = r->element[i]->integer;
+	}
+	return true;
+}
+
 static void
 on_message(redisAsyncContext *ac, void *reply, void *privdata)
 {

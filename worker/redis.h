@@ -68,6 +68,9 @@ int tg_redis_command(struct tg_redis *c, int argc, const char **argv, tg_redis_r
 int tg_redis_subscribe(struct tg_redis *c, const char *channel, tg_redis_reply_fn *cb,
 		       void *arg) __attribute__((warn_unused_result));
 
+/* Whether r is an array of at least n integers; copies them into out. */
+bool tg_redis_ints(const redisReply *r, long long *out, size_t n);
+
 /* Drop the connection now and reconnect after the backoff (a caller that saw it hang). */
 void tg_redis_reset(struct tg_redis *c);
 
