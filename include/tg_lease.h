@@ -74,6 +74,7 @@ struct tg_cluster_shm {
 	_Atomic uint32_t nodes_seen;      /* live nodes in the membership, this one included */
 	_Atomic uint64_t redis_changed_us;  /* wall time of the last up/down change */
 	_Atomic uint64_t outages;         /* up -> down changes since start */
+	_Atomic uint32_t warmed;          /* 1 once a keeper leased every limit a first slice */
 	/* counters for /metrics, any worker (relaxed fetch_add) */
 	alignas(TG_CACHELINE) _Atomic uint64_t lease_asked, lease_granted_units, lease_empty;
 	_Atomic uint64_t budget_asked, budget_granted_pusd, budget_returned_pusd;

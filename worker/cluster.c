@@ -442,12 +442,46 @@ note_redis(bool up)
 	tg_audit("worker", up ? "cluster_redis_up" : "cluster_redis_down", detail);
 }
 
+/*
+ * Once per start, with Redis answering: a first slice of every limit, so that
+ * no key's first call on this node waits for one (a key published later, and
+ * a limit whose credit ran out, still wait for a round trip once).
+ */
+static void
+warm_up(void)
+{
+	const struct tg_cfg *k = cfg();
+	struct tg_key_view v;
+
+	if (atomic_exchange_explicit(&tg_cl.shm->warmed, 1, memory_order_relaxed) != 0)
+		return;
+	for (uint32_t p = 0; p < k->n_providers; p++) {
+		if (k->providers[p].rate.rpm > 0)
+			renew(&pslot(p)->lease_rpm, k->providers[p].rate.rpm, 'p',
+			      k->providers[p].name, "rpm");
+		if (k->providers[p].rate.tpm > 0)
+			renew(&pslot(p)->lease_tpm, k->providers[p].rate.tpm, 'p',
+			      k->providers[p].name, "tpm");
+	}
+	for (uint32_t i = 0; i < shm()->n_keys; i++) {
+		struct tg_key_entry *e = tg_key_entry(shm(), i);
+
+		if (!tg_keys_read(shm(), i, &v))
+			continue;
+		if (v.def.rpm > 0)
+			renew(&e->slot.lease_rpm, v.def.rpm, 'k', v.def.name, "rpm");
+		if (v.def.tpm > 0)
+			renew(&e->slot.lease_tpm, v.def.tpm, 'k', v.def.name, "tpm");
+	}
+}
+
 static void
 keep(uint64_t now)
 {
 	note_redis(tg_redis_up(tg_cl.cmd));
 	if (!tg_redis_up(tg_cl.cmd))
 		return;
+	warm_up();
 	if (now >= tg_cl.next_beat_ms && !tg_cl.beat_out) {
 		tg_cl.next_beat_ms = now + BEAT_MS;
 		send_beat();
