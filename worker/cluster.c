@@ -535,8 +535,12 @@ tg_cluster_start(void)
 
 	memset(&tg_cl, 0, sizeof(tg_cl));
 	tg_cl.shm = tg_shm_cluster(shm());
-	if (!tg_cl.shm->enabled)
+	if (!tg_cl.shm->enabled) {
+		if (k->cluster.enabled)
+			tg_log_warn(NULL, "the cluster block was added since start: this node stays "
+				    "alone until a restart");
 		return 0;
+	}
 	tg_cl.on = true;
 	tg_cl.pid = (int32_t)getpid();
 	snprintf(tg_cl.inc, sizeof(tg_cl.inc), "%llu", (unsigned long long)tg_cl.shm->incarnation);

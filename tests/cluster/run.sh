@@ -526,6 +526,15 @@ figure "kill: $others calls answered 200 by nodes 1 and 3 while node 2 was down"
 	fail "kill: $1 answers, $2 rows, $3 same status, $4 doubled"
 [ "$others" -gt 0 ] && pass "kill: the other nodes kept serving" || fail "kill: nothing answered while node 2 was down"
 
+# ---- a reload: the old generation's keeper lets go, a new worker keeps --------------------------
+say "reload: SIGHUP to node 3's master"
+k_before=$(grep -c 'keeping the node' "$TMP/n3/tollgate.log" || true)
+kill -HUP "$(cat "$TMP/n3/state/tollgate.pid")"
+new_keeper() { [ "$(grep -c 'keeping the node' "$TMP/n3/tollgate.log")" -gt "$k_before" ]; }
+wait_for 15000 new_keeper && s3=$(call "http://$(node_ip 3):8080" "$LOAD_KEY" gpt-4o-mini "reload-1") &&
+	[ "$s3" = 200 ] && pass "reload: a worker of the new generation keeps node 3's duties, and it serves" ||
+	fail "reload: no new keeper on node 3 (answer ${s3:-none})"
+
 # ---- a graceful stop hands back what each node holds ----------------------------------------
 say "stop: SIGTERM to every node; each hands its unspent budget back to Redis"
 for i in 1 2 3; do tgc_node_kill "$RID" "$i" TERM; done
