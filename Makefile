@@ -80,6 +80,10 @@ $(BUILD)/tollgate-http-static: $(BUILD)/tests/stress/http_static.o \
 		$(filter $(BUILD)/worker/http%,$(LIB_OBJ)) $(filter $(BUILD)/core/%,$(LIB_OBJ))
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+# the ledger write alone, logger and PostgreSQL CPU per row, for tests/stress/ledger_bench.sh
+$(BUILD)/tollgate-ledger-bench: $(BUILD)/tests/stress/ledger_bench.o $(LIB_OBJ)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 # the simulator embeds its default profiles (.incbin): rebuild when they change
 $(BUILD)/tests/mock/profiles.o: tests/mock/profiles.json
 
@@ -134,13 +138,15 @@ bench: deps
 
 # Load with faults in turn (worker and logger kill -9, PostgreSQL restart, SIGHUP,
 # a provider down), then wrk's answers against the database rows (tests/stress/scenario.sh);
-# then a full disk and a crashing database, 20 s a phase (tests/stress/durability.sh), and
-# long streams across a reload storm, a stop and a worker kill (tests/stress/drain.sh)
+# then a full disk and a crashing database, 20 s a phase (tests/stress/durability.sh),
+# long streams across a reload storm, a stop and a worker kill (tests/stress/drain.sh), and
+# clients without a key attacking beside a good one, 20 s a phase (tests/stress/hostile.sh)
 stress: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)DURATION=$${DURATION:-60} sh tests/stress/scenario.sh
 	$(Q)sh tests/stress/durability.sh
 	$(Q)sh tests/stress/drain.sh
+	$(Q)DURATION=$${HOSTILE_DURATION:-20} sh tests/stress/hostile.sh
 
 fuzz:
 	$(Q)sh tests/fuzz/run.sh

@@ -56,7 +56,6 @@ static const char *const model_fields[] = {
 static const char *const price_fields[] = {
 	"input", "output", "reasoning", "cache_read", "cache_write", NULL,
 };
-static const char *const route_fields[] = { "strategy", "targets", NULL };
 static const char *const key_fields[] = { "name", "sha256", "rpm", "tpm", NULL };
 static const char *const cluster_fields[] = {
 	"redis", "node", "nodes", "slice", "lease_ms", "timeout_ms", NULL,
@@ -70,7 +69,6 @@ static const char *const kind_urls[] = {
 	"https://api.openai.com",
 };
 static const char *const backpressure_names[] = { "reject", "allow", NULL };
-static const char *const strategy_names[] = { "fallback", NULL };
 
 static void
 set_defaults(struct tg_cfg *cfg)
@@ -327,86 +325,6 @@ load_models(struct cfg_ctx *c, struct tg_cfg *cfg, int v, bool *used)
 		if (cfg_name(c, k, m->name, "model") == 0) {
 			cfg->n_models++;
 			load_model(c, cfg, m, k + 1, used);
-		}
-		cfg_pop(c, old);
-	}
-}
-
-static void
-load_targets(struct cfg_ctx *c, const struct tg_cfg *cfg, struct tg_route_cfg *r, int v)
-{
-	char got[64], name[256];
-	int i = 0;
-
-	if (!tg_json_is_arr(c->j, v)) {
-		cfg_got(c->j, v, got, sizeof(got));
-		cfg_err(c, "expected an array of model names, got %s", got);
-		return;
-	}
-	if (c->j->tok[v].size == 0 || c->j->tok[v].size > TG_MAX_ROUTE_TARGETS) {
-		cfg_err(c, "expected 1 to %d model names, got %d", TG_MAX_ROUTE_TARGETS,
-			c->j->tok[v].size);
-		return;
-	}
-	for (int e = tg_json_first(c->j, v); e != -1; e = tg_json_after(c->j, v, e), i++) {
-		size_t old = cfg_push_index(c, i);
-		int m;
-
-		if (tg_json_str(c->j, e, name, sizeof(name)) == -1) {
-			cfg_got(c->j, e, got, sizeof(got));
-			cfg_err(c, "expected a model name, got %s", got);
-		} else if ((m = tg_cfg_model(cfg, name, strlen(name))) == -1) {
-			if (tg_cfg_route(cfg, name, strlen(name)) != -1)
-				cfg_err(c, "\"%.40s\" is a route; targets must be models", name);
-			else
-				cfg_err(c, "unknown model \"%.40s\" (not in models)", name);
-		} else {
-			bool dup = false;
-			for (uint32_t t = 0; t < r->n_targets; t++)
-				dup |= r->targets[t] == (uint32_t)m;
-			if (dup)
-				cfg_err(c, "model \"%.40s\" is listed twice", name);
-			else
-				r->targets[r->n_targets++] = (uint32_t)m;
-		}
-		cfg_pop(c, old);
-	}
-}
-
-static void
-load_route(struct cfg_ctx *c, struct tg_cfg *cfg, struct tg_route_cfg *r, int v)
-{
-	int strategy = TG_ROUTE_FALLBACK, t;
-	size_t old;
-
-	/* a client names a model or a route in the same "model" field */
-	if (tg_cfg_model(cfg, r->name, strlen(r->name)) != -1)
-		cfg_err(c, "name already used by a model");
-	if (cfg_members(c, v, route_fields) == -1)
-		return;
-	if (cfg_enum(c, v, "strategy", false, strategy_names, &strategy) == 0)
-		r->strategy = (enum tg_route_strategy)strategy;
-	old = cfg_push(c, "targets");
-	if ((t = tg_json_get(c->j, v, "targets")) == -1)
-		cfg_err(c, "missing required field");
-	else
-		load_targets(c, cfg, r, t);
-	cfg_pop(c, old);
-}
-
-static void
-load_routes(struct cfg_ctx *c, struct tg_cfg *cfg, int v)
-{
-	if (cfg_map(c, v, TG_MAX_ROUTES, "route") <= 0)
-		return;
-	for (int k = tg_json_first(c->j, v); k != -1; k = tg_json_after(c->j, v, k)) {
-		struct tg_route_cfg *r = &cfg->routes[cfg->n_routes];
-		size_t old = cfg_push_tok(c, k);
-
-		/* registered before its targets are read, so a route naming a route is told so */
-		if (cfg_name(c, k, r->name, "route") == 0) {
-			cfg->n_routes++;
-			load_route(c, cfg, r, k + 1);
 		}
 		cfg_pop(c, old);
 	}
@@ -778,7 +696,7 @@ load_root(struct cfg_ctx *c, struct tg_cfg *cfg, int root)
 		load_models(c, cfg, v, used);
 	cfg_pop(c, old);
 
-	LOAD_SUB(c, root, "routes", load_routes, cfg);
+	LOAD_SUB(c, root, "routes", cfg_load_routes, cfg);
 	LOAD_SUB(c, root, "keys", load_keys, cfg);
 	load_secrets(c, cfg, used);
 	load_reload_drain(c, cfg, root);
@@ -931,6 +849,7 @@ tg_cfg_free(struct tg_cfg *cfg)
 {
 	if (cfg == NULL)
 		return;
+	cfg_free_routes(cfg);
 	/* the struct held provider keys: leave nothing in freed heap */
 	explicit_bzero(cfg, sizeof(*cfg));
 	free(cfg);

@@ -1,7 +1,8 @@
 /*
- * Internal to the config loader (core/cfg.c walks the schema, core/cfg_check.c
- * reads and checks single values). Every reader reports its own error at the
- * current JSON path and keeps going, so one run names every problem.
+ * Internal to the config loader (core/cfg.c walks the schema, core/cfg_route.c
+ * its routes, core/cfg_check.c reads and checks single values). Every reader
+ * reports its own error at the current JSON path and keeps going, so one run
+ * names every problem.
  */
 #ifndef TG_CFG_INT_H
 #define TG_CFG_INT_H
@@ -11,6 +12,8 @@
 #include <stdint.h>
 
 #include "tg_json.h"
+
+struct tg_cfg;
 
 struct cfg_ctx {
 	const struct tg_json *j;
@@ -64,6 +67,11 @@ int cfg_enum(struct cfg_ctx *c, int obj, const char *key, bool required, const c
 	     int *out);
 /* Decode the member name at keytok into out (TG_NAME_MAX bytes) and check it as cfg_check_name. */
 int cfg_name(struct cfg_ctx *c, int keytok, char *out, const char *what);
+
+/* routes (core/cfg_route.c): read after models; every check's regex compiled here. */
+void cfg_load_routes(struct cfg_ctx *c, struct tg_cfg *cfg, int v);
+/* Free what the routes own (checks, compiled regexes); tg_cfg_free calls it. */
+void cfg_free_routes(struct tg_cfg *cfg);
 
 /* Checks on text already read; each reports at the current path. */
 int cfg_check_name(struct cfg_ctx *c, const char *s, const char *what);

@@ -84,8 +84,8 @@ is_name_char(char ch)
 	       ch == '.' || ch == '_' || ch == '-';
 }
 
-static bool
-good_name(const char *s, size_t n)
+bool
+tg_keyset_is_name(const char *s, size_t n)
 {
 	if (n == 0 || n >= TG_NAME_MAX)
 		return false;
@@ -102,13 +102,13 @@ tg_keyset_check(const struct tg_key_def *def, char *why, size_t whylen)
 	size_t n = strnlen(def->name, sizeof(def->name));
 	const char *m = def->models;
 
-	if (!good_name(def->name, n)) {
+	if (!tg_keyset_is_name(def->name, n)) {
 		snprintf(why, whylen, "expected a key name of 1 to %d letters, digits, '.', '_' or "
 			 "'-'", TG_NAME_MAX - 1);
 		return -1;
 	}
 	n = strnlen(def->prefix, sizeof(def->prefix));
-	if (n > TG_KEY_PREFIX_LEN || (n > 0 && !good_name(def->prefix, n))) {
+	if (n > TG_KEY_PREFIX_LEN || (n > 0 && !tg_keyset_is_name(def->prefix, n))) {
 		snprintf(why, whylen, "key %s: bad prefix", def->name);
 		return -1;
 	}
@@ -133,7 +133,7 @@ tg_keyset_check(const struct tg_key_def *def, char *why, size_t whylen)
 	while (*m != '\0') {
 		size_t len = strcspn(m, ",");
 
-		if (!good_name(m, len)) {
+		if (!tg_keyset_is_name(m, len)) {
 			snprintf(why, whylen, "key %s: models: expected names separated by commas",
 				 def->name);
 			return -1;
@@ -153,10 +153,10 @@ put_line(struct tg_buf *b, const struct tg_key_def *k)
 	char hex[TG_SHA256_HEX_LEN];
 
 	tg_sha256_hex(k->sha256, hex);
-	tg_buf_printf(b, "key %s %s %s %" PRIu64 " %" PRIu64 " %" PRId64 " %s %u %s\n", k->name,
-		      hex, k->prefix[0] ? k->prefix : "-", k->rpm, k->tpm, k->budget_pusd,
-		      k->period ? tg_period_names[k->period] : "-", k->flags,
-		      k->models[0] ? k->models : "-");
+	tg_buf_printf(b, "key %s %s %s %" PRIu64 " %" PRIu64 " %" PRId64 " %s %u %s %" PRIu64
+		      " %" PRIu64 "\n", k->name, hex, k->prefix[0] ? k->prefix : "-", k->rpm, k->tpm,
+		      k->budget_pusd, k->period ? tg_period_names[k->period] : "-", k->flags,
+		      k->models[0] ? k->models : "-", k->created_us, k->revoked_us);
 }
 
 static int
@@ -291,20 +291,28 @@ copy_text(char *out, size_t cap, const char *s, size_t n, bool dash_empty)
 	return 0;
 }
 
-/* One "key …" line into def; returns 0 or -1 with why. */
+/*
+ * One "key …" line into def; returns 0 or -1 with why. The two timestamps at
+ * the end came later: a line without them (an older cache) reads as 0.
+ */
 static int
 parse_line(const char *p, const char *end, struct tg_key_def *def, char *why, size_t whylen)
 {
-	const char *f[10];
-	size_t n[10];
+	const char *f[12];
+	size_t n[12];
 	uint64_t budget, flags;
 	int i = 0;
 
 	memset(def, 0, sizeof(*def));
-	while (i < 10 && (f[i] = field(&p, end, &n[i])) != NULL)
+	while (i < 12 && (f[i] = field(&p, end, &n[i])) != NULL)
 		i++;
-	if (i != 10 || p < end || n[0] != 3 || memcmp(f[0], "key", 3) != 0) {
-		snprintf(why, whylen, "expected 10 fields starting with \"key\"");
+	if ((i != 10 && i != 12) || p < end || n[0] != 3 || memcmp(f[0], "key", 3) != 0) {
+		snprintf(why, whylen, "expected 10 or 12 fields starting with \"key\"");
+		return -1;
+	}
+	if (i == 12 && (parse_u64(f[10], n[10], &def->created_us) == -1 ||
+			parse_u64(f[11], n[11], &def->revoked_us) == -1)) {
+		snprintf(why, whylen, "a field is malformed");
 		return -1;
 	}
 	if (copy_text(def->name, sizeof(def->name), f[1], n[1], false) == -1 ||

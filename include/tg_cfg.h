@@ -7,6 +7,7 @@
 #define TG_CFG_H
 
 #include <limits.h>
+#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +24,12 @@
 #define TG_MAX_CONNECTIONS    65536   /* per worker; equals TG_RING_MAX_INFLIGHT */
 #define TG_MAX_ADMIN_KEYS     16
 #define TG_UNIX_PATH_MAX      108     /* sizeof(sun_path), NUL included */
+#define TG_MAX_SHADOW_MODELS  4       /* per route */
+#define TG_MAX_CHECKS         32      /* per route: the bits of a record's check bitmaps */
+#define TG_MAX_WINDOW_CALLS   1024    /* cost.window_calls: a window's slots in the shared region */
+#define TG_MAX_SHADOW_USD     10000   /* shadow.max_usd_per_day: fits tg_shadow.h's word */
+#define TG_CHECK_TEXT_DEFAULT 65536   /* bytes of assistant text collected for a route's checks */
+#define TG_CHECK_TEXT_MAX     (16u << 20)
 
 /*
  * An API family: the wire format a client speaks and a provider is spoken to
@@ -39,7 +46,8 @@ enum tg_family {
 
 enum tg_backpressure { TG_BACKPRESSURE_REJECT = 0, TG_BACKPRESSURE_ALLOW };
 
-enum tg_route_strategy { TG_ROUTE_FALLBACK = 0 };
+/* How a route orders its targets for a call (SPEC section 13; worker/route.c decides). */
+enum tg_route_strategy { TG_ROUTE_FALLBACK = 0, TG_ROUTE_WEIGHTED, TG_ROUTE_COST };
 
 /* A provider secret, read from the environment. No print function exists on purpose. */
 struct tg_secret {
@@ -87,11 +95,57 @@ struct tg_model_cfg {
 	uint32_t        max_output_tokens;          /* the bound a budget hold prices; 0 = none */
 };
 
+/*
+ * The cost strategy's knobs (routes.X.cost). Ratios are per-mille from their
+ * decimal text; 0 for a guard means "no such guard" (max_error_rate absent is
+ * 1000: every error rate passes).
+ */
+struct tg_cost_cfg {
+	uint32_t window_calls;            /* calls per target the statistics look back over */
+	uint32_t min_samples;             /* below this a target is explored first */
+	uint32_t explore_permille;        /* calls sent to the least-sampled target */
+	uint32_t max_error_permille;      /* over it: to the back */
+	uint32_t max_p95_ms;              /* over it: to the back; 0 = no guard */
+	uint32_t min_pass_permille;       /* the checks' pass rate under it: to the back; 0: none */
+};
+
+/* Shadow calls of a route (routes.X.shadow); n_models == 0 when the route has none. */
+struct tg_shadow_cfg {
+	uint32_t n_models;
+	uint32_t models[TG_MAX_SHADOW_MODELS];      /* indexes into models */
+	uint32_t sample_permille;                   /* of the route's successful calls */
+	int64_t  max_pusd_per_day;                  /* per UTC day, holds included */
+};
+
+enum tg_check_kind {
+	TG_CHECK_CONTAINS = 0,            /* the text holds a substring */
+	TG_CHECK_REGEX,                   /* the text matches a POSIX ERE */
+	TG_CHECK_JSON,                    /* the text parses as JSON */
+	TG_CHECK_MAX_OUTPUT_TOKENS,       /* the call's output tokens are at most a bound */
+};
+
+/* One check of a route; its bit in a record's bitmaps is its index in the route's list. */
+struct tg_check_cfg {
+	char               name[TG_NAME_MAX];
+	enum tg_check_kind kind;
+	char              *text;          /* CONTAINS: the substring; REGEX: the pattern; owned */
+	size_t             text_len;
+	regex_t            re;            /* REGEX: compiled at load, freed by tg_cfg_free */
+	bool               compiled;      /* re holds a compiled pattern */
+	int64_t            max_output_tokens;   /* MAX_OUTPUT_TOKENS */
+};
+
 struct tg_route_cfg {
 	char                   name[TG_NAME_MAX];
 	enum tg_route_strategy strategy;
 	uint32_t               n_targets;
 	uint32_t               targets[TG_MAX_ROUTE_TARGETS];  /* indexes into models */
+	uint32_t               weights[TG_MAX_ROUTE_TARGETS];  /* WEIGHTED: per target, not all 0 */
+	struct tg_cost_cfg     cost;      /* COST; window_calls sizes every route's statistics */
+	struct tg_shadow_cfg   shadow;
+	uint32_t               n_checks;
+	struct tg_check_cfg   *checks;    /* n_checks of them, owned; NULL when none */
+	uint32_t               check_text_bytes;  /* assistant text collected for the checks */
 };
 
 struct tg_key_cfg {

@@ -39,6 +39,8 @@ struct tg_key_def {
 	uint32_t period;              /* enum tg_budget_period; TG_PERIOD_NONE = no budget */
 	uint32_t flags;               /* enum tg_key_flag */
 	char     models[TG_KEY_MODELS_MAX];   /* "" = every model and route */
+	uint64_t created_us;          /* api_keys.created_at, wall µs; 0 for config keys */
+	uint64_t revoked_us;          /* api_keys.revoked_at; 0 while not revoked */
 };
 
 _Static_assert(sizeof(struct tg_key_def) % 8 == 0, "copied in whole words");
@@ -71,6 +73,9 @@ bool tg_keyset_equal(const struct tg_keyset *a, const struct tg_keyset *b);
  */
 int tg_keyset_check(const struct tg_key_def *def, char *why, size_t whylen)
 	__attribute__((warn_unused_result));
+
+/* Whether s[0..n) is a key (or model, route) name: 1 to 63 of A-Z a-z 0-9 . _ - */
+bool tg_keyset_is_name(const char *s, size_t n);
 
 /* Names of enum tg_budget_period: "", "day", "month". */
 extern const char *const tg_period_names[3];

@@ -15,7 +15,7 @@
 #include "tg_shm.h"
 
 /* The highest migration this build writes to; the logger refuses an older schema. */
-#define TG_SCHEMA_VERSION 3
+#define TG_SCHEMA_VERSION 4
 
 /*
  * Run the logger until SIGTERM/SIGINT (drain the rings and the spool, then

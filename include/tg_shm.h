@@ -25,7 +25,7 @@
 #include "tg_retry.h"
 
 #define TG_SHM_MAGIC    0x54474d31u           /* "TGM1" */
-#define TG_SHM_VERSION  4u                    /* bump on ANY size or order change */
+#define TG_SHM_VERSION  6u                    /* bump on ANY size or order change */
 #define TG_CACHELINE    64
 /*
  * Two generations of workers live side by side during a reload. The ring file
@@ -49,6 +49,10 @@ struct tg_shm_hdr {                           /* offset 0, written once by the m
 	/* the key table (tg_keys.h) and the budgets' per-worker state (tg_budget.h) */
 	uint64_t off_keytab, off_key_index, off_budget_cells, off_budget_ops;
 	uint64_t off_cluster;                 /* the node's cluster state (tg_lease.h) */
+	uint64_t off_adminbox;                /* worker <-> logger admin requests (tg_adminbox.h) */
+	/* shadow budgets per route (tg_shadow.h), statistics per route × model (tg_routestat.h) */
+	uint64_t off_shadows, off_routestats;
+	uint32_t n_shadows, n_routestats;
 	uint8_t  reserved[16];
 };
 
@@ -78,12 +82,32 @@ struct tg_model_metrics {
 
 enum tg_ratelimit_scope { TG_SCOPE_KEY = 0, TG_SCOPE_PROVIDER, TG_SCOPES };
 
+/*
+ * Why a client's call was refused before any provider was called, counted
+ * for tollgate_refused_total{reason} beside the two reasons counted where
+ * they always were: unauthenticated (tg_worker_slot.unauthenticated) and a
+ * key's rate limit (ratelimited[TG_SCOPE_KEY]).
+ */
+enum tg_refusal {
+	TG_REFUSED_REVOKED = 0,           /* a revoked key: 401 */
+	TG_REFUSED_BUDGET,                /* 429 budget_exceeded */
+	TG_REFUSED_BUDGET_NOT_READY,      /* the period's spend is not restored yet: 503 */
+	TG_REFUSED_MODEL,                 /* the key may not call this model or route: 403 */
+	TG_REFUSALS
+};
+
+/* What the worker's HTTP server refused on its own, indexed by worker/http.h's enum tg_http_refusal. */
+#define TG_SERVER_REFUSALS 4
+
 /* Counters for /metrics, one writer (the worker in the slot); the scrape sums every slot. */
+
 struct tg_worker_metrics {
 	struct tg_model_metrics model[TG_MAX_MODELS];
 	struct tg_histogram     duration, ttfb;
 	_Atomic uint64_t        retries[TG_MAX_PROVIDERS];
 	_Atomic uint64_t        ratelimited[TG_SCOPES];
+	_Atomic uint64_t        refused[TG_REFUSALS];
+	_Atomic uint64_t        server_refused[TG_SERVER_REFUSALS];
 };
 
 /* One per worker process; one writer: the worker in this slot. */
@@ -167,15 +191,22 @@ struct tg_shm_hdr *tg_shm_create(void);
 int tg_shm_check(const struct tg_shm_hdr *h, char *why, size_t whylen)
 	__attribute__((warn_unused_result));
 
-/* Where each provider, key and model of one config (in cfg order) sits in the tables. */
+/*
+ * Where each provider, key, model and route of one config (in cfg order) sits
+ * in the tables. A route's statistics have a slot per target (in its order)
+ * and per shadow model (one model that is both shares the target's slot).
+ */
 struct tg_slot_map {
 	uint32_t provider[TG_MAX_PROVIDERS];
 	uint32_t key[TG_MAX_KEYS];
 	uint32_t model[TG_MAX_MODELS];
+	uint32_t shadow[TG_MAX_ROUTES];                                /* tg_shadow.h */
+	uint32_t route_target[TG_MAX_ROUTES][TG_MAX_ROUTE_TARGETS];   /* tg_routestat.h */
+	uint32_t route_shadow[TG_MAX_ROUTES][TG_MAX_SHADOW_MODELS];
 };
 
 /*
- * Give each provider, key and model of cfg a slot for generation gen (master
+ * Give each provider, key, model and route of cfg a slot for generation gen (master
  * only, before forking that generation), keeping the index and state of every
  * name that already has one. The slot of a name that left the config is handed
  * to a new name only once its last generation is older than oldest_live: the
@@ -183,6 +214,8 @@ struct tg_slot_map {
  * restart (the current one at least; at most gen). Until then the old
  * generation may still CAS into it. A slot that changes owner starts zeroed,
  * and so does its column of every worker's metrics (per model, per provider).
+ * A route's statistics are named by route, model and window_calls together:
+ * a changed window is a new slot, seeded from the ledger by the logger.
  * Fills map; returns 0, or -1 with nothing changed when a table is full.
  */
 int tg_shm_assign(struct tg_shm_hdr *h, const struct tg_cfg *cfg, uint32_t gen,

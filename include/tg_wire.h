@@ -113,6 +113,7 @@ struct tg_wire_request {
 	size_t  so_start, so_end;               /* OpenAI stream_options value; 0, 0 if absent */
 	bool    so_null, so_empty;              /* it is null / it is {} */
 	size_t  iu_start, iu_end;               /* its include_usage value; 0, 0 if absent */
+	bool    thread;                         /* Anthropic: a thread that is not null */
 };
 
 /*
@@ -148,6 +149,14 @@ int tg_wire_upstream_body(const struct tg_wire_request *req, const char *body, s
 			  enum tg_family upstream, const char *upstream_model, struct tg_buf *out,
 			  char *err, size_t errlen) TG_MUSTCHECK;
 
+/*
+ * The code the client's SDK acts on when tg_wire_upstream_body refused req
+ * for `upstream`, or NULL when the refusal has none: "thread_unsupported_request"
+ * for an Anthropic thread that only Anthropic holds (on it the Anthropic SDK
+ * sends the whole conversation again, without thread). The caller answers
+ * the refusal with tg_wire_error_code.
+ */
+const char *tg_wire_refusal_code(const struct tg_wire_request *req, enum tg_family upstream);
 
 #define TG_WIRE_MAX_HEADERS 6
 struct tg_wire_call {
@@ -213,6 +222,14 @@ struct tg_usage_info {
 	bool  error;                /* the reply carried an error object */
 	char  error_type[48];       /* overloaded_error, RESOURCE_EXHAUSTED, rate_limit_exceeded */
 	char  error_message[160];
+	/*
+	 * A translated stream the gateway ended with the client family's error
+	 * event because the provider's reply could not be put in that family
+	 * (an argument fragment that does not decode, arguments that are no
+	 * object): why, else "". The provider's usage is still whole: it billed
+	 * the reply. The call records it as a translation failure.
+	 */
+	char  xlate_error[96];
 };
 
 /*
@@ -255,6 +272,12 @@ int tg_wire_client_status(enum tg_family client, int status);
  */
 void tg_wire_error(enum tg_family client, int status, const char *type, const char *message,
 		   struct tg_buf *out);
+/*
+ * tg_wire_error with a code the client's SDK branches on (NULL: none):
+ * Anthropic error.details.error_code, OpenAI error.code; Gemini has no place.
+ */
+void tg_wire_error_code(enum tg_family client, int status, const char *code, const char *message,
+			struct tg_buf *out);
 
 /* The family's in-stream error event, for a stream cut after its first byte (SSE bytes). */
 void tg_wire_stream_error(enum tg_family client, int status, const char *message,
@@ -307,6 +330,42 @@ void tg_wire_stream_finish(struct tg_wire_stream *s, bool completed, struct tg_b
 void tg_wire_stream_usage(const struct tg_wire_stream *s, struct tg_usage_info *out);
 
 void tg_wire_stream_free(struct tg_wire_stream *s);
+
+/* ---- the assistant's text, for a route's checks (SPEC section 13; worker/wire/text.c) ---- */
+
+/*
+ * The assistant's text is the text parts of a reply in order, concatenated:
+ * no thinking, no tool calls, no separator (a stream's deltas and a whole
+ * reply's parts give the same bytes). It is read from the provider's reply
+ * through the intermediate form, so a translated call and a native one give
+ * the same text, and so do a stream and a whole reply.
+ */
+
+/*
+ * Append to out the assistant's text of a whole reply of family `upstream`,
+ * at most max bytes. *complete is false when the text was longer (out then
+ * holds its first max bytes), or for a family whose replies are only ever
+ * relayed (Responses: nothing is appended). Returns -1 when the body is not
+ * a reply of that family or memory ran out (out may hold part of the text).
+ */
+int tg_wire_reply_text(enum tg_family upstream, const char *body, size_t n, struct tg_buf *out,
+		       size_t max, bool *complete) TG_MUSTCHECK;
+
+/*
+ * Collect the assistant's text of stream s, at most max bytes, from its next
+ * event on (call it before the first): every provider event is then read
+ * through the intermediate form, relayed or translated alike. Returns 0, or
+ * -1 when memory ran out (the stream works on, collecting nothing).
+ */
+int tg_wire_stream_collect(struct tg_wire_stream *s, size_t max) TG_MUSTCHECK;
+
+/*
+ * The text collected so far, NUL-terminated, borrowed until the stream is
+ * freed ("" when not collecting); *len its bytes. *complete is false when the
+ * text went past max or could not be collected (not asked for, out of memory,
+ * or a provider family only ever relayed: Responses).
+ */
+const char *tg_wire_stream_text(const struct tg_wire_stream *s, size_t *len, bool *complete);
 
 /* ---- server-sent events: an incremental, bounded parser that only observes ---- */
 

@@ -37,18 +37,16 @@
 	" WHERE created_at >= now() - $1::interval AND ($2::text IS NULL OR route = $2)" \
 	" ORDER BY model NULLS LAST, shadow_of IS NOT NULL, created_at, request_id"
 
-/*
- * The name the config gives to check `bit` of route `route`, or NULL.
- * TODO(#13): struct tg_route_cfg does not carry its checks yet (item 3);
- * until it does, every column is named by its bit ("check#0").
- */
+/* The name the config gives to check `bit` of route `route`, or NULL (no such route or check). */
 static const char *
 cfg_check_name(const struct tg_cfg *cfg, const char *route, unsigned bit)
 {
-	(void)cfg;
-	(void)route;
-	(void)bit;
-	return NULL;
+	int r;
+
+	if (cfg == NULL || (r = tg_cfg_route(cfg, route, strlen(route))) == -1 ||
+	    bit >= cfg->routes[r].n_checks)
+		return NULL;
+	return cfg->routes[r].checks[bit].name;
 }
 
 void

@@ -1,8 +1,11 @@
 /*
- * The logger's writes to PostgreSQL: one transaction per batch, text COPY into
- * session TEMP staging tables, then INSERT ... SELECT ... ON CONFLICT DO
- * NOTHING, so a batch written twice (after a crash or a replay) counts once.
- * libpq runs non-blocking: every wait is a poll with a tick and a deadline.
+ * The logger's writes to PostgreSQL: one transaction per batch, in binary
+ * COPY (rows.c). Ring records that cannot be in the database yet go straight
+ * into requests and attempt_log, with the rings' read positions in
+ * ledger_cursors; records that may already be there go through session TEMP
+ * staging tables and INSERT ... ON CONFLICT DO NOTHING, so that a record
+ * written twice counts once. libpq runs non-blocking: every wait is a poll
+ * with a tick and a deadline.
  */
 #include <errno.h>
 #include <poll.h>
@@ -10,23 +13,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "db.h"
+#include "rows.h"
 #include "tg_clock.h"
-#include "tg_money.h"
 
-#define REQ_COLS "request_id, client_request_id, created_at, key_name, endpoint, route, " \
-	"provider, model, upstream_model, stream, status, outcome, attempts, input_tokens, " \
-	"output_tokens, reasoning_tokens, cache_read_tokens, cache_write_tokens, cost_usd, " \
-	"latency_us, ttfb_us, overhead_us, usage_complete, upstream_request_id, error, " \
-	"delivery, route_reason, shadow_of, checks_run, checks_passed, checks_unknown"
-#define ATT_COLS "request_id, n, provider, model, status, outcome, latency_us, cost_usd"
 #define CONNECT_TIMEOUT_MS 5000         /* unless the conninfo's connect_timeout says otherwise */
-#define AUD_COLS "id, at, actor, event, detail"
+#define UNIQUE_VIOLATION "23505"
 
-/* The reason of the last failure in why; its SQLSTATE class in last_class ("" if none). */
-static char last_class[3];
+/* The reason of the last failure in why; its SQLSTATE in last_state ("" if none). */
+static char last_state[6];
 /* A wait gave up or the socket failed: the connection is in an unknown state. */
 static bool conn_broken;
 
@@ -36,7 +32,7 @@ set_why(PGconn *c, const PGresult *r, char *why, size_t whylen)
 	const char *m = r != NULL ? PQresultErrorMessage(r) : "";
 	const char *state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 
-	snprintf(last_class, sizeof(last_class), "%.2s", state != NULL ? state : "");
+	snprintf(last_state, sizeof(last_state), "%.5s", state != NULL ? state : "");
 
 	if (m == NULL || *m == '\0')
 		m = PQerrorMessage(c);
@@ -302,7 +298,7 @@ tg_db_prepare(PGconn *c, const struct tg_db_wait *w, uint32_t statement_timeout_
 		 "SET statement_timeout = %u;"
 		 "CREATE TEMP TABLE IF NOT EXISTS tg_stage_requests (seq int, LIKE requests) "
 		 "ON COMMIT DELETE ROWS;"
-		 "CREATE TEMP TABLE IF NOT EXISTS tg_stage_attempts (seq int, LIKE attempts) "
+		 "CREATE TEMP TABLE IF NOT EXISTS tg_stage_attempts (seq int, LIKE attempt_log) "
 		 "ON COMMIT DELETE ROWS;"
 		 "CREATE TEMP TABLE IF NOT EXISTS tg_stage_audit (seq int, LIKE audit_log) "
 		 "ON COMMIT DELETE ROWS",
@@ -335,206 +331,6 @@ tg_db_uuid(const uint8_t id[16], char out[37])
 		out[k++] = hex[id[i] & 15];
 	}
 	out[k] = '\0';
-}
-
-/* Length of a valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
-{
-	size_t need;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		need = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		need = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		need = 4;
-	else
-		return 0;
-	if (n < need)
-		return 0;
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;      /* no surrogates */
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < need; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return need;
-}
-
-/*
- * A fixed-size text field as a COPY text value: \N when empty, backslash
- * escapes, control characters as spaces and invalid UTF-8 as '?', so that no
- * record's bytes can make PostgreSQL refuse the batch.
- */
-static void
-copy_str(struct tg_buf *b, const char *s, size_t max)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strnlen(s, max);
-
-	if (n == 0) {
-		tg_buf_add(b, "\\N", 2);
-		return;
-	}
-	for (size_t i = 0; i < n;) {
-		unsigned char ch = p[i];
-		size_t run = i;
-
-		/* plain printable ASCII, the usual case, goes in one append */
-		while (run < n && p[run] >= 0x20 && p[run] < 0x7f && p[run] != '\\')
-			run++;
-		if (run > i) {
-			tg_buf_add(b, &p[i], run - i);
-			i = run;
-			continue;
-		}
-		if (ch == '\\') {
-			tg_buf_add(b, "\\\\", 2);
-		} else if (ch < 0x20 || ch == 0x7f) {
-			tg_buf_add(b, " ", 1);
-		} else {
-			size_t k = utf8_len(&p[i], n - i);
-
-			if (k == 0) {
-				tg_buf_add(b, "?", 1);
-			} else {
-				tg_buf_add(b, &p[i], k);
-				i += k;
-				continue;
-			}
-		}
-		i++;
-	}
-}
-
-static void
-copy_ts(struct tg_buf *b, uint64_t us)
-{
-	time_t s = (time_t)(us / 1000000u);
-	struct tm tm;
-
-	gmtime_r(&s, &tm);
-	tg_buf_printf(b, "%04d-%02d-%02d %02d:%02d:%02d.%06u+00", tm.tm_year + 1900, tm.tm_mon + 1,
-		      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(us % 1000000u));
-}
-
-static void
-copy_cost(struct tg_buf *b, int64_t pusd)
-{
-	char usd[TG_MONEY_USD_LEN];
-
-	tg_money_format_usd(pusd, usd);
-	tg_buf_puts(b, usd);
-}
-
-static const char *
-outcome_name(uint8_t o)
-{
-	return o < TG_OUTCOME_COUNT ? tg_outcome_names[o] : "unknown";
-}
-
-#define FIELD(b, s) copy_str((b), (s), sizeof(s))
-
-static const uint8_t zero_id[16];
-
-static void
-request_row(struct tg_buf *b, uint32_t seq, const struct tg_request_rec *q)
-{
-	char id[37];
-
-	tg_db_uuid(q->request_id, id);
-	tg_buf_printf(b, "%u\t%s\t", seq, id);
-	FIELD(b, q->client_request_id);
-	tg_buf_add(b, "\t", 1);
-	copy_ts(b, q->created_us);
-	tg_buf_add(b, "\t", 1);
-	FIELD(b, q->key_name);
-	tg_buf_printf(b, "\t%s\t", q->endpoint < TG_EP_COUNT ? tg_endpoint_names[q->endpoint] : "");
-	FIELD(b, q->route);
-	tg_buf_add(b, "\t", 1);
-	FIELD(b, q->provider);
-	tg_buf_add(b, "\t", 1);
-	FIELD(b, q->model);
-	tg_buf_add(b, "\t", 1);
-	FIELD(b, q->upstream_model);
-	tg_buf_printf(b, "\t%s\t%u\t%s\t%u\t%lld\t%lld\t%lld\t%lld\t%lld\t", q->stream ? "t" : "f",
-		      q->status, outcome_name(q->outcome), q->n_attempts,
-		      (long long)q->input_tokens, (long long)q->output_tokens,
-		      (long long)q->reasoning_tokens, (long long)q->cache_read_tokens,
-		      (long long)q->cache_write_tokens);
-	copy_cost(b, q->cost_pusd);
-	tg_buf_printf(b, "\t%u\t%u\t%u\t%s\t", q->latency_us, q->ttfb_us, q->overhead_us,
-		      q->usage_complete ? "t" : "f");
-	FIELD(b, q->upstream_request_id);
-	tg_buf_add(b, "\t", 1);
-	FIELD(b, q->error);
-	tg_buf_printf(b, "\t%s\t%s\t", q->delivery < TG_DELIVERY_COUNT ?
-		      tg_delivery_names[q->delivery] : "unknown",
-		      q->route_reason != TG_REASON_NONE && q->route_reason < TG_REASON_COUNT ?
-		      tg_route_reason_names[q->route_reason] : "\\N");
-	if (memcmp(q->shadow_of, zero_id, sizeof(zero_id)) != 0) {
-		tg_db_uuid(q->shadow_of, id);
-		tg_buf_puts(b, id);
-	} else {
-		tg_buf_add(b, "\\N", 2);
-	}
-	/* bit 31 of a bitmap reads as a negative integer: the bits are what count */
-	tg_buf_printf(b, "\t%d\t%d\t%d\n", (int32_t)q->checks_run, (int32_t)q->checks_passed,
-		      (int32_t)q->checks_unknown);
-}
-
-static void
-attempt_rows(struct tg_buf *b, uint32_t seq, const struct tg_request_rec *q)
-{
-	uint32_t n = q->n_attempts < TG_RECORD_MAX_ATTEMPTS ? q->n_attempts : TG_RECORD_MAX_ATTEMPTS;
-	char id[37];
-
-	tg_db_uuid(q->request_id, id);
-	for (uint32_t i = 0; i < n; i++) {
-		const struct tg_attempt_rec *a = &q->attempts[i];
-
-		tg_buf_printf(b, "%u\t%s\t%u\t", seq, id, i + 1);
-		if (a->provider_name[0] != '\0')
-			FIELD(b, a->provider_name);
-		else
-			FIELD(b, q->provider);
-		tg_buf_add(b, "\t", 1);
-		FIELD(b, a->model_name);
-		tg_buf_printf(b, "\t%u\t%s\t%u\t", a->status, outcome_name(a->outcome),
-			      a->latency_us);
-		/* NULL, not 0: the provider may have billed it and nobody can say how much */
-		if (a->cost_unknown)
-			tg_buf_add(b, "\\N", 2);
-		else
-			copy_cost(b, a->cost_pusd);
-		tg_buf_add(b, "\n", 1);
-	}
-}
-
-static void
-audit_row(struct tg_buf *b, uint32_t seq, const struct tg_audit_rec *a)
-{
-	char id[37];
-
-	tg_db_uuid(a->event_id, id);
-	tg_buf_printf(b, "%u\t%s\t", seq, id);
-	copy_ts(b, a->at_us);
-	tg_buf_add(b, "\t", 1);
-	FIELD(b, a->actor);
-	tg_buf_add(b, "\t", 1);
-	FIELD(b, a->event);
-	tg_buf_add(b, "\t", 1);
-	FIELD(b, a->detail);
-	tg_buf_add(b, "\n", 1);
 }
 
 static int
@@ -591,7 +387,7 @@ fail:
 static int
 failed(PGconn *c, const struct tg_db_wait *w)
 {
-	bool rows_refused = strcmp(last_class, "22") == 0 || strcmp(last_class, "23") == 0;
+	bool rows_refused = strncmp(last_state, "22", 2) == 0 || strncmp(last_state, "23", 2) == 0;
 
 	if (conn_broken || PQstatus(c) != CONNECTION_OK)
 		return TG_DB_DOWN;
@@ -602,57 +398,322 @@ failed(PGconn *c, const struct tg_db_wait *w)
 }
 
 int
-tg_db_write(PGconn *c, const struct tg_db_wait *w, struct tg_buf *buf,
-	    const struct tg_record *const *recs, uint32_t n, char *why, size_t whylen)
+tg_db_uuid_parse(const char *text, uint8_t id[16])
 {
-	static const char *const copies[3] = {
-		"COPY tg_stage_requests (seq, " REQ_COLS ") FROM STDIN",
-		"COPY tg_stage_attempts (seq, " ATT_COLS ") FROM STDIN",
-		"COPY tg_stage_audit (seq, " AUD_COLS ") FROM STDIN",
-	};
-	static const char *const moves[3] = {
-		"INSERT INTO requests (" REQ_COLS ") SELECT " REQ_COLS " FROM tg_stage_requests "
-		"ORDER BY seq ON CONFLICT (request_id) DO NOTHING",
-		"INSERT INTO attempts (" ATT_COLS ") SELECT " ATT_COLS " FROM tg_stage_attempts "
-		"ORDER BY seq ON CONFLICT (request_id, n) DO NOTHING",
-		"INSERT INTO audit_log (" AUD_COLS ") SELECT " AUD_COLS " FROM tg_stage_audit "
-		"ORDER BY seq ON CONFLICT (id) DO NOTHING",
-	};
+	int k = 0;
 
-	last_class[0] = '\0';
-	if (exec_ok(c, "BEGIN", w, why, whylen) == -1) {
-		(void)failed(c, w);
+	for (const char *p = text; *p != '\0' && k < 32; p++) {
+		int v;
+
+		if (*p == '-')
+			continue;
+		if (*p >= '0' && *p <= '9')
+			v = *p - '0';
+		else if (*p >= 'a' && *p <= 'f')
+			v = *p - 'a' + 10;
+		else if (*p >= 'A' && *p <= 'F')
+			v = *p - 'A' + 10;
+		else
+			return -1;
+		if (k % 2 == 0)
+			id[k / 2] = (uint8_t)(v << 4);
+		else
+			id[k / 2] |= (uint8_t)v;
+		k++;
+	}
+	return k == 32 ? 0 : -1;
+}
+
+/* How a batch writes each of its records (scratch mark). */
+enum mark { M_DIRECT = 0, M_STAGED, M_DUPLICATE, M_AUDIT };
+
+struct tg_db_idref {
+	const uint8_t *id;
+	uint32_t i;
+};
+
+void
+tg_db_scratch_init(struct tg_db_scratch *s)
+{
+	memset(s, 0, sizeof(*s));
+	tg_buf_init(&s->rows);
+	tg_buf_init(&s->att);
+	tg_buf_init(&s->sql);
+}
+
+void
+tg_db_scratch_fini(struct tg_db_scratch *s)
+{
+	tg_buf_fini(&s->rows);
+	tg_buf_fini(&s->att);
+	tg_buf_fini(&s->sql);
+	free(s->mark);
+	free(s->ids);
+	s->mark = NULL;
+	s->ids = NULL;
+	s->cap = 0;
+}
+
+static int
+reserve(struct tg_db_scratch *s, uint32_t n)
+{
+	uint8_t *mark;
+	struct tg_db_idref *ids;
+
+	if (n <= s->cap)
+		return 0;
+	mark = realloc(s->mark, n);
+	if (mark == NULL)
+		return -1;
+	s->mark = mark;
+	ids = realloc(s->ids, n * sizeof(*ids));
+	if (ids == NULL)
+		return -1;
+	s->ids = ids;
+	s->cap = n;
+	return 0;
+}
+
+static int
+by_id_then_order(const void *a, const void *b)
+{
+	const struct tg_db_idref *x = a, *y = b;
+	int c = memcmp(x->id, y->id, 16);
+
+	return c != 0 ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/*
+ * Sort out the batch: audit entries, requests straight in (direct) and
+ * requests through ON CONFLICT (staged), of which every one but the first of
+ * a request id is left out: ON CONFLICT would skip it, and its attempts must
+ * not reach attempt_log. Returns how many are staged.
+ */
+static uint32_t
+classify(struct tg_db_scratch *s, const struct tg_db_batch *b, bool direct)
+{
+	uint32_t staged = 0;
+
+	for (uint32_t i = 0; i < b->n; i++) {
+		const struct tg_record *rec = b->recs[i];
+
+		if (rec->kind != TG_REC_REQUEST) {
+			s->mark[i] = M_AUDIT;
+		} else if (direct && rec->u.req.delivery != TG_DELIVERY_UNKNOWN) {
+			s->mark[i] = M_DIRECT;
+		} else {
+			s->mark[i] = M_STAGED;
+			s->ids[staged++] = (struct tg_db_idref){ rec->u.req.request_id, i };
+		}
+	}
+	if (staged > 1) {
+		qsort(s->ids, staged, sizeof(s->ids[0]), by_id_then_order);
+		for (uint32_t k = 1; k < staged; k++)
+			if (memcmp(s->ids[k].id, s->ids[k - 1].id, 16) == 0)
+				s->mark[s->ids[k].i] = M_DUPLICATE;
+	}
+	return staged;
+}
+
+/* Rows of the records marked `which` into s->rows (and their attempts into s->att). */
+static void
+build(struct tg_db_scratch *s, const struct tg_db_batch *b, enum mark which, uint32_t *n_rows,
+      uint32_t *n_att)
+{
+	tg_buf_reset(&s->rows);
+	tg_buf_reset(&s->att);
+	tg_rows_begin(&s->rows);
+	tg_rows_begin(&s->att);
+	*n_rows = *n_att = 0;
+	for (uint32_t i = 0; i < b->n; i++) {
+		const struct tg_record *rec = b->recs[i];
+		int32_t seq = which == M_DIRECT ? TG_ROWS_NO_SEQ : (int32_t)i;
+
+		if (s->mark[i] != which)
+			continue;
+		if (which == M_AUDIT) {
+			tg_rows_audit(&s->rows, seq, &rec->u.audit);
+		} else {
+			tg_rows_request(&s->rows, seq, &rec->u.req);
+			*n_att += tg_rows_attempts(&s->att, seq, &rec->u.req);
+		}
+		(*n_rows)++;
+	}
+	tg_rows_end(&s->rows);
+	tg_rows_end(&s->att);
+}
+
+/*
+ * The cursors, as an upsert for the transaction's last statement.
+ *
+ * Why this keeps "none counted twice" (SPEC section 8): a cursor says that
+ * the records of its ring before pos are committed, and it is committed in
+ * the very transaction that commits the last of them, so it is never ahead of
+ * the rows. The logger consumes a ring only after COMMIT; if it dies in
+ * between, its next connection reads the cursor back and consumes up to pos
+ * without writing those records again (cursor.c), once the record at pos - 1
+ * still carries last_id: the same ring file, whose unread slots cannot have
+ * been reused. Nothing else trusts a cursor. Every other way for a record to
+ * reach the database twice goes through ON CONFLICT: the spool (a COMMIT whose
+ * answer was lost, a batch spooled after the rows were in), old ring files,
+ * and records of calls in flight in a worker that died, which may follow
+ * their call's real record (tg_ring.h) in the same batch or a later one: the
+ * direct rows go in first, so the real record wins in both. And should a
+ * record sent straight in be there already after all, the primary key refuses
+ * it, the whole batch rolls back, and it is written again through
+ * ON CONFLICT (tg_db_write): the direct path commits only what ON CONFLICT
+ * would have inserted.
+ */
+static void
+cursor_sql(struct tg_buf *sql, const struct tg_db_batch *b)
+{
+	char ledger[37], last[37];
+
+	if (b->ledger_id == NULL || b->n_cursors == 0)
+		return;
+	tg_db_uuid(b->ledger_id, ledger);
+	tg_buf_puts(sql, "INSERT INTO ledger_cursors (ledger_id, ring, pos, last_id) VALUES ");
+	for (uint32_t i = 0; i < b->n_cursors; i++) {
+		const struct tg_db_cursor *cur = &b->cursors[i];
+
+		tg_db_uuid(cur->last_id, last);
+		tg_buf_printf(sql, "%s('%s', %u, %llu, '%s')", i ? ", " : "", ledger, cur->ring,
+			      (unsigned long long)cur->pos, last);
+	}
+	tg_buf_puts(sql, " ON CONFLICT (ledger_id, ring) DO UPDATE SET pos = excluded.pos, "
+		    "last_id = excluded.last_id;");
+}
+
+#define CONFLICT 1                      /* write_batch: a duplicate on the direct path */
+
+static int
+write_batch(PGconn *c, const struct tg_db_wait *w, struct tg_db_scratch *s,
+	    const struct tg_db_batch *b, bool direct, char *why, size_t whylen)
+{
+	uint32_t staged = classify(s, b, direct), rows, att, audit = 0;
+	bool began = false;
+	int rc;
+
+	/* straight in: requests, then their earlier attempts */
+	build(s, b, M_DIRECT, &rows, &att);
+	if (rows > 0) {
+		if (s->rows.failed || s->att.failed)
+			goto oom;
+		if (copy_in(c, w, "BEGIN; COPY requests (" TG_ROWS_REQ_COLS ") FROM STDIN "
+			    "(FORMAT binary)", &s->rows, why, whylen) == -1)
+			goto fail_direct;
+		began = true;
+		if (att > 0 && copy_in(c, w, "COPY attempt_log (" TG_ROWS_ATT_COLS ") FROM STDIN "
+				       "(FORMAT binary)", &s->att, why, whylen) == -1)
+			goto fail_direct;
+	}
+	if (!began && exec_ok(c, "BEGIN", w, why, whylen) == -1)
+		goto fail;
+	tg_buf_reset(&s->sql);
+	/* through ON CONFLICT: the first of each request id, and only its attempts */
+	if (staged > 0) {
+		build(s, b, M_STAGED, &rows, &att);
+		if (s->rows.failed || s->att.failed)
+			goto oom;
+		if (copy_in(c, w, "COPY tg_stage_requests (seq, " TG_ROWS_REQ_COLS ") FROM STDIN "
+			    "(FORMAT binary)", &s->rows, why, whylen) == -1)
+			goto fail;
+		if (att > 0 && copy_in(c, w, "COPY tg_stage_attempts (seq, " TG_ROWS_ATT_COLS ") "
+				       "FROM STDIN (FORMAT binary)", &s->att, why, whylen) == -1)
+			goto fail;
+		tg_buf_puts(&s->sql, att > 0 ? "WITH ins AS (" : "");
+		tg_buf_puts(&s->sql, "INSERT INTO requests (" TG_ROWS_REQ_COLS ") SELECT "
+			    TG_ROWS_REQ_COLS " FROM tg_stage_requests ON CONFLICT (request_id) "
+			    "DO NOTHING");
+		tg_buf_puts(&s->sql, att == 0 ? ";" : " RETURNING request_id) INSERT INTO "
+			    "attempt_log (" TG_ROWS_ATT_COLS ") SELECT " TG_ROWS_ATT_COLS
+			    " FROM tg_stage_attempts WHERE request_id IN "
+			    "(SELECT request_id FROM ins) ON CONFLICT (request_id, n) DO NOTHING;");
+	}
+	for (uint32_t i = 0; i < b->n; i++)
+		audit += s->mark[i] == M_AUDIT;
+	if (audit > 0) {
+		build(s, b, M_AUDIT, &rows, &att);
+		if (s->rows.failed)
+			goto oom;
+		if (copy_in(c, w, "COPY tg_stage_audit (seq, " TG_ROWS_AUD_COLS ") FROM STDIN "
+			    "(FORMAT binary)", &s->rows, why, whylen) == -1)
+			goto fail;
+		tg_buf_puts(&s->sql, "INSERT INTO audit_log (" TG_ROWS_AUD_COLS ") SELECT "
+			    TG_ROWS_AUD_COLS " FROM tg_stage_audit ORDER BY seq "
+			    "ON CONFLICT (id) DO NOTHING;");
+	}
+	/* the moves, the cursors and the COMMIT in one round trip */
+	cursor_sql(&s->sql, b);
+	tg_buf_puts(&s->sql, "COMMIT");
+	if (s->sql.failed)
+		goto oom;
+	if (exec_ok(c, s->sql.p, w, why, whylen) == -1)
+		goto fail;
+	return TG_DB_OK;
+fail_direct:
+	/* a record already in (or twice in the batch): rolled back, then ON CONFLICT */
+	rc = failed(c, w);
+	return rc == TG_DB_REJECTED && strcmp(last_state, UNIQUE_VIOLATION) == 0 ? CONFLICT : rc;
+oom:
+	snprintf(why, whylen, "out of memory");
+	last_state[0] = '\0';
+	return failed(c, w);
+fail:
+	return failed(c, w);
+}
+
+int
+tg_db_write(PGconn *c, const struct tg_db_wait *w, struct tg_db_scratch *s,
+	    struct tg_db_batch *b, char *why, size_t whylen)
+{
+	int rc;
+
+	b->fell_back = false;
+	last_state[0] = '\0';
+	if (b->n == 0)
+		return TG_DB_OK;
+	if (reserve(s, b->n) == -1) {
+		snprintf(why, whylen, "out of memory");
 		return TG_DB_DOWN;
 	}
-	for (int t = 0; t < 3; t++) {
-		uint32_t rows = 0;
-
-		tg_buf_reset(buf);
-		for (uint32_t i = 0; i < n; i++) {
-			const struct tg_record *rec = recs[i];
-
-			if (t == 0 && rec->kind == TG_REC_REQUEST)
-				request_row(buf, i, &rec->u.req);
-			else if (t == 1 && rec->kind == TG_REC_REQUEST && rec->u.req.n_attempts > 0)
-				attempt_rows(buf, i, &rec->u.req);
-			else if (t == 2 && rec->kind == TG_REC_AUDIT)
-				audit_row(buf, i, &rec->u.audit);
-			else
-				continue;
-			rows++;
-		}
-		if (rows == 0)
-			continue;
-		if (buf->failed) {
-			snprintf(why, whylen, "out of memory");
-			last_class[0] = '\0';
-			return failed(c, w);
-		}
-		if (copy_in(c, w, copies[t], buf, why, whylen) == -1 ||
-		    exec_ok(c, moves[t], w, why, whylen) == -1)
-			return failed(c, w);
+	rc = write_batch(c, w, s, b, !b->replay, why, whylen);
+	if (rc == CONFLICT) {
+		b->fell_back = true;
+		last_state[0] = '\0';
+		rc = write_batch(c, w, s, b, false, why, whylen);
 	}
-	if (exec_ok(c, "COMMIT", w, why, whylen) == -1)
-		return failed(c, w);
-	return TG_DB_OK;
+	return rc == CONFLICT ? TG_DB_REJECTED : rc;
+}
+
+int
+tg_db_cursors(PGconn *c, const struct tg_db_wait *w, const uint8_t ledger_id[16],
+	      void (*fn)(void *arg, const struct tg_db_cursor *cur), void *arg, char *why,
+	      size_t whylen)
+{
+	char id[37];
+	const char *params[1] = { id };
+	PGresult *r;
+	int ok;
+
+	tg_db_uuid(ledger_id, id);
+	r = tg_db_exec_params(c, w, "SELECT ring, pos, last_id FROM ledger_cursors "
+			      "WHERE ledger_id = $1", 1, params);
+	ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+	if (!ok) {
+		set_why(c, r, why, whylen);
+		PQclear(r);
+		return -1;
+	}
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct tg_db_cursor cur = {
+			.ring = (uint32_t)strtoul(PQgetvalue(r, i, 0), NULL, 10),
+			.pos = strtoull(PQgetvalue(r, i, 1), NULL, 10),
+		};
+
+		if (tg_db_uuid_parse(PQgetvalue(r, i, 2), cur.last_id) == 0)
+			fn(arg, &cur);
+	}
+	PQclear(r);
+	return 0;
 }

@@ -1,9 +1,10 @@
 /*
  * PostgreSQL side of the logger (logger-internal): connecting, the schema
- * check, the session's settings, and writing a batch of records in one
- * transaction. Every wait on the server goes through one poll loop that
- * calls the caller's tick and gives up at a deadline, so a database that
- * hangs never stops the logger's heartbeat.
+ * check, the session's settings, writing a batch of records and the rings'
+ * read positions in one transaction, and reading those positions back. Every
+ * wait on the server goes through one poll loop that calls the caller's tick
+ * and gives up at a deadline, so a database that hangs never stops the
+ * logger's heartbeat.
  */
 #ifndef TG_DB_H
 #define TG_DB_H
@@ -54,15 +55,61 @@ int tg_db_schema_version(PGconn *c, const struct tg_db_wait *w, char *why, size_
 int tg_db_prepare(PGconn *c, const struct tg_db_wait *w, uint32_t statement_timeout_ms,
 		  char *why, size_t whylen);
 
+/* A ring's read position, committed with the batch that reaches it (ledger_cursors). */
+struct tg_db_cursor {
+	uint32_t ring;
+	uint64_t pos;                   /* the ring's records before pos are in the database */
+	uint8_t  last_id[16];           /* the first 16 body bytes of the record at pos - 1 */
+};
+
+/* One batch for tg_db_write. */
+struct tg_db_batch {
+	const struct tg_record *const *recs;
+	uint32_t n;
+	/*
+	 * Whether any record may already be in the database (the spool, an old
+	 * ring file, a retry after a refusal): then every one goes through
+	 * ON CONFLICT. Otherwise only records of calls in flight in a worker that
+	 * died (delivery unknown) and audit entries do, the rest go straight in.
+	 */
+	bool replay;
+	const uint8_t *ledger_id;       /* state_dir's ledger.id, 16 bytes; NULL: no cursors */
+	const struct tg_db_cursor *cursors;
+	uint32_t n_cursors;
+	bool fell_back;                 /* out: straight in failed on a duplicate, replayed */
+};
+
+/* Scratch space reused across batches; the caller owns it. */
+struct tg_db_scratch {
+	struct tg_buf rows, att, sql;
+	uint8_t *mark;                  /* per record: how this batch writes it */
+	struct tg_db_idref *ids;        /* staged request ids, sorted to find duplicates */
+	uint32_t cap;
+};
+
+void tg_db_scratch_init(struct tg_db_scratch *s);
+void tg_db_scratch_fini(struct tg_db_scratch *s);
+
 /*
- * Write n records in one transaction: COPY into the staging tables, then
- * INSERT ... ON CONFLICT DO NOTHING in ring order. Returns TG_DB_OK once
+ * Write a batch in one transaction, with its cursors (if b->ledger_id):
+ * records straight into requests and attempt_log with binary COPY, the others
+ * (see b->replay) through the staging tables with ON CONFLICT DO NOTHING, the
+ * first of a request id in the batch winning. A batch written straight in
+ * that meets a request id already there (SQLSTATE 23505) is rolled back and
+ * written again all through ON CONFLICT (b->fell_back). Returns TG_DB_OK once
  * committed; TG_DB_REJECTED when PostgreSQL refused the data itself (SQLSTATE
  * class 22 or 23) and the connection is still good; TG_DB_DOWN otherwise.
- * buf is scratch space reused across calls.
  */
-int tg_db_write(PGconn *c, const struct tg_db_wait *w, struct tg_buf *buf,
-		const struct tg_record *const *recs, uint32_t n, char *why, size_t whylen);
+int tg_db_write(PGconn *c, const struct tg_db_wait *w, struct tg_db_scratch *s,
+		struct tg_db_batch *b, char *why, size_t whylen);
+
+/*
+ * Read this ledger's cursors: fn is called once per ring that has one. Returns
+ * 0, or -1 with the reason in why (the connection is then suspect).
+ */
+int tg_db_cursors(PGconn *c, const struct tg_db_wait *w, const uint8_t ledger_id[16],
+		  void (*fn)(void *arg, const struct tg_db_cursor *cur), void *arg,
+		  char *why, size_t whylen);
 
 /*
  * Run one statement with text parameters and wait for its result as every
@@ -73,7 +120,8 @@ int tg_db_write(PGconn *c, const struct tg_db_wait *w, struct tg_buf *buf,
 PGresult *tg_db_exec_params(PGconn *c, const struct tg_db_wait *w, const char *sql, int n,
 			    const char *const *params);
 
-/* Helpers shared with report and migrate: uuid text and timestamps. */
+/* uuid text, and back (-1 when text is not one). */
 void tg_db_uuid(const uint8_t id[16], char out[37]);
+int tg_db_uuid_parse(const char *text, uint8_t id[16]);
 
 #endif /* TG_DB_H */

@@ -1,17 +1,22 @@
 /*
  * `tollgate keys create|list|set|revoke`: client keys in PostgreSQL's
- * api_keys (SPEC section 14). Each change is one statement or one
- * transaction, so a failure leaves nothing half-written; then the running
- * master, found by its pid file, is told (SIGUSR2) and applies it within a
- * second. Parsing the command line is master/main.c's.
+ * api_keys (SPEC section 14). Each change runs as the admin API's do
+ * (keyops.c): one transaction with its audit_log row (actor cli:<user>), so
+ * a failure leaves nothing half-written; then the running master, found by
+ * its pid file, is told (SIGUSR2) and applies it within a second. Parsing
+ * the command line is master/main.c's.
  */
 #include <errno.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "db.h"
+#include "keyops.h"
 #include "tg_keygen.h"
 #include "tg_logger.h"
 #include "tg_money.h"
@@ -108,65 +113,77 @@ notify_master(const struct tg_cfg *cfg)
 		       "up when it starts\n", cfg->state_dir, TG_PIDFILE_NAME);
 }
 
-/* The models list as a PostgreSQL array literal: "{a,b}" (names need no quoting). */
+/* Who ran the command, for audit_log: "cli:<user>". */
 static void
-models_array(const char *csv, char *out, size_t cap)
+cli_actor(char out[TG_ADMIN_ACTOR_MAX])
 {
-	snprintf(out, cap, "{%s}", csv);
+	struct passwd *pw = getpwuid(geteuid());
+
+	if (pw != NULL)
+		snprintf(out, TG_ADMIN_ACTOR_MAX, "cli:%.60s", pw->pw_name);
+	else
+		snprintf(out, TG_ADMIN_ACTOR_MAX, "cli:uid%u", (unsigned)geteuid());
+}
+
+/* A change as the admin API's: the same statements, in one transaction with its audit row. */
+static struct tg_keyop
+keyop_of(const struct tg_keys_cmd *cmd, enum tg_keyop_kind kind)
+{
+	struct tg_keyop op;
+
+	memset(&op, 0, sizeof(op));
+	op.kind = kind;
+	cli_actor(op.actor);
+	snprintf(op.name, sizeof(op.name), "%s", cmd->name);
+	op.rpm = cmd->rpm;
+	op.tpm = cmd->tpm;
+	op.budget_pusd = cmd->budget_pusd;
+	op.period = cmd->set_period ? cmd->period : TG_PERIOD_NONE;
+	snprintf(op.models, sizeof(op.models), "%s", cmd->models);
+	op.fields = (cmd->set_rpm ? TG_KEYOP_RPM : 0) | (cmd->set_tpm ? TG_KEYOP_TPM : 0) |
+		    (cmd->set_budget ? TG_KEYOP_BUDGET : 0) | (cmd->set_period ? TG_KEYOP_PERIOD : 0) |
+		    (cmd->set_models ? TG_KEYOP_MODELS : 0) |
+		    (cmd->clear_budget ? TG_KEYOP_NO_BUDGET : 0);
+	return op;
+}
+
+/*
+ * Run op; prints why it failed ("tollgate: keys <what>: …") and returns the
+ * exit status, or 0 with res filled.
+ */
+static int
+run(PGconn *c, const char *what, const struct tg_keyop *op, struct tg_keyop_result *res)
+{
+	(void)tg_keyops_run(c, NULL, op, res);
+	if (res->rc == TG_KEYOP_OK)
+		return 0;
+	fprintf(stderr, "tollgate: keys %s: %s\n", what, res->message);
+	return res->rc == TG_KEYOP_DOWN || res->rc == TG_KEYOP_UNKNOWN ? 2 : 1;
 }
 
 static int
-key_create(PGconn *c, const struct tg_keys_cmd *cmd)
+key_create(PGconn *c, const struct tg_keys_cmd *cmd, struct tg_keyop_result *res)
 {
-	char secret[TG_KEYGEN_LEN + 1], prefix[TG_KEY_PREFIX_LEN + 1], hex[TG_SHA256_HEX_LEN];
-	char rpm[24], tpm[24], budget[TG_MONEY_USD_LEN], models[TG_KEY_MODELS_MAX + 2];
-	char why[512], state[6];
-	const char *params[8];
-	uint8_t digest[32];
-	PGresult *r;
+	char secret[TG_KEYGEN_LEN + 1], prefix[TG_KEY_PREFIX_LEN + 1];
+	struct tg_keyop op = keyop_of(cmd, TG_KEYOP_CREATE);
+	int rc;
 
 	if (tg_keygen_secret(secret) == -1) {
 		fprintf(stderr, "tollgate: keys: could not draw random bytes: %s\n",
 			strerror(errno));
 		return 2;
 	}
-	tg_sha256(secret, TG_KEYGEN_LEN, digest);
-	tg_sha256_hex(digest, hex);
+	tg_sha256(secret, TG_KEYGEN_LEN, op.sha256);
 	memcpy(prefix, secret, TG_KEY_PREFIX_LEN);
 	prefix[TG_KEY_PREFIX_LEN] = '\0';
-	snprintf(rpm, sizeof(rpm), "%llu", (unsigned long long)cmd->rpm);
-	snprintf(tpm, sizeof(tpm), "%llu", (unsigned long long)cmd->tpm);
-	tg_money_format_usd(cmd->budget_pusd, budget);
-	models_array(cmd->models, models, sizeof(models));
-	params[0] = cmd->name;
-	params[1] = hex;
-	params[2] = prefix;
-	params[3] = rpm;
-	params[4] = tpm;
-	params[5] = cmd->set_budget ? budget : NULL;
-	params[6] = cmd->set_budget ? tg_period_names[cmd->period] : NULL;
-	params[7] = models;
-	r = PQexecParams(c, "INSERT INTO api_keys (name, sha256, prefix, rpm, tpm, budget_usd, "
-			 "period, models) VALUES ($1, decode($2, 'hex'), $3, $4, $5, $6, $7, $8)",
-			 8, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		pg_error(c, r, why, sizeof(why), state);
-		PQclear(r);
-		explicit_bzero(secret, sizeof(secret));
-		if (strcmp(state, "23505") == 0 && strstr(why, "api_keys_pkey") != NULL) {
-			fprintf(stderr, "tollgate: keys create: a key named \"%s\" already exists "
-				"(nothing was changed)\n", cmd->name);
-			return 1;
-		}
-		fprintf(stderr, "tollgate: keys create: could not store the key: %s (nothing was "
-			"changed)\n", why);
-		return PQstatus(c) == CONNECTION_OK && state[0] == '2' ? 1 : 2;
+	memcpy(op.prefix, prefix, sizeof(prefix));
+	rc = run(c, "create", &op, res);
+	if (rc == 0) {
+		printf("name:    %s\nprefix:  %s\nsecret:  %s\n", cmd->name, prefix, secret);
+		printf("the secret is shown this once: only its SHA-256 and prefix are stored\n");
 	}
-	PQclear(r);
-	printf("name:    %s\nprefix:  %s\nsecret:  %s\n", cmd->name, prefix, secret);
-	printf("the secret is shown this once: only its SHA-256 and prefix are stored\n");
 	explicit_bzero(secret, sizeof(secret));
-	return 0;
+	return rc;
 }
 
 /* One row printed as aligned columns; widths computed by the caller. */
@@ -244,151 +261,91 @@ key_list(const struct tg_cfg *cfg, PGconn *c)
 	return 0;
 }
 
-/* Run sql with params in c's transaction; 0 or the exit status, with why printed. */
 static int
-exec_step(PGconn *c, const char *what, const char *sql, int n, const char *const *params,
-	  ExecStatusType want, PGresult **out)
+key_set(PGconn *c, const struct tg_keys_cmd *cmd, struct tg_keyop_result *res)
 {
-	char why[512], state[6];
-	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	struct tg_keyop op = keyop_of(cmd, TG_KEYOP_SET);
 
-	if (PQresultStatus(r) == want) {
-		if (out != NULL)
-			*out = r;
-		else
-			PQclear(r);
-		return 0;
-	}
-	pg_error(c, r, why, sizeof(why), state);
-	PQclear(r);
-	fprintf(stderr, "tollgate: keys %s: %s (nothing was changed)\n", what, why);
-	return PQstatus(c) == CONNECTION_OK && state[0] == '2' ? 1 : 2;
-}
-
-static int
-key_set(PGconn *c, const struct tg_keys_cmd *cmd)
-{
-	const char *params[8];
-	char rpm[24], tpm[24], budget[TG_MONEY_USD_LEN], models[TG_KEY_MODELS_MAX + 2];
-	bool has_period;
-	PGresult *r;
-	int rc;
-
-	rc = exec_step(c, "set", "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL);
-	params[0] = cmd->name;
-	if (rc == 0)
-		rc = exec_step(c, "set", "SELECT period IS NOT NULL FROM api_keys WHERE name = $1 "
-			       "FOR UPDATE", 1, params, PGRES_TUPLES_OK, &r);
-	if (rc != 0)
-		goto out;
-	if (PQntuples(r) == 0) {
-		fprintf(stderr, "tollgate: keys set: no key named \"%s\" in PostgreSQL (nothing "
-			"was changed)\n", cmd->name);
-		PQclear(r);
-		rc = 1;
-		goto out;
-	}
-	has_period = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-	PQclear(r);
-	if (cmd->set_budget && !cmd->set_period && !has_period) {
+	(void)tg_keyops_run(c, NULL, &op, res);
+	/* the two rules a budget's parts follow, in the command's own words */
+	if (res->rc == TG_KEYOP_BAD && res->why == TG_KEYOP_WHY_BUDGET_NEEDS_PERIOD) {
 		fprintf(stderr, "tollgate: keys set: --budget needs --period day|month: key \"%s\" "
 			"has no budget period yet (nothing was changed)\n", cmd->name);
-		rc = 1;
-		goto out;
+		return 1;
 	}
-	if (cmd->set_period && !cmd->set_budget && !has_period) {
+	if (res->rc == TG_KEYOP_BAD && res->why == TG_KEYOP_WHY_PERIOD_NEEDS_BUDGET) {
 		fprintf(stderr, "tollgate: keys set: --period needs --budget USD: key \"%s\" has "
 			"no budget yet (nothing was changed)\n", cmd->name);
-		rc = 1;
-		goto out;
+		return 1;
 	}
-	snprintf(rpm, sizeof(rpm), "%llu", (unsigned long long)cmd->rpm);
-	snprintf(tpm, sizeof(tpm), "%llu", (unsigned long long)cmd->tpm);
-	tg_money_format_usd(cmd->budget_pusd, budget);
-	models_array(cmd->models, models, sizeof(models));
-	params[1] = cmd->set_rpm ? rpm : NULL;
-	params[2] = cmd->set_tpm ? tpm : NULL;
-	params[3] = cmd->set_budget ? budget : NULL;
-	params[4] = cmd->set_period ? tg_period_names[cmd->period] : NULL;
-	params[5] = cmd->set_models ? models : NULL;
-	params[6] = cmd->clear_budget ? "t" : "f";
-	rc = exec_step(c, "set",
-		       "UPDATE api_keys SET rpm = coalesce($2::bigint, rpm), "
-		       "tpm = coalesce($3::bigint, tpm), "
-		       "budget_usd = CASE WHEN $7::bool THEN NULL "
-		       "ELSE coalesce($4::numeric, budget_usd) END, "
-		       "period = CASE WHEN $7::bool THEN NULL ELSE coalesce($5, period) END, "
-		       "models = coalesce($6::text[], models), updated_at = now() WHERE name = $1",
-		       7, params, PGRES_COMMAND_OK, NULL);
-	if (rc == 0)
-		rc = exec_step(c, "set", "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL);
-	if (rc == 0)
+	if (res->rc != TG_KEYOP_OK) {
+		fprintf(stderr, "tollgate: keys set: %s\n", res->message);
+		return res->rc == TG_KEYOP_DOWN || res->rc == TG_KEYOP_UNKNOWN ? 2 : 1;
+	}
+	if (res->changed)
 		printf("updated key %s\n", cmd->name);
-out:
-	if (rc != 0 && PQstatus(c) == CONNECTION_OK)
-		PQclear(PQexec(c, "ROLLBACK"));
-	return rc;
+	else
+		printf("key %s already has these values: nothing changed\n", cmd->name);
+	return res->changed ? 0 : 3;
 }
 
 static int
-key_revoke(PGconn *c, const struct tg_keys_cmd *cmd)
+key_revoke(PGconn *c, const struct tg_keys_cmd *cmd, struct tg_keyop_result *res)
 {
-	const char *params[1] = { cmd->name };
-	PGresult *r;
-	int rc = exec_step(c, "revoke", "UPDATE api_keys SET revoked_at = now(), "
-			   "updated_at = now() WHERE name = $1 AND revoked_at IS NULL RETURNING 1",
-			   1, params, PGRES_TUPLES_OK, &r);
+	struct tg_keyop op = keyop_of(cmd, TG_KEYOP_REVOKE);
+	time_t at;
+	struct tm tm;
+	char when[32];
+	int rc = run(c, "revoke", &op, res);
 
 	if (rc != 0)
 		return rc;
-	if (PQntuples(r) == 1) {
-		PQclear(r);
+	if (res->changed) {
 		printf("revoked key %s: refused from the next request on\n", cmd->name);
 		return 0;
 	}
-	PQclear(r);
-	rc = exec_step(c, "revoke", "SELECT to_char(revoked_at AT TIME ZONE 'UTC', "
-		       "'YYYY-MM-DD HH24:MI:SS') FROM api_keys WHERE name = $1", 1, params,
-		       PGRES_TUPLES_OK, &r);
-	if (rc != 0)
-		return rc;
-	if (PQntuples(r) == 0) {
-		fprintf(stderr, "tollgate: keys revoke: no key named \"%s\" in PostgreSQL\n",
-			cmd->name);
-		rc = 1;
-	} else {
-		printf("key %s was already revoked at %s UTC\n", cmd->name, PQgetvalue(r, 0, 0));
-		rc = 3;         /* nothing changed: no need to tell the gateway */
-	}
-	PQclear(r);
-	return rc;
+	at = (time_t)(res->def.revoked_us / 1000000);
+	if (gmtime_r(&at, &tm) == NULL || strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S",
+						   &tm) == 0)
+		snprintf(when, sizeof(when), "?");
+	printf("key %s was already revoked at %s UTC\n", cmd->name, when);
+	return 3;               /* nothing changed: no need to tell the gateway */
 }
 
 int
 tg_logger_keys(const struct tg_cfg *cfg, const struct tg_keys_cmd *cmd)
 {
+	struct tg_keyop_result *res;
 	PGconn *c;
 	int rc;
 
 	if (cmd->verb != TG_KEYS_LIST && not_a_config_key(cfg, cmd->name) == -1)
 		return 1;
-	c = connect_db(cfg, cmd->verb != TG_KEYS_LIST);
-	if (c == NULL)
+	res = malloc(sizeof(*res));
+	if (res == NULL) {
+		fprintf(stderr, "tollgate: keys: out of memory\n");
 		return 2;
+	}
+	c = connect_db(cfg, cmd->verb != TG_KEYS_LIST);
+	if (c == NULL) {
+		free(res);
+		return 2;
+	}
 	switch (cmd->verb) {
 	case TG_KEYS_CREATE:
-		rc = key_create(c, cmd);
+		rc = key_create(c, cmd, res);
 		break;
 	case TG_KEYS_SET:
-		rc = key_set(c, cmd);
+		rc = key_set(c, cmd, res);
 		break;
 	case TG_KEYS_REVOKE:
-		rc = key_revoke(c, cmd);
+		rc = key_revoke(c, cmd, res);
 		break;
 	default:
 		rc = key_list(cfg, c);
 		break;
 	}
+	free(res);
 	PQfinish(c);
 	if (rc == 0 && cmd->verb != TG_KEYS_LIST)
 		notify_master(cfg);

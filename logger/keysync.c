@@ -17,9 +17,7 @@
 #define RETRY_WRITE_MS 1000       /* a cache that could not be written: the next try */
 
 #define READ_KEYS_SQL \
-	"SELECT name, encode(sha256, 'hex'), prefix, rpm, tpm, coalesce(budget_usd::text, ''), " \
-	"coalesce(period, ''), array_to_string(models, ','), revoked_at IS NOT NULL " \
-	"FROM api_keys ORDER BY name COLLATE \"C\""
+	"SELECT " TG_KEYSYNC_COLS " FROM api_keys ORDER BY name COLLATE \"C\""
 
 void
 tg_keysync_init(struct tg_keysync *k, const char *state_dir, struct tg_shm_hdr *shm)
@@ -43,9 +41,8 @@ tg_keysync_fini(struct tg_keysync *k)
 	k->cached = NULL;
 }
 
-/* One row of READ_KEYS_SQL into def; returns 0, or -1 with why. */
-static int
-row_def(PGresult *r, int i, struct tg_key_def *d, char *why, size_t whylen)
+int
+tg_keysync_row(PGresult *r, int i, struct tg_key_def *d, char *why, size_t whylen)
 {
 	const char *budget = PQgetvalue(r, i, 5), *period = PQgetvalue(r, i, 6);
 
@@ -58,6 +55,8 @@ row_def(PGresult *r, int i, struct tg_key_def *d, char *why, size_t whylen)
 	d->flags = TG_KEYDEF_DB | (strcmp(PQgetvalue(r, i, 8), "t") == 0 ? TG_KEYDEF_REVOKED : 0);
 	d->period = strcmp(period, "day") == 0 ? TG_PERIOD_DAY
 		  : strcmp(period, "month") == 0 ? TG_PERIOD_MONTH : TG_PERIOD_NONE;
+	d->created_us = strtoull(PQgetvalue(r, i, 9), NULL, 10);
+	d->revoked_us = strtoull(PQgetvalue(r, i, 10), NULL, 10);
 	if (tg_sha256_parse_hex(PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1),
 				d->sha256) == -1 ||
 	    (d->period != TG_PERIOD_NONE &&
@@ -86,7 +85,7 @@ read_keys(PGconn *conn, const struct tg_db_wait *w, bool *down, char *why, size_
 		struct tg_key_def d;
 
 		/* a bad row is skipped, not the whole set: the others still authenticate */
-		if (row_def(r, i, &d, why, whylen) == -1) {
+		if (tg_keysync_row(r, i, &d, why, whylen) == -1) {
 			tg_log_error(NULL, "could not use a key from PostgreSQL: %s", why);
 			continue;
 		}
@@ -100,6 +99,12 @@ read_keys(PGconn *conn, const struct tg_db_wait *w, bool *down, char *why, size_
 out:
 	PQclear(r);
 	return set;
+}
+
+void
+tg_keysync_now(struct tg_keysync *k)
+{
+	k->next_ms = 0;
 }
 
 int

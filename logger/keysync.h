@@ -19,6 +19,13 @@
 
 #define TG_KEYSYNC_EVERY_MS 5000   /* a change made in SQL shows up within this */
 
+/* The columns of api_keys that make a struct tg_key_def, in tg_keysync_row's order. */
+#define TG_KEYSYNC_COLS \
+	"name, encode(sha256, 'hex'), prefix, rpm, tpm, coalesce(budget_usd::text, ''), " \
+	"coalesce(period, ''), array_to_string(models, ','), revoked_at IS NOT NULL, " \
+	"(extract(epoch FROM created_at) * 1000000)::bigint, " \
+	"coalesce((extract(epoch FROM revoked_at) * 1000000)::bigint, 0)"
+
 struct tg_keysync {
 	struct tg_shm_hdr *shm;
 	char               path[PATH_MAX];     /* state_dir/keys.cache */
@@ -39,5 +46,14 @@ void tg_keysync_fini(struct tg_keysync *k);
  */
 int tg_keysync_poll(struct tg_keysync *k, PGconn *conn, const struct tg_db_wait *w,
 		    uint64_t now_ms);
+
+/* Read the next poll's api_keys at once (a key changed through the admin API). */
+void tg_keysync_now(struct tg_keysync *k);
+
+/*
+ * Row i of a result with TG_KEYSYNC_COLS into d, checked as the cache
+ * reader checks it. Returns 0, or -1 with why.
+ */
+int tg_keysync_row(PGresult *r, int i, struct tg_key_def *d, char *why, size_t whylen);
 
 #endif /* TG_LOGGER_KEYSYNC_H */

@@ -13,8 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cursor.h"
 #include "db.h"
+#include "keyops.h"
 #include "keysync.h"
+#include "routeseed.h"
 #include "spend.h"
 #include "spool.h"
 #include "upgrade.h"
@@ -74,7 +77,9 @@ struct lg {
 	uint64_t                 replayed;           /* rows replayed since the spool emptied */
 	PGconn                  *conn;
 	struct tg_db_wait        wait;
-	struct tg_buf            buf;
+	struct tg_db_scratch     scratch;
+	struct tg_cursors        ledger;             /* ledger.id: names our rings' cursors */
+	struct tg_db_cursor     *cursors;            /* per ring of files[0], for one batch */
 	uint64_t                 next_connect_ms, backoff_ms;
 	char                     last_err[512], spool_err[512];
 	const struct tg_record **batch;
@@ -86,6 +91,8 @@ struct lg {
 	uint64_t                 corrupt;
 	struct tg_keysync        keys;            /* api_keys → the key cache (keysync.c) */
 	struct tg_spend          spend;           /* the ledger → restored spend (spend.c) */
+	struct tg_keyops         keyops;          /* the admin mailbox's requests (keyops.c) */
+	struct tg_routeseed      routes;          /* the ledger → routes' state (routeseed.c) */
 };
 
 static void
@@ -134,6 +141,22 @@ drop_conn(struct lg *l)
 	l->backoff_ms = l->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : l->backoff_ms * 2;
 }
 
+/* Before the first batch on a new connection: consume what is committed already. */
+static int
+skip_committed(struct lg *l, char *why, size_t whylen)
+{
+	int64_t n = tg_cursors_skip(&l->ledger, l->conn, &l->wait, l->files[0], why, whylen);
+
+	if (n > 0) {
+		/* committed by a logger that died before it could count them */
+		atomic_fetch_add_explicit(&l->slot->rows_written, (uint64_t)n,
+					  memory_order_relaxed);
+		tg_log_info(NULL, "records already in PostgreSQL consumed without writing them "
+			    "again rows=%lld", (long long)n);
+	}
+	return n == -1 ? -1 : 0;
+}
+
 static void
 try_connect(struct lg *l, bool now)
 {
@@ -160,8 +183,11 @@ try_connect(struct lg *l, bool now)
 		drop_conn(l);
 		return;
 	}
-	if (v < 0 || tg_db_prepare(l->conn, &l->wait, l->cfg->db.statement_timeout_ms, why,
-				   sizeof(why)) == -1) {
+	if (v >= 0 && (tg_db_prepare(l->conn, &l->wait, l->cfg->db.statement_timeout_ms, why,
+				      sizeof(why)) == -1 ||
+		       skip_committed(l, why, sizeof(why)) == -1))
+		v = -1;
+	if (v < 0) {
 		note_problem(l->last_err, sizeof(l->last_err),
 			     "could not prepare the PostgreSQL session, spooling", why);
 		drop_conn(l);
@@ -175,27 +201,64 @@ try_connect(struct lg *l, bool now)
 }
 
 /*
- * Write records to the database. A batch that PostgreSQL refuses for its data
- * is retried one record at a time, and a record refused on its own is kept in
- * state_dir/rejected instead of blocking every record behind it; those are
- * not rows written. Returns 0 when all are committed or kept, -1 when the
- * database is away.
+ * The read positions the batch of collect() reaches in the rings of files[0]
+ * (ranges), to commit with it; how many.
+ */
+static uint32_t
+batch_cursors(struct lg *l)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < l->n_ranges; i++) {
+		const struct range *r = &l->ranges[i];
+		struct tg_db_cursor *cur = &l->cursors[n];
+
+		if (r->file != 0)
+			continue;
+		cur->ring = r->ring;
+		cur->pos = r->end;
+		memcpy(cur->last_id, tg_ring_at(l->files[0], r->ring, r->end - 1)->u.raw, 16);
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Write records to the database: the batch of collect() (from_rings, with the
+ * rings' cursors), or records of the spool. A batch that PostgreSQL refuses
+ * for its data is retried one record at a time, and a record refused on its
+ * own is kept in state_dir/rejected instead of blocking every record behind
+ * it; those are not rows written. Returns 0 when all are committed or kept,
+ * -1 when the database is away.
  */
 static int
-write_db(struct lg *l, const struct tg_record *const *recs, uint32_t n)
+write_db(struct lg *l, const struct tg_record *const *recs, uint32_t n, bool from_rings)
 {
+	/* records converted from an old file, or its in-flight calls: maybe written before */
+	bool replay = !from_rings || l->n_conv > 0;
+	struct tg_db_batch b = { .recs = recs, .n = n, .replay = replay };
 	uint32_t kept_aside = 0;
 	char why[512];
 	int rc;
 
 	if (l->conn == NULL)
 		return -1;
-	l->buf.failed = false;
-	rc = tg_db_write(l->conn, &l->wait, &l->buf, recs, n, why, sizeof(why));
+	for (uint32_t i = 0; from_rings && i < l->n_ranges; i++)
+		b.replay |= l->ranges[i].file != 0;
+	if (from_rings && l->ledger.on) {
+		b.ledger_id = l->ledger.ledger_id;
+		b.cursors = l->cursors;
+		b.n_cursors = batch_cursors(l);
+	}
+	rc = tg_db_write(l->conn, &l->wait, &l->scratch, &b, why, sizeof(why));
+	if (rc == TG_DB_OK && b.fell_back)
+		tg_log_info(NULL, "a batch was partly in PostgreSQL already: written through "
+			    "ON CONFLICT rows=%u", n);
 	if (rc == TG_DB_REJECTED && n > 1) {
 		for (uint32_t i = 0; i < n && rc != TG_DB_DOWN; i++) {
-			l->buf.failed = false;
-			rc = tg_db_write(l->conn, &l->wait, &l->buf, &recs[i], 1, why, sizeof(why));
+			struct tg_db_batch one = { .recs = &recs[i], .n = 1, .replay = true };
+
+			rc = tg_db_write(l->conn, &l->wait, &l->scratch, &one, why, sizeof(why));
 			if (rc != TG_DB_REJECTED)
 				continue;
 			tg_log_error(NULL, "could not write a record to PostgreSQL: %s: kept in "
@@ -224,7 +287,7 @@ write_db(struct lg *l, const struct tg_record *const *recs, uint32_t n)
 static int
 spool_sink(void *arg, const struct tg_record *const *recs, uint32_t n)
 {
-	return write_db(arg, recs, n);
+	return write_db(arg, recs, n, false);
 }
 
 static void
@@ -314,19 +377,27 @@ file_empty(const struct tg_ring_file *f)
 }
 
 /*
- * The key cache and the budgets' restored spend, between batches, over the
- * same connection (no transaction is open here), waiting as every logger
- * wait does. A restore waits until the spool is empty and no old ring file
- * is left, so that the ledger holds everything they held.
+ * The admin API's key changes, the key cache, the budgets' restored spend and
+ * the routes' seeds, between batches, over the same connection (no
+ * transaction is open here), waiting as every logger wait does. A restore or a
+ * seed waits until the spool is empty and no old ring file is left, so that
+ * the ledger holds everything they held.
  */
 static void
 keys_and_budgets(struct lg *l)
 {
 	bool backlog_clear = !l->spool_pending && tg_spool_rows(l->spool) == 0 && l->n_files == 1;
+	bool keys_changed = false;
+	int admin = tg_keyops_poll(&l->keyops, l->conn, &l->wait, &keys_changed);
 	char why[512];
 
-	if (tg_keysync_poll(&l->keys, l->conn, &l->wait, tg_clock_mono_ms()) == -1 ||
-	    tg_spend_poll(&l->spend, l->conn, &l->wait, l->files[0], backlog_clear) == -1) {
+	/* a key changed through the admin API is read back at once, for the master to load */
+	if (keys_changed)
+		tg_keysync_now(&l->keys);
+	if (admin == -1 ||
+	    tg_keysync_poll(&l->keys, l->conn, &l->wait, tg_clock_mono_ms()) == -1 ||
+	    tg_spend_poll(&l->spend, l->conn, &l->wait, l->files[0], backlog_clear) == -1 ||
+	    tg_routeseed_poll(&l->routes, l->conn, &l->wait, l->files[0], backlog_clear) == -1) {
 		snprintf(why, sizeof(why), "%s", PQerrorMessage(l->conn));
 		why[strcspn(why, "\n")] = '\0';
 		note_problem(l->last_err, sizeof(l->last_err), "could not read PostgreSQL, spooling",
@@ -403,6 +474,27 @@ collect(struct lg *l)
 	return n;
 }
 
+/*
+ * How many records wait in the rings, cheaply (no record is read): whether a
+ * batch is due is decided on this, and collect() checks each record's CRC
+ * once, when it is. UINT32_MAX when an old file's calls in flight are to be
+ * swept now.
+ */
+static uint32_t
+waiting(struct lg *l)
+{
+	uint64_t n = 0;
+
+	for (uint32_t f = 0; f < l->n_files; f++) {
+		for (uint32_t r = 0; r < l->files[f]->n_rings; r++)
+			n += tg_ring_used(l->files[f], r);
+		if (f > 0 && l->owned[f] && file_empty(l->files[f]) &&
+		    l->swept[f] < (uint64_t)l->files[f]->n_rings * l->files[f]->inflight)
+			return UINT32_MAX;
+	}
+	return n < UINT32_MAX ? (uint32_t)n : UINT32_MAX - 1;
+}
+
 static void
 consume(struct lg *l)
 {
@@ -448,7 +540,7 @@ flush(struct lg *l, uint32_t n)
 		consume(l);
 		return 0;
 	}
-	if (!l->spool_pending && write_db(l, l->batch, n) == 0) {
+	if (!l->spool_pending && write_db(l, l->batch, n, true) == 0) {
 		consume(l);
 		return 0;
 	}
@@ -488,7 +580,7 @@ setup(struct lg *l, const struct tg_cfg *cfg, struct tg_shm_hdr *shm, struct tg_
 	l->backoff_ms = BACKOFF_MIN_MS;
 	l->wait = (struct tg_db_wait){ .tick = on_db_wait, .arg = l,
 				       .timeout_ms = cfg->db.statement_timeout_ms + DB_GRACE_MS };
-	tg_buf_init(&l->buf);
+	tg_db_scratch_init(&l->scratch);
 	snprintf(dir, sizeof(dir), "%s/spool", cfg->state_dir);
 	l->spool = tg_spool_open(dir, cfg->db.spool_max_bytes, why, sizeof(why));
 	snprintf(dir, sizeof(dir), "%s/rejected", cfg->state_dir);
@@ -515,18 +607,21 @@ setup(struct lg *l, const struct tg_cfg *cfg, struct tg_shm_hdr *shm, struct tg_
 		total += l->files[f]->n_rings;
 	l->batch = calloc(l->batch_rows, sizeof(*l->batch));
 	l->ranges = calloc(total + 1, sizeof(*l->ranges));
+	l->cursors = calloc(total + 1, sizeof(*l->cursors));
 	/* records of old files are converted or made here: room for one batch of them */
 	if (l->n_files > 1) {
 		l->conv = calloc(l->batch_rows, sizeof(*l->conv));
 		l->clears = calloc(l->batch_rows, sizeof(*l->clears));
 	}
-	if (l->batch == NULL || l->ranges == NULL ||
+	if (l->batch == NULL || l->ranges == NULL || l->cursors == NULL ||
 	    (l->n_files > 1 && (l->conv == NULL || l->clears == NULL))) {
 		tg_log_error(NULL, "could not start the logger: out of memory");
 		return -1;
 	}
+	tg_cursors_init(&l->ledger, cfg->state_dir);
 	tg_keysync_init(&l->keys, cfg->state_dir, shm);
-	if (tg_spend_init(&l->spend, shm, rings) == -1) {
+	if (tg_spend_init(&l->spend, shm, rings) == -1 || tg_keyops_init(&l->keyops, shm) == -1 ||
+	    tg_routeseed_init(&l->routes, shm, rings) == -1) {
 		tg_log_error(NULL, "could not start the logger: out of memory");
 		return -1;
 	}
@@ -547,7 +642,10 @@ teardown(struct lg *l)
 	tg_spool_free(l->rejected);
 	tg_keysync_fini(&l->keys);
 	tg_spend_fini(&l->spend);
-	tg_buf_fini(&l->buf);
+	tg_keyops_fini(&l->keyops);
+	tg_routeseed_fini(&l->routes);
+	tg_db_scratch_fini(&l->scratch);
+	free(l->cursors);
 	free(l->batch);
 	free(l->ranges);
 	free(l->conv);
@@ -594,7 +692,7 @@ tg_logger_main(const struct tg_cfg *cfg, struct tg_shm_hdr *shm, struct tg_ring_
 		}
 		try_connect(&l, false);
 		keys_and_budgets(&l);
-		n = collect(&l);
+		n = waiting(&l);
 		if (n == 0) {
 			first_seen = 0;
 		} else {
@@ -608,7 +706,7 @@ tg_logger_main(const struct tg_cfg *cfg, struct tg_shm_hdr *shm, struct tg_ring_
 			if (due && l.spool_failed && now < l.spool_retry_ms &&
 			    (l.spool_pending || l.conn == NULL))
 				due = false;
-			if (due && flush(&l, n) == 0) {
+			if (due && flush(&l, collect(&l)) == 0) {
 				first_seen = 0;
 				stuck_since = 0;
 				busy = true;

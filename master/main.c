@@ -406,6 +406,13 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (check_only) {
+		/* valid, but worth saying: SPEC 5 serves these on the admin listener only */
+		if (cfg->admin_listen == TG_ADMIN_NONE)
+			fprintf(stderr, "%s: warning: admin.listen is not set: /readyz, /metrics and "
+				"/admin/* are not served (never on the client port)\n", path);
+		else if (cfg->n_admin_keys == 0)
+			fprintf(stderr, "%s: warning: no admin key (admin.keys, admin.key_sha256): "
+				"/admin/* answers 403\n", path);
 		printf("%s: configuration is valid (%u providers, %u models, %u routes, %u keys)\n",
 		       path, cfg->n_providers, cfg->n_models, cfg->n_routes, cfg->n_keys);
 		tg_cfg_free(cfg);

@@ -172,6 +172,9 @@ run(struct tg_cfg *cfg)
 		tg_log_info(NULL, "admin listener on %s mode=0660", M.admin_path);
 	else if (M.admin_fd != -1)
 		tg_log_info(NULL, "admin listener on %s:%u", cfg->admin_host, cfg->admin_port);
+	else
+		tg_log_warn(NULL, "no admin.listen: /readyz, /metrics and /admin/* are not served "
+			    "(never on the client port)");
 	if (tg_children_spawn_logger(&M) == -1 || tg_generation_start(&M) == -1) {
 		tg_shutdown_now(&M);
 		return 2;

@@ -9,8 +9,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tg_adminbox.h"
+#include "tg_clock.h"
 #include "tg_keys.h"
 #include "tg_log.h"
+#include "tg_routestat.h"
+#include "tg_shadow.h"
 #include "tg_shm.h"
 
 #ifndef PR_SET_VMA
@@ -29,7 +33,8 @@ tg_shm_create(void)
 {
 	uint64_t off = align_up(sizeof(struct tg_shm_hdr));
 	uint64_t off_logger, off_workers, off_providers, off_keys, off_models;
-	uint64_t off_keytab, off_key_index, off_budget_cells, off_budget_ops, off_cluster;
+	uint64_t off_keytab, off_key_index, off_budget_cells, off_budget_ops, off_adminbox;
+	uint64_t off_shadows, off_routestats, off_cluster;
 	struct tg_shm_hdr *h;
 
 	off_logger = off;
@@ -50,10 +55,17 @@ tg_shm_create(void)
 	off = align_up(off + sizeof(struct tg_cluster_shm));
 	off_budget_ops = off;
 	off = align_up(off + sizeof(struct tg_budget_op) * TG_WORKER_SLOTS);
+	off_adminbox = off;
+	off = align_up(off + TG_ADMINBOX_BYTES);
 	/* [key][worker slot]: one key's cells for every worker share a page or so, and a
 	 * page is backed only once a worker spends on that key */
 	off_budget_cells = off;
 	off = align_up(off + sizeof(struct tg_budget_cell) * TG_WORKER_SLOTS * TG_MAX_KEYS);
+	off_shadows = off;
+	off = align_up(off + sizeof(struct tg_shadow_slot) * TG_SHADOW_SLOTS);
+	/* a page of a statistics slot is backed only once a slot is given and written */
+	off_routestats = off;
+	off = align_up(off + sizeof(struct tg_routestat_slot) * TG_ROUTESTAT_SLOTS);
 
 	h = mmap(NULL, off, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (h == MAP_FAILED) {
@@ -77,6 +89,11 @@ tg_shm_create(void)
 	h->off_budget_ops = off_budget_ops;
 	h->off_budget_cells = off_budget_cells;
 	h->off_cluster = off_cluster;
+	h->off_adminbox = off_adminbox;
+	h->off_shadows = off_shadows;
+	h->off_routestats = off_routestats;
+	h->n_shadows = TG_SHADOW_SLOTS;
+	h->n_routestats = TG_ROUTESTAT_SLOTS;
 	h->key_stride = sizeof(struct tg_key_entry);
 	h->n_workers = TG_WORKER_SLOTS;
 	h->n_providers = TG_MAX_PROVIDERS;
@@ -98,7 +115,9 @@ tg_shm_check(const struct tg_shm_hdr *h, char *why, size_t whylen)
 	}
 	if (h->off_budget_cells + sizeof(struct tg_budget_cell) * TG_WORKER_SLOTS * h->n_keys >
 	    h->size || h->key_stride != sizeof(struct tg_key_entry) ||
-	    h->off_cluster + sizeof(struct tg_cluster_shm) > h->size) {
+	    h->off_cluster + sizeof(struct tg_cluster_shm) > h->size ||
+	    h->off_shadows + sizeof(struct tg_shadow_slot) * h->n_shadows > h->size ||
+	    h->off_routestats + sizeof(struct tg_routestat_slot) * h->n_routestats > h->size) {
 		snprintf(why, whylen, "size %llu is smaller than its layout",
 			 (unsigned long long)h->size);
 		return -1;
@@ -116,6 +135,10 @@ struct table {
 	/* the key table's own: a slot some worker still uses, and a reset that is not a memset */
 	bool   (*in_use)(const struct tg_shm_hdr *h, uint32_t s);
 	void   (*reset_slot)(struct tg_shm_hdr *h, uint32_t s);
+	/* an identity longer than a name (the statistics'), or NULL: the name alone */
+	bool   (*same)(const struct tg_shm_hdr *h, uint32_t s, const void *wanted);
+	/* a slot's own start with a new identity, or NULL: zeroed and named */
+	void   (*claim)(struct tg_shm_hdr *h, uint32_t s, const void *wanted, uint64_t wall_us);
 	struct tg_shm_hdr *h;
 };
 
@@ -164,7 +187,8 @@ static uint32_t
 find_name(const struct table *t, const char *name)
 {
 	for (uint32_t s = 0; s < t->n; s++) {
-		if (strcmp(slot_at(t, s)->name, name) == 0)
+		if (t->same != NULL ? slot_at(t, s)->name[0] != '\0' && t->same(t->h, s, name)
+				    : strcmp(slot_at(t, s)->name, name) == 0)
 			return s;
 	}
 	return UINT32_MAX;
@@ -219,15 +243,58 @@ assign_table(struct tg_shm_hdr *h, const struct table *t, const char *names, siz
 			s++;
 		slot = slot_at(t, s);
 		/* no running worker reaches this slot or its column: plain writes are safe */
-		if (t->reset_slot != NULL)
-			t->reset_slot(h, s);
-		else
-			memset(slot, 0, t->stride);
+		if (t->claim != NULL) {
+			t->claim(h, s, names + i * name_stride, tg_clock_wall_us());
+		} else {
+			if (t->reset_slot != NULL)
+				t->reset_slot(h, s);
+			else
+				memset(slot, 0, t->stride);
+			snprintf(slot->name, TG_NAME_MAX, "%s", names + i * name_stride);
+		}
 		if (t->reset_column != NULL)
 			t->reset_column(h, s);
-		snprintf(slot->name, TG_NAME_MAX, "%s", names + i * name_stride);
 		slot->last_generation = gen;
 		map[i] = s;
+	}
+}
+
+/* Every route's (route, model, window) statistics identity: its targets, then its shadow models. */
+struct route_idents {
+	struct tg_routestat_ident id[TG_MAX_ROUTES * (TG_MAX_ROUTE_TARGETS + TG_MAX_SHADOW_MODELS)];
+	uint32_t n;
+	uint32_t of_target[TG_MAX_ROUTES][TG_MAX_ROUTE_TARGETS];     /* index into id */
+	uint32_t of_shadow[TG_MAX_ROUTES][TG_MAX_SHADOW_MODELS];
+	uint32_t slot[TG_MAX_ROUTES * (TG_MAX_ROUTE_TARGETS + TG_MAX_SHADOW_MODELS)];
+};
+
+static uint32_t
+route_ident(struct route_idents *ri, const struct tg_cfg *cfg, const struct tg_route_cfg *r,
+	    uint32_t model)
+{
+	for (uint32_t i = 0; i < ri->n; i++) {
+		if (strcmp(ri->id[i].route, r->name) == 0 &&
+		    strcmp(ri->id[i].model, cfg->models[model].name) == 0)
+			return i;       /* a shadow model that is also a target: one slot */
+	}
+	memset(&ri->id[ri->n], 0, sizeof(ri->id[0]));
+	snprintf(ri->id[ri->n].route, TG_NAME_MAX, "%s", r->name);
+	snprintf(ri->id[ri->n].model, TG_NAME_MAX, "%s", cfg->models[model].name);
+	ri->id[ri->n].window = r->cost.window_calls;
+	return ri->n++;
+}
+
+static void
+route_idents(struct route_idents *ri, const struct tg_cfg *cfg)
+{
+	ri->n = 0;
+	for (uint32_t r = 0; r < cfg->n_routes; r++) {
+		const struct tg_route_cfg *rc = &cfg->routes[r];
+
+		for (uint32_t i = 0; i < rc->n_targets; i++)
+			ri->of_target[r][i] = route_ident(ri, cfg, rc, rc->targets[i]);
+		for (uint32_t j = 0; j < rc->shadow.n_models; j++)
+			ri->of_shadow[r][j] = route_ident(ri, cfg, rc, rc->shadow.models[j]);
 	}
 }
 
@@ -236,23 +303,37 @@ tg_shm_assign(struct tg_shm_hdr *h, const struct tg_cfg *cfg, uint32_t gen, uint
 	      struct tg_slot_map *map)
 {
 	const struct table providers = {
-		(char *)tg_shm_provider(h, 0), sizeof(struct tg_provider_slot), h->n_providers,
-		reset_provider_column, NULL, NULL, h,
+		.base = (char *)tg_shm_provider(h, 0), .stride = sizeof(struct tg_provider_slot),
+		.n = h->n_providers, .reset_column = reset_provider_column, .h = h,
 	};
 	const struct table keys = {
-		(char *)tg_shm_key(h, 0), h->key_stride, h->n_keys, NULL,
-		tg_keys_slot_in_use, tg_keys_slot_reset, h,
+		.base = (char *)tg_shm_key(h, 0), .stride = h->key_stride, .n = h->n_keys,
+		.in_use = tg_keys_slot_in_use, .reset_slot = tg_keys_slot_reset, .h = h,
 	};
 	const struct table models = {
-		(char *)tg_shm_model(h, 0), sizeof(struct tg_model_slot), h->n_models,
-		reset_model_column, NULL, NULL, h,
+		.base = (char *)tg_shm_model(h, 0), .stride = sizeof(struct tg_model_slot),
+		.n = h->n_models, .reset_column = reset_model_column, .h = h,
 	};
+	const struct table shadows = {
+		.base = (char *)tg_shadow_slot(h, 0), .stride = sizeof(struct tg_shadow_slot),
+		.n = h->n_shadows, .claim = tg_shadow_claim, .h = h,
+	};
+	const struct table stats = {
+		.base = (char *)tg_routestat_slot(h, 0), .stride = sizeof(struct tg_routestat_slot),
+		.n = h->n_routestats, .same = tg_routestat_same, .claim = tg_routestat_claim,
+		.h = h,
+	};
+	static struct route_idents ri;          /* master only; about 60 KiB */
 
+	route_idents(&ri, cfg);
 	if (!table_fits(&providers, cfg->providers[0].name, sizeof(cfg->providers[0]),
 			cfg->n_providers, oldest_live) ||
 	    !table_fits(&keys, cfg->keys[0].name, sizeof(cfg->keys[0]), cfg->n_keys, oldest_live) ||
 	    !table_fits(&models, cfg->models[0].name, sizeof(cfg->models[0]), cfg->n_models,
-			oldest_live)) {
+			oldest_live) ||
+	    !table_fits(&shadows, cfg->routes[0].name, sizeof(cfg->routes[0]), cfg->n_routes,
+			oldest_live) ||
+	    !table_fits(&stats, (const char *)ri.id, sizeof(ri.id[0]), ri.n, oldest_live)) {
 		tg_log_error(NULL, "could not assign shared slots: a table is full (the slot of a "
 			     "removed name stays reserved while a worker that knew it runs)");
 		return -1;
@@ -263,5 +344,15 @@ tg_shm_assign(struct tg_shm_hdr *h, const struct tg_cfg *cfg, uint32_t gen, uint
 		     oldest_live, map->key);
 	assign_table(h, &models, cfg->models[0].name, sizeof(cfg->models[0]), cfg->n_models, gen,
 		     oldest_live, map->model);
+	assign_table(h, &shadows, cfg->routes[0].name, sizeof(cfg->routes[0]), cfg->n_routes, gen,
+		     oldest_live, map->shadow);
+	assign_table(h, &stats, (const char *)ri.id, sizeof(ri.id[0]), ri.n, gen, oldest_live,
+		     ri.slot);
+	for (uint32_t r = 0; r < cfg->n_routes; r++) {
+		for (uint32_t i = 0; i < cfg->routes[r].n_targets; i++)
+			map->route_target[r][i] = ri.slot[ri.of_target[r][i]];
+		for (uint32_t j = 0; j < cfg->routes[r].shadow.n_models; j++)
+			map->route_shadow[r][j] = ri.slot[ri.of_shadow[r][j]];
+	}
 	return 0;
 }

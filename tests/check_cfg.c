@@ -354,6 +354,16 @@ struct bad_row {
 #define P_CLOSE "}}," MODEL "}"
 #define M_OPEN  "{" PROV ",'models':{'m':{'provider':'p','price_per_mtok':{"
 #define M_CLOSE "}}}}"
+/* Models a, b and a free z, and a route "r" with the given members (SPEC section 13). */
+#define MODELS3 "'models':{'a':{'provider':'p','price_per_mtok':{'input':'1','output':'2'}}," \
+		"'b':{'provider':'p','price_per_mtok':{'input':'0.5','output':'1'}}," \
+		"'z':{'provider':'p','price_per_mtok':{'input':'0','output':'0'}}}"
+#define R_OPEN  "{" PROV "," MODELS3 ",'routes':{'r':{"
+#define R_CLOSE "}}}"
+#define SHADOW_OK "'models':['b'],'sample':0.05,'max_usd_per_day':'5.00'"
+#define CHECK4  "{'name':'c','json':true},{'name':'c','json':true}," \
+		"{'name':'c','json':true},{'name':'c','json':true},"
+#define CHECK32 CHECK4 CHECK4 CHECK4 CHECK4 CHECK4 CHECK4 CHECK4 CHECK4
 
 static const struct bad_row bad_rows[] = {
 	/* not JSON, or not the right JSON shape */
@@ -472,7 +482,8 @@ static const struct bad_row bad_rows[] = {
 	{ "{" BASE ",'routes':{'r':{'targets':[]}}}",
 	  "routes.r.targets: expected 1 to 8 model names", NULL },
 	{ "{" BASE ",'routes':{'r':{'strategy':'random','targets':['m']}}}",
-	  "routes.r.strategy: expected \"fallback\", got \"random\"", NULL },
+	  "routes.r.strategy: expected one of \"fallback\", \"weighted\", \"cost\", got "
+	  "\"random\"", NULL },
 	{ "{" BASE ",'routes':{'r':{'strategy':'fallback'}}}",
 	  "routes.r.targets: missing required field", NULL },
 	{ "{" PROV ",'models':{'a b':{'provider':'p',"
@@ -481,6 +492,78 @@ static const struct bad_row bad_rows[] = {
 	{ "{" PROV ",'models':{'m':{'provider':'p','upstream':'gpt 4',"
 	  "'price_per_mtok':{'input':'1','output':'2'}}}}",
 	  "models.m.upstream: expected a model id", NULL },
+
+	/* routes: strategies, shadow calls and checks (SPEC section 13) */
+	{ R_OPEN "'strategy':'cost','targets':['a','z']" R_CLOSE,
+	  "routes.r.targets[1]: model \"z\" has no price (price_per_mtok input and output are 0)",
+	  NULL },
+	{ R_OPEN "'strategy':'weighted','targets':['a','b'],'weights':[0,0]" R_CLOSE,
+	  "routes.r.weights: expected at least one weight above 0", NULL },
+	{ R_OPEN "'strategy':'weighted','targets':['a','b'],'weights':[5]" R_CLOSE,
+	  "routes.r.weights: expected one weight per target (2), got 1", NULL },
+	{ R_OPEN "'strategy':'weighted','targets':['a','b'],'weights':[95,5,0]" R_CLOSE,
+	  "routes.r.weights: expected one weight per target (2), got 3", NULL },
+	{ R_OPEN "'strategy':'weighted','targets':['a','b'],'weights':[-1,5]" R_CLOSE,
+	  "routes.r.weights[0]: expected an integer between 0 and 1000000, got -1", NULL },
+	{ R_OPEN "'strategy':'weighted','targets':['a','b']" R_CLOSE,
+	  "routes.r.weights: missing required field", NULL },
+	{ R_OPEN "'targets':['a','b'],'weights':[1,1]" R_CLOSE,
+	  "routes.r.weights: only with strategy \"weighted\"", NULL },
+	{ R_OPEN "'targets':['a'],'cost':{'window_calls':10}" R_CLOSE,
+	  "routes.r.cost: only with strategy \"cost\"", NULL },
+	{ R_OPEN "'strategy':'cost','targets':['a','b'],'cost':{'window_calls':10,'min_samples':20}"
+	  R_CLOSE, "routes.r.cost.min_samples: must not exceed window_calls (10), got 20", NULL },
+	{ R_OPEN "'strategy':'cost','targets':['a','b'],'cost':{'window_calls':0}" R_CLOSE,
+	  "routes.r.cost.window_calls: expected an integer between 1 and 1024, got 0", NULL },
+	{ R_OPEN "'strategy':'cost','targets':['a','b'],'cost':{'explore':1.5}" R_CLOSE,
+	  "routes.r.cost.explore: expected a number between 0 and 1, got 1.5", NULL },
+	{ R_OPEN "'strategy':'cost','targets':['a','b'],'cost':{'min_pass_rate':'high'}" R_CLOSE,
+	  "routes.r.cost.min_pass_rate: expected a number between 0 and 1, got \"high\"", NULL },
+	{ R_OPEN "'strategy':'cost','targets':['a','b'],'cost':{'max_p95':5}" R_CLOSE,
+	  "routes.r.cost.max_p95: unknown field", NULL },
+	{ R_OPEN "'targets':['a'],'shadow':{'models':['ghost'],'sample':0.1,'max_usd_per_day':'5'}"
+	  R_CLOSE, "routes.r.shadow.models[0]: unknown model \"ghost\" (not in models)", NULL },
+	{ R_OPEN "'targets':['a'],'shadow':{'models':['b','b'],'sample':0.1,'max_usd_per_day':'5'}"
+	  R_CLOSE, "routes.r.shadow.models[1]: model \"b\" is listed twice", NULL },
+	{ R_OPEN "'targets':['a'],'shadow':{'models':['b'],'sample':-0.1,'max_usd_per_day':'5'}"
+	  R_CLOSE, "routes.r.shadow.sample: expected a number between 0 and 1, got -0.1", NULL },
+	{ R_OPEN "'targets':['a'],'shadow':{'models':['b'],'sample':1.01,'max_usd_per_day':'5'}"
+	  R_CLOSE, "routes.r.shadow.sample: expected a number between 0 and 1, got 1.01", NULL },
+	{ R_OPEN "'targets':['a'],'shadow':{'models':['b'],'sample':0.1}" R_CLOSE,
+	  "routes.r.shadow.max_usd_per_day: missing required field", NULL },
+	{ R_OPEN "'targets':['a'],'shadow':{'models':['b'],'sample':0.1,'max_usd_per_day':'-5'}"
+	  R_CLOSE, "routes.r.shadow.max_usd_per_day: expected a USD amount", "got \"-5\"" },
+	{ R_OPEN "'targets':['a'],'shadow':{'models':['b'],'sample':0.1,"
+	  "'max_usd_per_day':'10000.01'}" R_CLOSE,
+	  "routes.r.shadow.max_usd_per_day: expected a USD amount", "up to 10000" },
+	{ R_OPEN "'targets':['a'],'shadow':{'sample':0.1,'max_usd_per_day':'5'}" R_CLOSE,
+	  "routes.r.shadow.models: missing required field", NULL },
+	{ R_OPEN "'targets':['a'],'checks':[{'name':'paren','regex':'(Paris'}]" R_CLOSE,
+	  "routes.r.checks[0].regex: invalid POSIX extended regular expression: ",
+	  "Unmatched ( or \\(" },
+	{ R_OPEN "'targets':['a'],'checks':[" CHECK32 "{'name':'d','json':true}]" R_CLOSE,
+	  "routes.r.checks: more than 32 checks (a call's record holds 32 bits of check "
+	  "results), got 33", NULL },
+	{ R_OPEN "'targets':['a'],'checks':[{'name':'x','json':true},{'name':'x','contains':'y'}]"
+	  R_CLOSE, "routes.r.checks[1].name: duplicate check name \"x\" (also checks[0])", NULL },
+	{ R_OPEN "'targets':['a'],'checks':[{'name':'x'}]" R_CLOSE,
+	  "routes.r.checks[0]: expected one of contains, regex, json, max_output_tokens", NULL },
+	{ R_OPEN "'targets':['a'],'checks':[{'name':'x','contains':'a','regex':'a'}]" R_CLOSE,
+	  "routes.r.checks[0]: expected one of contains, regex, json, max_output_tokens; got both "
+	  "contains and regex", NULL },
+	{ R_OPEN "'targets':['a'],'checks':[{'contains':'a'}]" R_CLOSE,
+	  "routes.r.checks[0].name: missing required field", NULL },
+	{ R_OPEN "'targets':['a'],'checks':[{'name':'x','contains':''}]" R_CLOSE,
+	  "routes.r.checks[0].contains: expected a non-empty string", NULL },
+	{ R_OPEN "'targets':['a'],'checks':[{'name':'x','json':false}]" R_CLOSE,
+	  "routes.r.checks[0].json: expected true, got false", NULL },
+	{ R_OPEN "'targets':['a'],'checks':[{'name':'x','max_output_tokens':0}]" R_CLOSE,
+	  "routes.r.checks[0].max_output_tokens: expected an integer between 1 and 1000000000, "
+	  "got 0", NULL },
+	{ R_OPEN "'targets':['a'],'checks':{}" R_CLOSE,
+	  "routes.r.checks: expected an array of checks, got an object", NULL },
+	{ R_OPEN "'targets':['a'],'check_text_bytes':0" R_CLOSE,
+	  "routes.r.check_text_bytes: expected an integer between 1 and 16777216, got 0", NULL },
 
 	/* duplicates */
 	{ "{" BASE ",'keys':[{'name':'a','sha256':" KEY_A "},{'name':'a','sha256':" KEY_B "}]}",
@@ -811,6 +894,104 @@ START_TEST(admin_listener_and_keys)
 }
 END_TEST
 
+/* SPEC section 13's example: every knob read exactly, the regex compiled once at load. */
+START_TEST(routes_of_spec_13_load)
+{
+	struct tg_cfg *cfg;
+	const struct tg_route_cfg *r;
+
+	set_env();
+	cfg = load_json("{" PROV "," MODELS3 ",'routes':{"
+			"'auto':{'strategy':'cost','targets':['a','b'],"
+			"'cost':{'window_calls':200,'min_samples':20,'explore':0.05,"
+			"'max_error_rate':0.2,'max_p95_ms':10000,'min_pass_rate':0.95},"
+			"'shadow':{'models':['z','b'],'sample':0.05,'max_usd_per_day':'5.00'},"
+			"'checks':[{'name':'says_paris','contains':'Paris'},"
+			"{'name':'is_json','json':true},{'name':'brief','max_output_tokens':64},"
+			"{'name':'capitalised','regex':'^[A-Z]'}]},"
+			"'canary':{'strategy':'weighted','targets':['a','b'],'weights':[95,5]},"
+			"'plain':{'targets':['a','b']},"
+			"'small':{'strategy':'cost','targets':['a','b'],'cost':{'window_calls':8}}}}");
+	ck_assert_msg(cfg != NULL, "errors: %s", errors);
+
+	r = &cfg->routes[tg_cfg_route(cfg, "auto", 4)];
+	ck_assert_int_eq(r->strategy, TG_ROUTE_COST);
+	ck_assert_uint_eq(r->cost.window_calls, 200);
+	ck_assert_uint_eq(r->cost.min_samples, 20);
+	ck_assert_uint_eq(r->cost.explore_permille, 50);
+	ck_assert_uint_eq(r->cost.max_error_permille, 200);
+	ck_assert_uint_eq(r->cost.max_p95_ms, 10000);
+	ck_assert_uint_eq(r->cost.min_pass_permille, 950);
+	ck_assert_uint_eq(r->shadow.n_models, 2);
+	ck_assert_uint_eq(r->shadow.models[0], (uint32_t)tg_cfg_model(cfg, "z", 1));
+	ck_assert_uint_eq(r->shadow.sample_permille, 50);
+	ck_assert_int_eq(r->shadow.max_pusd_per_day, 5000000000000);     /* 5 USD */
+	ck_assert_uint_eq(r->check_text_bytes, TG_CHECK_TEXT_DEFAULT);
+	ck_assert_uint_eq(r->n_checks, 4);
+	ck_assert_str_eq(r->checks[0].name, "says_paris");
+	ck_assert_int_eq(r->checks[0].kind, TG_CHECK_CONTAINS);
+	ck_assert_str_eq(r->checks[0].text, "Paris");
+	ck_assert_int_eq(r->checks[1].kind, TG_CHECK_JSON);
+	ck_assert_int_eq(r->checks[2].kind, TG_CHECK_MAX_OUTPUT_TOKENS);
+	ck_assert_int_eq(r->checks[2].max_output_tokens, 64);
+	ck_assert_int_eq(r->checks[3].kind, TG_CHECK_REGEX);
+	ck_assert(r->checks[3].compiled);
+	ck_assert_int_eq(regexec(&r->checks[3].re, "Paris", 0, NULL, 0), 0);
+	ck_assert_int_eq(regexec(&r->checks[3].re, "paris", 0, NULL, 0), REG_NOMATCH);
+
+	r = &cfg->routes[tg_cfg_route(cfg, "canary", 6)];
+	ck_assert_int_eq(r->strategy, TG_ROUTE_WEIGHTED);
+	ck_assert_uint_eq(r->weights[0], 95);
+	ck_assert_uint_eq(r->weights[1], 5);
+	ck_assert_uint_eq(r->n_checks, 0);
+	ck_assert_ptr_null(r->checks);
+
+	/* defaults: SPEC's example; min_samples never above a smaller window */
+	r = &cfg->routes[tg_cfg_route(cfg, "plain", 5)];
+	ck_assert_int_eq(r->strategy, TG_ROUTE_FALLBACK);
+	ck_assert_uint_eq(r->cost.window_calls, 200);
+	ck_assert_uint_eq(r->shadow.n_models, 0);
+	r = &cfg->routes[tg_cfg_route(cfg, "small", 5)];
+	ck_assert_uint_eq(r->cost.window_calls, 8);
+	ck_assert_uint_eq(r->cost.min_samples, 8);
+	ck_assert_uint_eq(r->cost.explore_permille, 50);
+	ck_assert_uint_eq(r->cost.max_error_permille, 1000);
+	ck_assert_uint_eq(r->cost.max_p95_ms, 0);
+	ck_assert_uint_eq(r->cost.min_pass_permille, 0);
+	tg_cfg_free(cfg);
+}
+END_TEST
+
+/* One broken route: each of its problems on its own line, none after the first only. */
+START_TEST(every_route_error_is_reported)
+{
+	struct tg_cfg *cfg;
+	int lines = 0;
+
+	set_env();
+	cfg = load_json(R_OPEN "'strategy':'cost','targets':['a','z'],"
+			"'shadow':{'models':['ghost'],'sample':-1,'max_usd_per_day':'x'},"
+			"'checks':[{'name':'x','regex':'a{'},{'name':'x','json':true},{'name':'y'}]"
+			R_CLOSE);
+	ck_assert_ptr_null(cfg);
+	const char *want[] = {
+		"routes.r.targets[1]: model \"z\" has no price",
+		"routes.r.shadow.models[0]: unknown model \"ghost\"",
+		"routes.r.shadow.sample: expected a number between 0 and 1, got -1",
+		"routes.r.shadow.max_usd_per_day: expected a USD amount",
+		"routes.r.checks[0].regex: invalid POSIX extended regular expression",
+		"routes.r.checks[1].name: duplicate check name \"x\"",
+		"routes.r.checks[2]: expected one of contains, regex, json, max_output_tokens",
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		ck_assert_msg(strstr(errors, want[i]) != NULL, "want \"%s\" in: %s", want[i],
+			      errors);
+	for (const char *p = errors; *p != '\0'; p++)
+		lines += *p == '\n';
+	ck_assert_int_eq(lines, (int)(sizeof(want) / sizeof(want[0])));
+}
+END_TEST
+
 #define NROWS(a) (int)(sizeof(a) / sizeof((a)[0]))
 
 Suite *tg_cfg_suite(void);
@@ -833,11 +1014,13 @@ tg_cfg_suite(void)
 	tcase_add_test(ok, offline_commands_need_no_provider_keys);
 	tcase_add_test(ok, admin_listener_and_keys);
 	tcase_add_test(ok, cluster_block);
+	tcase_add_test(ok, routes_of_spec_13_load);
 	suite_add_tcase(s, ok);
 
 	tcase_set_timeout(bad, 30);
 	tcase_add_loop_test(bad, bad_config_is_refused, 0, NROWS(bad_rows));
 	tcase_add_test(bad, every_error_is_reported);
+	tcase_add_test(bad, every_route_error_is_reported);
 	tcase_add_test(bad, secret_never_in_errors);
 	tcase_add_test(bad, file_problems);
 	suite_add_tcase(s, bad);

@@ -49,6 +49,8 @@ def_of(const char *name, uint8_t fill, enum tg_budget_period period, int64_t bud
 	d.budget_pusd = budget;
 	d.flags = flags;
 	snprintf(d.models, sizeof(d.models), "%s", models);
+	d.created_us = 1796083200000000ull + fill;
+	d.revoked_us = flags & TG_KEYDEF_REVOKED ? 1796169600123456ull : 0;
 	return d;
 }
 
@@ -86,6 +88,8 @@ START_TEST(cache_round_trip_0600)
 	ck_assert_str_eq(tg_keyset_find(back, "app-1")->models, "claude-haiku-4-5,cheap");
 	ck_assert_int_eq(tg_keyset_find(back, "app-1")->budget_pusd, 10000000000);
 	ck_assert_uint_eq(tg_keyset_find(back, "old_key")->flags, TG_KEYDEF_DB | TG_KEYDEF_REVOKED);
+	ck_assert_uint_eq(tg_keyset_find(back, "old_key")->created_us, 1796083200000003ull);
+	ck_assert_uint_eq(tg_keyset_find(back, "old_key")->revoked_us, 1796169600123456ull);
 	ck_assert_ptr_null(tg_keyset_find(back, "nobody"));
 	tg_keyset_free(back);
 
@@ -234,6 +238,41 @@ START_TEST(cache_refuses_corrupt)
 }
 END_TEST
 
+/* A cache an older tollgate wrote has no timestamps on its lines: read as 0, not refused. */
+START_TEST(cache_without_timestamps_is_read)
+{
+	struct tg_keyset *set = sample(), *back;
+	char why[256], *buf, *p, *q;
+	size_t n;
+	bool missing;
+
+	ck_assert_int_eq(tg_keyset_write_cache(path, set, why, sizeof(why)), 0);
+	buf = slurp(&n);
+	/* cut the last two fields of every key line */
+	for (p = strstr(buf, "\nkey "); p != NULL; p = strstr(p + 1, "\nkey ")) {
+		char *eol = strchr(p + 1, '\n');
+
+		q = eol;
+		for (int cut = 0; cut < 2; cut++)
+			while (*--q != ' ')
+				;
+		memmove(q, eol, strlen(eol) + 1);
+	}
+	n = strlen(buf);
+	reseal(buf, &n);
+	spit(buf, n);
+	back = tg_keyset_read_cache(path, &missing, why, sizeof(why));
+	ck_assert_msg(back != NULL, "%s", why);
+	ck_assert_uint_eq(back->n, 3);
+	ck_assert_uint_eq(tg_keyset_find(back, "old_key")->created_us, 0);
+	ck_assert_uint_eq(tg_keyset_find(back, "old_key")->revoked_us, 0);
+	ck_assert_uint_eq(tg_keyset_find(back, "old_key")->flags, TG_KEYDEF_DB | TG_KEYDEF_REVOKED);
+	tg_keyset_free(back);
+	tg_keyset_free(set);
+	free(buf);
+}
+END_TEST
+
 START_TEST(cache_missing_is_not_corrupt)
 {
 	char why[256];
@@ -259,6 +298,7 @@ tg_keyset_suite(void)
 	tcase_add_loop_test(tc, cache_refuses_corrupt, 0,
 			    (int)(sizeof(corrupt_rows) / sizeof(corrupt_rows[0])));
 	tcase_add_test(tc, cache_missing_is_not_corrupt);
+	tcase_add_test(tc, cache_without_timestamps_is_read);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -23,6 +23,8 @@
 #include "tg_clock.h"
 #include "tg_crc32c.h"
 #include "tg_logger.h"
+#include "tg_routestat.h"
+#include "tg_shadow.h"
 #include "check_util.h"
 
 static char state_dir[64];
@@ -710,6 +712,121 @@ START_TEST(rows_kept_aside_are_not_rows_written)
 }
 END_TEST
 
+/* A call of route rt on model m, created at_us, into the ring. */
+static void
+push_call(struct tg_ring_file *f, uint32_t i, const char *rt, const char *m, uint8_t outcome,
+	  uint64_t at_us, int64_t cost_pusd, bool shadow)
+{
+	struct tg_record r;
+
+	fill(&r, i, outcome);
+	r.u.req.created_us = at_us;
+	r.u.req.cost_pusd = cost_pusd;
+	r.u.req.latency_us = 1000000;
+	r.u.req.checks_run = outcome == TG_OUTCOME_OK ? 1 : 0;
+	r.u.req.checks_passed = r.u.req.checks_run;
+	snprintf(r.u.req.route, sizeof(r.u.req.route), "%s", rt);
+	snprintf(r.u.req.model, sizeof(r.u.req.model), "%s", m);
+	if (shadow)
+		memset(r.u.req.shadow_of, 0xcd, sizeof(r.u.req.shadow_of));
+	ck_assert_int_eq(tg_ring_push(f, i % 60, &r), TG_OK);
+}
+
+/*
+ * A restart does not forget: the logger seeds each new statistics slot with
+ * the ledger's last window_calls calls of its route and model (those before
+ * the slot, that say something of the model), and each route's shadow budget
+ * with the day's shadow spend, once the rings have drained.
+ */
+START_TEST(route_statistics_and_shadow_spend_come_from_the_ledger)
+{
+	struct tg_ring_file *f;
+	struct tg_slot_map map;
+	struct tg_routestat_view v;
+	struct tg_shadow_figures fig;
+	struct tg_route_cfg *rt;
+	char route[32], a[32], b[32], c[32];
+	uint64_t now, deadline;
+	pid_t pid;
+
+	setup(100, 5);
+	munmap(shm, 4096);
+	shm = tg_shm_create();
+	ck_assert_ptr_nonnull(shm);
+	snprintf(route, sizeof(route), "rt-%s", tag_hex);
+	snprintf(a, sizeof(a), "a-%s", tag_hex);
+	snprintf(b, sizeof(b), "b-%s", tag_hex);
+	snprintf(c, sizeof(c), "c-%s", tag_hex);
+	snprintf(cfg->models[0].name, TG_NAME_MAX, "%s", a);
+	snprintf(cfg->models[1].name, TG_NAME_MAX, "%s", b);
+	snprintf(cfg->models[2].name, TG_NAME_MAX, "%s", c);
+	cfg->n_models = 3;
+	rt = &cfg->routes[cfg->n_routes++];
+	snprintf(rt->name, TG_NAME_MAX, "%s", route);
+	rt->n_targets = 2;
+	rt->targets[1] = 1;
+	rt->shadow.n_models = 1;
+	rt->shadow.models[0] = 2;
+	rt->cost.window_calls = 8;
+	ck_assert_int_eq(tg_shm_assign(shm, cfg, 1, 1, &map), 0);
+	now = tg_clock_wall_us();
+
+	f = tg_ring_open(state_dir, TG_WORKER_SLOTS, cfg->db.ring_records, 64, why, sizeof(why));
+	ck_assert_msg(f != NULL, "%s", why);
+	/* model a: 12 calls an hour ago, a second apart; one cancelled (not the model's doing) */
+	for (uint32_t i = 0; i < 12; i++)
+		push_call(f, i, route, a, i == 10 ? TG_OUTCOME_UPSTREAM_ERROR : i == 5 ?
+			  TG_OUTCOME_CANCELLED : TG_OUTCOME_OK, now - 3600000000ull + i * 1000000ull,
+			  1000 * (int64_t)(i + 1), false);
+	/* after the slot was made: the live window has it already */
+	push_call(f, 20, route, a, TG_OUTCOME_OK, now + 60000000ull, 1, false);
+	for (uint32_t i = 0; i < 3; i++)
+		push_call(f, 30 + i, route, b, TG_OUTCOME_OK, now - 60000000ull, 7, false);
+	/* shadow calls: today's count against today's cap, yesterday's do not */
+	push_call(f, 40, route, c, TG_OUTCOME_OK, now - 1000000ull, 1500000000000, true);
+	push_call(f, 41, route, c, TG_OUTCOME_OK, now - 2000000ull, 1500000000000, true);
+	push_call(f, 42, route, c, TG_OUTCOME_OK, now - 86400000000ull, 100000000000000, true);
+
+	pid = start_logger(f);
+	deadline = tg_clock_mono_ms() + 20000;
+	for (;;) {
+		uint64_t wanted = 0;
+
+		tg_shadow_read(shm, map.shadow[0], tg_clock_wall_us(), &fig);
+		wanted |= atomic_load(&tg_routestat_slot(shm, map.route_target[0][0])->seed);
+		wanted |= atomic_load(&tg_routestat_slot(shm, map.route_target[0][1])->seed);
+		wanted |= atomic_load(&tg_routestat_slot(shm, map.route_shadow[0][0])->seed);
+		/* a seed is claimed before its rows are pushed: wait for the count too */
+		if ((fig.ready && !(wanted & 1) &&
+		     atomic_load(&tg_routestat_slot(shm, map.route_target[0][0])->seeded) == 8) ||
+		    tg_clock_mono_ms() > deadline)
+			break;
+		usleep(20000);
+	}
+	ck_assert_int_eq(stop_logger(pid, SIGTERM), 0);
+	ck_assert(fig.ready);
+	ck_assert_int_eq(fig.committed_pusd, 3000000000000);
+	/* a's window of 8: the newest 8 of the 11 that count (i = 11, 10, 9, 8, 7, 6, 4, 3) */
+	tg_routestat_read(shm, map.route_target[0][0], &v);
+	ck_assert_uint_eq(v.samples, 8);
+	ck_assert_uint_eq(v.ok, 7);
+	ck_assert_int_eq(v.cost_ok_pusd, 1000 * (12 + 10 + 9 + 8 + 7 + 5 + 4));
+	ck_assert_uint_eq(v.decided, 7);
+	ck_assert_uint_eq(v.passed, 7);
+	ck_assert_uint_eq(v.p95_ms, 960);           /* a second falls in [960, 1024) ms */
+	tg_routestat_read(shm, map.route_target[0][1], &v);
+	ck_assert_uint_eq(v.samples, 3);
+	ck_assert_int_eq(v.cost_ok_pusd, 21);
+	/* shadow calls are not the route's calls */
+	tg_routestat_read(shm, map.route_shadow[0][0], &v);
+	ck_assert_uint_eq(v.samples, 0);
+	munmap(shm, shm->size);
+	shm = NULL;
+	tg_ring_close(f);
+	tg_test_remove_tree(state_dir);
+}
+END_TEST
+
 Suite *tg_logger_suite(void);
 
 Suite *
@@ -730,6 +847,7 @@ tg_logger_suite(void)
 	tcase_add_test(tc, version_1_ring_file_and_spool_segment_are_drained);
 	tcase_add_test(tc, locked_table_keeps_the_heartbeat_and_spools);
 	tcase_add_test(tc, rows_kept_aside_are_not_rows_written);
+	tcase_add_test(tc, route_statistics_and_shadow_spend_come_from_the_ledger);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -50,6 +50,22 @@ START_TEST(crc32c_known_vector)
 }
 END_TEST
 
+START_TEST(crc32c_instruction_agrees_with_the_table)
+{
+	uint8_t buf[3000];
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+
+	for (size_t k = 0; k < sizeof(buf); k++) {
+		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+		buf[k] = (uint8_t)x;
+	}
+	/* every length up to a record and beyond, from every alignment, chained */
+	for (size_t off = 0; off < 8; off++)
+		for (size_t n = 0; n + off < 2100; n += 1 + n / 16)
+			ck_assert_uint_eq(tg_crc32c(7, buf + off, n), tg_crc32c_portable(7, buf + off, n));
+}
+END_TEST
+
 START_TEST(ring_wraps_and_reports_full)
 {
 	struct tg_ring_file *f;
@@ -331,6 +347,7 @@ tg_ring_suite(void)
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, crc32c_known_vector);
+	tcase_add_test(tc, crc32c_instruction_agrees_with_the_table);
 	tcase_add_test(tc, ring_wraps_and_reports_full);
 	tcase_add_test(tc, record_check_rejects_damage);
 	tcase_add_test(tc, killed_producer_leaves_only_whole_records);

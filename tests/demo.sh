@@ -1,7 +1,10 @@
 #!/bin/sh
 # make demo: a private PostgreSQL under var/, the provider simulator, the
-# gateway, the same questions to Claude 3 Haiku, Claude Haiku 4.5 and Gemini
-# 2.5 Flash, then the cost report from the database. Touches no system service.
+# gateway; the same question to Claude 3 Haiku, Claude Haiku 4.5 and Gemini
+# 2.5 Flash and the cost report from the database; then the same question to
+# the route `auto` (strategy cost), which explores the three, learns from their
+# bills and settles on the cheapest per request, and the comparison report with
+# its page under var/demo/. Touches no system service.
 set -eu
 cd "$(dirname "$0")/.."
 . tests/lib.sh
@@ -11,6 +14,7 @@ PGDIR="$VAR/pg"
 GW_PORT=${TG_DEMO_PORT:-8080}
 MOCK_PORT=${TG_DEMO_MOCK_PORT:-9090}
 ROUNDS=${TG_DEMO_ROUNDS:-20}
+ROUTE_CALLS=${TG_DEMO_ROUTE_CALLS:-120}
 # every demo starts from nothing, so the report shows this run's calls only
 sh tests/pg.sh stop "$PGDIR" >/dev/null 2>&1 || true
 rm -rf "$VAR"
@@ -37,6 +41,7 @@ const [src, dst, conninfo, gw, mock, state] = process.argv.slice(1);
 const c = JSON.parse(fs.readFileSync(src, "utf8"));
 c.listen = `127.0.0.1:${gw}`;
 c.state_dir = state;
+c.admin.listen = `${state}/admin.sock`;
 c.database.conninfo = conninfo;
 for (const p of Object.values(c.providers)) p.base_url = `http://127.0.0.1:${mock}`;
 fs.writeFileSync(dst, JSON.stringify(c, null, 2));
@@ -68,20 +73,60 @@ ask_gemini() {
 		-d "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"$2\"}]}]}"
 }
 
+ask_openai() {
+	curl -sf -o /dev/null "$GW/v1/chat/completions" -H 'content-type: application/json' \
+		-H 'authorization: Bearer demo' \
+		-d "{\"model\":\"$1\",\"max_tokens\":256,\"messages\":[{\"role\":\"user\",\"content\":\"$2\"}]}"
+}
 Q="What is the capital of France?"
 echo "== asking \"$Q\" $ROUNDS times of each model through the gateway"
-i=0
-while [ $i -lt "$ROUNDS" ]; do
-	ask_claude claude-3-haiku "$Q"
-	ask_claude claude-haiku-4-5 "$Q"
-	ask_gemini gemini-2.5-flash "$Q"
-	i=$((i + 1))
+# the three models side by side, each asked in turn (a bare `wait` would wait for the
+# gateway and the simulator too: only these are waited for)
+askers=""
+for m in claude-3-haiku claude-haiku-4-5 gemini-2.5-flash; do
+	(
+		i=0
+		while [ $i -lt "$ROUNDS" ]; do
+			case $m in claude*) ask_claude "$m" "$Q" ;; *) ask_gemini "$m" "$Q" ;; esac
+			i=$((i + 1))
+		done
+	) &
+	askers="$askers $!"
 done
-
+# shellcheck disable=SC2086
+wait $askers
+echo "== asking the route \"auto\" (strategy cost) $ROUTE_CALLS times, in every SDK's format"
+# four at a time: each call's target is chosen from the bills of the calls before it
+i=0
+while [ $i -lt "$ROUTE_CALLS" ]; do
+	askers=""
+	for k in 0 1 2 3; do
+		case $(((i + k) % 3)) in
+		0) ask_claude auto "$Q" & ;;
+		1) ask_gemini auto "$Q" & ;;
+		*) ask_openai auto "$Q" & ;;
+		esac
+		askers="$askers $!"
+	done
+	# shellcheck disable=SC2086
+	wait $askers
+	i=$((i + 4))
+done
 echo "== stopping the gateway (the logger flushes every record first)"
 kill -TERM "$gw_pid"
 wait "$gw_pid" || true
 gw_pid=""
-
 echo
 ./build/tollgate report -c "$VAR/tollgate.json" --since '1 hour' --by model
+echo
+echo "== where the route \"auto\" sent its calls, in its first and second half, and why"
+psql "$conninfo" -X -q -P footer=off -c "
+	WITH r AS (SELECT model, route_reason, ntile(2) OVER (ORDER BY created_at) AS half
+		FROM requests WHERE route = 'auto' AND endpoint <> 'shadow')
+	SELECT CASE half WHEN 1 THEN 'first half' ELSE 'second half' END AS calls, model,
+		count(*) AS n, string_agg(DISTINCT route_reason, ', ') AS reasons
+	FROM r GROUP BY half, model ORDER BY half, n DESC"
+./build/tollgate report -c "$VAR/tollgate.json" --compare --route auto --since '1 hour' \
+	--html "$VAR/compare.html"
+echo
+echo "== the comparison as a page: $VAR/compare.html"

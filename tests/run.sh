@@ -21,10 +21,11 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 ./
 echo "== integration tests"
 node --test --test-concurrency=1 tests/integration/
 
-echo "== proxy, resilience and daemon integration tests against the ASan/UBSan build"
+echo "== proxy, resilience, daemon and hostile-client integration tests against the ASan/UBSan build"
 TG_BUILD_DIR="$PWD/build-asan" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	node --test --test-concurrency=1 tests/integration/proxy.test.mjs \
-	tests/integration/resilience.test.mjs tests/integration/daemon.test.mjs
+	tests/integration/resilience.test.mjs tests/integration/daemon.test.mjs \
+	tests/integration/hostile.test.mjs
 
 echo "== three nodes in network namespaces, one Redis, HAProxy (tests/cluster/run.sh)"
 sh tests/cluster/run.sh

@@ -15,14 +15,18 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
+#include "checks.h"
 #include "decide.h"
 #include "policy.h"
 #include "record.h"
 #include "relay.h"
+#include "route.h"
 #include "tg_budget.h"
 #include "tg_clock.h"
 #include "tg_log.h"
 #include "tg_money.h"
+#include "tg_routestat.h"
+#include "tg_shadow.h"
 #include "tg_uuid.h"
 #include "upstream.h"
 #include "worker.h"
@@ -52,9 +56,13 @@ struct tg_call {
 	bool                     reserved;      /* holds a ring slot until recorded */
 	int                      inflight;      /* in-flight table entry, or -1 */
 
-	/* where it goes: the model named, or a route's models in order */
+	/* where it goes: the model named, or a route's models in the order its plan says */
 	uint32_t                 targets[TG_MAX_ROUTE_TARGETS];
 	uint32_t                 n_targets, target, tries;
+	int                      route;         /* cfg->routes index, or -1 */
+	uint32_t                 stat_slot[TG_MAX_ROUTE_TARGETS];  /* each target's statistics */
+	char                    *shadow_body;   /* a shadow call's own copy of the client's body */
+	struct tg_shadow_hold    shadow_hold;   /* a shadow call's share of its route's day */
 	int                      model;         /* the target tried or that answered, or -1 */
 	uint32_t                 provider;
 	enum tg_family           upstream;      /* the format that provider is spoken to in */
@@ -80,6 +88,7 @@ struct tg_call {
 	struct tg_answer         answer;
 	struct tg_request_rec    rec;
 	char                     error[160];
+	const char              *error_code;    /* static: the code the client's SDK acts on */
 };
 
 static struct tg_call *calls;           /* this worker's, newest first */
@@ -231,18 +240,75 @@ fill_record(struct tg_call *c)
  * The outcome is decided: let go of shared state, fill the record and put it
  * in the in-flight entry, so that a death from here on still records the bill.
  */
+/*
+ * A route's checks on the answer's assistant text (the relay's for a stream,
+ * the provider's reply otherwise, before any translation): into the record.
+ */
+static void
+run_checks(struct tg_call *c, const struct tg_route_cfg *route)
+{
+	struct tg_check_bits bits;
+	struct tg_buf text;
+	const char *t = "";
+	size_t len = 0;
+	bool complete = false;
+
+	tg_buf_init(&text);
+	if (c->relay.ws != NULL) {
+		t = tg_relay_text(&c->relay, &len, &complete);
+	} else if (tg_wire_reply_text(c->upstream, c->reply.p ? c->reply.p : "", c->reply.len, &text,
+				      route->check_text_bytes, &complete) == 0) {
+		t = text.p ? text.p : "";
+		len = text.len;
+	}
+	tg_checks_eval(route, t, len, complete, c->rec.output_tokens, &bits);
+	c->rec.checks_run = bits.run;
+	c->rec.checks_passed = bits.passed;
+	c->rec.checks_unknown = bits.unknown;
+	tg_buf_fini(&text);
+}
+
+/* What the target that answered (or failed last) tells its route's statistics. */
+static void
+route_stats(struct tg_call *c)
+{
+	const struct tg_route_cfg *route = &cfg()->routes[c->route];
+	uint32_t slot = c->stat_slot[c->target];
+	bool ok = c->answer.outcome == TG_OUTCOME_OK;
+
+	if (ok && route->n_checks > 0)
+		run_checks(c, route);
+	if (tg_routestat_counts(c->answer.outcome))
+		tg_routestat_record(tg_w.env->shm, slot, &(struct tg_routestat_obs){
+			.ok = ok, .cost_pusd = c->rec.cost_pusd, .latency_us = c->rec.latency_us,
+			.checks_run = c->rec.checks_run, .checks_passed = c->rec.checks_passed,
+			.checks_unknown = c->rec.checks_unknown }, tg_clock_mono_ms());
+	if (c->shadow_body != NULL)
+		tg_routestat_count_shadow(tg_w.env->shm, slot, true);
+	else
+		tg_routestat_count_call(tg_w.env->shm, slot, c->rec.route_reason);
+	if (route->n_checks > 0 && c->rec.checks_run != 0)
+		tg_routestat_count_checks(tg_w.env->shm, slot, route->n_checks, c->rec.checks_run,
+					  c->rec.checks_passed, c->rec.checks_unknown);
+}
+
 static void
 settle(struct tg_call *c)
 {
 	const struct tg_usage *u = &c->usage.usage;
 	int64_t used = u->input + u->output + u->cache_read + u->cache_write;
 
-	stop_attempt(c);
 	fill_record(c);
+	/* the checks read the relay's text: before the attempt's state is let go */
+	if (c->route >= 0 && c->rec.n_attempts > 0 && c->model >= 0)
+		route_stats(c);
+	stop_attempt(c);
 	settle_tpm(c, used);
 	if (c->est_tokens != 0)
 		tg_policy_key_tokens(c->keyed ? &c->key : NULL, c->est_tokens, used);
 	c->est_tokens = 0;
+	if (c->shadow_hold.held)
+		(void)tg_shadow_settle(tg_w.env->shm, &c->shadow_hold, c->rec.cost_pusd);
 	/* the budget before the record: a death from here on finds the spend already counted */
 	if (tg_budget_settle(tg_w.env->shm, tg_w.env->slot, &c->hold, c->rec.cost_pusd) ==
 	    TG_BUDGET_OVERRUN)
@@ -251,14 +317,12 @@ settle(struct tg_call *c)
 	tg_record_settle(c->inflight, &c->rec);
 }
 
-/* The client has the reply, or never will: record the call and free it. */
+static void start_shadows(const struct tg_call *c);
+
+/* Take a call out of the worker's list and free it. */
 static void
-done(struct tg_call *c, enum tg_delivery delivery)
+call_free(struct tg_call *c)
 {
-	enter(c, TG_CALL_DONE);
-	c->rec.delivery = (uint8_t)delivery;
-	tg_metrics_call(&c->rec, c->model);
-	tg_record_push(&c->rec, c->reserved, c->inflight);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -271,7 +335,23 @@ done(struct tg_call *c, enum tg_delivery delivery)
 	tg_buf_fini(&c->reply);
 	tg_buf_fini(&c->early);
 	tg_buf_fini(&c->out);
+	free(c->shadow_body);
 	free(c);
+}
+
+/* The client has the reply, or never will: record the call and free it. */
+static void
+done(struct tg_call *c, enum tg_delivery delivery)
+{
+	enter(c, TG_CALL_DONE);
+	c->rec.delivery = (uint8_t)delivery;
+	tg_metrics_call(&c->rec, c->model);
+	tg_record_push(&c->rec, c->reserved, c->inflight);
+	/* after the client's answer is complete: a shadow never delays or fails it */
+	if (delivery == TG_DELIVERY_DELIVERED && c->route >= 0 && c->shadow_body == NULL &&
+	    c->answer.outcome == TG_OUTCOME_OK)
+		start_shadows(c);
+	call_free(c);
 }
 
 /* ---- answering ---- */
@@ -380,7 +460,9 @@ answer(struct tg_call *c)
 	} else if (c->answer.provider_body) {
 		tg_buf_add(b, c->reply.p ? c->reply.p : "", c->reply.len);
 	}
-	if (b->len == 0)
+	if (b->len == 0 && c->error_code != NULL)
+		tg_wire_error_code(c->wreq.family, c->answer.status, c->error_code, c->error, b);
+	else if (b->len == 0)
 		tg_wire_error(c->wreq.family, c->answer.status,
 			      c->answer.outcome == TG_OUTCOME_BUDGET ? "budget_exceeded" : NULL,
 			      c->error, b);
@@ -434,10 +516,12 @@ commit_stream(struct tg_call *c)
 		      TG_VERDICT_FAILURE : TG_VERDICT_SUCCESS);
 	c->up_meta = *tg_upstream_meta(c->up);
 	c->answer.status = 200;
+	enter(c, TG_CALL_STREAMING);
+	if (c->req == NULL)
+		return 0;               /* a shadow call: its stream is read, sent to no one */
 	provider_headers(c);
 	tg_policy_limit_headers(c->req, &c->limits);
 	tg_http_add_header(c->req, "Cache-Control", "no-cache");
-	enter(c, TG_CALL_STREAMING);
 	if (tg_http_stream_start(c->req, 200, "text/event-stream") == -1)
 		return -1;
 	stream_send(c, &c->early);
@@ -453,14 +537,20 @@ commit_stream(struct tg_call *c)
 static void
 finish_stream(struct tg_call *c, enum tg_outcome outcome, const char *why)
 {
-	char usd[TG_MONEY_USD_LEN];
+	char usd[TG_MONEY_USD_LEN], untranslated[136];
 
 	tg_buf_reset(&c->out);
 	if (c->relay.ws != NULL) {
 		tg_relay_finish(&c->relay, outcome == TG_OUTCOME_OK, &c->out);
 		tg_relay_usage(&c->relay, &c->usage);
 	}
-	if (outcome == TG_OUTCOME_OK && (!c->usage.usage.complete || c->usage.error)) {
+	if (outcome == TG_OUTCOME_OK && c->usage.xlate_error[0] != '\0') {
+		/* the gateway ended it with an error event: as a reply it could not translate */
+		outcome = TG_OUTCOME_UPSTREAM_ERROR;
+		snprintf(untranslated, sizeof(untranslated),
+			 "its reply could not be translated: %s", c->usage.xlate_error);
+		why = untranslated;
+	} else if (outcome == TG_OUTCOME_OK && (!c->usage.usage.complete || c->usage.error)) {
 		outcome = TG_OUTCOME_INCOMPLETE;
 		why = c->usage.error ? c->usage.error_type : "no final usage";
 	}
@@ -506,7 +596,9 @@ on_upstream_headers(void *arg, int status)
 	if (!c->wreq.stream || status != 200)
 		return;
 	/* read through the relay; the client sees the stream once its first event is sound */
-	if (tg_relay_init(&c->relay, c->upstream, &c->wreq) == -1)
+	if (tg_relay_init(&c->relay, c->upstream, &c->wreq, c->route >= 0 &&
+			  tg_checks_want_text(&cfg()->routes[c->route]) ?
+			  cfg()->routes[c->route].check_text_bytes : 0) == -1)
 		tg_log_error(&c->log, "could not relay a stream: out of memory");
 }
 
@@ -603,6 +695,7 @@ on_upstream_done(void *arg, const char *err)
 	struct tg_attempt_result a;
 	struct tg_judgement j;
 	struct tg_call_progress p;
+	enum tg_next next;
 	uint64_t wait_ms = 0;
 
 	c->up_meta = *tg_upstream_meta(c->up);
@@ -625,9 +718,15 @@ on_upstream_done(void *arg, const char *err)
 	p = (struct tg_call_progress){ .tries = c->tries, .attempts = c->rec.n_attempts,
 				       .more_targets = c->target + 1 < c->n_targets,
 				       .left_ms = left_ms(c, provider_of(c)) };
-	switch (tg_decide_next(&j, &p, &provider_of(c)->retry, a.retry_after_ms,
-			       tg_policy_retry_budget(c->provider), tg_clock_mono_ms(), random32(),
-			       &wait_ms)) {
+	next = tg_decide_next(&j, &p, &provider_of(c)->retry, a.retry_after_ms,
+			      tg_policy_retry_budget(c->provider), tg_clock_mono_ms(), random32(),
+			      &wait_ms);
+	/* a failure another attempt mends still counts against its target (the last: settle's) */
+	if (c->route >= 0 && next != TG_NEXT_ANSWER && tg_routestat_counts(j.outcome))
+		tg_routestat_record(tg_w.env->shm, c->stat_slot[c->target], &(struct tg_routestat_obs){
+			.latency_us = c->rec.attempts[c->rec.n_attempts - 1].latency_us },
+			tg_clock_mono_ms());
+	switch (next) {
 	case TG_NEXT_RETRY:
 		retry_after(c, wait_ms);
 		return;
@@ -668,30 +767,46 @@ client_header(void *arg, const char *name)
 	return c->req != NULL ? tg_http_header(c->req, name) : NULL;
 }
 
-/* Start an attempt on the admitted target. -1: the call was answered instead. */
+/*
+ * The body for the current target, in the format its provider speaks: built
+ * once per target (retries reuse it), before the provider is admitted, so a
+ * request that cannot be mapped is a 400 whatever the breakers say. -1: the
+ * call was answered instead.
+ */
+static int
+prepare_body(struct tg_call *c)
+{
+	const struct tg_model_cfg *m = &cfg()->models[c->targets[c->target]];
+	char err[200];
+
+	c->upstream = tg_wire_upstream_family(cfg()->providers[m->provider].kind, c->wreq.family);
+	if (c->up_body_for == (int)c->target)
+		return 0;
+	tg_buf_reset(&c->up_body);
+	if (tg_wire_upstream_body(&c->wreq, c->body, c->body_len, c->upstream, m->upstream,
+				  &c->up_body, err, sizeof(err)) == -1) {
+		c->up_body_for = -1;
+		if (c->up_body.failed) {
+			refuse(c, 503, TG_OUTCOME_UNAVAILABLE, "out of memory");
+			return -1;
+		}
+		/* with the code the SDK acts on (resend without thread), if it has one */
+		c->error_code = tg_wire_refusal_code(&c->wreq, c->upstream);
+		refuse(c, 400, TG_OUTCOME_CLIENT_ERROR, "%s", err);
+		return -1;
+	}
+	c->up_body_for = (int)c->target;
+	return 0;
+}
+
+/* Start an attempt on the admitted target, whose body is prepared. -1: the call was answered. */
 static int
 start_transfer(struct tg_call *c, uint64_t time_left_ms)
 {
 	const struct tg_model_cfg *m = &cfg()->models[c->model];
 	const struct tg_provider_cfg *p = provider_of(c);
 	struct tg_wire_call call;
-	char err[200];
 
-	c->upstream = tg_wire_upstream_family(p->kind, c->wreq.family);
-	if (c->up_body_for != (int)c->target) {
-		tg_buf_reset(&c->up_body);
-		if (tg_wire_upstream_body(&c->wreq, c->body, c->body_len, c->upstream, m->upstream,
-					  &c->up_body, err, sizeof(err)) == -1) {
-			/* refused before any provider call: the request cannot be mapped */
-			settle_tpm(c, 0);
-			if (c->up_body.failed)
-				refuse(c, 503, TG_OUTCOME_UNAVAILABLE, "out of memory");
-			else
-				refuse(c, 400, TG_OUTCOME_CLIENT_ERROR, "%s", err);
-			return -1;
-		}
-		c->up_body_for = (int)c->target;
-	}
 	if (tg_wire_call(c->upstream, p->base_url, m->upstream, c->wreq.stream, &p->api_key,
 			 client_header, c, &call) == -1) {
 		settle_tpm(c, 0);
@@ -728,6 +843,21 @@ start_transfer(struct tg_call *c, uint64_t time_left_ms)
 }
 
 /*
+ * A shadow call its provider cannot take now (breaker open, rate-limited, out
+ * of time) is the first thing dropped: counted, its day's hold given back, no
+ * row and no attempt.
+ */
+static void
+drop_shadow(struct tg_call *c)
+{
+	tg_routestat_count_shadow(tg_w.env->shm, c->stat_slot[0], false);
+	(void)tg_shadow_settle(tg_w.env->shm, &c->shadow_hold, 0);
+	tg_record_unreserve(c->reserved, c->inflight);
+	enter(c, TG_CALL_DONE);
+	call_free(c);
+}
+
+/*
  * Try the call's targets from c->target on: admit one (breaker, throttle,
  * provider buckets, time left) and start its transfer, or refuse at once with
  * 503 when none can serve now.
@@ -745,6 +875,8 @@ attempt_next(struct tg_call *c)
 
 		if (time_left == 0)
 			continue;
+		if (prepare_body(c) == -1)
+			return;
 		if (!tg_policy_provider_admit(p, (uint64_t)c->est_tokens, &c->ticket, &wait_ms)) {
 			if (wait_ms < soonest)
 				soonest = wait_ms;
@@ -765,11 +897,124 @@ attempt_next(struct tg_call *c)
 		(void)start_transfer(c, time_left);
 		return;
 	}
+	if (c->shadow_body != NULL) {
+		drop_shadow(c);
+		return;
+	}
 	/* nothing can serve now: say so at once rather than wait for a timeout */
 	c->answer.retry_after_ms = soonest == UINT64_MAX || soonest == 0 ? 1000 : soonest;
 	refuse(c, 503, TG_OUTCOME_UNAVAILABLE, "no provider can take this call now (breaker open, "
 	       "rate-limited, disabled or out of time): retry after %llu ms",
 	       (unsigned long long)c->answer.retry_after_ms);
+}
+
+/* ---- shadow calls ---- */
+
+/*
+ * A shadow call of model m for the route's call c: no client, no key (never
+ * the client's limits or budget), its own copy of the body, a hold on the
+ * route's day, a kept ring slot. NULL when it is dropped instead (counted).
+ */
+static struct tg_call *
+new_shadow(const struct tg_call *c, uint32_t j, int64_t worst)
+{
+	const struct tg_route_cfg *route = &cfg()->routes[c->route];
+	uint32_t slot = tg_w.env->map->route_shadow[c->route][j];
+	struct tg_shadow_hold hold;
+	struct tg_call *s;
+	uint8_t id[16];
+
+	if (tg_shadow_reserve(tg_w.env->shm, tg_w.env->map->shadow[c->route],
+			      route->shadow.max_pusd_per_day, tg_clock_wall_us(), worst,
+			      &hold) != TG_SHADOW_OK)
+		goto drop;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL || (s->shadow_body = malloc(c->body_len + 1)) == NULL) {
+		free(s);
+		(void)tg_shadow_settle(tg_w.env->shm, &hold, 0);
+		goto drop;
+	}
+	/* the ring first: under its pressure a shadow is what is not made */
+	s->reserved = tg_record_reserve();
+	if (!s->reserved) {
+		free(s->shadow_body);
+		free(s);
+		(void)tg_shadow_settle(tg_w.env->shm, &hold, 0);
+		goto drop;
+	}
+	memcpy(s->shadow_body, c->body, c->body_len);
+	s->shadow_body[c->body_len] = '\0';
+	s->body = s->shadow_body;
+	s->body_len = c->body_len;
+	s->ep = c->ep;
+	s->wreq = c->wreq;              /* its spans index the same bytes, copied */
+	s->shadow_hold = hold;
+	s->model = -1;
+	s->route = c->route;
+	s->up_body_for = -1;
+	s->targets[0] = route->shadow.models[j];
+	s->stat_slot[0] = slot;
+	s->n_targets = 1;
+	s->est_tokens = c->est_tokens;
+	s->started_us = tg_clock_mono_us();
+	tg_buf_init(&s->up_body);
+	tg_buf_init(&s->reply);
+	tg_buf_init(&s->early);
+	tg_buf_init(&s->out);
+	evtimer_assign(&s->retry_timer, tg_w.base, on_retry_timer, s);
+	tg_uuid7(id);
+	tg_uuid_format(id, s->id_text);
+	s->log.req_id = s->id_text;
+	memcpy(s->rec.request_id, id, sizeof(id));
+	memcpy(s->rec.shadow_of, c->rec.request_id, sizeof(s->rec.shadow_of));
+	s->rec.created_us = tg_clock_wall_us();
+	s->rec.endpoint = TG_EP_SHADOW;
+	s->rec.stream = c->rec.stream;
+	copy_field(s->rec.route, sizeof(s->rec.route), route->name);
+	copy_field(s->rec.model, sizeof(s->rec.model), cfg()->models[s->targets[0]].name);
+	s->inflight = tg_record_track(&s->rec);
+	s->next = calls;
+	if (calls != NULL)
+		calls->prev = s;
+	calls = s;
+	n_calls++;
+	atomic_fetch_add_explicit(&tg_w.slot->in_flight, 1, memory_order_relaxed);
+	return s;
+drop:
+	tg_routestat_count_shadow(tg_w.env->shm, slot, false);
+	return NULL;
+}
+
+/*
+ * Shadow a route's successful call (SPEC section 13): for a sampled share of
+ * them, the same request again against each shadow model, translated as
+ * needed, once the client has its answer. The replies go to no one; each is a
+ * row of its own with shadow_of, held against the route's max_usd_per_day.
+ */
+static void
+start_shadows(const struct tg_call *c)
+{
+	const struct tg_route_cfg *route = &cfg()->routes[c->route];
+
+	if (!tg_route_shadow_sample(route, random32()))
+		return;
+	for (uint32_t j = 0; j < route->shadow.n_models; j++) {
+		const struct tg_model_cfg *m = &cfg()->models[route->shadow.models[j]];
+		int64_t out = c->wreq.max_tokens > 0 ? c->wreq.max_tokens : m->max_output_tokens;
+		int64_t worst;
+		struct tg_call *s;
+
+		/* the day's cap is never passed: a call with no bound on its cost is not made */
+		if (out <= 0 || tg_money_worst_case(&m->price, c->wreq.max_input_tokens, out,
+						     &worst) == -1) {
+			tg_routestat_count_shadow(tg_w.env->shm,
+						  tg_w.env->map->route_shadow[c->route][j], false);
+			continue;
+		}
+		s = new_shadow(c, j, worst);
+		if (s != NULL)
+			attempt_next(s);
+	}
 }
 
 /* ---- admission ---- */
@@ -807,7 +1052,30 @@ take_client_id(struct tg_call *c)
 	return 0;
 }
 
-/* The model the client named, or the route's targets in order. */
+/*
+ * A route's targets in the order its strategy gives this call (tg_route_plan:
+ * fallback, weighted, or cost over the shared statistics), each with its
+ * statistics slot, and why the first goes first.
+ */
+static void
+plan_route(struct tg_call *c, uint32_t r)
+{
+	const struct tg_route_cfg *route = &cfg()->routes[r];
+	struct tg_routestat_view stats[TG_MAX_ROUTE_TARGETS];
+	struct tg_route_plan plan;
+
+	tg_routestat_read_route(tg_w.env->shm, tg_w.env->map, cfg(), r, stats);
+	tg_route_plan(route, stats, random32(), &plan);
+	c->route = (int)r;
+	c->n_targets = plan.n;
+	for (uint32_t k = 0; k < plan.n; k++) {
+		c->targets[k] = route->targets[plan.pos[k]];
+		c->stat_slot[k] = tg_w.env->map->route_target[r][plan.pos[k]];
+	}
+	c->rec.route_reason = (uint8_t)plan.reason;
+}
+
+/* The model the client named, or the route's targets in its plan's order. */
 static int
 resolve_targets(struct tg_call *c)
 {
@@ -826,9 +1094,7 @@ resolve_targets(struct tg_call *c)
 		return -1;
 	}
 	copy_field(c->rec.route, sizeof(c->rec.route), name);
-	for (uint32_t i = 0; i < k->routes[rt].n_targets; i++)
-		c->targets[c->n_targets++] = k->routes[rt].targets[i];
-	c->rec.route_reason = c->n_targets == 1 ? TG_REASON_ONLY : TG_REASON_FALLBACK;
+	plan_route(c, (uint32_t)rt);
 	return 0;
 }
 
@@ -903,12 +1169,14 @@ hold_budget(struct tg_call *c)
 		tg_money_format_usd(bi.remaining_pusd, usd);
 		tg_http_add_header(c->req, "x-tollgate-budget-remaining-usd", usd);
 		tg_http_add_header(c->req, "x-should-retry", "false");
+		tg_metrics_refused(TG_REFUSED_BUDGET);
 		refuse(c, 429, TG_OUTCOME_BUDGET, "budget of key %s exceeded: this call could cost up "
 		       "to %lld pico-USD and %s USD of the period's budget is left", c->key.def.name,
 		       (long long)worst, usd);
 		return -1;
 	case TG_BUDGET_NOT_READY:
 		c->answer.retry_after_ms = bi.retry_after_ms;
+		tg_metrics_refused(TG_REFUSED_BUDGET_NOT_READY);
 		refuse(c, 503, TG_OUTCOME_UNAVAILABLE, "the spend of key %s in this period is not "
 		       "known yet (restored from the ledger at start): retry", c->key.def.name);
 		return -1;
@@ -942,6 +1210,7 @@ on_body(struct tg_http_req *req, int status, void *arg)
 	c->rec.stream = c->wreq.stream;
 	copy_field(c->rec.model, sizeof(c->rec.model), c->wreq.model);
 	if (c->keyed && !tg_keys_model_allowed(&c->key, c->wreq.model, strlen(c->wreq.model))) {
+		tg_metrics_refused(TG_REFUSED_MODEL);
 		refuse(c, 403, TG_OUTCOME_CLIENT_ERROR, "key %s may not call %s", c->key.def.name,
 		       c->wreq.model);
 		return;
@@ -972,7 +1241,10 @@ refuse_unauthenticated(struct tg_http_req *req, enum tg_family family, enum tg_k
 {
 	struct tg_buf b;
 
-	tg_record_unauthenticated();
+	if (auth == TG_KEY_REVOKED)
+		tg_metrics_refused(TG_REFUSED_REVOKED);
+	else
+		tg_record_unauthenticated();
 	tg_buf_init(&b);
 	tg_wire_error(family, 401, NULL, auth == TG_KEY_MISSING ?
 		      "missing API key: send it as Authorization: Bearer, x-api-key or "
@@ -1007,6 +1279,7 @@ tg_call_start(struct tg_http_req *req, const struct tg_wire_endpoint *ep)
 	if (c->keyed)
 		c->key = key;
 	c->model = -1;
+	c->route = -1;
 	c->inflight = -1;
 	c->up_body_for = -1;
 	c->started_us = tg_clock_mono_us();

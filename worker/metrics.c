@@ -1,13 +1,17 @@
 /*
  * Metrics: each worker counts into its own slot (one writer, relaxed
- * atomics); GET /metrics sums every slot and writes the Prometheus text
- * format. Money stays exact: the cost counter is printed from pico-USD.
+ * atomics); GET /metrics (admin listener only) sums every slot and writes the
+ * Prometheus text format, with each budgeted key's figures read from the
+ * shared budgets. Money stays exact: amounts are printed from pico-USD.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "admin.h"
 #include "cluster.h"
 #include "tg_breaker.h"
+#include "tg_budget.h"
 #include "tg_buf.h"
 #include "tg_clock.h"
 #include "tg_money.h"
@@ -66,6 +70,12 @@ void
 tg_metrics_ratelimited(enum tg_ratelimit_scope scope)
 {
 	atomic_fetch_add_explicit(&tg_w.slot->metrics.ratelimited[scope], 1, memory_order_relaxed);
+}
+
+void
+tg_metrics_refused(enum tg_refusal reason)
+{
+	atomic_fetch_add_explicit(&tg_w.slot->metrics.refused[reason], 1, memory_order_relaxed);
 }
 
 #define SUM(field) ({ uint64_t s_ = 0; \
@@ -162,6 +172,65 @@ provider_gauges(struct tg_buf *b, struct tg_shm_hdr *shm, const struct tg_cfg *c
 			      (unsigned long long)SUM(metrics.retries[tg_w.env->map->provider[p]]));
 }
 
+static const char *const refusal_names[TG_REFUSALS] = {
+	[TG_REFUSED_REVOKED] = "revoked", [TG_REFUSED_BUDGET] = "budget",
+	[TG_REFUSED_BUDGET_NOT_READY] = "budget_not_ready", [TG_REFUSED_MODEL] = "model_not_allowed",
+};
+
+/* Every reason a client's call is refused before a provider is called, in one family. */
+static void
+refusals(struct tg_buf *b, struct tg_shm_hdr *shm)
+{
+	tg_buf_printf(b, "# HELP tollgate_refused_total Calls refused before any provider was "
+		      "called, by reason.\n# TYPE tollgate_refused_total counter\n"
+		      "tollgate_refused_total{reason=\"unauthenticated\"} %llu\n"
+		      "tollgate_refused_total{reason=\"rate_limited\"} %llu\n",
+		      (unsigned long long)SUM(unauthenticated),
+		      (unsigned long long)SUM(metrics.ratelimited[TG_SCOPE_KEY]));
+	for (int r = 0; r < TG_REFUSALS; r++)
+		tg_buf_printf(b, "tollgate_refused_total{reason=\"%s\"} %llu\n", refusal_names[r],
+			      (unsigned long long)SUM(metrics.refused[r]));
+}
+
+/*
+ * Each budgeted key's current period: the budget, what is spent and what is
+ * held by calls in flight, exact decimals of pico-USD (never a float). Gauges:
+ * a new period starts again from 0. Key names need no escaping (tg_keyset_check).
+ */
+static void
+budgets(struct tg_buf *b)
+{
+	static const char *const series[3][2] = {
+		{ "tollgate_budget_usd", "A key's budget for its current period, USD." },
+		{ "tollgate_budget_spent_usd", "Spent by a key in its current period, USD, exact." },
+		{ "tollgate_budget_held_usd", "Held by a key's calls in flight, USD, exact." },
+	};
+	uint64_t now = tg_clock_wall_us();
+	uint32_t n;
+	struct tg_key_view *keys = tg_admin_keys_snapshot(&n);
+	struct tg_budget_figures f;
+	char usd[TG_MONEY_USD_LEN];
+
+	if (keys == NULL) {
+		b->failed = true;
+		return;
+	}
+	for (int s = 0; s < 3; s++) {
+		tg_buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", series[s][0], series[s][1],
+			      series[s][0]);
+		for (uint32_t i = 0; i < n; i++) {
+			if (keys[i].def.period == TG_PERIOD_NONE ||
+			    !tg_budget_read(tg_w.env->shm, keys[i].index, now, &f))
+				continue;
+			tg_money_format_usd(s == 0 ? f.grant_pusd : s == 1 ? f.spent_pusd
+							   : f.held_pusd, usd);
+			tg_buf_printf(b, "%s{key=\"%s\",period=\"%s\"} %s\n", series[s][0],
+				      keys[i].def.name, tg_period_names[f.period], usd);
+		}
+	}
+	free(keys);
+}
+
 void
 tg_metrics_scrape(struct tg_http_req *req)
 {
@@ -178,12 +247,26 @@ tg_metrics_scrape(struct tg_http_req *req)
 	histogram(&b, "tollgate_upstream_ttfb_seconds", "Time to the provider's first byte.", shm,
 		  offsetof(struct tg_worker_slot, metrics.ttfb));
 	provider_gauges(&b, shm, cfg, tg_clock_mono_ms());
+	tg_metrics_routes(&b);
 	tg_buf_printf(&b, "# HELP tollgate_ratelimited_total Calls refused by a rate limit.\n"
 		      "# TYPE tollgate_ratelimited_total counter\n"
 		      "tollgate_ratelimited_total{scope=\"key\"} %llu\n"
 		      "tollgate_ratelimited_total{scope=\"provider\"} %llu\n",
 		      (unsigned long long)SUM(metrics.ratelimited[TG_SCOPE_KEY]),
 		      (unsigned long long)SUM(metrics.ratelimited[TG_SCOPE_PROVIDER]));
+	tg_buf_printf(&b, "# HELP tollgate_http_refused_total Requests and connections the HTTP "
+		      "server refused before any handler saw them.\n"
+		      "# TYPE tollgate_http_refused_total counter\n"
+		      "tollgate_http_refused_total{reason=\"connections\"} %llu\n"
+		      "tollgate_http_refused_total{reason=\"header_size\"} %llu\n"
+		      "tollgate_http_refused_total{reason=\"timeout\"} %llu\n"
+		      "tollgate_http_refused_total{reason=\"malformed\"} %llu\n",
+		      (unsigned long long)SUM(metrics.server_refused[TG_HTTP_REFUSED_CONNECTIONS]),
+		      (unsigned long long)SUM(metrics.server_refused[TG_HTTP_REFUSED_HEADER_SIZE]),
+		      (unsigned long long)SUM(metrics.server_refused[TG_HTTP_REFUSED_TIMEOUT]),
+		      (unsigned long long)SUM(metrics.server_refused[TG_HTTP_REFUSED_MALFORMED]));
+	refusals(&b, shm);
+	budgets(&b);
 	tg_buf_printf(&b, "# HELP tollgate_refused_unauthenticated_total Calls refused for a missing "
 		      "or unknown key (counted, not recorded one by one).\n"
 		      "# TYPE tollgate_refused_unauthenticated_total counter\n"

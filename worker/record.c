@@ -67,6 +67,15 @@ tg_record_settle(int inflight, const struct tg_request_rec *rec)
 }
 
 void
+tg_record_unreserve(bool reserved, int inflight)
+{
+	if (reserved)
+		R.kept--;
+	if (inflight >= 0)
+		tg_inflight_end(tg_w.env->rings, tg_w.env->slot, inflight);
+}
+
+void
 tg_record_push(const struct tg_request_rec *req, bool reserved, int inflight)
 {
 	struct tg_record rec;

@@ -28,6 +28,9 @@ int tg_record_track(const struct tg_request_rec *rec);
 /* The in-flight entry now holds the settled record (a death from here records it as billed). */
 void tg_record_settle(int inflight, const struct tg_request_rec *rec);
 
+/* A call that will have no record after all (a dropped shadow call): give back its slot and entry. */
+void tg_record_unreserve(bool reserved, int inflight);
+
 /*
  * Push the final record (never waits), then end its in-flight entry. A call
  * with a kept slot always finds it; a refusal without one is recorded only

@@ -7,12 +7,16 @@
 #include <string.h>
 
 int
-tg_relay_init(struct tg_relay *r, enum tg_family upstream, const struct tg_wire_request *req)
+tg_relay_init(struct tg_relay *r, enum tg_family upstream, const struct tg_wire_request *req,
+	      size_t collect_text)
 {
 	memset(r, 0, sizeof(*r));
 	r->ws = tg_wire_stream_new(upstream, req);
-	if (r->ws == NULL)
+	if (r->ws == NULL || (collect_text > 0 && tg_wire_stream_collect(r->ws, collect_text) == -1)) {
+		tg_wire_stream_free(r->ws);
+		r->ws = NULL;
 		return -1;
+	}
 	tg_sse_init(&r->sse, TG_SSE_DEFAULT_MAX);
 	tg_buf_init(&r->held);
 	r->strip_usage = !tg_wire_stream_translating(r->ws) && req->strip_usage_events;
@@ -90,4 +94,10 @@ void
 tg_relay_usage(const struct tg_relay *r, struct tg_usage_info *out)
 {
 	tg_wire_stream_usage(r->ws, out);
+}
+
+const char *
+tg_relay_text(const struct tg_relay *r, size_t *len, bool *complete)
+{
+	return tg_wire_stream_text(r->ws, len, complete);
 }

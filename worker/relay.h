@@ -33,9 +33,13 @@ struct tg_relay {
 	struct tg_buf         *out;         /* during a feed */
 };
 
-/* Set up for a stream from a provider speaking `upstream` to the client of req. -1: out of memory. */
-int tg_relay_init(struct tg_relay *r, enum tg_family upstream, const struct tg_wire_request *req)
-	__attribute__((warn_unused_result));
+/*
+ * Set up for a stream from a provider speaking `upstream` to the client of
+ * req, collecting up to collect_text bytes of the assistant's text (0: none)
+ * for a route's checks. -1: out of memory.
+ */
+int tg_relay_init(struct tg_relay *r, enum tg_family upstream, const struct tg_wire_request *req,
+		  size_t collect_text) __attribute__((warn_unused_result));
 
 /*
  * The next n bytes from the provider; the client's bytes are appended to out:
@@ -52,6 +56,9 @@ int tg_relay_feed(struct tg_relay *r, const char *p, size_t n, struct tg_buf *ou
  * stream was cut before its end; partial bytes of an unfinished event are dropped.
  */
 void tg_relay_finish(struct tg_relay *r, bool completed, struct tg_buf *out);
+
+/* The assistant's text collected so far (""), and whether it is all of it. */
+const char *tg_relay_text(const struct tg_relay *r, size_t *len, bool *complete);
 
 /* Usage read so far (complete only after the provider's final usage and end). */
 void tg_relay_usage(const struct tg_relay *r, struct tg_usage_info *out);

@@ -5,6 +5,7 @@
  * (retired by a reload) its calls may run to reload_drain_ms, on SIGTERM
  * (stop) to shutdown_timeout_ms; whatever is still running then is cut.
  */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include <event2/event.h>
 
+#include "admin.h"
 #include "call.h"
 #include "cluster.h"
 #include "tg_clock.h"
@@ -25,24 +27,31 @@
 #define MAX_HEADER      (64u << 10)
 #define IDLE_TIMEOUT_MS 60000   /* a keep-alive connection with nothing to do */
 #define WRITE_TIMEOUT_MS 60000  /* a client that stopped reading its reply */
+#define TRIM_MIN_PEAK   64      /* connections: a burst worth giving memory back after */
+#define TRIM_EVERY_MS   1000
 
 struct tg_wctx tg_w;
 
+enum where { CLIENT_PORT = 1, ADMIN_PORT = 2, BOTH_PORTS = 3 };
+
 struct route {
-	enum tg_http_method method;
+	enum tg_http_method method;         /* TG_HTTP_OTHER: any; the handler decides */
 	const char         *path;
 	bool                prefix;         /* path is a prefix, not the whole path */
-	bool                admin;          /* served on the admin listener */
+	enum where          where;          /* SPEC 5: admin routes never on the client port */
 	void              (*handler)(struct tg_http_req *req);
 };
 
 static const struct route routes[] = {
-	{ TG_HTTP_GET, "/v1/models", false, false, tg_endpoint_models },
-	{ TG_HTTP_GET, "/healthz", false, false, tg_health_live },
-	{ TG_HTTP_GET, "/readyz", false, true, tg_health_ready },
-	{ TG_HTTP_GET, "/metrics", false, true, tg_metrics_scrape },
-	{ TG_HTTP_GET, "/admin/breakers", false, true, tg_admin_breakers },
-	{ TG_HTTP_POST, "/admin/breakers/", true, true, tg_admin_breaker_reset },
+	{ TG_HTTP_GET, "/v1/models", false, CLIENT_PORT, tg_endpoint_models },
+	{ TG_HTTP_GET, "/healthz", false, BOTH_PORTS, tg_health_live },
+	{ TG_HTTP_GET, "/readyz", false, ADMIN_PORT, tg_health_ready },
+	{ TG_HTTP_GET, "/metrics", false, ADMIN_PORT, tg_metrics_scrape },
+	{ TG_HTTP_GET, "/admin/breakers", false, ADMIN_PORT, tg_admin_breakers },
+	{ TG_HTTP_POST, "/admin/breakers/", true, ADMIN_PORT, tg_admin_breaker_reset },
+	{ TG_HTTP_OTHER, "/admin/keys", false, ADMIN_PORT, tg_admin_keys },
+	{ TG_HTTP_OTHER, "/admin/keys/", true, ADMIN_PORT, tg_admin_keys },
+	{ TG_HTTP_GET, "/admin/spend", false, ADMIN_PORT, tg_admin_spend },
 };
 
 static void
@@ -75,17 +84,21 @@ dispatch(struct tg_http_req *req, bool admin_port)
 		const struct route *r = &routes[i];
 		size_t rlen = strlen(r->path);
 
-		/* until the admin listener is configured, admin routes stay on the client port */
-		if (r->admin != admin_port && tg_w.admin != NULL)
+		if ((rlen != plen && !(r->prefix && rlen < plen)) || memcmp(r->path, path, rlen) != 0)
 			continue;
-		if ((rlen == plen || (r->prefix && rlen < plen)) && memcmp(r->path, path, rlen) == 0) {
-			if (r->method != method) {
-				tg_reply_error(req, TG_FAMILY_OPENAI, 405, "method not allowed");
-				return;
-			}
-			r->handler(req);
+		if (!(r->where & (admin_port ? ADMIN_PORT : CLIENT_PORT))) {
+			snprintf(msg, sizeof(msg), "no route for %.*s%s", (int)(plen > 120 ? 120 : plen),
+				 path, admin_port ? "" : ": /readyz, /metrics and /admin/* are served "
+				 "on the admin listener only (admin.listen)");
+			tg_reply_error(req, TG_FAMILY_OPENAI, 404, msg);
 			return;
 		}
+		if (r->method != TG_HTTP_OTHER && r->method != method) {
+			tg_reply_error(req, TG_FAMILY_OPENAI, 405, "method not allowed");
+			return;
+		}
+		r->handler(req);
+		return;
 	}
 	snprintf(msg, sizeof(msg), "no route for %.*s", (int)(plen > 120 ? 120 : plen), path);
 	tg_reply_error(req, TG_FAMILY_OPENAI, 404, msg);
@@ -152,6 +165,49 @@ on_quit(evutil_socket_t sig, short what, void *arg)
 	_exit(0);
 }
 
+/*
+ * Give the heap back once a burst of connections has passed. What they held
+ * (heads up to the header cap, bodies, replies) is freed into malloc's free
+ * lists, which glibc returns to the system only from the top of the heap:
+ * without this, a worker that 2,000 connections visited keeps their memory
+ * for its life. Trimmed when the open connections fell to half their peak
+ * since the last trim, at most once a second.
+ */
+static void
+trim_after_burst(uint64_t now)
+{
+	static uint64_t peak, trimmed_ms;
+	uint64_t open = tg_http_server_stats(tg_w.http)->connections_open;
+
+	if (open > peak)
+		peak = open;
+	if (peak < TRIM_MIN_PEAK || open > peak / 2 || now - trimmed_ms < TRIM_EVERY_MS)
+		return;
+	malloc_trim(0);
+	peak = open;
+	trimmed_ms = now;
+}
+
+_Static_assert(TG_HTTP_REFUSALS == TG_SERVER_REFUSALS, "a shared counter per server refusal");
+
+/* Add what the HTTP servers refused since the last beat to the slot's counters for /metrics. */
+static void
+count_refusals(void)
+{
+	static uint64_t seen[TG_HTTP_REFUSALS];
+	const struct tg_http_stats *client = tg_http_server_stats(tg_w.http);
+	const struct tg_http_stats *admin = tg_w.admin ? tg_http_server_stats(tg_w.admin) : NULL;
+
+	for (int k = 0; k < TG_HTTP_REFUSALS; k++) {
+		uint64_t now = client->refused[k] + (admin ? admin->refused[k] : 0);
+
+		if (now != seen[k])
+			atomic_fetch_add_explicit(&tg_w.slot->metrics.server_refused[k], now - seen[k],
+						  memory_order_relaxed);
+		seen[k] = now;
+	}
+}
+
 static void
 on_heartbeat(evutil_socket_t fd, short what, void *arg)
 {
@@ -160,13 +216,17 @@ on_heartbeat(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd; (void)what; (void)arg;
 	atomic_store_explicit(&tg_w.slot->heartbeat_ms, now, memory_order_relaxed);
+	count_refusals();
+	trim_after_burst(now);
 	/* the master died without a signal reaching us (PDEATHSIG covers most cases) */
 	if (getppid() == 1)
 		start_drain("the master is gone", tg_w.env->cfg->shutdown_timeout_ms);
 	if (!tg_w.draining)
 		return;
 	n = tg_call_count();
-	if (n == 0 && tg_http_server_stats(tg_w.http)->connections_open == 0) {
+	/* an admin change waiting for the logger is answered before the worker goes */
+	if (n == 0 && tg_admin_op_count() == 0 &&
+	    tg_http_server_stats(tg_w.http)->connections_open == 0) {
 		event_base_loopbreak(tg_w.base);
 		return;
 	}
@@ -176,6 +236,7 @@ on_heartbeat(evutil_socket_t fd, short what, void *arg)
 		tg_log_warn(NULL, "drain deadline reached: cutting %u call(s)", n);
 		tg_call_cut_all();
 	}
+	tg_admin_op_cut_all();
 	if (now >= tg_w.drain_deadline_ms + CUT_GRACE_MS)
 		event_base_loopbreak(tg_w.base);
 }

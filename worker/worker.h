@@ -53,13 +53,25 @@ enum tg_key_auth tg_auth_client(const struct tg_http_req *req, struct tg_key_vie
 void tg_metrics_call(const struct tg_request_rec *rec, int model_cfg_index);
 void tg_metrics_retry(uint32_t provider_cfg_index);
 void tg_metrics_ratelimited(enum tg_ratelimit_scope scope);
+/*
+ * A client's call refused for reason (the call path: a revoked key, a budget
+ * exceeded or not restored yet, a model the key may not call), once per
+ * refused call. Unauthenticated calls (tg_record_unauthenticated) and key
+ * rate limits (tg_metrics_ratelimited(TG_SCOPE_KEY)) are counted there and
+ * show in the same tollgate_refused_total family: do not count them here too.
+ */
+void tg_metrics_refused(enum tg_refusal reason);
 void tg_metrics_scrape(struct tg_http_req *req);
+/* The routes' lines of /metrics (worker/route_metrics.c), appended to b. */
+void tg_metrics_routes(struct tg_buf *b);
 
-/* Route handlers: health.c, endpoints.c, admin.c. */
+/* Route handlers: health.c, endpoints.c, admin*.c. */
 void tg_health_live(struct tg_http_req *req);
 void tg_health_ready(struct tg_http_req *req);
 void tg_endpoint_models(struct tg_http_req *req);
 void tg_admin_breakers(struct tg_http_req *req);
 void tg_admin_breaker_reset(struct tg_http_req *req);
+void tg_admin_keys(struct tg_http_req *req);           /* admin_keys.c: /admin/keys… */
+void tg_admin_spend(struct tg_http_req *req);          /* admin_spend.c: /admin/spend */
 
 #endif /* TG_WORKER_INT_H */

@@ -3,9 +3,12 @@
 # time from the checked-in seed corpus. Exits non-zero if any target crashes.
 # Targets: the SSE parser under every family's stream (sse), the usage readers
 # (usage_json), request checks and the splice (request), the translator's
-# request and reply readers and provider errors (translate), the HTTP request
+# request and reply readers and provider errors (translate), recorded tool-call
+# streams cut at random through the stream translator (tools), the HTTP request
 # parsing of the worker's server (http), OpenAI's Responses API: its client
-# bodies, usage reader, replies and event streams (responses).
+# bodies, usage reader, replies and event streams (responses), and what is read
+# from the request line and headers before the body: the query string, each
+# family's endpoint, the client headers passed upstream (query).
 # FUZZ_TIME=<seconds per target> (default 20), FUZZ_BUILD=<dir> (default build-fuzz),
 # FUZZ_CC (default clang), FUZZ_CORE (the core/ sources linked in; for trying a patch),
 # FUZZ_TARGETS (default all of the above).
@@ -23,7 +26,7 @@ WIRE="$(echo worker/wire/*.c) shm/retry.c"
 status=0
 
 mkdir -p "$OUT" || exit 2
-for t in ${FUZZ_TARGETS:-sse usage_json request translate http responses}; do
+for t in ${FUZZ_TARGETS:-sse usage_json request translate tools http responses query}; do
 	deps=$WIRE libs=""
 	# libhttp-parser itself is not instrumented: the coverage guiding this one is our layer's
 	[ "$t" = http ] && deps="worker/http_parse.c" libs="-lhttp_parser"

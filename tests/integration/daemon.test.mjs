@@ -56,7 +56,7 @@ test('every worker answers /healthz, /readyz says ready, unknown paths get a JSO
   const pids = await pidsSeen(2);
   assert.equal(pids.size, 2);
   for (const w of pids.values()) assert.equal(w.generation, 1);
-  const ready = await waitFor('readyz 200', async () => (await request(gw.port, 'GET', '/readyz')).status === 200 || undefined);
+  const ready = await waitFor('readyz 200', async () => (await request(gw.admin, 'GET', '/readyz')).status === 200 || undefined);
   assert.ok(ready);
   const r = await request(gw.port, 'GET', '/nope');
   assert.equal(r.status, 404);
@@ -64,9 +64,22 @@ test('every worker answers /healthz, /readyz says ready, unknown paths get a JSO
   assert.match(r.headers['x-request-id'], /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/);
 });
 
+test('/readyz, /metrics and /admin/* answer 404 on the client port; /healthz on both', async () => {
+  for (const [method, p] of [['GET', '/readyz'], ['GET', '/metrics'], ['GET', '/admin/breakers'],
+    ['GET', '/admin/keys'], ['POST', '/admin/keys'], ['GET', '/admin/spend'], ['POST', '/admin/breakers/openai/reset']]) {
+    const r = await request(gw.port, method, p);
+    assert.equal(r.status, 404, `${method} ${p} on the client port: ${r.status} ${r.text}`);
+    assert.match(r.json.error.message, /served on the admin listener only \(admin\.listen\)/);
+  }
+  assert.equal((await request(gw.port, 'GET', '/healthz')).status, 200);
+  assert.equal((await request(gw.admin, 'GET', '/healthz')).status, 200);
+  // and the client's own endpoints are not on the admin listener
+  assert.equal((await request(gw.admin, 'GET', '/v1/models')).status, 404);
+});
+
 test('accepting is balanced: under wrk both workers serve a fair share', async () => {
   const perSlot = async () => {
-    const text = (await request(gw.port, 'GET', '/metrics')).text;
+    const text = (await request(gw.admin, 'GET', '/metrics')).text;
     return Object.fromEntries([...text.matchAll(/^tollgate_worker_requests_total\{slot="(\d+)"\} (\d+)$/gm)]
       .map((m) => [m[1], Number(m[2])]));
   };

@@ -233,10 +233,12 @@ export async function checkLedger(assert, conninfo, prefix, results) {
     statuses: s.statuses, errors: s.errors, clientCost: s.cost, dbCost, extraRows: extra };
 }
 
-// GET /metrics → { name: number } for unlabelled series.
-export function metrics(port) {
+// GET /metrics on the gateway's admin listener (gw from startGateway, or an address such
+// as adminAddress's) → { name: number } for unlabelled series.
+export function metrics(gw) {
+  const where = gw.admin || gw;
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: '/metrics', agent: false }, (res) => {
+    http.get({ ...where, path: '/metrics', agent: false }, (res) => {
       let t = '';
       res.on('data', (c) => { t += c; });
       res.on('end', () => {

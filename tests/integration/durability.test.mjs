@@ -156,7 +156,7 @@ test('a full disk with PostgreSQL down: 503 + Retry-After, no process dies, ever
     const run = load(gw.port, { prefix: 'f1-', concurrency: 20, agent, maxMs: 60000 });
     const first503 = await waitFor('a 503 once the disk is full', () =>
       run.results.find((r) => r.answered && r.status === 503), 30000, 50);
-    const full = await metrics(gw.port);
+    const full = await metrics(gw);
     // keep the load on a full disk for a while: refusals only
     const t0 = Date.now();
     await waitFor('load on a full disk', () => Date.now() - t0 >= SECONDS * 1000, SECONDS * 1000 + 1000, 100);
@@ -186,8 +186,8 @@ test('a full disk with PostgreSQL down: 503 + Retry-After, no process dies, ever
     assert.equal(f.doubled, 0);
     assert.equal(f.wrongCost, 0);
     assert.equal(f.ledger, f.told);
-    await waitFor('the spool replayed', async () => (await metrics(gw.port)).tollgate_log_spooled_rows === 0, 20000, 100);
-    const m = await metrics(gw.port);
+    await waitFor('the spool replayed', async () => (await metrics(gw)).tollgate_log_spooled_rows === 0, 20000, 100);
+    const m = await metrics(gw);
     assert.equal(m.tollgate_log_db_up, 1);
     assert.equal(m.tollgate_log_spool_writable, 1);
     console.log(`# full disk: ${f.answered200} answered 200, ${refused.length} refused 503 (first after ` +
@@ -269,11 +269,11 @@ test('a spool at its cap drops the oldest refusals, never a billable call', { sk
           'x-api-key': CLIENT_KEY }, body })));
       for (const r of rs) assert.equal(r.status, 404);
     }
-    await waitFor('refusals dropped', async () => (await metrics(gw.port)).tollgate_log_spool_dropped_total > 0, 10000, 100);
+    await waitFor('refusals dropped', async () => (await metrics(gw)).tollgate_log_spool_dropped_total > 0, 10000, 100);
     const results = [];
     for (let i = 0; i < 60; i++) results.push(await call(gw.port, KINDS[i % KINDS.length], `s1-${i}`));
     assert.deepEqual(results.map((r) => r.status), results.map(() => 200), 'billable calls still served');
-    const m = await metrics(gw.port);
+    const m = await metrics(gw);
     await pg('start');
     const f = await settle(db.conninfo, 's1-', results);
     assert.equal(f.lost, 0);

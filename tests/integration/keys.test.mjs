@@ -190,8 +190,9 @@ test('a running gateway publishes a change to its shared key table within a seco
   const cache = path.join(stateDir, 'keys.cache');
   assert.equal(statSync(cache).mode & 0o777, 0o600);
   const text = readFileSync(cache, 'utf8');
-  assert.match(text, new RegExp(`^key app-live ${sha(liveSecret)} ${liveSecret.slice(0, 8)} 0 0 1000000000000 month 1 -$`, 'm'));
-  assert.match(text, /^key app-1 .* 3 claude-haiku-4-5,cheap$/m);          // flags 3: PostgreSQL, revoked
+  // … then created_at and revoked_at, wall µs (0: not revoked)
+  assert.match(text, new RegExp(`^key app-live ${sha(liveSecret)} ${liveSecret.slice(0, 8)} 0 0 1000000000000 month 1 - \\d{16} 0$`, 'm'));
+  assert.match(text, /^key app-1 .* 3 claude-haiku-4-5,cheap \d{16} \d{16}$/m);  // flags 3: PostgreSQL, revoked
   assert.doesNotMatch(text, new RegExp(liveSecret));
 });
 

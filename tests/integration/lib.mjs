@@ -2,7 +2,7 @@
 // simulator per test file, plain HTTP on fresh connections, and waiting for
 // a condition with a deadline (never sleep-and-hope).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -15,8 +15,20 @@ export const TOLLGATE = path.join(BUILD, 'tollgate');
 export const MOCK = path.join(BUILD, 'tollgate-mock');
 export const PG = process.env.TG_TEST_PG || '';
 
+// Scratch directories: removed when the test file's process exits (TG_TEST_KEEP=1 keeps
+// them), since a gateway's state dir holds a ring file whose blocks are all allocated.
+const scratch = [];
+process.on('exit', () => {
+  if (process.env.TG_TEST_KEEP === '1') return;
+  for (const d of scratch) {
+    try { rmSync(d, { recursive: true, force: true }); } catch { /* a root-owned leftover: nothing to do */ }
+  }
+});
+
 export function tmpdir(prefix = 'tollgate-test-') {
-  return mkdtempSync(path.join(os.tmpdir(), prefix));
+  const d = mkdtempSync(path.join(os.tmpdir(), prefix));
+  scratch.push(d);
+  return d;
 }
 
 export function freePort() {
@@ -46,10 +58,21 @@ export async function waitFor(what, pred, timeoutMs = 5000, everyMs = 20) {
   }
 }
 
-// One request on a new connection (so successive calls can reach different workers).
+// Where cfg's admin API listens, as http.request options: { socketPath } or { host, port }.
+export function adminAddress(cfg) {
+  const l = cfg.admin && cfg.admin.listen;
+  if (!l) return null;
+  if (l.includes('/')) return { socketPath: path.resolve(ROOT, l) };
+  const i = l.lastIndexOf(':');
+  return { host: l.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(l.slice(i + 1)) };
+}
+
+// One request on a new connection (so successive calls can reach different workers). `port`
+// is the client port, or an address object such as adminAddress's (gw.admin).
 export function request(port, method, urlPath, { headers = {}, body } = {}) {
+  const where = typeof port === 'object' ? port : { host: '127.0.0.1', port };
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path: urlPath, headers, agent: false },
+    const req = http.request({ ...where, method, path: urlPath, headers, agent: false },
       (res) => {
         const chunks = [];
         res.on('data', (c) => chunks.push(c));
@@ -65,6 +88,14 @@ export function request(port, method, urlPath, { headers = {}, body } = {}) {
     if (body !== undefined) req.write(typeof body === 'string' ? body : JSON.stringify(body));
     req.end();
   });
+}
+
+// One request to a gateway's admin listener (gw from startGateway); `key` sends it as the
+// admin bearer key.
+export function adminRequest(gw, method, urlPath, { key, headers = {}, body } = {}) {
+  if (!gw.admin) throw new Error('this gateway has no admin listener (admin.listen)');
+  const h = key ? { authorization: `Bearer ${key}`, ...headers } : headers;
+  return request(gw.admin, method, urlPath, { headers: h, body });
 }
 
 // A running child process whose stderr lines are kept for assertions.
@@ -126,7 +157,9 @@ export const PRICES = {
   'gpt-4o-mini': { input: '0.15', output: '0.60', cache_read: '0.075' },
 };
 
-// A gateway config against a simulator on mockPort; `extra` is merged over the top level.
+// A gateway config against a simulator on mockPort; `extra` is merged over the top level,
+// except `admin`, merged over the default admin listener: a unix socket in the state dir
+// (`/readyz`, `/metrics` and `/admin/*` are served there only; `adminRequest` reaches it).
 export function gatewayConfig({ port, mockPort, stateDir, workers = 2, extra = {} }) {
   const base = `http://127.0.0.1:${mockPort}`;
   const provider = (kind) => ({
@@ -149,6 +182,7 @@ export function gatewayConfig({ port, mockPort, stateDir, workers = 2, extra = {
     },
     routes: { cheap: { strategy: 'fallback', targets: ['claude-haiku-4-5', 'gemini-2.5-flash'] } },
     ...extra,
+    admin: { listen: path.join(path.resolve(ROOT, stateDir), 'admin.sock'), ...(extra.admin || {}) },
   };
 }
 
@@ -164,6 +198,7 @@ export async function startGateway(cfg, { env = {}, dir = tmpdir() } = {}) {
   const p = new Proc(TOLLGATE, ['-c', cfgPath], { cwd: ROOT, env: { ...process.env, ...PROVIDER_ENV, ...env } });
   p.cfgPath = cfgPath;
   p.port = Number(cfg.listen.split(':').pop());
+  p.admin = adminAddress(cfg);
   await p.waitLog(/ready: \d+ workers serving/, 10000);
   return p;
 }

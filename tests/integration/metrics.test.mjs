@@ -76,7 +76,7 @@ function sample(samples, key) {
 }
 
 async function scrape() {
-  const r = await request(gw.port, 'GET', '/metrics');
+  const r = await request(gw.admin, 'GET', '/metrics');
   assert.equal(r.status, 200);
   assert.match(r.headers['content-type'], /^text\/plain; version=0\.0\.4/);
   return r.text;

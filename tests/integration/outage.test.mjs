@@ -77,7 +77,7 @@ async function outageDuring(run) {
   await pg('stop');
   const atStop = answered(run.results);
   const spooling = await waitFor('tollgate_log_spooled_rows > 0', async () => {
-    const m = await metrics(gw.port);
+    const m = await metrics(gw);
     return m.tollgate_log_spooled_rows > 0 ? m.tollgate_log_spooled_rows : undefined;
   }, 8000, 100);
   // the spool survives its writer: kill -9 the logger halfway through the outage
@@ -88,7 +88,7 @@ async function outageDuring(run) {
   await waitFor('a new logger', () => loggerPid(gw) !== first, 5000);
   await waitFor('a 10 s outage', () => Date.now() - t0 >= 10000, 11000, 100);
   const duringOutage = answered(run.results) - atStop;
-  const spooledPeak = (await metrics(gw.port)).tollgate_log_spooled_rows;
+  const spooledPeak = (await metrics(gw)).tollgate_log_spooled_rows;
   assert.ok(spooledPeak > spooling, `the new logger kept counting the spool: ${spooledPeak}`);
   await pg('start');
   const t1 = Date.now();
@@ -96,13 +96,13 @@ async function outageDuring(run) {
   // and kill it again once the replay is under way: a segment replayed twice still counts once
   await waitFor('the replay under way', async () => (await tally(db.conninfo, 'o3-')).count >= before + 1000, 15000, 20);
   const second = loggerPid(gw);
-  const midReplay = (await metrics(gw.port)).tollgate_log_spooled_rows;
+  const midReplay = (await metrics(gw)).tollgate_log_spooled_rows;
   process.kill(second, 'SIGKILL');
   await gw.waitLog(new RegExp(`logger pid=${second} died: killed by signal 9`), 5000);
   await waitFor('one more second of calls', () => Date.now() - t1 >= 1000, 2000, 50);
   run.stop();
   const results = await run.done;
-  await waitFor('the spool replayed', async () => (await metrics(gw.port)).tollgate_log_spooled_rows === 0, 20000, 100);
+  await waitFor('the spool replayed', async () => (await metrics(gw)).tollgate_log_spooled_rows === 0, 20000, 100);
   const replayMs = Date.now() - t1;
   await waitFor('every answered call in the database', async () =>
     (await tally(db.conninfo, 'o3-')).count >= answered(results), 20000, 100);
@@ -125,7 +125,7 @@ test('no database and no spool: 503 with Retry-After, not served unrecorded; ser
   const spool = `${cfg.state_dir}/spool`;
   assert.ok(statSync(spool).isDirectory());
   await pg('start');   /* whatever the test before left */
-  await waitFor('an empty spool', async () => (await metrics(gw.port)).tollgate_log_spooled_rows === 0, 20000, 100);
+  await waitFor('an empty spool', async () => (await metrics(gw)).tollgate_log_spooled_rows === 0, 20000, 100);
   // Root ignores permission bits, so chmod 000 would not stop it. A regular FILE where
   // the spool directory was makes every new segment's open() fail with ENOTDIR, for
   // root too. The logger holds no open segment now (the replay above closed it).
@@ -172,7 +172,7 @@ test('no database and no spool: 503 with Retry-After, not served unrecorded; ser
 });
 
 test('SIGTERM while PostgreSQL is away: exit 0 with the rows in the spool; the next start replays them', async () => {
-  await waitFor('an empty spool', async () => (await metrics(gw.port)).tollgate_log_spooled_rows === 0, 20000, 100);
+  await waitFor('an empty spool', async () => (await metrics(gw)).tollgate_log_spooled_rows === 0, 20000, 100);
   await pg('stop');
   const results = [];
   try {
@@ -193,5 +193,5 @@ test('SIGTERM while PostgreSQL is away: exit 0 with the rows in the spool; the n
   const f = await checkLedger(assert, db.conninfo, 'o8-', results);
   assert.equal(f.rows, 60);
   assert.equal(f.dbCost, f.clientCost);
-  await waitFor('the spool gauge back to 0', async () => (await metrics(gw.port)).tollgate_log_spooled_rows === 0, 10000, 100);
+  await waitFor('the spool gauge back to 0', async () => (await metrics(gw)).tollgate_log_spooled_rows === 0, 10000, 100);
 });

@@ -105,12 +105,12 @@ test('refused calls are rows too, with their outcome and status', async () => {
   }
   // a wrong key: refused before anything else, and only counted (issue 12: a keyless flood
   // must not fill the spool), with one audit entry summing such refusals per worker and period
-  const before401 = (await metrics(gw.port)).tollgate_refused_unauthenticated_total;
+  const before401 = (await metrics(gw)).tollgate_refused_unauthenticated_total;
   const unauth = await request(gw.port, 'POST', '/v1/chat/completions', {
     headers: { 'content-type': 'application/json', authorization: 'Bearer wrong', 'x-request-id': 'p7-401' },
     body: { model: 'gpt-4o-mini', messages: [] } });
   assert.equal(unauth.status, 401);
-  assert.equal((await metrics(gw.port)).tollgate_refused_unauthenticated_total, before401 + 1);
+  assert.equal((await metrics(gw)).tollgate_refused_unauthenticated_total, before401 + 1);
   await waitFor('an audit entry for refused keyless calls', async () => Number((await rows(db.conninfo,
     `SELECT count(*) FROM audit_log WHERE event = 'unauthenticated_refused'`))[0][0]) > 0, 10000, 50);
 
@@ -184,6 +184,7 @@ test('overload: a full ring refuses calls with 503 + Retry-After, and every call
   const port = await freePort();
   const d = tmpdir('tollgate-overload-');
   const c = { ...cfg, listen: `127.0.0.1:${port}`, state_dir: `${d}/state`,
+    admin: { ...cfg.admin, listen: `${d}/state/admin.sock` },
     database: { ...cfg.database, ring_records: 1024 } };
   const small = await startGateway(c, { dir: d });
   try {
@@ -198,7 +199,7 @@ test('overload: a full ring refuses calls with 503 + Retry-After, and every call
       assert.match(r.text, /calls cannot be recorded right now/);
     }
     const m = await waitFor('the rings drained', async () => {
-      const x = await metrics(port);
+      const x = await metrics(small);
       return x.tollgate_log_ring_used === 0 ? x : undefined;
     }, 15000, 50);
     const served = s.answered.filter((r) => r.status === 200);

@@ -166,7 +166,7 @@ test('bad input is refused before any provider call, naming the problem in the f
 });
 
 test('admin endpoints are refused with 403 when no admin key is configured', async () => {
-  const r = await request(gw.port, 'GET', '/admin/breakers', { headers: { authorization: 'Bearer anything' } });
+  const r = await request(gw.admin, 'GET', '/admin/breakers', { headers: { authorization: 'Bearer anything' } });
   assert.equal(r.status, 403);
   assert.match(r.json.error.message, /no admin key is configured/);
 });

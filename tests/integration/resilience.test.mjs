@@ -61,7 +61,7 @@ async function calls(mock, family) {
 }
 
 async function breaker(provider) {
-  const r = await request(gw.port, 'GET', '/admin/breakers', { headers: { authorization: `Bearer ${ADMIN}` } });
+  const r = await request(gw.admin, 'GET', '/admin/breakers', { headers: { authorization: `Bearer ${ADMIN}` } });
   assert.equal(r.status, 200, r.text);
   return r.json.breakers.find((b) => b.provider === provider);
 }
@@ -147,15 +147,15 @@ test('an insufficient_quota 429 disables the provider until an admin reset', asy
   assert.equal(r.status, 503, r.text);
   assert.match(r.json.error.message, /disabled/);
   assert.equal((await breaker('openai')).disabled, 'quota');
-  assert.match((await request(gw.port, 'GET', '/metrics')).text, /^tollgate_provider_disabled\{provider="openai"\} 1$/m);
+  assert.match((await request(gw.admin, 'GET', '/metrics')).text, /^tollgate_provider_disabled\{provider="openai"\} 1$/m);
   assert.equal((await openai()).status, 503, 'still disabled');
 
-  const noKey = await request(gw.port, 'POST', '/admin/breakers/openai/reset');
+  const noKey = await request(gw.admin, 'POST', '/admin/breakers/openai/reset');
   assert.equal(noKey.status, 401);
-  const reset = await request(gw.port, 'POST', '/admin/breakers/openai/reset', { headers: { authorization: `Bearer ${ADMIN}` } });
+  const reset = await request(gw.admin, 'POST', '/admin/breakers/openai/reset', { headers: { authorization: `Bearer ${ADMIN}` } });
   assert.equal(reset.status, 200, reset.text);
   assert.equal(reset.json.disabled, null);
-  assert.match((await request(gw.port, 'GET', '/metrics')).text, /^tollgate_provider_disabled\{provider="openai"\} 0$/m);
+  assert.match((await request(gw.admin, 'GET', '/metrics')).text, /^tollgate_provider_disabled\{provider="openai"\} 0$/m);
   assert.equal((await openai()).status, 200);
 });
 

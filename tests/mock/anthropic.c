@@ -110,6 +110,29 @@ error(struct tg_mock_req *q, struct tg_mock_reply *r, enum tg_mock_err e, const 
 	tg_buf_printf(&r->body, "},\"request_id\":\"req_011C%s\"}", rid);
 }
 
+/*
+ * The simulator holds no conversation between calls, so it cannot hold a
+ * thread ({"type":"create"} or "continue" with only the new messages): it
+ * refuses one as Anthropic refuses a request it cannot thread, with the code
+ * on which the SDK sends the whole conversation again, without thread.
+ */
+static void
+refuse_thread(struct tg_mock_req *q, struct tg_mock_reply *r)
+{
+	static const char msg[] = "thread: this server cannot hold message threads; send the "
+				  "full conversation without `thread`";
+	char rid[21];
+
+	tg_buf_reset(&r->body);
+	tg_mock_json_reply(r, 400);
+	ids(q, r, NULL, rid);
+	tg_buf_puts(&r->body, "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
+		    "\"message\":");
+	tg_buf_json_str(&r->body, msg, strlen(msg));
+	tg_buf_printf(&r->body, ",\"details\":{\"error_code\":\"thread_unsupported_request\","
+		      "\"unsupported\":[]}},\"request_id\":\"req_011C%s\"}", rid);
+}
+
 static int
 auth(struct tg_mock_req *q, struct tg_mock_reply *r, const char *want)
 {
@@ -139,7 +162,7 @@ static const char *const create_fields[] = {
 	"mcp_servers", "metadata", "output_config", "output_format", "service_tier", "speed",
 	"stop_sequences", "stream", "system", "temperature", "thinking", "tool_choice", "tools",
 	"top_k", "top_p", "user_profile_id", "workspace_id",
-	"thread",               /* sent by @anthropic-ai/sdk 1.x's toolRunner (issue 19) */
+	"thread",               /* sent by @anthropic-ai/sdk 1.x's toolRunner: refused below */
 };
 static const char *const count_fields[] = {
 	"model", "messages", "cache_control", "compaction", "context_management", "mcp_servers",
@@ -349,7 +372,7 @@ parse(struct tg_mock_req *q, struct tg_mock_reply *r)
 	struct tg_mock_offer offers[TG_MOCK_MAX_OFFERS];
 	struct pending pend = { 0 };
 	enum tg_mock_choice choice = TG_MOCK_CHOICE_AUTO;
-	char why[256], forced[128] = "";
+	char why[640], forced[128] = "";
 	int t, msgs, end, nmsg = 0, noffers = 0, pieces = 0;
 	bool counting = strcmp(q->path, "/v1/messages/count_tokens") == 0, parallel = true;
 	int64_t v = 0;
@@ -367,6 +390,11 @@ parse(struct tg_mock_req *q, struct tg_mock_reply *r)
 	if (t != -1) {
 		tg_mock_member_name(&j, t, why, sizeof(why));
 		error(q, r, TG_MOCK_E_UNKNOWN_FIELD, why);
+		goto fail;
+	}
+	t = tg_mock_root_get(&rt, "thread");
+	if (t != -1 && !tg_json_is_null(&j, t)) {
+		refuse_thread(q, r);
 		goto fail;
 	}
 	t = tg_mock_root_get(&rt, "model");
@@ -448,6 +476,11 @@ parse(struct tg_mock_req *q, struct tg_mock_reply *r)
 		if (b != -1 && tg_json_int64(&j, b, &v) == 0 && v > 0)
 			q->think_cap = (long)v;
 		q->show_thought = q->think_requested;
+	}
+	if (!counting && tg_mock_anthropic_check_thinking(&j, msgs, q->think_requested, why,
+							  sizeof(why)) == -1) {
+		error(q, r, TG_MOCK_E_BAD_REQUEST, why);
+		goto fail;
 	}
 	if (read_choice(q, r, &j, tg_mock_root_get(&rt, "tool_choice"), &choice, forced,
 			sizeof(forced), &parallel) == -1)
@@ -655,7 +688,8 @@ answer(struct tg_mock_req *q, const struct tg_mock_profile *pr, const struct tg_
 	else
 		tg_mock_json_reply(r, 200);
 	ids(q, r, id, rid);
-	tg_mock_rng_id(&q->rng, sig, 64);
+	tg_mock_rng_id(&q->rng, sig, 64);       /* drawn all the same: seeded runs keep their ids */
+	tg_mock_anthropic_sign(g->thought.p != NULL ? g->thought.p : "", g->thought.len, sig);
 	for (int i = 0; i < q->tools->ncalls; i++) {
 		memcpy(use_id[i], "toolu_01", 8);
 		tg_mock_rng_id(&q->rng, use_id[i] + 8, 22);

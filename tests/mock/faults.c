@@ -11,7 +11,7 @@
 
 static const char *const fault_names[TG_FAULT_NKINDS] = {
 	"none", "429", "quota", "500", "503", "529", "timeout", "reset", "reset-midstream",
-	"error-midstream", "garbage", "slow", "403", "403-content",
+	"error-midstream", "garbage", "slow", "403", "403-content", "split-surrogate",
 };
 
 /* A slow reply: this long before the first byte, then this long between pieces. */
@@ -119,6 +119,47 @@ garbage(struct tg_mock_req *q, struct tg_mock_reply *r)
 	tg_mock_reply_event(r, 0);
 }
 
+/*
+ * The first streamed argument fragment that is not empty (Anthropic
+ * partial_json, OpenAI function.arguments) starts with \ud83c, the first half
+ * of a UTF-16 surrogate pair whose second half never comes: what a provider
+ * cutting code units rather than characters would send. JSON allows the
+ * escape; no UTF-8 text can hold it. Events after it move by its length.
+ */
+static void
+split_surrogate(struct tg_mock_req *q, struct tg_mock_reply *r)
+{
+	static const char *const keys[] = { "\"partial_json\":\"", "\"arguments\":\"" };
+	static const char half[] = "\\ud83c";
+	const char *at = NULL;
+	size_t off, n = strlen(half);
+
+	if (!q->stream || r->rep_ev >= 0 || r->body.p == NULL)
+		return;
+	for (const char *p = r->body.p; at == NULL && p != NULL;) {
+		const char *a = strstr(p, keys[0]), *b = strstr(p, keys[1]);
+		const char *k = a != NULL && (b == NULL || a < b) ? a : b;
+		size_t klen = k == a ? strlen(keys[0]) : strlen(keys[1]);
+		if (k == NULL)
+			break;
+		if (k[klen] != '"')
+			at = k + klen;
+		p = k + klen;
+	}
+	if (at == NULL)
+		return;
+	off = (size_t)(at - r->body.p);
+	tg_buf_add(&r->body, half, n);          /* room at the end, then moved into place */
+	if (r->body.failed)
+		return;
+	memmove(r->body.p + off + n, r->body.p + off, r->body.len - n - off);
+	memcpy(r->body.p + off, half, n);
+	for (int i = 0; i < r->nev; i++) {
+		if (r->ev_end[i] > off)
+			r->ev_end[i] += (uint32_t)n;
+	}
+}
+
 void
 tg_mock_fault_shape(struct tg_mock *m, struct tg_mock_req *q, struct tg_mock_reply *r,
 		    const struct tg_mock_family_ops *ops, enum tg_mock_fault f)
@@ -162,6 +203,9 @@ tg_mock_fault_shape(struct tg_mock *m, struct tg_mock_req *q, struct tg_mock_rep
 		garbage(q, r);
 		r->ev_delay_ms[0] = first;
 		break;
+	case TG_FAULT_SPLIT_SURROGATE:
+		split_surrogate(q, r);
+		break;
 	case TG_FAULT_SLOW:
 		if (r->nev < 2)
 			split_body(r, SLOW_PIECES);
@@ -197,7 +241,7 @@ tg_mock_faults_set(struct tg_mock *m, const char *json, size_t len, char *err, s
 	    tg_mock_fault_parse(name, &rule.kind) == -1) {
 		snprintf(err, errlen, "\"fault\" must be one of none, 429, quota, 500, 503, 529, "
 			 "403, 403-content, timeout, reset, reset-midstream, error-midstream, "
-			 "garbage, slow");
+			 "garbage, slow, split-surrogate");
 		goto fail;
 	}
 	t = tg_json_get(&j, 0, "rate");

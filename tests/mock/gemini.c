@@ -96,14 +96,16 @@ error(struct tg_mock_req *q, struct tg_mock_reply *r, enum tg_mock_err e, const 
 		msg = buf, details = det;
 		break;
 	case TG_MOCK_E_FORBIDDEN:
-		/* the key's refusal names itself in an ErrorInfo reason */
+		/* the key's refusal names itself in an ErrorInfo reason, and the key's project
+		 * (Google's ErrorInfo metadata says whose quota or service it was) */
 		code = 403, status = "PERMISSION_DENIED";
 		msg = "Requests to this API generativelanguage.googleapis.com method "
 		      "google.ai.generativelanguage.v1beta.GenerativeService.GenerateContent are "
 		      "blocked.";
 		details = "[{\"@type\":\"type.googleapis.com/google.rpc.ErrorInfo\","
 			  "\"reason\":\"API_KEY_SERVICE_BLOCKED\",\"domain\":\"googleapis.com\","
-			  "\"metadata\":{\"service\":\"generativelanguage.googleapis.com\","
+			  "\"metadata\":{\"consumer\":\"projects/602741851957\","
+			  "\"service\":\"generativelanguage.googleapis.com\","
 			  "\"methodName\":\"google.ai.generativelanguage.v1beta.GenerativeService."
 			  "GenerateContent\"}}]";
 		break;

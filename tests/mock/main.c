@@ -28,7 +28,7 @@ usage(FILE *f)
 		   "                     [--latency-ms N] [--jitter-ms N] [--fault KIND --fault-rate R]\n"
 		   "                     [--stream-ms N] [--output-tokens N]\n"
 		   "faults: 429 quota 500 503 529 403 403-content timeout reset reset-midstream "
-		   "error-midstream garbage slow\n"
+		   "error-midstream garbage slow split-surrogate\n"
 		   "PORT 0 picks a free port; the one line printed on start names it.\n");
 }
 

@@ -32,6 +32,7 @@ enum tg_mock_fault {
 	TG_FAULT_SLOW,
 	TG_FAULT_403,                   /* the key may not use the model */
 	TG_FAULT_403_CONTENT,           /* the request names content the key may not read */
+	TG_FAULT_SPLIT_SURROGATE,       /* a streamed call's argument fragment with half a pair */
 	TG_FAULT_NKINDS
 };
 
@@ -278,6 +279,17 @@ size_t tg_mock_args_piece(const char *s, size_t len, size_t pos, int k);
 /* A "type" in a tool's schema that JSON Schema does not know ("OBJECT": Gemini's
    spelling), as a token, or -1. OpenAI and Anthropic refuse such a schema. */
 int tg_mock_schema_bad_type(const struct tg_json *j, int schema);
+
+/* anthropic_turn.c: the signature of a thinking block of this text (64 characters). */
+void tg_mock_anthropic_sign(const char *text, size_t n, char out[65]);
+/*
+ * Anthropic's checks of the messages' thinking: a thinking block's signature
+ * must be the one given to its text, and with thinking on, the assistant turn
+ * a tool round trip is in must start with a thinking block. -1 with
+ * Anthropic's message in why.
+ */
+int tg_mock_anthropic_check_thinking(const struct tg_json *j, int msgs, bool thinking, char *why,
+				     size_t cap);
 /* Tokens of a JSON value's raw text (tool schemas, arguments, function responses). */
 int tg_mock_json_tokens(const struct tg_json *j, int tok);
 /* Writes JSON value tok compactly (no insignificant whitespace) to b. */

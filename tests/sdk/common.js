@@ -2,6 +2,7 @@
 // same tests run against the simulator or through the gateway) and the token rule
 // of tests/mock/profiles.json, restated here so usage assertions are exact.
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -56,6 +57,7 @@ export async function caught(fn) {
 // for the next `count` calls instead, and the provider's breaker is reset after.
 export const VIA_GATEWAY = process.env.TG_VIA_GATEWAY === '1';
 export const ADMIN_KEY = process.env.TG_ADMIN_KEY || '';
+export const ADMIN_SOCKET = process.env.TG_ADMIN_SOCKET || '';
 
 // Headers to send with the call that must fail with `kind` (empty through the gateway).
 export async function fault(family, kind, { retryAfter, count = 1 } = {}) {
@@ -75,9 +77,23 @@ export async function fault(family, kind, { retryAfter, count = 1 } = {}) {
 export async function recover(family) {
   if (!VIA_GATEWAY) return;
   await fetch(`${MOCK_URL}/__mock/faults`, { method: 'POST', body: JSON.stringify({ fault: 'none', provider: family }) });
-  const r = await fetch(`${BASE_URL}/admin/breakers/${family}/reset`,
-    { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}` } });
-  if (r.status !== 200) throw new Error(`could not reset the ${family} breaker: ${await r.text()}`);
+  const r = await adminPost(`/admin/breakers/${family}/reset`);
+  if (r.status !== 200) throw new Error(`could not reset the ${family} breaker: ${r.text}`);
+}
+
+// A POST to the gateway's admin API, which listens on its own unix socket (TG_ADMIN_SOCKET),
+// never on the client port.
+function adminPost(path) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: ADMIN_SOCKET, method: 'POST', path,
+      headers: { authorization: `Bearer ${ADMIN_KEY}` } }, (res) => {
+      let text = '';
+      res.on('data', (c) => { text += c; });
+      res.on('end', () => resolve({ status: res.statusCode, text }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 // A test the gateway cannot pass yet is skipped through it, naming the issue that

@@ -23,7 +23,8 @@ const onlyGateway = VIA_GATEWAY ? false : 'the simulator answers the Responses A
 const TARGETS = VIA_GATEWAY ? ['openai', 'anthropic', 'gemini'] : ['openai'];
 const thinks = (m) => profile(m)?.thinks_by_default ?? /gemini-2\.5-flash/.test(m);
 // a function call's id as each family makes it (Gemini has none: the gateway makes one)
-const CALL_ID = { openai: /^call_/, anthropic: /^toolu_/, gemini: /^call_[0-9a-f]{16}$/ };
+// a Gemini call's thoughtSignature rides in its call_id (issue 19), base64url after __tgs_
+const CALL_ID = { openai: /^call_/, anthropic: /^toolu_/, gemini: /^call_[0-9a-f]{16}(__tgs_[A-Za-z0-9_-]+)?$/ };
 // A tool's output as the simulator quotes it back: Gemini's functionResponse
 // takes an object, so a text output reaches it as {"content": text}.
 const echoed = (family, out) => (family === 'gemini' ? JSON.stringify({ content: out }) : out);

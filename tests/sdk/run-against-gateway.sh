@@ -45,7 +45,7 @@ const price = { input: "1.00", output: "5.00" };
 require("fs").writeFileSync(dst, JSON.stringify({
   listen: `127.0.0.1:${gw}`, workers: 2, state_dir: state,
   database: { conninfo: process.env.TG_TEST_PG || "host=/nonexistent dbname=tollgate", log_backpressure: "allow" },
-  admin: { key_sha256: sha(admin) },
+  admin: { key_sha256: sha(admin), listen: `${state}/admin.sock` },
   providers: { anthropic: p("anthropic"), gemini: p("gemini"), openai: p("openai") },
   models: {
     "claude-haiku-4-5": { provider: "anthropic", upstream: "claude-haiku-4-5", price_per_mtok: price },
@@ -65,10 +65,11 @@ wait_http "http://127.0.0.1:$GW_PORT/healthz"
 
 cd "$HERE"
 tg_npm_ci
-[ $# -gt 0 ] || set -- anthropic.test.js openai.test.js gemini.test.js responses.test.mjs cross.test.mjs
+[ $# -gt 0 ] || set -- anthropic.test.js openai.test.js gemini.test.js responses.test.mjs cross.test.mjs \
+	tools.test.mjs
 set +e
 TG_BASE_URL="http://127.0.0.1:$GW_PORT" TG_MOCK_URL="http://127.0.0.1:$MOCK_PORT" TG_API_KEY="$KEY" \
-	TG_ADMIN_KEY="$ADMIN" TG_VIA_GATEWAY=1 TG_CROSS=1 \
+	TG_ADMIN_KEY="$ADMIN" TG_ADMIN_SOCKET="$WORK/state/admin.sock" TG_VIA_GATEWAY=1 TG_CROSS=1 \
 	node --test --test-concurrency=1 "$@"
 rc=$?
 set -e

@@ -143,6 +143,7 @@ gateway_config() { # name mock_port listen_port
   "listen": "127.0.0.1:$3",
   "workers": 2,
   "state_dir": "$TMP/$1/state",
+  "admin": { "listen": "$TMP/$1/state/admin.sock" },
   "shutdown_timeout_ms": 5000,
   "database": { "conninfo": "$CONNINFO_JSON", "batch_rows": 1000, "flush_ms": 100,
                 "ring_records": 65536, "log_backpressure": "$BACKPRESSURE" },
@@ -314,7 +315,9 @@ say "  wrk: $requests requests, $MEM_ERRS errors, p99 $(ms "$p99_us") ms"
 say ""
 say "logging (from each gateway's /metrics):"
 for g in "$G0" "$G20"; do
-	curl -s "http://127.0.0.1:$g/metrics" | awk -v g="$g" '
+	name=gw0
+	[ "$g" = "$G20" ] && name=gw20
+	curl -s --unix-socket "$TMP/$name/state/admin.sock" http://admin/metrics | awk -v g="$g" '
 		/^tollgate_requests_total/ { req += $2 }
 		/^tollgate_log_rows_written_total / { w = $2 } /^tollgate_log_spooled_rows / { sp = $2 }
 		/^tollgate_log_ring_overflow_total / { o = $2 } /^tollgate_log_backpressure_total / { b = $2 }

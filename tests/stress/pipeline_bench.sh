@@ -32,8 +32,8 @@ die() { echo "pipeline_bench: $*" >&2; exit 1; }
 wait_http() {
 	tg_wait_http "$1" || die "$1 does not answer"
 }
-metric() {
-	curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m { print $2 }'
+metric() { # gateway port (unused: one gateway, its admin socket), name
+	curl -s --unix-socket "$TMP/state/admin.sock" http://admin/metrics | awk -v m="$2" '$1 == m { print $2 }'
 }
 now_ms() { date +%s%3N; }
 
@@ -47,7 +47,7 @@ node -e '
 const [dst, gw, mock, state, conninfo] = process.argv.slice(1);
 const p = (kind) => ({ kind, base_url: `http://127.0.0.1:${mock}`, api_key_env: "TG_BENCH_KEY" });
 require("fs").writeFileSync(dst, JSON.stringify({
-  listen: `127.0.0.1:${gw}`, workers: 2, state_dir: state,
+  listen: `127.0.0.1:${gw}`, workers: 2, state_dir: state, admin: { listen: `${state}/admin.sock` },
   database: { conninfo, batch_rows: 1000, flush_ms: 100, ring_records: 262144, log_backpressure: "allow" },
   providers: { anthropic: p("anthropic"), openai: p("openai") },
   models: { "claude-haiku-4-5": { provider: "anthropic", upstream: "claude-haiku-4-5",

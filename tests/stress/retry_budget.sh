@@ -26,7 +26,8 @@ wait_http() {
 	tg_wait_http "$1" || { echo "retry_budget: $1 does not answer" >&2; cat "$TMP"/*.log >&2; exit 2; }
 }
 metric() {
-	curl -s "http://127.0.0.1:$GW/metrics" | awk -v m="$1" '$1 == m { s += $2 } END { printf "%d\n", s }'
+	curl -s --unix-socket "$TMP/state/admin.sock" http://admin/metrics |
+		awk -v m="$1" '$1 == m { s += $2 } END { printf "%d\n", s }'
 }
 
 MOCK=$(tg_free_port)
@@ -37,7 +38,7 @@ wait_http "http://127.0.0.1:$MOCK/__mock/health"
 node -e '
 const [dst, gw, mock, state, ratio] = process.argv.slice(1);
 require("fs").writeFileSync(dst, JSON.stringify({
-  listen: `127.0.0.1:${gw}`, workers: 2, state_dir: state,
+  listen: `127.0.0.1:${gw}`, workers: 2, state_dir: state, admin: { listen: `${state}/admin.sock` },
   database: { conninfo: "host=/nonexistent dbname=tollgate", log_backpressure: "allow", ring_records: 262144 },
   providers: { anthropic: { kind: "anthropic", base_url: `http://127.0.0.1:${mock}`, api_key_env: "TG_RETRY_KEY",
     breaker: { window: 128, min_calls: 128, failure_rate: 1, consecutive_failures: 1000 },
@@ -53,9 +54,9 @@ wait_http "http://127.0.0.1:$GW/healthz"
 curl -s "http://127.0.0.1:$MOCK/__mock/faults" -d '{"fault":"503","provider":"anthropic","rate":0.5}' >/dev/null
 wrk -t2 -c32 -d"${DURATION}s" -s tests/stress/messages.lua "http://127.0.0.1:$GW" >"$TMP/wrk.txt"
 
-ok=$(curl -s "http://127.0.0.1:$GW/metrics" | awk '/^tollgate_requests_total\{.*outcome="ok"/ { s += $2 } END { printf "%d\n", s }')
+ok=$(curl -s --unix-socket "$TMP/state/admin.sock" http://admin/metrics | awk '/^tollgate_requests_total\{.*outcome="ok"/ { s += $2 } END { printf "%d\n", s }')
 calls=$(metric tollgate_request_duration_seconds_count)
-retries=$(curl -s "http://127.0.0.1:$GW/metrics" | awk '/^tollgate_retries_total\{provider="anthropic"\}/ { print $2 }')
+retries=$(curl -s --unix-socket "$TMP/state/admin.sock" http://admin/metrics | awk '/^tollgate_retries_total\{provider="anthropic"\}/ { print $2 }')
 upstream=$(curl -s "http://127.0.0.1:$MOCK/__mock/stats" | node -e 'let t="";process.stdin.on("data",d=>t+=d).on("end",()=>console.log(JSON.parse(t).anthropic.calls))')
 windows=$(( (DURATION + 9) / 10 + 1 ))
 budget=$(( calls * RATIO_PERMILLE / 1000 + 3 * windows ))

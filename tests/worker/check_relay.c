@@ -63,7 +63,7 @@ relay_all(enum tg_family upstream, const struct tg_wire_request *req, const char
 	struct tg_relay r;
 	size_t n = strlen(s);
 
-	ck_assert_int_eq(tg_relay_init(&r, upstream, req), 0);
+	ck_assert_int_eq(tg_relay_init(&r, upstream, req, 0), 0);
 	for (size_t at = 0; at < n; at += step)
 		ck_assert_int_eq(tg_relay_feed(&r, s + at, at + step > n ? n - at : step, out), 0);
 	tg_relay_finish(&r, true, out);
@@ -142,7 +142,7 @@ START_TEST(the_first_event_decides_the_start)
 	const char *half = "event: message_start\ndata: {\"type\":\"message_st";
 
 	tg_buf_init(&out);
-	ck_assert_int_eq(tg_relay_init(&r, TG_FAMILY_ANTHROPIC, &req), 0);
+	ck_assert_int_eq(tg_relay_init(&r, TG_FAMILY_ANTHROPIC, &req, 0), 0);
 	ck_assert_int_eq(tg_relay_feed(&r, half, strlen(half), &out), 0);
 	ck_assert_int_eq(r.start, TG_RELAY_WAITING);
 	ck_assert_uint_eq(out.len, 0);              /* nothing of an unfinished event goes out */
@@ -154,7 +154,7 @@ START_TEST(the_first_event_decides_the_start)
 	tg_buf_fini(&out);
 
 	tg_buf_init(&out);
-	ck_assert_int_eq(tg_relay_init(&r, TG_FAMILY_ANTHROPIC, &req), 0);
+	ck_assert_int_eq(tg_relay_init(&r, TG_FAMILY_ANTHROPIC, &req, 0), 0);
 	ck_assert_int_eq(tg_relay_feed(&r, "event: message_start\ndata: {oops\n\n", 34, &out), 0);
 	ck_assert_int_eq(r.start, TG_RELAY_BAD);
 	tg_relay_fini(&r);
@@ -171,7 +171,7 @@ START_TEST(a_cut_stream_ends_with_the_familys_error)
 	size_t cut = strstr(anthropic_stream, "event: message_delta") - anthropic_stream;
 
 	tg_buf_init(&out);
-	ck_assert_int_eq(tg_relay_init(&r, TG_FAMILY_ANTHROPIC, &req), 0);
+	ck_assert_int_eq(tg_relay_init(&r, TG_FAMILY_ANTHROPIC, &req, 0), 0);
 	ck_assert_int_eq(tg_relay_feed(&r, anthropic_stream, cut + 10, &out), 0);
 	tg_relay_finish(&r, false, &out);
 	tg_relay_usage(&r, &u);

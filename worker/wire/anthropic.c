@@ -16,7 +16,9 @@ static const char *const top_keys[] = {
 	"model", "max_tokens", "messages", "system", "stop_sequences", "temperature", "top_p",
 	"top_k", "stream", "tools", "tool_choice", "thinking", "metadata",
 	/* hints with no effect on the answer's content: accepted, not forwarded */
-	"service_tier", NULL,
+	"service_tier",
+	"thread",               /* refused unless null: read_request says why */
+	NULL,
 };
 
 /* Text of a tool_result content: a string, or text blocks joined. */
@@ -86,15 +88,21 @@ wire_anthropic_block(struct ir_ctx *c, int e, struct ir_part *p)
 		p->id = ir_str(c, tg_json_get(&c->j, e, "id"));
 		p->name = ir_str(c, tg_json_get(&c->j, e, "name"));
 		p->args = in != -1 && tg_json_is_obj(&c->j, in) ? ir_raw(c, in) : "{}";
-		return p->id != NULL && p->name != NULL ? 0 :
-		       ir_fail(c, "tool_use: id and name are required");
+		if (p->id == NULL || p->name == NULL)
+			return ir_fail(c, "tool_use: id and name are required");
+		/* a Gemini call's signature came to the client inside its id */
+		return ir_split_call_id(c, &p->id, &p->signature) == 0 ? 0 :
+		       ir_fail(c, "out of memory");
 	}
 	if (tg_json_eq(&c->j, t, "tool_result")) {
 		int err = tg_json_get(&c->j, e, "is_error");
+		const char *sig;
 		p->kind = IR_TOOL_RESULT;
 		p->id = ir_str(c, tg_json_get(&c->j, e, "tool_use_id"));
 		if (p->id == NULL)
 			return ir_fail(c, "tool_result: tool_use_id is required");
+		if (ir_split_call_id(c, &p->id, &sig) == -1)
+			return ir_fail(c, "out of memory");
 		if (err != -1 && tg_json_bool(&c->j, err, &p->is_error) == -1)
 			return ir_fail(c, "tool_result.is_error: expected a boolean");
 		return result_text(c, tg_json_get(&c->j, e, "content"), p);
@@ -172,6 +180,7 @@ parse_tools(struct ir_ctx *c, int tools, int choice, struct ir_request *r)
 		for (int e = tg_json_first(&c->j, tools); e != -1; e = tg_json_after(&c->j, tools, e)) {
 			struct ir_tool *t = &r->tools[r->ntools++];
 			int ty = tg_json_get(&c->j, e, "type"), sch = tg_json_get(&c->j, e, "input_schema");
+			int st = tg_json_get(&c->j, e, "strict");
 			if (ty != -1 && !tg_json_eq(&c->j, ty, "custom")) {
 				const char *s = ir_str(c, ty);
 				return ir_fail(c, "server tool %s cannot be translated to %s",
@@ -182,6 +191,10 @@ parse_tools(struct ir_ctx *c, int tools, int choice, struct ir_request *r)
 			t->params = sch != -1 ? ir_raw(c, sch) : NULL;
 			if (t->name == NULL)
 				return ir_fail(c, "tools[%zu].name: missing", r->ntools - 1);
+			if (st != -1 && !tg_json_is_null(&c->j, st) &&
+			    tg_json_bool(&c->j, st, &t->strict) == -1)
+				return ir_fail(c, "tools[%zu].strict: expected a boolean",
+					       r->ntools - 1);
 		}
 	}
 	if (choice != -1 && tg_json_is_obj(&c->j, choice)) {
@@ -214,10 +227,20 @@ read_request(struct ir_ctx *c, struct ir_request *r)
 {
 	int sys = tg_json_get(&c->j, 0, "system"), th = tg_json_get(&c->j, 0, "thinking");
 	int stops = tg_json_get(&c->j, 0, "stop_sequences"), st = tg_json_get(&c->j, 0, "stream");
-	int md = tg_json_get(&c->j, 0, "metadata");
+	int md = tg_json_get(&c->j, 0, "metadata"), thread = tg_json_get(&c->j, 0, "thread");
 
 	if (ir_check_keys(c, 0, "", top_keys) == -1)
 		return -1;
+	/*
+	 * A thread is the conversation held by Anthropic between turns: "continue"
+	 * sends only the new messages. No other provider holds one, nor does the
+	 * gateway; the refusal carries the code (tg_wire_refusal_code) on which the
+	 * SDK sends the whole conversation again, without thread.
+	 */
+	if (thread != -1 && !tg_json_is_null(&c->j, thread))
+		return ir_fail(c, "thread is not supported when translating to %s: the "
+			       "conversation is held by no one; send all of it without thread",
+			       c->target);
 	if (ir_int(c, 0, "max_tokens", NULL, &r->max_tokens) == -1 ||
 	    ir_num(c, 0, "temperature", NULL, &r->temperature) == -1 ||
 	    ir_num(c, 0, "top_p", NULL, &r->top_p) == -1 ||
@@ -358,10 +381,57 @@ emit_messages(struct ir_ctx *c, const struct ir_request *r, struct tg_buf *b)
 	return 0;
 }
 
+static bool
+has_result(const struct ir_msg *m)
+{
+	for (size_t p = 0; p < m->nparts; p++) {
+		if (m->parts[p].kind == IR_TOOL_RESULT)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * With thinking on, Anthropic refuses a request in the middle of a tool round
+ * trip whose assistant turn does not open with its signed thinking block. The
+ * turn is what follows the last user message that answers no tool call; its
+ * first assistant message must start (as emit_part writes it) with a thinking
+ * block that has its signature. Another family's client keeps one only where
+ * it can (an OpenAI client's thinking_blocks); when it did not, the request
+ * goes without thinking rather than to a certain refusal.
+ */
+static bool
+turn_lacks_thinking(const struct ir_request *r)
+{
+	size_t m = r->nmsgs;
+
+	while (m > 0 && !(r->msgs[m - 1].role == IR_USER && !has_result(&r->msgs[m - 1])))
+		m--;
+	for (; m < r->nmsgs; m++) {
+		const struct ir_msg *msg = &r->msgs[m];
+		if (msg->role != IR_ASSISTANT)
+			continue;
+		for (size_t p = 0; p < msg->nparts; p++) {
+			const struct ir_part *part = &msg->parts[p];
+			bool signed_ = part->signature != NULL && part->signature[0] != '\0';
+			bool empty = part->text == NULL || part->text[0] == '\0';
+			/* what emit_part leaves out does not open the turn */
+			if ((part->kind == IR_TEXT && empty) ||
+			    (part->kind == IR_THINKING && !signed_))
+				continue;
+			return part->kind != IR_THINKING;
+		}
+		return false;
+	}
+	return false;
+}
+
 static int
 write_request(struct ir_ctx *c, const struct ir_request *r, const char *model, struct tg_buf *b)
 {
 	int64_t max = r->max_tokens > 0 ? r->max_tokens : DEFAULT_MAX_TOKENS, budget = 0;
+	bool think = r->think == IR_THINK_BUDGET || r->think == IR_THINK_AUTO;
+	bool off = r->think == IR_THINK_OFF;
 
 	if (r->presence != NULL)
 		return ir_fail(c, "presence_penalty is not supported when translating to anthropic");
@@ -373,7 +443,11 @@ write_request(struct ir_ctx *c, const struct ir_request *r, const char *model, s
 		return ir_fail(c, "JSON response format is not supported when translating to anthropic");
 	if (r->temperature != NULL && strtod(r->temperature, NULL) > 1.0)
 		return ir_fail(c, "temperature above 1 is not supported when translating to anthropic");
-	if (r->think == IR_THINK_BUDGET || r->think == IR_THINK_AUTO) {
+	if (think && turn_lacks_thinking(r)) {
+		think = false;
+		off = true;
+	}
+	if (think) {
 		budget = r->think == IR_THINK_AUTO ? 2048 : r->budget < 1024 ? 1024 : r->budget;
 		/* budget_tokens must stay below max_tokens: the answer keeps its own room */
 		if (max <= budget)
@@ -407,7 +481,7 @@ write_request(struct ir_ctx *c, const struct ir_request *r, const char *model, s
 	if (budget > 0)
 		tg_buf_printf(b, ",\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":%lld}",
 			      (long long)budget);
-	else if (r->think == IR_THINK_OFF)
+	else if (off)
 		tg_buf_puts(b, ",\"thinking\":{\"type\":\"disabled\"}");
 	if (r->ntools > 0) {
 		tg_buf_puts(b, ",\"tools\":[");
@@ -418,8 +492,9 @@ write_request(struct ir_ctx *c, const struct ir_request *r, const char *model, s
 				tg_buf_puts(b, ",\"description\":");
 				ir_jstr(b, r->tools[k].description);
 			}
-			tg_buf_printf(b, ",\"input_schema\":%s}", r->tools[k].params != NULL ?
+			tg_buf_printf(b, ",\"input_schema\":%s", r->tools[k].params != NULL ?
 				      r->tools[k].params : "{\"type\":\"object\"}");
+			tg_buf_puts(b, r->tools[k].strict ? ",\"strict\":true}" : "}");
 		}
 		tg_buf_puts(b, "]");
 	}
@@ -509,11 +584,11 @@ media_blocks(struct wire_check *c, int blocks, bool nested)
 	return 0;
 }
 
-enum { K_MODEL = 0, K_MESSAGES, K_MAX_TOKENS, K_STREAM, K_COUNT };
+enum { K_MODEL = 0, K_MESSAGES, K_MAX_TOKENS, K_STREAM, K_THREAD, K_COUNT };
 
 static const struct wire_key root_keys[] = {
 	{ "model", K_MODEL }, { "messages", K_MESSAGES }, { "max_tokens", K_MAX_TOKENS },
-	{ "stream", K_STREAM }, { NULL, 0 },
+	{ "stream", K_STREAM }, { "thread", K_THREAD }, { NULL, 0 },
 };
 
 static int
@@ -531,6 +606,7 @@ check(struct wire_check *c, const struct tg_wire_endpoint *ep, struct tg_wire_re
 	if (wire_max_tokens(c, m[K_MAX_TOKENS], "max_tokens", &req->max_tokens) == -1 ||
 	    wire_flag(c, m[K_STREAM], "stream", &req->stream) == -1)
 		return -1;
+	req->thread = m[K_THREAD] != -1 && !tg_json_is_null(c->j, m[K_THREAD]);
 	for (int e = tg_json_first(c->j, m[K_MESSAGES]); e != -1;
 	     e = tg_json_after(c->j, m[K_MESSAGES], e)) {
 		int content = wire_unique(c->j, e, content_key);

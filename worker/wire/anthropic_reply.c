@@ -113,7 +113,7 @@ wire_anthropic_write_reply(const struct ir_response *r, const char *model, struc
 			ir_jstr(b, p->signature);
 		} else if (p->kind == IR_TOOL_CALL) {
 			tg_buf_printf(b, "%s{\"type\":\"tool_use\",\"id\":", sep);
-			ir_jstr(b, p->id);
+			ir_jstr_call_id(b, p->id, p->signature);
 			tg_buf_puts(b, ",\"name\":");
 			ir_jstr(b, p->name);
 			tg_buf_printf(b, ",\"input\":%s", p->args != NULL ? p->args : "{}");
@@ -296,6 +296,9 @@ wire_anthropic_read_error(struct ir_ctx *c, struct wire_perr *e)
 		return -1;
 	e->type = ir_str(c, tg_json_get(&c->j, err, "type"));
 	e->message = wire_redact(c, ir_str(c, tg_json_get(&c->j, err, "message")));
+	/* the SDK branches on it (a thread lost, refused): a code, never account data */
+	e->code_name = ir_str(c, tg_json_get(&c->j, tg_json_get(&c->j, err, "details"),
+					     "error_code"));
 	return e->type != NULL ? 0 : -1;
 }
 
@@ -307,16 +310,24 @@ wire_anthropic_write_error(struct tg_buf *out, const struct wire_err *e)
 		error_type(e->status));
 	tg_buf_puts(out, ",\"message\":");
 	ir_jstr(out, e->message);
+	if (e->code != NULL) {
+		tg_buf_puts(out, ",\"details\":{\"error_code\":");
+		ir_jstr(out, e->code);
+		tg_buf_puts(out, "}");
+	}
 	tg_buf_puts(out, "}}");
 }
 
 /*
  * Only what Anthropic documents as concerning our account counts against
- * it: 401 in its error shape (the client's key never reaches Anthropic),
- * 402 billing_error, 403 permission_error. A spent balance or spend limit
- * comes as 400 invalid_request_error, the same signal as the client's own
- * mistakes, so it is passed on as one: nothing but the message (which a
- * client can make Anthropic echo) tells them apart.
+ * it: 401 in its error shape (the client's key never reaches Anthropic) and
+ * 402 billing_error. A spent balance or spend limit comes as 400
+ * invalid_request_error, the same signal as the client's own mistakes, so it
+ * is passed on as one: nothing but the message (which a client can make
+ * Anthropic echo) tells them apart. 403 permission_error likewise: it is the
+ * type of "our key may not use this model" and of "this key may not read the
+ * file the request names", which only the message tells apart, so it is the
+ * client's too; else one key could switch the provider off for every other.
  */
 enum tg_wire_signal
 wire_anthropic_classify(int status, const struct wire_perr *e)
@@ -328,9 +339,6 @@ wire_anthropic_classify(int status, const struct wire_perr *e)
 		return e->shaped ? TG_SIGNAL_KEY_REFUSED : TG_SIGNAL_OVERLOADED;
 	case 402:
 		return strcmp(type, "billing_error") == 0 ? TG_SIGNAL_QUOTA : TG_SIGNAL_OVERLOADED;
-	case 403:
-		return strcmp(type, "permission_error") == 0 ? TG_SIGNAL_KEY_REFUSED :
-		       TG_SIGNAL_CLIENT;
 	case 429:
 		return TG_SIGNAL_RATE_LIMITED;
 	default:

@@ -26,9 +26,13 @@ wire_anthropic_translate(struct wire_xlate *x, struct ir_ctx *c, struct tg_buf *
 		x->skip = false;
 		if (bt != -1 && tg_json_eq(j, bt, "text")) {
 			xs_open(x, out, WIRE_BLOCK_TEXT, NULL, NULL);
-		} else if (bt != -1 && (tg_json_eq(j, bt, "thinking") ||
-					tg_json_eq(j, bt, "redacted_thinking"))) {
+		} else if (bt != -1 && tg_json_eq(j, bt, "thinking")) {
 			xs_open(x, out, WIRE_BLOCK_THINKING, NULL, NULL);
+		} else if (bt != -1 && tg_json_eq(j, bt, "redacted_thinking")) {
+			/* no text, only the data to send back: it comes whole, with the start */
+			xs_open(x, out, WIRE_BLOCK_THINKING, NULL, NULL);
+			x->redacted = true;
+			xs_signature(x, out, ir_str(c, tg_json_get(j, b, "data")));
 		} else if (bt != -1 && tg_json_eq(j, bt, "tool_use")) {
 			xs_open(x, out, WIRE_BLOCK_TOOL, ir_str(c, tg_json_get(j, b, "id")),
 				ir_str(c, tg_json_get(j, b, "name")));
@@ -104,7 +108,7 @@ open_block(struct wire_xlate *x, struct tg_buf *out)
 		tg_buf_puts(out, "{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}");
 	} else {
 		tg_buf_puts(out, "{\"type\":\"tool_use\",\"id\":");
-		ir_jstr(out, x->tool_id);
+		ir_jstr(out, x->tool_id.p);
 		tg_buf_puts(out, ",\"name\":");
 		ir_jstr(out, x->tool_name);
 		tg_buf_puts(out, ",\"input\":{}}");

@@ -132,7 +132,7 @@ struct wire_perr {
 	bool        shaped;         /* the body is the family's error object */
 	int         code;           /* Gemini error.code, else 0 */
 	const char *type;           /* Anthropic, OpenAI error.type; Gemini error.status */
-	const char *code_name;      /* OpenAI error.code */
+	const char *code_name;      /* OpenAI error.code; Anthropic error.details.error_code */
 	const char *param;          /* OpenAI error.param */
 	const char *message;
 	const char *reason;         /* Gemini: the reason of an ErrorInfo in details */
@@ -146,7 +146,8 @@ struct wire_err {
 	int         status;         /* what the client gets */
 	bool        own;            /* the gateway's own error: the family's names for status */
 	const char *type;           /* the family's own name for it; NULL: the table's for status */
-	const char *code;           /* OpenAI error.code; NULL writes null (own: the table's) */
+	/* OpenAI error.code, NULL writes null (own: the table's); Anthropic details.error_code */
+	const char *code;
 	const char *param;          /* OpenAI error.param; NULL writes null */
 	const char *reason;         /* a type of the gateway's own ("budget_exceeded"), or NULL */
 	const char *message;
@@ -235,10 +236,28 @@ void wire_gemini_write_reply(const struct ir_response *r, const char *model, str
 int  wire_openai_read_reply(struct ir_ctx *c, struct ir_response *r);
 void wire_openai_write_reply(const struct ir_response *r, const char *model, struct tg_buf *out);
 
+/*
+ * Gemini's Schema (the OpenAPI subset of parameters and responseSchema) at
+ * token t as JSON Schema text: types in lower case, nullable as a type with
+ * "null", Gemini-only formats and propertyOrdering left out, example as
+ * examples, integers given as strings as numbers; keys outside the subset
+ * are passed on as they are. NULL with a message naming where (via c).
+ */
+const char *wire_gemini_schema(struct ir_ctx *c, int t, const char *where);
+
 /* Content read the same way in requests and replies. */
 int  wire_anthropic_block(struct ir_ctx *c, int e, struct ir_part *p);
+/* OpenAI tool_calls into msg (room was allocated); a Gemini signature is taken out of each id. */
 int  wire_openai_read_tool_calls(struct ir_ctx *c, int tc, struct ir_msg *msg);
-void wire_openai_tool_calls(struct tg_buf *b, const struct ir_part *parts, size_t n);
+/* The ,"tool_calls":[…] member for the tool call parts; carry: Gemini signatures in the ids. */
+void wire_openai_tool_calls(struct tg_buf *b, const struct ir_part *parts, size_t n, bool carry);
+/*
+ * Anthropic's signed thinking in the OpenAI format, which has no place for it:
+ * an assistant message's thinking_blocks (LiteLLM's convention), read into
+ * msg (room was allocated) and written (,"thinking_blocks":[…], or nothing).
+ */
+int  wire_openai_read_thinking_blocks(struct ir_ctx *c, int tb, struct ir_msg *msg);
+void wire_openai_thinking_blocks(struct tg_buf *b, const struct ir_part *parts, size_t n);
 
 /* The usage readers and normalisers (the table's usage ops). */
 void wire_anthropic_reply_usage(struct wire_usage *u, const struct tg_json *j);

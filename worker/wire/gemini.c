@@ -59,6 +59,26 @@ answer_id(struct ir_request *r, const char *name)
 	return NULL;
 }
 
+/*
+ * A functionResponse's response: Gemini documents "output" for a result and
+ * "error" for a failure. One that holds "error" alone is a failed call (other
+ * families have a flag for it, or a word in the text); any other is the
+ * result, its JSON text as it came.
+ */
+static int
+response(struct ir_ctx *c, int resp, struct ir_part *p)
+{
+	int err = tg_json_get(&c->j, resp, "error");
+
+	if (err != -1 && c->j.tok[resp].size == 1) {
+		p->is_error = true;
+		p->text = tg_json_is_str(&c->j, err) ? ir_str(c, err) : ir_raw(c, err);
+	} else {
+		p->text = resp != -1 ? ir_raw(c, resp) : "{}";
+	}
+	return p->text != NULL ? 0 : ir_fail(c, "out of memory");
+}
+
 static int
 parse_part(struct ir_ctx *c, int e, struct ir_request *r, struct ir_part *p, size_t seq)
 {
@@ -103,6 +123,7 @@ parse_part(struct ir_ctx *c, int e, struct ir_request *r, struct ir_part *p, siz
 		p->kind = IR_TOOL_CALL;
 		p->name = ir_str(c, tg_json_get(&c->j, v, "name"));
 		p->id = ir_str(c, tg_json_get(&c->j, v, "id"));
+		p->signature = ir_str(c, ir_get(c, e, "thoughtSignature", "thought_signature"));
 		p->args = a != -1 && tg_json_is_obj(&c->j, a) ? ir_raw(c, a) : "{}";
 		if (p->name == NULL)
 			return ir_fail(c, "functionCall.name: missing");
@@ -122,8 +143,7 @@ parse_part(struct ir_ctx *c, int e, struct ir_request *r, struct ir_part *p, siz
 		if (p->id == NULL)
 			return ir_fail(c, "functionResponse %s answers no earlier functionCall",
 				       p->name);
-		p->text = resp != -1 ? ir_raw(c, resp) : "{}";
-		return 0;
+		return response(c, resp, p);
 	}
 	return ir_fail(c, "a part with no text, data or function cannot be translated to %s",
 		       c->target);
@@ -206,10 +226,14 @@ parse_gen(struct ir_ctx *c, int g, struct ir_request *r)
 			return ir_fail(c, "responseMimeType other than JSON cannot be translated to %s",
 				       c->target);
 	}
-	if ((v = ir_get(c, g, "responseJsonSchema", "response_json_schema")) != -1 ||
-	    (v = ir_get(c, g, "responseSchema", "response_schema")) != -1) {
+	if ((v = ir_get(c, g, "responseJsonSchema", "response_json_schema")) != -1) {
 		r->format = IR_FORMAT_SCHEMA;
 		r->schema = ir_raw(c, v);
+	} else if ((v = ir_get(c, g, "responseSchema", "response_schema")) != -1) {
+		/* Gemini's OpenAPI subset, which the other families do not read */
+		r->format = IR_FORMAT_SCHEMA;
+		if ((r->schema = wire_gemini_schema(c, v, "responseSchema")) == NULL)
+			return -1;
 	}
 	if ((v = ir_get(c, g, "thinkingConfig", "thinking_config")) != -1) {
 		int it = ir_get(c, v, "includeThoughts", "include_thoughts");
@@ -249,6 +273,25 @@ parse_gen(struct ir_ctx *c, int g, struct ir_request *r)
 	return 0;
 }
 
+/* One functionDeclaration, its parameters as JSON Schema. */
+static int
+declaration(struct ir_ctx *c, int d, struct ir_tool *t)
+{
+	int js = ir_get(c, d, "parametersJsonSchema", "parameters_json_schema");
+	int pa = tg_json_get(&c->j, d, "parameters");
+
+	t->name = ir_str(c, tg_json_get(&c->j, d, "name"));
+	t->description = ir_str(c, tg_json_get(&c->j, d, "description"));
+	if (t->name == NULL)
+		return ir_fail(c, "functionDeclarations[].name: missing");
+	/* JSON Schema goes as it is; Gemini's OpenAPI subset is made one */
+	if (js != -1)
+		t->params = ir_raw(c, js);
+	else if (pa != -1)
+		t->params = wire_gemini_schema(c, pa, "functionDeclarations[].parameters");
+	return pa != -1 && js == -1 && t->params == NULL ? -1 : 0;
+}
+
 static int
 parse_tools(struct ir_ctx *c, int tools, int tc, struct ir_request *r)
 {
@@ -268,15 +311,8 @@ parse_tools(struct ir_ctx *c, int tools, int tc, struct ir_request *r)
 		for (int e = tg_json_first(&c->j, tools); e != -1; e = tg_json_after(&c->j, tools, e)) {
 			int fd = ir_get(c, e, "functionDeclarations", "function_declarations");
 			for (int d = tg_json_first(&c->j, fd); d != -1; d = tg_json_after(&c->j, fd, d)) {
-				struct ir_tool *t = &r->tools[r->ntools++];
-				int pa = ir_get(c, d, "parametersJsonSchema", "parameters_json_schema");
-				if (pa == -1)
-					pa = tg_json_get(&c->j, d, "parameters");
-				t->name = ir_str(c, tg_json_get(&c->j, d, "name"));
-				t->description = ir_str(c, tg_json_get(&c->j, d, "description"));
-				t->params = pa != -1 ? ir_raw(c, pa) : NULL;
-				if (t->name == NULL)
-					return ir_fail(c, "functionDeclarations[].name: missing");
+				if (declaration(c, d, &r->tools[r->ntools++]) == -1)
+					return -1;
 			}
 		}
 	}
@@ -374,6 +410,11 @@ emit_part(struct ir_ctx *c, const struct ir_part *p, struct tg_buf *b, bool *fir
 		tg_buf_printf(b, "%s{\"functionCall\":{\"name\":", sep);
 		ir_jstr(b, p->name);
 		tg_buf_printf(b, ",\"args\":%s}", p->args != NULL ? p->args : "{}");
+		/* the signature Gemini gave the call, back from another family's client */
+		if (p->signature != NULL && p->signature[0] != '\0') {
+			tg_buf_puts(b, ",\"thoughtSignature\":");
+			ir_jstr(b, p->signature);
+		}
 		break;
 	case IR_TOOL_RESULT:
 		if (p->name == NULL)
@@ -495,6 +536,12 @@ write_request(struct ir_ctx *c, const struct ir_request *r, const char *model, s
 	if (r->nstops > 5)
 		return ir_fail(c, "more than 5 stop sequences are not supported when translating "
 			       "to gemini");
+	/* a functionDeclaration has no strict flag: calls would not be held to the schema */
+	for (size_t k = 0; k < r->ntools; k++) {
+		if (r->tools[k].strict)
+			return ir_fail(c, "strict (on tool %s) is not supported when "
+				       "translating to gemini", r->tools[k].name);
+	}
 	tg_buf_puts(b, "{");
 	if (r->system != NULL && r->system[0] != '\0') {
 		tg_buf_puts(b, "\"systemInstruction\":{\"parts\":[{\"text\":");

@@ -95,6 +95,9 @@ wire_gemini_read_reply(struct ir_ctx *c, struct ir_response *r)
 			p->id = ir_str(c, tg_json_get(&c->j, fc, "id"));
 			if (p->id == NULL)
 				p->id = ir_make_id(c, "call_", r->id, r->nparts);
+			/* the next turn must send it back: other families carry it in the id */
+			p->signature = ir_str(c, ir_get(c, e, "thoughtSignature",
+							"thought_signature"));
 			p->args = a != -1 && tg_json_is_obj(&c->j, a) ? ir_raw(c, a) : "{}";
 			calls = true;
 		} else {

@@ -4,6 +4,7 @@
  * a whole GenerateContentResponse on one data: line (its SDK drops anything
  * else). The usage in those chunks is read by gemini_reply.c's reader.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "family.h"
@@ -48,6 +49,9 @@ wire_gemini_translate(struct wire_xlate *x, struct ir_ctx *c, struct tg_buf *out
 			if (id == NULL)
 				id = ir_make_id(c, "call_", x->id, x->calls);
 			x->calls++;
+			/* the next turn must send the signature back: it travels in the id */
+			id = ir_call_id_text(c, id, ir_str(c, ir_get(c, e, "thoughtSignature",
+								     "thought_signature")));
 			/* Gemini sends a call whole: open, one fragment, close */
 			xs_open(x, out, WIRE_BLOCK_TOOL, id, ir_str(c, tg_json_get(j, fc, "name")));
 			xs_delta(x, out, a != -1 && tg_json_is_obj(j, a) ? ir_raw(c, a) : "{}");
@@ -120,17 +124,24 @@ delta(struct wire_xlate *x, struct tg_buf *out, const char *s)
 static void
 close_block(struct wire_xlate *x, struct tg_buf *out)
 {
-	const char *args = x->args.len > 0 && !x->args.failed ? x->args.p : "{}";
+	const char *args = x->args.len > 0 ? x->args.p : "{}";
+	char why[96];
 
 	if (x->block != WIRE_BLOCK_TOOL)
 		return;
+	/* Gemini sends whole calls: the fragments must have added up to an object */
+	if (x->args.failed || !ir_is_json_object(args)) {
+		snprintf(why, sizeof(why), "the arguments of tool call %.40s are not a JSON object",
+			 x->tool_name);
+		xs_fail(x, out, x->args.failed ? "out of memory" : why);
+		return;
+	}
 	begin(out);
 	tg_buf_puts(out, "{\"functionCall\":{\"id\":");
-	ir_jstr(out, x->tool_id);
+	ir_jstr(out, x->tool_id.p);
 	tg_buf_puts(out, ",\"name\":");
 	ir_jstr(out, x->tool_name);
-	/* Gemini sends whole calls: the fragments must have added up to an object */
-	tg_buf_printf(out, ",\"args\":%s}}", ir_is_json_object(args) ? args : "{}");
+	tg_buf_printf(out, ",\"args\":%s}}", args);
 	end(x, out, false);
 }
 

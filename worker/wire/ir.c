@@ -241,6 +241,87 @@ ir_make_id(struct ir_ctx *c, const char *prefix, const char *seed, size_t k)
 	return ir_dup(c, buf, strlen(buf));
 }
 
+/* sig is base64 as Gemini writes bytes: the alphabet, '=' only as padding at the end. */
+static bool
+base64(const char *sig)
+{
+	size_t n = strlen(sig), k = 0;
+
+	for (; k < n && sig[k] != '='; k++) {
+		char ch = sig[k];
+		bool alnum = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+			     (ch >= '0' && ch <= '9');
+		if (!alnum && ch != '+' && ch != '/')
+			return false;
+	}
+	return n > 0 && n - k <= 2 && strspn(sig + k, "=") == n - k;
+}
+
+static void
+call_id(struct tg_buf *b, const char *id, const char *sig)
+{
+	tg_buf_puts(b, id != NULL ? id : "");
+	if (sig == NULL || !base64(sig))
+		return;
+	tg_buf_puts(b, IR_SIG_MARK);
+	for (const char *s = sig; *s != '\0' && *s != '='; s++)
+		tg_buf_add(b, *s == '+' ? "-" : *s == '/' ? "_" : s, 1);
+}
+
+void
+ir_jstr_call_id(struct tg_buf *b, const char *id, const char *sig)
+{
+	struct tg_buf t;
+
+	tg_buf_init(&t);
+	call_id(&t, id, sig);
+	if (t.failed)
+		b->failed = true;
+	tg_buf_json_str(b, t.p != NULL ? t.p : "", t.len);
+	tg_buf_fini(&t);
+}
+
+const char *
+ir_call_id_text(struct ir_ctx *c, const char *id, const char *sig)
+{
+	struct tg_buf t;
+	const char *r;
+
+	tg_buf_init(&t);
+	call_id(&t, id, sig);
+	r = t.failed ? NULL : ir_dup(c, t.p != NULL ? t.p : "", t.len);
+	tg_buf_fini(&t);
+	if (r == NULL)
+		c->oom = true;
+	return r;
+}
+
+int
+ir_split_call_id(struct ir_ctx *c, const char **id, const char **sig)
+{
+	const char *mark = *id != NULL ? strstr(*id, IR_SIG_MARK) : NULL;
+	size_t n, k;
+	char *s;
+
+	*sig = NULL;
+	if (mark == NULL || mark[strlen(IR_SIG_MARK)] == '\0')
+		return 0;
+	n = strlen(mark + strlen(IR_SIG_MARK));
+	/* back to base64 with its padding, as Gemini sent it */
+	s = ir_alloc(c, n + 4);
+	if (s == NULL || (*id = ir_dup(c, *id, (size_t)(mark - *id))) == NULL)
+		return -1;
+	for (k = 0; k < n; k++) {
+		char ch = mark[strlen(IR_SIG_MARK) + k];
+		s[k] = ch == '-' ? '+' : ch == '_' ? '/' : ch;
+	}
+	while (k % 4 != 0)
+		s[k++] = '=';
+	s[k] = '\0';
+	*sig = s;
+	return 0;
+}
+
 /* providers.md §6.1/§6.2: low 1024, medium 2048, high 4096; minimal depends on the model. */
 int64_t
 ir_effort_budget(const char *effort, const char *model)

@@ -25,7 +25,8 @@ struct ir_part {
 	const char *url;            /* IMAGE: a URL, or NULL */
 	const char *id, *name;      /* TOOL_CALL, TOOL_RESULT (name may be NULL) */
 	const char *args;           /* TOOL_CALL: a JSON object's text */
-	const char *signature;      /* THINKING: Anthropic signature, or redacted data */
+	/* THINKING: Anthropic signature, or redacted data; TOOL_CALL: Gemini thoughtSignature */
+	const char *signature;
 	bool redacted;              /* THINKING: Anthropic redacted_thinking */
 	bool is_error;              /* TOOL_RESULT */
 };
@@ -41,6 +42,7 @@ struct ir_msg {
 struct ir_tool {
 	const char *name, *description;
 	const char *params;         /* JSON schema text, or NULL */
+	bool        strict;         /* calls must follow params exactly (OpenAI, Anthropic) */
 };
 
 enum ir_choice { IR_CHOICE_UNSET = 0, IR_CHOICE_AUTO, IR_CHOICE_ANY, IR_CHOICE_NONE, IR_CHOICE_TOOL };
@@ -149,6 +151,24 @@ int ir_check_keys(struct ir_ctx *c, int obj, const char *where, const char *cons
 
 /* Unique tool call id for a family that has none (Gemini). */
 const char *ir_make_id(struct ir_ctx *c, const char *prefix, const char *seed, size_t k);
+
+/*
+ * A Gemini thoughtSignature travels through the families that have no place
+ * for it inside the call's id, the one field every client returns verbatim
+ * (with the call and with its result): id, IR_SIG_MARK, then the signature
+ * in base64url without padding, so the id keeps to Anthropic's id alphabet.
+ * ir_jstr_call_id appends the id so made as a quoted JSON string (the plain id
+ * when sig is NULL or is not base64); ir_call_id_text returns it as arena text.
+ */
+#define IR_SIG_MARK "__tgs_"
+void ir_jstr_call_id(struct tg_buf *b, const char *id, const char *sig);
+const char *ir_call_id_text(struct ir_ctx *c, const char *id, const char *sig);
+/*
+ * The provider's id and the signature of an id a client sent back: *sig is
+ * NULL when the id carries none (and *id is then the id as it came). Returns
+ * -1 only when memory ran out.
+ */
+int ir_split_call_id(struct ir_ctx *c, const char **id, const char **sig);
 
 /* Thinking budget for an OpenAI reasoning_effort, and back. */
 int64_t ir_effort_budget(const char *effort, const char *model);

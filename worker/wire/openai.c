@@ -107,28 +107,6 @@ parse_content(struct ir_ctx *c, int v, struct ir_msg *msg, bool text_only, const
 	return 0;
 }
 
-int
-wire_openai_read_tool_calls(struct ir_ctx *c, int tc, struct ir_msg *msg)
-{
-	for (int e = tg_json_first(&c->j, tc); e != -1; e = tg_json_after(&c->j, tc, e)) {
-		struct ir_part *p = &msg->parts[msg->nparts++];
-		int fn = tg_json_get(&c->j, e, "function");
-		const char *args = ir_str(c, tg_json_get(&c->j, fn, "arguments"));
-		p->kind = IR_TOOL_CALL;
-		p->id = ir_str(c, tg_json_get(&c->j, e, "id"));
-		p->name = ir_str(c, tg_json_get(&c->j, fn, "name"));
-		if (p->id == NULL || p->name == NULL)
-			return ir_fail(c, "tool_calls: id and function.name are required");
-		if (args == NULL || args[0] == '\0')
-			args = "{}";
-		if (!ir_is_json_object(args))
-			return ir_fail(c, "tool_calls: function.arguments of %s is not a JSON object",
-				       p->name);
-		p->args = args;
-	}
-	return 0;
-}
-
 static int
 add_system(struct ir_ctx *c, struct ir_request *r, int content)
 {
@@ -159,8 +137,9 @@ static int
 parse_message(struct ir_ctx *c, int m, size_t idx, struct ir_request *r)
 {
 	int role = tg_json_get(&c->j, m, "role"), content = tg_json_get(&c->j, m, "content");
-	int tc = tg_json_get(&c->j, m, "tool_calls");
+	int tc = tg_json_get(&c->j, m, "tool_calls"), tb = tg_json_get(&c->j, m, "thinking_blocks");
 	struct ir_msg *msg = &r->msgs[r->nmsgs];
+	const char *sig;
 	size_t room = 2;
 	char where[32];
 
@@ -178,6 +157,8 @@ parse_message(struct ir_ctx *c, int m, size_t idx, struct ir_request *r)
 		room += (size_t)c->j.tok[content].size;
 	if (tc != -1 && tg_json_is_arr(&c->j, tc))
 		room += (size_t)c->j.tok[tc].size;
+	if (tb != -1 && tg_json_is_arr(&c->j, tb))
+		room += (size_t)c->j.tok[tb].size;
 	msg->parts = ir_alloc(c, sizeof(*msg->parts) * room);
 	if (msg->parts == NULL)
 		return ir_fail(c, "out of memory");
@@ -187,6 +168,10 @@ parse_message(struct ir_ctx *c, int m, size_t idx, struct ir_request *r)
 			return -1;
 	} else if (tg_json_eq(&c->j, role, "assistant")) {
 		msg->role = IR_ASSISTANT;
+		/* signed thinking comes first, as Anthropic wrote it and wants it back */
+		if (tb != -1 && tg_json_is_arr(&c->j, tb) &&
+		    wire_openai_read_thinking_blocks(c, tb, msg) == -1)
+			return -1;
 		if (parse_content(c, content, msg, true, where) == -1)
 			return -1;
 		if (tc != -1 && tg_json_is_arr(&c->j, tc) && wire_openai_read_tool_calls(c, tc, msg) == -1)
@@ -208,6 +193,9 @@ parse_message(struct ir_ctx *c, int m, size_t idx, struct ir_request *r)
 		p->id = ir_str(c, tg_json_get(&c->j, m, "tool_call_id"));
 		if (p->id == NULL)
 			return ir_fail(c, "%s.tool_call_id: missing", where);
+		/* the call's id without the signature it carried, as the call is read */
+		if (ir_split_call_id(c, &p->id, &sig) == -1)
+			return ir_fail(c, "out of memory");
 		msg->nparts = 1;
 	} else {
 		return ir_fail(c, "%s.role: unknown", where);
@@ -230,10 +218,15 @@ parse_tools(struct ir_ctx *c, struct ir_request *r)
 		for (int e = tg_json_first(&c->j, tools); e != -1; e = tg_json_after(&c->j, tools, e)) {
 			int ty = tg_json_get(&c->j, e, "type"), fn = tg_json_get(&c->j, e, "function");
 			int pa = tg_json_get(&c->j, fn, "parameters");
+			int st = tg_json_get(&c->j, fn, "strict");
 			struct ir_tool *t = &r->tools[r->ntools++];
 			if (ty == -1 || !tg_json_eq(&c->j, ty, "function") || fn == -1)
 				return ir_fail(c, "tools other than functions cannot be translated to %s",
 					       c->target);
+			if (st != -1 && !tg_json_is_null(&c->j, st) &&
+			    tg_json_bool(&c->j, st, &t->strict) == -1)
+				return ir_fail(c, "tools[%zu].function.strict: expected a boolean",
+					       r->ntools - 1);
 			t->name = ir_str(c, tg_json_get(&c->j, fn, "name"));
 			t->description = ir_str(c, tg_json_get(&c->j, fn, "description"));
 			t->params = pa != -1 ? ir_raw(c, pa) : NULL;
@@ -355,6 +348,24 @@ emit_image(const struct ir_part *p, struct tg_buf *b)
 	tg_buf_puts(b, "}}");
 }
 
+/* A tool result's content; one that failed (Anthropic is_error) says so first. */
+static void
+result_text(struct tg_buf *b, const struct ir_part *p)
+{
+	struct tg_buf t;
+
+	if (!p->is_error) {
+		ir_jstr(b, p->text);
+		return;
+	}
+	tg_buf_init(&t);
+	tg_buf_printf(&t, "Error: %s", p->text != NULL ? p->text : "");
+	if (t.failed)
+		b->failed = true;
+	ir_jstr(b, t.p);
+	tg_buf_fini(&t);
+}
+
 static int
 emit_user(struct ir_ctx *c, const struct ir_msg *m, struct tg_buf *b)
 {
@@ -367,7 +378,8 @@ emit_user(struct ir_ctx *c, const struct ir_msg *m, struct tg_buf *b)
 			tg_buf_puts(b, ",{\"role\":\"tool\",\"tool_call_id\":");
 			ir_jstr(b, p->id);
 			tg_buf_puts(b, ",\"content\":");
-			ir_jstr(b, p->text);
+			/* a tool message has no error flag: the model reads it in the text */
+			result_text(b, p);
 			tg_buf_puts(b, "}");
 		} else if (p->kind == IR_TEXT) {
 			ntext++;
@@ -409,29 +421,6 @@ emit_user(struct ir_ctx *c, const struct ir_msg *m, struct tg_buf *b)
 	return 0;
 }
 
-/* The ,"tool_calls":[…] member of a message, for the parts that are tool calls. */
-void
-wire_openai_tool_calls(struct tg_buf *b, const struct ir_part *parts, size_t n)
-{
-	bool first = true;
-
-	tg_buf_puts(b, ",\"tool_calls\":[");
-	for (size_t k = 0; k < n; k++) {
-		const struct ir_part *p = &parts[k];
-		if (p->kind != IR_TOOL_CALL)
-			continue;
-		tg_buf_puts(b, first ? "{\"id\":" : ",{\"id\":");
-		first = false;
-		ir_jstr(b, p->id);
-		tg_buf_puts(b, ",\"type\":\"function\",\"function\":{\"name\":");
-		ir_jstr(b, p->name);
-		tg_buf_puts(b, ",\"arguments\":");
-		ir_jstr(b, p->args != NULL ? p->args : "{}");
-		tg_buf_puts(b, "}}");
-	}
-	tg_buf_puts(b, "]");
-}
-
 static int
 emit_assistant(struct ir_ctx *c, const struct ir_msg *m, struct tg_buf *b)
 {
@@ -456,8 +445,9 @@ emit_assistant(struct ir_ctx *c, const struct ir_msg *m, struct tg_buf *b)
 	else
 		tg_buf_puts(b, "null");
 	tg_buf_fini(&text);
+	/* the provider's own ids: a Gemini signature means nothing to this one */
 	if (calls)
-		wire_openai_tool_calls(b, m->parts, m->nparts);
+		wire_openai_tool_calls(b, m->parts, m->nparts, false);
 	tg_buf_puts(b, "}");
 	return 0;
 }
@@ -537,6 +527,8 @@ write_request(struct ir_ctx *c, const struct ir_request *r, const char *model, s
 			}
 			if (r->tools[k].params != NULL)
 				tg_buf_printf(b, ",\"parameters\":%s", r->tools[k].params);
+			if (r->tools[k].strict)
+				tg_buf_puts(b, ",\"strict\":true");
 			tg_buf_puts(b, "}}");
 		}
 		tg_buf_puts(b, "]");

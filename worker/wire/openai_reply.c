@@ -139,14 +139,115 @@ wire_openai_write_reply(const struct ir_response *r, const char *model, struct t
 		tg_buf_puts(b, ",\"reasoning_content\":");
 		tg_buf_json_str(b, thought.p, thought.len);
 	}
+	/* and its thinking_blocks: Anthropic's signed thinking, for the next turn to send back */
+	wire_openai_thinking_blocks(b, r->parts, r->nparts);
 	if (calls)
-		wire_openai_tool_calls(b, r->parts, r->nparts);
+		wire_openai_tool_calls(b, r->parts, r->nparts, true);
 	tg_buf_printf(b, "},\"logprobs\":null,\"finish_reason\":\"%s\"}],\"usage\":",
 		      wire_openai_stop(r->stop));
 	wire_openai_usage(&r->usage, b);
 	tg_buf_puts(b, "}");
 	tg_buf_fini(&text);
 	tg_buf_fini(&thought);
+}
+
+/* ---- content read and written the same way in requests and replies ---- */
+
+int
+wire_openai_read_tool_calls(struct ir_ctx *c, int tc, struct ir_msg *msg)
+{
+	for (int e = tg_json_first(&c->j, tc); e != -1; e = tg_json_after(&c->j, tc, e)) {
+		struct ir_part *p = &msg->parts[msg->nparts++];
+		int fn = tg_json_get(&c->j, e, "function");
+		const char *args = ir_str(c, tg_json_get(&c->j, fn, "arguments"));
+		p->kind = IR_TOOL_CALL;
+		p->id = ir_str(c, tg_json_get(&c->j, e, "id"));
+		p->name = ir_str(c, tg_json_get(&c->j, fn, "name"));
+		if (p->id == NULL || p->name == NULL)
+			return ir_fail(c, "tool_calls: id and function.name are required");
+		/* a Gemini call's signature came to the client inside its id */
+		if (ir_split_call_id(c, &p->id, &p->signature) == -1)
+			return ir_fail(c, "out of memory");
+		if (args == NULL || args[0] == '\0')
+			args = "{}";
+		if (!ir_is_json_object(args))
+			return ir_fail(c, "tool_calls: function.arguments of %s is not a JSON "
+				       "object", p->name);
+		p->args = args;
+	}
+	return 0;
+}
+
+void
+wire_openai_tool_calls(struct tg_buf *b, const struct ir_part *parts, size_t n, bool carry)
+{
+	bool first = true;
+
+	tg_buf_puts(b, ",\"tool_calls\":[");
+	for (size_t k = 0; k < n; k++) {
+		const struct ir_part *p = &parts[k];
+		if (p->kind != IR_TOOL_CALL)
+			continue;
+		tg_buf_puts(b, first ? "{\"id\":" : ",{\"id\":");
+		first = false;
+		ir_jstr_call_id(b, p->id, carry ? p->signature : NULL);
+		tg_buf_puts(b, ",\"type\":\"function\",\"function\":{\"name\":");
+		ir_jstr(b, p->name);
+		tg_buf_puts(b, ",\"arguments\":");
+		ir_jstr(b, p->args != NULL ? p->args : "{}");
+		tg_buf_puts(b, "}}");
+	}
+	tg_buf_puts(b, "]");
+}
+
+int
+wire_openai_read_thinking_blocks(struct ir_ctx *c, int tb, struct ir_msg *msg)
+{
+	for (int e = tg_json_first(&c->j, tb); e != -1; e = tg_json_after(&c->j, tb, e)) {
+		struct ir_part *p = &msg->parts[msg->nparts];
+		int t = tg_json_get(&c->j, e, "type");
+		p->kind = IR_THINKING;
+		if (t != -1 && tg_json_eq(&c->j, t, "redacted_thinking")) {
+			p->redacted = true;
+			p->text = "";
+			p->signature = ir_str(c, tg_json_get(&c->j, e, "data"));
+		} else if (t != -1 && tg_json_eq(&c->j, t, "thinking")) {
+			p->text = ir_str(c, tg_json_get(&c->j, e, "thinking"));
+			p->signature = ir_str(c, tg_json_get(&c->j, e, "signature"));
+		} else {
+			continue;
+		}
+		if (p->text == NULL || p->signature == NULL)
+			return ir_fail(c, "thinking_blocks: a block without its thinking and "
+				       "signature");
+		msg->nparts++;
+	}
+	return 0;
+}
+
+void
+wire_openai_thinking_blocks(struct tg_buf *b, const struct ir_part *parts, size_t n)
+{
+	bool first = true;
+
+	for (size_t k = 0; k < n; k++) {
+		const struct ir_part *p = &parts[k];
+		if (p->kind != IR_THINKING || p->signature == NULL || p->signature[0] == '\0')
+			continue;
+		tg_buf_puts(b, first ? ",\"thinking_blocks\":[" : ",");
+		first = false;
+		if (p->redacted) {
+			tg_buf_puts(b, "{\"type\":\"redacted_thinking\",\"data\":");
+		} else {
+			tg_buf_puts(b, "{\"type\":\"thinking\",\"thinking\":");
+			ir_jstr(b, p->text);
+			tg_buf_puts(b, ",\"signature\":");
+		}
+		ir_jstr(b, p->signature);
+		tg_buf_puts(b, "}");
+	}
+	if (!first)
+		tg_buf_puts(b, "]");
 }
 
 /* ---- usage: the one reader ---- */
@@ -285,7 +386,7 @@ wire_openai_write_error(struct tg_buf *out, const struct wire_err *e)
 	const char *type = e->reason != NULL ? e->reason : e->type != NULL ? e->type :
 			   known ? errors[k].type :
 			   e->status >= 500 ? "server_error" : "invalid_request_error";
-	const char *code = e->reason != NULL ? e->reason : !e->own ? e->code :
+	const char *code = e->reason != NULL ? e->reason : !e->own || e->code != NULL ? e->code :
 			   known ? errors[k].code : e->status >= 500 ? "server_error" : NULL;
 
 	tg_buf_puts(out, "{\"error\":{\"message\":");

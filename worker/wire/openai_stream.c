@@ -91,11 +91,13 @@ start(struct wire_xlate *x, struct tg_buf *out)
 static void
 open_block(struct wire_xlate *x, struct tg_buf *out)
 {
+	if (x->block == WIRE_BLOCK_THINKING)
+		tg_buf_reset(&x->thinking);
 	if (x->block != WIRE_BLOCK_TOOL)
 		return;
 	begin(x, out);
 	tg_buf_printf(out, "{\"tool_calls\":[{\"index\":%d,\"id\":", x->tools++);
-	ir_jstr(out, x->tool_id);
+	ir_jstr(out, x->tool_id.p);
 	tg_buf_puts(out, ",\"type\":\"function\",\"function\":{\"name\":");
 	ir_jstr(out, x->tool_name);
 	tg_buf_puts(out, ",\"arguments\":\"\"}}]}");
@@ -113,6 +115,8 @@ delta(struct wire_xlate *x, struct tg_buf *out, const char *s)
 		tg_buf_puts(out, "}}]}");
 	} else {
 		/* reasoning text as LiteLLM relays it; SDKs pass unknown delta keys through */
+		if (x->block == WIRE_BLOCK_THINKING)
+			tg_buf_puts(&x->thinking, s);
 		tg_buf_puts(out, x->block == WIRE_BLOCK_TEXT ? "{\"content\":" :
 			    "{\"reasoning_content\":");
 		ir_jstr(out, s);
@@ -121,10 +125,39 @@ delta(struct wire_xlate *x, struct tg_buf *out, const char *s)
 	end(out, NULL);
 }
 
+/*
+ * Anthropic's signed thinking, kept for the client to send back: the
+ * thinking_blocks of LiteLLM's convention, which the SDK keeps on the
+ * message (its stream helper takes an unknown delta key whole, last wins).
+ */
+static void
+signature(struct wire_xlate *x, struct tg_buf *out, const char *sig)
+{
+	struct tg_buf *b = &x->signed_blocks;
+
+	(void)out;
+	tg_buf_puts(b, b->len > 0 ? "," : "");
+	if (x->redacted) {
+		tg_buf_puts(b, "{\"type\":\"redacted_thinking\",\"data\":");
+	} else {
+		tg_buf_puts(b, "{\"type\":\"thinking\",\"thinking\":");
+		tg_buf_json_str(b, x->thinking.p != NULL ? x->thinking.p : "", x->thinking.len);
+		tg_buf_puts(b, ",\"signature\":");
+	}
+	ir_jstr(b, sig);
+	tg_buf_puts(b, "}");
+}
+
 static void
 close_block(struct wire_xlate *x, struct tg_buf *out)
 {
-	(void)x, (void)out;
+	/* a call without arguments: OpenAI itself sends "{}", and JSON.parse("") throws */
+	if (x->block != WIRE_BLOCK_TOOL || x->tool_bytes > 0)
+		return;
+	begin(x, out);
+	tg_buf_printf(out, "{\"tool_calls\":[{\"index\":%d,\"function\":{\"arguments\":\"{}\"}}]}",
+		      x->tools - 1);
+	end(out, NULL);
 }
 
 /* OpenAI's finish chunk needs no usage: it goes out as soon as the stop is known. */
@@ -135,6 +168,13 @@ stop(struct wire_xlate *x, struct tg_buf *out)
 		return;
 	xs_start(x, out);
 	xs_close_block(x, out);
+	if (x->signed_blocks.len > 0 && !x->signed_blocks.failed) {
+		begin(x, out);
+		tg_buf_puts(out, "{\"thinking_blocks\":[");
+		tg_buf_add(out, x->signed_blocks.p, x->signed_blocks.len);
+		tg_buf_puts(out, "]}");
+		end(out, NULL);
+	}
 	begin(x, out);
 	tg_buf_puts(out, "{}");
 	end(out, wire_openai_stop(x->stop));
@@ -171,7 +211,7 @@ const struct wire_sink wire_openai_sink = {
 	.start = start,
 	.open = open_block,
 	.delta = delta,
-	.signature = NULL,              /* a signature only means something to Anthropic */
+	.signature = signature,
 	.close_block = close_block,
 	.stop = stop,
 	.close = close_stream,

@@ -63,11 +63,15 @@ void wire_responses_tail(struct tg_buf *b, const struct tg_usage *usage);
 /* The usage object: input and output tokens with their cached and reasoning parts. */
 void wire_responses_usage(const struct tg_usage *u, struct tg_buf *out);
 
-/* Output items, whole (text, arguments and signature NUL-terminated; signature may be NULL). */
+/*
+ * Output items, whole (text, arguments and signature NUL-terminated; signature
+ * may be NULL). A call's sig is a Gemini signature its call_id carries, or NULL.
+ */
 void wire_responses_message(struct tg_buf *b, const char *id, const char *status,
 			    const char *text, size_t len);
 void wire_responses_call(struct tg_buf *b, const char *id, const char *status,
-			 const char *call_id, const char *name, const char *args, size_t len);
+			 const char *call_id, const char *sig, const char *name, const char *args,
+			 size_t len);
 void wire_responses_reasoning(struct tg_buf *b, const char *id, const char *summary,
 			      size_t len, const char *signature, size_t sig_len, bool redacted);
 

@@ -111,13 +111,14 @@ wire_responses_message(struct tg_buf *b, const char *id, const char *status, con
 
 void
 wire_responses_call(struct tg_buf *b, const char *id, const char *status, const char *call_id,
-		    const char *name, const char *args, size_t len)
+		    const char *sig, const char *name, const char *args, size_t len)
 {
 	tg_buf_printf(b, "{\"id\":\"%s\",\"type\":\"function_call\",\"status\":\"%s\","
 		      "\"arguments\":", id, status);
 	tg_buf_json_str(b, args, len);
 	tg_buf_puts(b, ",\"call_id\":");
-	ir_jstr(b, call_id);
+	/* a Gemini call's signature rides in it, for the next turn to send back */
+	ir_jstr_call_id(b, call_id, sig);
 	tg_buf_puts(b, ",\"name\":");
 	ir_jstr(b, name);
 	tg_buf_puts(b, "}");
@@ -191,7 +192,7 @@ wire_responses_write_reply(const struct ir_response *r, const char *model, struc
 						 len_of(p->signature), p->redacted);
 		} else {
 			wire_responses_item_id(item, "fc_", id, (unsigned)k);
-			wire_responses_call(b, item, "completed", p->id, p->name,
+			wire_responses_call(b, item, "completed", p->id, p->signature, p->name,
 					    p->args != NULL ? p->args : "{}",
 					    p->args != NULL ? strlen(p->args) : 2);
 			said = true;

@@ -388,6 +388,9 @@ function_call(struct ir_ctx *c, struct ir_request *r, int e, const char *where)
 	p->name = ir_str(c, tg_json_get(&c->j, e, "name"));
 	if (p->id == NULL || p->name == NULL)
 		return ir_fail(c, "%s: call_id and name are required", where);
+	/* a Gemini call's signature came to the client inside its call_id */
+	if (ir_split_call_id(c, &p->id, &p->signature) == -1)
+		return ir_fail(c, "out of memory");
 	if (args == NULL || args[0] == '\0')
 		args = "{}";
 	if (!ir_is_json_object(args))
@@ -404,6 +407,7 @@ function_output(struct ir_ctx *c, struct ir_request *r, int e, const char *where
 	struct ir_msg *m, tmp = { 0 };
 	struct ir_part *p;
 	struct tg_buf b;
+	const char *sig;
 	char path[48];
 
 	snprintf(path, sizeof(path), "%s.output", where);
@@ -423,7 +427,7 @@ function_output(struct ir_ctx *c, struct ir_request *r, int e, const char *where
 	p->text = b.failed ? NULL : ir_dup(c, b.p != NULL ? b.p : "", b.len);
 	tg_buf_fini(&b);
 	p->id = ir_str(c, tg_json_get(&c->j, e, "call_id"));
-	if (p->text == NULL)
+	if (p->text == NULL || ir_split_call_id(c, &p->id, &sig) == -1)
 		return ir_fail(c, "out of memory");
 	return p->id != NULL ? 0 : ir_fail(c, "%s.call_id: missing", where);
 }

@@ -100,8 +100,9 @@ open_block(struct wire_xlate *x, struct tg_buf *out)
 		tg_buf_printf(out, "{\"id\":\"%s\",\"type\":\"reasoning\",\"summary\":[]}}\n\n",
 			      x->rs.item_id);
 	} else {
-		wire_responses_call(out, x->rs.item_id, "in_progress", x->tool_id, x->tool_name, "",
-				    0);
+		/* the id carries a Gemini call's signature already */
+		wire_responses_call(out, x->rs.item_id, "in_progress", x->tool_id.p, NULL,
+				    x->tool_name, "", 0);
 		tg_buf_puts(out, "}\n\n");
 	}
 }
@@ -206,10 +207,10 @@ close_block(struct wire_xlate *x, struct tg_buf *out)
 		wire_responses_message(out, x->rs.item_id, "completed", text_of(t), t->len);
 	else if (x->block == WIRE_BLOCK_THINKING)
 		wire_responses_reasoning(out, x->rs.item_id, text_of(t), t->len,
-					 text_of(&x->rs.sig), x->rs.sig.len, false);
+					 text_of(&x->rs.sig), x->rs.sig.len, x->redacted);
 	else
-		wire_responses_call(out, x->rs.item_id, "completed", x->tool_id, x->tool_name,
-				    text_of(t), t->len);
+		wire_responses_call(out, x->rs.item_id, "completed", x->tool_id.p, NULL,
+				    x->tool_name, text_of(t), t->len);
 	item_done(x, out, at);
 }
 

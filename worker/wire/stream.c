@@ -18,6 +18,7 @@ struct tg_wire_stream {
 	bool                      translating;  /* the client speaks another family */
 	struct wire_usage         usage;        /* the provider's events, read for usage */
 	struct wire_xlate         x;            /* what the client was told, when translating */
+	struct wire_text         *text;         /* the assistant's text (text.c), or NULL */
 };
 
 struct tg_wire_stream *
@@ -42,6 +43,9 @@ tg_wire_stream_new(enum tg_family upstream, const struct tg_wire_request *req)
 	snprintf(s->x.model, sizeof(s->x.model), "%s", req->model);
 	snprintf(s->x.id, sizeof(s->x.id), "%stollgate", client->reply_id_prefix);
 	tg_buf_init(&s->x.args);
+	tg_buf_init(&s->x.tool_id);
+	tg_buf_init(&s->x.thinking);
+	tg_buf_init(&s->x.signed_blocks);
 	tg_buf_init(&s->x.rs.done);
 	tg_buf_init(&s->x.rs.text);
 	tg_buf_init(&s->x.rs.sig);
@@ -49,14 +53,24 @@ tg_wire_stream_new(enum tg_family upstream, const struct tg_wire_request *req)
 }
 
 void
+wire_xlate_fini(struct wire_xlate *x)
+{
+	tg_buf_fini(&x->args);
+	tg_buf_fini(&x->tool_id);
+	tg_buf_fini(&x->thinking);
+	tg_buf_fini(&x->signed_blocks);
+	tg_buf_fini(&x->rs.done);
+	tg_buf_fini(&x->rs.text);
+	tg_buf_fini(&x->rs.sig);
+}
+
+void
 tg_wire_stream_free(struct tg_wire_stream *s)
 {
 	if (s == NULL)
 		return;
-	tg_buf_fini(&s->x.args);
-	tg_buf_fini(&s->x.rs.done);
-	tg_buf_fini(&s->x.rs.text);
-	tg_buf_fini(&s->x.rs.sig);
+	wire_xlate_fini(&s->x);
+	wire_text_free(s->text);
 	free(s);
 }
 
@@ -76,8 +90,9 @@ tg_wire_stream_event(struct tg_wire_stream *s, const char *name, size_t name_len
 	bool parsed;
 
 	s->usage.events++;
-	/* most events of a long stream carry neither usage nor errors: pass them unparsed */
-	if (!s->translating && s->up->event_without_usage != NULL &&
+	/* most events of a long stream carry neither usage nor errors: pass them unparsed,
+	 * unless their text is wanted */
+	if (!s->translating && s->text == NULL && s->up->event_without_usage != NULL &&
 	    s->up->event_without_usage(name, name_len))
 		return TG_WIRE_EV_PLAIN;
 	ir_ctx_init(&c, s->x.client->name, err, sizeof(err));
@@ -92,9 +107,30 @@ tg_wire_stream_event(struct tg_wire_stream *s, const char *name, size_t name_len
 			xs_close(&s->x, out);
 		else if (parsed)
 			s->up->translate_event(&s->x, &c, out);
+		/* a string that would not decode was dropped on the way: the client must not
+		 * assemble arguments or text with a hole in them */
+		if (parsed && (c.bad_str >= 0 || c.oom))
+			xs_fail(&s->x, out, c.oom ? "out of memory" : "a string in the provider's "
+				"event holds an unpaired UTF-16 surrogate (\\u escape)");
 	}
+	if (s->text != NULL && parsed)
+		wire_text_event(s->text, s->up, &c);
 	ir_ctx_fini(&c);
 	return ev;
+}
+
+int
+tg_wire_stream_collect(struct tg_wire_stream *s, size_t max)
+{
+	if (s->text == NULL)
+		s->text = wire_text_new(max, s->up);
+	return s->text != NULL ? 0 : -1;
+}
+
+const char *
+tg_wire_stream_text(const struct tg_wire_stream *s, size_t *len, bool *complete)
+{
+	return wire_text_get(s->text, len, complete);
 }
 
 /* The client family's in-stream error: its sink's own if it has one (Responses numbers events). */
@@ -140,6 +176,7 @@ void
 tg_wire_stream_usage(const struct tg_wire_stream *s, struct tg_usage_info *out)
 {
 	wire_usage_result(s->up, &s->usage, out);
+	snprintf(out->xlate_error, sizeof(out->xlate_error), "%s", s->x.failure);
 }
 
 /* ---- the intermediate calls: state here, bytes in the client's sink ---- */
@@ -157,10 +194,17 @@ xs_set_id(struct wire_xlate *x, const char *id)
 	snprintf(x->id, sizeof(x->id), "%s%s", prefix, id);
 }
 
+/* Nothing is said after an error or the close (the client's stream has ended). */
+static bool
+over(const struct wire_xlate *x)
+{
+	return x->errored || x->closed;
+}
+
 void
 xs_start(struct wire_xlate *x, struct tg_buf *out)
 {
-	if (x->started)
+	if (x->started || over(x))
 		return;
 	x->started = true;
 	x->client->sink->start(x, out);
@@ -169,7 +213,7 @@ xs_start(struct wire_xlate *x, struct tg_buf *out)
 void
 xs_close_block(struct wire_xlate *x, struct tg_buf *out)
 {
-	if (x->block == WIRE_BLOCK_NONE)
+	if (x->block == WIRE_BLOCK_NONE || over(x))
 		return;
 	x->client->sink->close_block(x, out);
 	x->block = WIRE_BLOCK_NONE;
@@ -181,10 +225,15 @@ xs_open(struct wire_xlate *x, struct tg_buf *out, enum wire_block kind, const ch
 {
 	xs_start(x, out);
 	xs_close_block(x, out);
+	if (over(x))
+		return;
 	x->block = kind;
+	x->redacted = false;
 	if (kind == WIRE_BLOCK_TOOL) {
 		x->any_tool = true;
-		snprintf(x->tool_id, sizeof(x->tool_id), "%s", id != NULL ? id : "");
+		x->tool_bytes = 0;
+		tg_buf_reset(&x->tool_id);
+		tg_buf_puts(&x->tool_id, id != NULL ? id : "");
 		snprintf(x->tool_name, sizeof(x->tool_name), "%s", name != NULL ? name : "");
 	}
 	x->client->sink->open(x, out);
@@ -193,8 +242,10 @@ xs_open(struct wire_xlate *x, struct tg_buf *out, enum wire_block kind, const ch
 void
 xs_delta(struct wire_xlate *x, struct tg_buf *out, const char *s)
 {
-	if (x->block == WIRE_BLOCK_NONE || s == NULL || s[0] == '\0')
+	if (x->block == WIRE_BLOCK_NONE || s == NULL || s[0] == '\0' || over(x))
 		return;
+	if (x->block == WIRE_BLOCK_TOOL)
+		x->tool_bytes += strlen(s);
 	x->client->sink->delta(x, out, s);
 }
 
@@ -211,7 +262,8 @@ xs_text(struct wire_xlate *x, struct tg_buf *out, enum wire_block kind, const ch
 void
 xs_signature(struct wire_xlate *x, struct tg_buf *out, const char *sig)
 {
-	if (x->block != WIRE_BLOCK_THINKING || sig == NULL || x->client->sink->signature == NULL)
+	if (x->block != WIRE_BLOCK_THINKING || sig == NULL || x->client->sink->signature == NULL ||
+	    over(x))
 		return;
 	x->client->sink->signature(x, out, sig);
 }
@@ -219,6 +271,8 @@ xs_signature(struct wire_xlate *x, struct tg_buf *out, const char *sig)
 void
 xs_stop(struct wire_xlate *x, struct tg_buf *out, enum ir_stop stop)
 {
+	if (over(x))
+		return;
 	/* a turn that called a tool stopped to have it called, whatever the provider said */
 	if (stop == IR_STOP_END && x->any_tool)
 		stop = IR_STOP_TOOL;
@@ -231,12 +285,15 @@ xs_stop(struct wire_xlate *x, struct tg_buf *out, enum ir_stop stop)
 void
 xs_close(struct wire_xlate *x, struct tg_buf *out)
 {
-	if (x->closed || x->errored)
+	if (over(x))
 		return;
-	x->closed = true;
 	xs_start(x, out);
 	xs_close_block(x, out);
+	/* closing the last call may have found its arguments broken: then nothing follows */
+	if (over(x))
+		return;
 	x->client->sink->close(x, out);
+	x->closed = true;
 }
 
 void
@@ -252,7 +309,21 @@ xs_error(struct wire_xlate *x, struct tg_buf *out, int status, const char *messa
 }
 
 void
+xs_fail(struct wire_xlate *x, struct tg_buf *out, const char *why)
+{
+	char message[160];
+
+	if (over(x))
+		return;
+	snprintf(x->failure, sizeof(x->failure), "%s", why);
+	snprintf(message, sizeof(message), "the provider's reply could not be translated: %s",
+		 why);
+	xs_error(x, out, 502, message);
+}
+
+void
 xs_ping(struct wire_xlate *x, struct tg_buf *out)
 {
-	x->client->sink->ping(x, out);
+	if (!over(x))
+		x->client->sink->ping(x, out);
 }

@@ -48,9 +48,15 @@ struct wire_xlate {
 	int      index;                 /* Anthropic client: open block's index, -1 before any */
 	int      tools;                 /* OpenAI client: tool calls opened so far */
 	bool     skip;                  /* Anthropic provider: ignoring a block we do not relay */
+	bool     redacted;              /* the open thinking block is a redacted_thinking */
 	size_t   calls;                 /* Gemini provider: calls seen, for their ids */
-	char     tool_id[128], tool_name[128];
+	size_t   tool_bytes;            /* argument bytes of the open call so far */
+	struct tg_buf tool_id;          /* the open call's id (a Gemini signature inside it) */
+	char     tool_name[128];
 	struct tg_buf args;             /* Gemini client: a call's arguments until it ends */
+	struct tg_buf thinking;         /* OpenAI client: the open thinking block's text */
+	struct tg_buf signed_blocks;    /* OpenAI client: thinking_blocks items so far (JSON) */
+	char     failure[96];           /* why the gateway ended the stream, "" while it has not */
 	struct wire_responses_state rs; /* Responses client */
 };
 
@@ -59,7 +65,8 @@ struct wire_sink {
 	void (*start)(struct wire_xlate *x, struct tg_buf *out);
 	void (*open)(struct wire_xlate *x, struct tg_buf *out);     /* x->block was just opened */
 	void (*delta)(struct wire_xlate *x, struct tg_buf *out, const char *s);
-	void (*signature)(struct wire_xlate *x, struct tg_buf *out, const char *sig);  /* or NULL */
+	/* the open thinking block's signature (x->redacted: its redacted data); or NULL */
+	void (*signature)(struct wire_xlate *x, struct tg_buf *out, const char *sig);
 	void (*close_block)(struct wire_xlate *x, struct tg_buf *out);
 	void (*stop)(struct wire_xlate *x, struct tg_buf *out);     /* x->stop is known; or NULL */
 	void (*close)(struct wire_xlate *x, struct tg_buf *out);
@@ -68,7 +75,26 @@ struct wire_sink {
 	void (*error)(struct wire_xlate *x, struct tg_buf *out, const struct wire_err *e);
 };
 
-/* What a provider's reader calls (stream.c): each keeps the state and asks the client's sink. */
+/* Free what a wire_xlate owns (stream.c; text.c's collector has one too). */
+void wire_xlate_fini(struct wire_xlate *x);
+
+/*
+ * The assistant's text of a stream (text.c): a second wire_xlate over the
+ * provider's events whose client is a sink that keeps the text deltas.
+ */
+struct wire_text;
+/* max bytes of text from provider family up's events; NULL when out of memory. */
+struct wire_text *wire_text_new(size_t max, const struct wire_family *up);
+void wire_text_free(struct wire_text *t);
+/* One provider event, parsed into c (the same as the stream's own translation reads). */
+void wire_text_event(struct wire_text *t, const struct wire_family *up, struct ir_ctx *c);
+/* The text so far; "" for a NULL t (complete false then). */
+const char *wire_text_get(const struct wire_text *t, size_t *len, bool *complete);
+
+/*
+ * What a provider's reader calls (stream.c): each keeps the state and asks the
+ * client's sink, and does nothing once the stream has errored or closed.
+ */
 void xs_start(struct wire_xlate *x, struct tg_buf *out);
 void xs_open(struct wire_xlate *x, struct tg_buf *out, enum wire_block kind, const char *id,
 	     const char *name);
@@ -84,6 +110,12 @@ void xs_close(struct wire_xlate *x, struct tg_buf *out);
  * (its type names are the provider's family's, which the client does not speak).
  */
 void xs_error(struct wire_xlate *x, struct tg_buf *out, int status, const char *message);
+/*
+ * The provider's reply cannot be put in the client's family (a fragment that
+ * does not decode, arguments that are not an object): the client's in-stream
+ * error, and why kept in x->failure for the call's record. Nothing follows.
+ */
+void xs_fail(struct wire_xlate *x, struct tg_buf *out, const char *why);
 void xs_ping(struct wire_xlate *x, struct tg_buf *out);
 /* The provider's response id, in the client family's shape. */
 void xs_set_id(struct wire_xlate *x, const char *id);

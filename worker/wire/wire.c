@@ -178,6 +178,14 @@ tg_wire_upstream_body(const struct tg_wire_request *req, const char *body, size_
 	return rc;
 }
 
+const char *
+tg_wire_refusal_code(const struct tg_wire_request *req, enum tg_family upstream)
+{
+	if (req->family == TG_FAMILY_ANTHROPIC && upstream != TG_FAMILY_ANTHROPIC && req->thread)
+		return "thread_unsupported_request";
+	return NULL;
+}
+
 int
 wire_call_url(struct tg_wire_call *c, const char *fmt, ...)
 {
@@ -394,6 +402,15 @@ tg_wire_error(enum tg_family client, int status, const char *type, const char *m
 	      struct tg_buf *out)
 {
 	struct wire_err e = { .status = status, .own = true, .reason = type, .message = message };
+
+	shape(client)->write_error(out, &e);
+}
+
+void
+tg_wire_error_code(enum tg_family client, int status, const char *code, const char *message,
+		   struct tg_buf *out)
+{
+	struct wire_err e = { .status = status, .own = true, .code = code, .message = message };
 
 	shape(client)->write_error(out, &e);
 }

@@ -169,13 +169,19 @@ static const struct signal_row signals[] = {
 	  "\"rate_limit_error\",\"message\":\"check your billing and credit balance\"}}",
 	  TG_SIGNAL_RATE_LIMITED },
 
-	/* Anthropic: 401 and 403 permission_error are our key; 402 billing_error our balance */
+	/*
+	 * Anthropic: a 401 is our key, 402 billing_error our balance; 403 permission_error
+	 * is also what a file the client names but may not read gets: the client's
+	 */
 	{ "anthropic bad key", A, 401, "{\"type\":\"error\",\"error\":{\"type\":"
 	  "\"authentication_error\",\"message\":\"invalid x-api-key\"}}", TG_SIGNAL_KEY_REFUSED },
 	{ "anthropic 401 not from Anthropic", A, 401, "<html>proxy</html>", TG_SIGNAL_OVERLOADED },
 	{ "anthropic permission", A, 403, "{\"type\":\"error\",\"error\":{\"type\":"
 	  "\"permission_error\",\"message\":\"Your API key does not have permission\"}}",
-	  TG_SIGNAL_KEY_REFUSED },
+	  TG_SIGNAL_CLIENT },
+	{ "anthropic permission on a file", A, 403, "{\"type\":\"error\",\"error\":{\"type\":"
+	  "\"permission_error\",\"message\":\"messages.0.content.0.source.file_id: You do not "
+	  "have permission to access the file file_011CNha8iCJcU1wXNR6q4V8w.\"}}", TG_SIGNAL_CLIENT },
 	{ "anthropic 403 otherwise", A, 403, "{\"type\":\"error\",\"error\":{\"type\":"
 	  "\"invalid_request_error\",\"message\":\"permission\"}}", TG_SIGNAL_CLIENT },
 	{ "anthropic billing", A, 402, "{\"type\":\"error\",\"error\":{\"type\":\"billing_error\","
