@@ -2,7 +2,7 @@
 # runs the unit tests in the plain and the sanitizer tree, then the integration
 # and SDK suites against the simulator and a private PostgreSQL.
 
-PKGS      := libevent libcurl libpq
+PKGS      := libevent libcurl libpq hiredis
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wformat=2 -Wundef -Wno-format-nonliteral
 CFLAGS    ?= -O2 -g
@@ -128,14 +128,17 @@ demo: deps
 # wrk through the gateway, nginx proxy_pass and direct to the simulator, one interleaved run
 # with the CPU per call of each; long streams held through nginx and the gateway
 # (streams_bench.sh); then the worker's HTTP server alone beside nginx's return 200 and
-# evhttp (bench_http.sh). tests/stress/callcost.sh measures one worker's instructions,
-# allocations and system calls per call.
+# evhttp (bench_http.sh); then three nodes against one through HAProxy, and the cluster
+# test's long phases (tests/cluster/). tests/stress/callcost.sh measures one worker's
+# instructions, allocations and system calls per call.
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)sh tests/stress/bench.sh
 	$(Q)sh tests/stress/streams_bench.sh
 	$(Q)sh tests/stress/pipeline_bench.sh
 	$(Q)sh tests/stress/bench_http.sh
+	$(Q)MODE=bench sh tests/cluster/run.sh
+	$(Q)MODE=long sh tests/cluster/run.sh
 
 # Load with faults in turn (worker and logger kill -9, PostgreSQL restart, SIGHUP,
 # a provider down), then wrk's answers against the database rows (tests/stress/scenario.sh);

@@ -30,7 +30,7 @@
 static const char *const top_fields[] = {
 	"listen", "workers", "state_dir", "shutdown_timeout_ms", "reload_drain_ms",
 	"client_timeout_ms", "max_body_bytes", "max_connections", "database", "admin", "providers",
-	"models", "routes", "keys", NULL,
+	"models", "routes", "keys", "cluster", NULL,
 };
 static const char *const db_fields[] = {
 	"conninfo", "batch_rows", "flush_ms", "ring_records", "log_backpressure", "spool_max_bytes",
@@ -57,6 +57,10 @@ static const char *const price_fields[] = {
 	"input", "output", "reasoning", "cache_read", "cache_write", NULL,
 };
 static const char *const key_fields[] = { "name", "sha256", "rpm", "tpm", NULL };
+static const char *const cluster_fields[] = {
+	"redis", "node", "nodes", "slice", "lease_ms", "timeout_ms", NULL,
+};
+static const char *const slice_fields[] = { "rate", "budget", NULL };
 
 /* Indexed by enum tg_family: the kinds a provider can be. */
 static const char *const kind_names[] = { "anthropic", "gemini", "openai", NULL };
@@ -85,6 +89,10 @@ set_defaults(struct tg_cfg *cfg)
 	cfg->db.backpressure = TG_BACKPRESSURE_REJECT;
 	cfg->db.spool_max_bytes = 1ull << 30;
 	cfg->db.statement_timeout_ms = 10000;
+	cfg->cluster.rate_slice_permille = 50;
+	cfg->cluster.budget_slice_permille = 50;
+	cfg->cluster.lease_ms = 10000;
+	cfg->cluster.timeout_ms = 500;
 }
 
 static void
@@ -531,6 +539,57 @@ load_admin(struct cfg_ctx *c, struct tg_cfg *cfg, int v)
 	LOAD_SUB(c, v, "keys", load_admin_keys, cfg);
 }
 
+/* A share of a limit per lease: more than nothing, at most the whole. */
+static void
+load_slice(struct cfg_ctx *c, struct tg_cluster_cfg *k, int v)
+{
+	static const char *const names[] = { "rate", "budget" };
+	uint32_t *out[] = { &k->rate_slice_permille, &k->budget_slice_permille };
+
+	if (cfg_members(c, v, slice_fields) == -1)
+		return;
+	for (int i = 0; i < 2; i++) {
+		uint32_t was = *out[i];
+		size_t old;
+
+		if (cfg_permille(c, v, names[i], out[i]) == 0 && *out[i] == 0) {
+			old = cfg_push(c, names[i]);
+			cfg_err(c, "expected a share above 0 (at least 0.001), got 0");
+			cfg_pop(c, old);
+			*out[i] = was;
+		}
+	}
+}
+
+/* cluster: where Redis is and who this node is (SPEC section 15). */
+static void
+load_cluster(struct cfg_ctx *c, struct tg_cluster_cfg *k, int v)
+{
+	char text[300];
+	bool loopback;
+	size_t old;
+
+	if (cfg_members(c, v, cluster_fields) == -1)
+		return;
+	k->enabled = true;
+	if (cfg_str(c, v, "redis", true, true, text, sizeof(text)) == 0 &&
+	    tg_json_get(c->j, v, "redis") != -1) {
+		old = cfg_push(c, "redis");
+		(void)cfg_parse_listen(c, text, k->redis_host, sizeof(k->redis_host),
+				       &k->redis_port, &loopback);
+		cfg_pop(c, old);
+	}
+	if (cfg_str(c, v, "node", true, true, k->node, sizeof(k->node)) == 0 && k->node[0] != '\0') {
+		old = cfg_push(c, "node");
+		(void)cfg_check_name(c, k->node, "node");
+		cfg_pop(c, old);
+	}
+	(void)cfg_u32(c, v, "nodes", 1, 1024, &k->nodes);
+	LOAD_SUB(c, v, "slice", load_slice, k);
+	(void)cfg_u32(c, v, "lease_ms", 100, 600000, &k->lease_ms);
+	(void)cfg_u32(c, v, "timeout_ms", 10, 10000, &k->timeout_ms);
+}
+
 /*
  * Copy each provider's key from its environment variable. Missing keys are
  * errors only for providers some model uses. Messages name the variable,
@@ -621,6 +680,7 @@ load_root(struct cfg_ctx *c, struct tg_cfg *cfg, int root)
 	(void)cfg_u32(c, root, "max_connections", 16, TG_MAX_CONNECTIONS, &cfg->max_connections);
 	LOAD_SUB(c, root, "database", load_db, &cfg->db);
 	LOAD_SUB(c, root, "admin", load_admin, cfg);
+	LOAD_SUB(c, root, "cluster", load_cluster, &cfg->cluster);
 
 	old = cfg_push(c, "providers");
 	if ((v = tg_json_get(c->j, root, "providers")) == -1)

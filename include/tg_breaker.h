@@ -18,6 +18,8 @@
 #define TG_BREAKER_WINDOW_MAX  128u
 /* A half-open probe must report within max(open_ms, slow_first_byte_ms + this) or it is presumed dead. */
 #define TG_BREAKER_PROBE_GRACE_MS 1000u
+/* An OPEN the cluster announces that ends this close to the local one is the same OPEN. */
+#define TG_BREAKER_CLUSTER_SLACK_MS 250u
 
 enum tg_breaker_state { TG_BREAKER_CLOSED = 0, TG_BREAKER_OPEN, TG_BREAKER_HALF_OPEN };
 
@@ -64,6 +66,7 @@ struct tg_breaker_ticket {
 	uint32_t generation;
 	bool     probe;                         /* holds one of the half-open permits */
 	uint32_t retry_after_ms;                /* on a reject: how long until it may pass */
+	uint64_t cluster_round;                 /* a probe under a cluster permit: its round; 0 none */
 };
 
 /* A state change for the audit log; reason is NULL when nothing changed. */
@@ -103,6 +106,21 @@ void tg_breaker_cancel(struct tg_breaker *b, const struct tg_breaker_ticket *t);
 
 /* The state as a caller would see it: OPEN past its deadline reads HALF_OPEN. No side effects. */
 enum tg_breaker_state tg_breaker_state(const struct tg_breaker *b, uint64_t now_ms);
+
+/*
+ * The cluster says OPEN (another node's breaker tripped, SPEC section 15):
+ * OPEN with a new generation until until_ms, unless it is OPEN until then
+ * (less TG_BREAKER_CLUSTER_SLACK_MS: clocks and latency) or later already. Returns true, with tr ("cluster_open"), when it changed.
+ */
+bool tg_breaker_force_open(struct tg_breaker *b, uint64_t until_ms,
+			   struct tg_breaker_transition *tr);
+
+/*
+ * The cluster's half-open probes all succeeded: CLOSED with a new generation
+ * and an empty window, unless CLOSED already. Returns true, with tr
+ * ("cluster_closed"), when it changed.
+ */
+bool tg_breaker_force_close(struct tg_breaker *b, struct tg_breaker_transition *tr);
 
 /* Admin reset: CLOSED with a new generation and empty window; clears throttle and disable. */
 void tg_breaker_reset(struct tg_breaker *b, uint64_t now_ms, struct tg_breaker_transition *tr);

@@ -66,6 +66,7 @@ struct tg_key_view;
 
 #define TG_BUDGET_PERIOD_SLOTS 3
 #define TG_BUDGET_TAG_READY    1ull      /* low bit of a tag: the period's spend is known */
+#define TG_BUDGET_LEASE_MORE   1u        /* Redis may grant more: a shortfall waits, not refuses */
 
 /* One period of one key. */
 struct tg_budget_slot {
@@ -75,7 +76,10 @@ struct tg_budget_slot {
 	_Atomic int64_t base_pusd;            /* spend restored from the ledger */
 	_Atomic int64_t overrun_pusd;         /* settled above the hold (tg_budget_settle) */
 	_Atomic uint32_t suspect;             /* master only: committed may be high after a death */
-	uint8_t pad[TG_CACHELINE - 44];
+	/* with a cluster (SPEC section 15): the grant is what Redis leased this node */
+	_Atomic uint32_t lease;               /* TG_BUDGET_LEASE_* */
+	_Atomic int64_t  want_pusd;           /* the largest shortfall since the keeper looked */
+	_Atomic int64_t  low_pusd;            /* headroom under this: the keeper asks for more */
 };
 
 /* A key's budget, inside its key table entry (tg_keys.h). */
@@ -134,6 +138,7 @@ struct tg_budget_info {
 	int64_t  remaining_pusd;  /* grant - committed, >= 0: x-tollgate-budget-remaining-usd */
 	int64_t  grant_pusd;
 	uint32_t retry_after_ms;  /* NOT_READY: when to try again */
+	bool     awaiting_grant;  /* NOT_READY on a cluster node: its grant is on the way */
 };
 
 /* The UTC day or calendar month that wall_us falls in: days or months since 1970-01. */
@@ -230,6 +235,58 @@ int64_t tg_budget_recover(struct tg_shm_hdr *h, uint32_t ws);
 
 /* Whether any worker holds budget on key, or is in the middle of an operation (master only). */
 bool tg_budget_key_in_use(const struct tg_shm_hdr *h, uint32_t key);
+
+/*
+ * With a cluster (SPEC section 15), a period slot's grant is not the budget
+ * but what Redis granted this node: the ledger's spend when the slot opened
+ * (base) plus every grant since, minus what went back. prepare and restore
+ * open a slot with nothing granted and flag the key for the keeper (a worker
+ * of the node, worker/cluster.c), which asks Redis and raises the grant. A
+ * reserve short of the grant then answers NOT_READY (retry soon) while Redis
+ * may still grant (TG_BUDGET_LEASE_MORE), EXCEEDED once it said the period's
+ * budget is all given out; either way it flags the key with its shortfall.
+ * A reserve that leaves less headroom than low_pusd flags it too. The
+ * period's spend across every node is then at most the sum of the grants,
+ * which Redis keeps at most the budget: exact, whatever the number of nodes.
+ * A grant only shrinks by tg_budget_lease_return, which first reserves what
+ * it hands back; a reserve reads the grant again after its CAS and takes
+ * itself back if the grant shrank under it (shm/budget.c, take()).
+ */
+struct tg_budget_lease_view {
+	uint64_t              tag;        /* the slot's tag without READY: hand it back */
+	enum tg_budget_period period;
+	uint64_t              number;     /* tg_budget_period_of */
+	int64_t               grant_pusd, committed_pusd, base_pusd;
+	int64_t               want_pusd;  /* the largest shortfall since the last view (cleared) */
+	int64_t               low_pusd;
+	bool                  more;
+};
+
+/*
+ * Keeper: key's current period slot as of wall_us, when it is ready (spend
+ * known). Clears the slot's want. Returns false when the key has no budget or
+ * its period is not ready yet.
+ */
+bool tg_budget_lease_view(struct tg_shm_hdr *h, uint32_t key, uint64_t wall_us,
+			  struct tg_budget_lease_view *out);
+
+/*
+ * Redis granted amount_pusd more for the slot of key tagged tag: raise its
+ * grant, set its low-water mark, and whether Redis may grant more. Returns
+ * false (nothing changed) when the slot holds another period now: the grant
+ * then strands in Redis, on the safe side. Any worker; lock-free.
+ */
+bool tg_budget_lease_grant(struct tg_shm_hdr *h, uint32_t key, uint64_t tag, int64_t amount_pusd,
+			   int64_t low_pusd, bool more);
+
+/*
+ * Take up to amount_pusd of the slot's grant that no call committed, in
+ * whole multiples of unit_pusd, off the grant, to hand back to Redis. Safe
+ * against racing reserves (the amount is reserved before the grant shrinks).
+ * Returns what was taken off (0 when the slot holds another period).
+ */
+int64_t tg_budget_lease_return(struct tg_shm_hdr *h, uint32_t key, uint64_t tag,
+			       int64_t amount_pusd, int64_t unit_pusd);
 
 /* A period whose spend the logger must restore. */
 struct tg_budget_restore {

@@ -172,6 +172,23 @@ struct tg_db_cfg {
 	uint32_t             statement_timeout_ms;  /* the logger's session; a stuck write spools */
 };
 
+/*
+ * Several nodes sharing one Redis (SPEC section 15; cluster, absent = one node
+ * alone). redis and node are fixed at start (the master copies them into the
+ * shared region): a reload that changes them keeps the old ones and says so.
+ */
+struct tg_cluster_cfg {
+	bool     enabled;
+	char     redis_host[256];
+	uint16_t redis_port;
+	char     node[TG_NAME_MAX];           /* unique per node: its share in Redis */
+	uint32_t nodes;                       /* N of the Redis-away fallback; 0 = membership seen */
+	uint32_t rate_slice_permille;         /* of a key's or provider's RPM/TPM, per lease */
+	uint32_t budget_slice_permille;       /* of a key's budget, per lease */
+	uint32_t lease_ms;                    /* unspent rate credit idle this long goes back */
+	uint32_t timeout_ms;                  /* a Redis reply later than this: Redis is away */
+};
+
 struct tg_cfg {
 	char     path[PATH_MAX];
 	char     sha256_hex[65];          /* of the file's bytes, for the audit log */
@@ -188,6 +205,7 @@ struct tg_cfg {
 	uint32_t max_connections;         /* open client connections per worker; sizes in-flight tables */
 
 	struct tg_db_cfg db;
+	struct tg_cluster_cfg cluster;
 
 	bool     admin_key_set;           /* admin.key_sha256: the key the old admin code checks */
 	uint8_t  admin_sha256[32];

@@ -20,11 +20,12 @@
 #include "tg_breaker.h"
 #include "tg_cfg.h"
 #include "tg_gcra.h"
+#include "tg_lease.h"
 #include "tg_record.h"
 #include "tg_retry.h"
 
 #define TG_SHM_MAGIC    0x54474d31u           /* "TGM1" */
-#define TG_SHM_VERSION  5u                    /* bump on ANY size or order change */
+#define TG_SHM_VERSION  6u                    /* bump on ANY size or order change */
 #define TG_CACHELINE    64
 /*
  * Two generations of workers live side by side during a reload. The ring file
@@ -47,6 +48,7 @@ struct tg_shm_hdr {                           /* offset 0, written once by the m
 	uint32_t key_stride;                  /* bytes from one key entry to the next (tg_keys.h) */
 	/* the key table (tg_keys.h) and the budgets' per-worker state (tg_budget.h) */
 	uint64_t off_keytab, off_key_index, off_budget_cells, off_budget_ops;
+	uint64_t off_cluster;                 /* the node's cluster state (tg_lease.h) */
 	uint64_t off_adminbox;                /* worker <-> logger admin requests (tg_adminbox.h) */
 	/* shadow budgets per route (tg_shadow.h), statistics per route × model (tg_routestat.h) */
 	uint64_t off_shadows, off_routestats;
@@ -153,6 +155,9 @@ struct tg_provider_slot {
 	struct tg_gcra         rpm;           /* the provider's own quota, so we stay under it */
 	struct tg_gcra         tpm;           /* debited by estimate, reconciled at the end */
 	struct tg_retry_budget retry;
+	/* with a cluster: this node's slices of the provider's RPM and TPM, its probe permits */
+	struct tg_lease        lease_rpm, lease_tpm;
+	struct tg_cluster_probe probe;
 };
 
 /*
@@ -163,6 +168,8 @@ struct tg_key_slot {
 	struct tg_named_slot id;
 	struct tg_gcra       rpm;
 	struct tg_gcra       tpm;
+	struct tg_lease      lease_rpm;       /* with a cluster: this node's slice of rpm */
+	struct tg_lease      lease_tpm;       /* ... and of tpm */
 };
 
 struct tg_model_slot {
@@ -237,6 +244,12 @@ static inline struct tg_key_slot *
 tg_shm_key(struct tg_shm_hdr *h, uint32_t i)
 {
 	return (struct tg_key_slot *)((char *)h + h->off_keys + (size_t)i * h->key_stride);
+}
+
+static inline struct tg_cluster_shm *
+tg_shm_cluster(const struct tg_shm_hdr *h)
+{
+	return (struct tg_cluster_shm *)((char *)h + h->off_cluster);
 }
 
 static inline struct tg_model_slot *

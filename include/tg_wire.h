@@ -318,13 +318,15 @@ enum tg_wire_ev tg_wire_stream_event(struct tg_wire_stream *s, const char *name,
 bool tg_wire_stream_translating(const struct tg_wire_stream *s);
 
 /*
- * The upstream stream ended; completed = the transfer ended with no transport
- * error. When translating, appends the client's closing events (or the
- * family's in-stream error when the provider never said how it stopped);
- * when not, appends the family's in-stream error only if the stream ended
- * without its end marker and no error was relayed. Call once.
+ * The upstream stream ended: cut is NULL when the transfer ended with no
+ * transport error, else what stopped it, for the client ("the provider's
+ * stream was cut off", a deadline of ours). When translating, appends the
+ * client's closing events (or the family's in-stream error when the provider
+ * never said how it stopped); when not, appends the family's in-stream error
+ * only if the stream ended without its end marker and no error was relayed.
+ * Call once.
  */
-void tg_wire_stream_finish(struct tg_wire_stream *s, bool completed, struct tg_buf *out);
+void tg_wire_stream_finish(struct tg_wire_stream *s, const char *cut, struct tg_buf *out);
 
 /* The usage so far (complete only after a proper end). */
 void tg_wire_stream_usage(const struct tg_wire_stream *s, struct tg_usage_info *out);

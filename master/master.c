@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "children.h"
+#include "cluster.h"
 #include "generation.h"
 #include "keyload.h"
 #include "listeners.h"
@@ -114,7 +115,8 @@ run(struct tg_cfg *cfg)
 		return 2;
 	}
 	M.shm = tg_shm_create();
-	if (M.shm == NULL || tg_shm_assign(M.shm, cfg, 1, 1, &M.cur.map) == -1)
+	if (M.shm == NULL || tg_shm_assign(M.shm, cfg, 1, 1, &M.cur.map) == -1 ||
+	    tg_master_cluster_init(M.shm, cfg) == -1)
 		return 2;
 	atomic_store_explicit(&M.shm->generation, M.cur.number, memory_order_relaxed);
 	M.n_slots = 2 * cfg->workers;

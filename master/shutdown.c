@@ -10,6 +10,7 @@
 #include <signal.h>
 
 #include "children.h"
+#include "cluster.h"
 #include "listeners.h"
 #include "notify.h"
 #include "tg_clock.h"
@@ -78,6 +79,8 @@ tg_shutdown_progress(struct tg_master *m, uint64_t now)
 			tg_children_signal_all(m, SIGKILL);
 			return false;
 		}
+		/* nothing spends any more: what the node holds goes back to the cluster */
+		tg_master_cluster_release(m->shm, m->cur.cfg, &m->cur.map);
 		m->phase = TG_MASTER_STOPPING_LOGGER;
 		m->phase_deadline_ms = now + LOGGER_DRAIN_MS;
 		if (m->logger.pid != 0)

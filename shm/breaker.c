@@ -454,6 +454,45 @@ tg_breaker_reset(struct tg_breaker *b, uint64_t now_ms, struct tg_breaker_transi
 }
 
 bool
+tg_breaker_force_open(struct tg_breaker *b, uint64_t until_ms, struct tg_breaker_transition *tr)
+{
+	/* acquire: as in tg_breaker_allow */
+	uint64_t w = atomic_load_explicit(&b->state, memory_order_acquire), to;
+
+	if (tr != NULL)
+		memset(tr, 0, sizeof(*tr));
+	do {
+		if (st_state(w) == TG_BREAKER_OPEN &&
+		    st_deadline(w) + TG_BREAKER_CLUSTER_SLACK_MS >= until_ms)
+			return false;
+		to = st_pack(TG_BREAKER_OPEN, gen_next(st_gen(w)), until_ms);
+		/* acq_rel: as in trip() */
+	} while (!atomic_compare_exchange_weak_explicit(&b->state, &w, to, memory_order_acq_rel,
+							memory_order_acquire));
+	note(tr, "cluster_open", w, to);
+	return true;
+}
+
+bool
+tg_breaker_force_close(struct tg_breaker *b, struct tg_breaker_transition *tr)
+{
+	/* acquire: as in tg_breaker_allow */
+	uint64_t w = atomic_load_explicit(&b->state, memory_order_acquire), to;
+
+	if (tr != NULL)
+		memset(tr, 0, sizeof(*tr));
+	do {
+		if (st_state(w) == TG_BREAKER_CLOSED)
+			return false;
+		to = st_pack(TG_BREAKER_CLOSED, gen_next(st_gen(w)), 0);
+		/* acq_rel: as in trip() */
+	} while (!atomic_compare_exchange_weak_explicit(&b->state, &w, to, memory_order_acq_rel,
+							memory_order_acquire));
+	note(tr, "cluster_closed", w, to);
+	return true;
+}
+
+bool
 tg_breaker_throttle(struct tg_breaker *b, uint64_t until_ms)
 {
 	uint64_t cur = atomic_load_explicit(&b->throttled_until_ms, memory_order_relaxed);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tg_keys.h"
+#include "tg_lease.h"
 #include "tg_shm.h"
 
 #define US_PER_DAY     86400000000ull
@@ -16,6 +17,8 @@
 #define PERIOD_MASK    ((1ull << 39) - 1)
 #define RETRY_DB_UP_MS 250                /* a restore waits for the logger's next drain */
 #define RETRY_DB_DOWN_MS 5000             /* ... or for PostgreSQL to come back */
+#define RETRY_LEASE_MS 200                /* a cluster node waits for its keeper's next grant */
+#define RETRY_REDIS_DOWN_MS 2000          /* ... or for Redis to come back */
 
 /* ---- periods: UTC days and calendar months, civil-date arithmetic (H. Hinnant) ---- */
 
@@ -159,6 +162,13 @@ done(struct tg_budget_op *op)
  * takes its place in the single order after the worker's announce, so that
  * the master's repair (a CAS from a value it read before scanning) fails if
  * any reserve landed since. Returns true when added.
+ *
+ * The grant can shrink (a cluster node handing some back, a lowered budget),
+ * and the CAS compared with a grant read before it: so the grant is read
+ * again after, in the same single order as the shrinking (tg_budget_lease_
+ * return: reserve, shrink the grant, release; all seq_cst), and a reserve
+ * that no longer fits is taken back. One that stands fitted the grant as it
+ * was when nothing could shrink it under that reserve any more.
  */
 static bool
 take(struct tg_budget_slot *slot, int64_t amount, struct tg_budget_info *info)
@@ -177,8 +187,55 @@ take(struct tg_budget_slot *slot, int64_t amount, struct tg_budget_info *info)
 							  memory_order_relaxed))
 			break;
 	}
+	grant = atomic_load_explicit(&slot->grant_pusd, memory_order_seq_cst);
+	if (amount > grant - c) {
+		atomic_fetch_sub_explicit(&slot->committed_pusd, amount, memory_order_seq_cst);
+		info->grant_pusd = grant;
+		info->remaining_pusd = grant > c ? grant - c : 0;
+		return false;
+	}
 	info->remaining_pusd = grant - c - amount;
 	return true;
+}
+
+/*
+ * A reserve that did not fit the grant. One node alone: exceeded. A cluster
+ * node: the keeper hears of the shortfall, and the call waits for its grant
+ * unless Redis said the period's budget is all given out (tg_budget.h).
+ */
+static int
+short_of_grant(struct tg_shm_hdr *h, uint32_t key, struct tg_budget_slot *slot, int64_t amount,
+	       struct tg_budget_info *info)
+{
+	struct tg_cluster_shm *cl = tg_shm_cluster(h);
+	int64_t need = amount - info->remaining_pusd;
+	int64_t w = atomic_load_explicit(&slot->want_pusd, memory_order_relaxed);
+
+	if (!cl->enabled)
+		return TG_BUDGET_EXCEEDED;
+	/* relaxed: an atomic max that the keeper reads on its own */
+	while (w < need && !atomic_compare_exchange_weak_explicit(&slot->want_pusd, &w, need,
+								  memory_order_relaxed,
+								  memory_order_relaxed))
+		;
+	tg_cluster_attend(cl, key);
+	if (!(atomic_load_explicit(&slot->lease, memory_order_relaxed) & TG_BUDGET_LEASE_MORE))
+		return TG_BUDGET_EXCEEDED;
+	info->retry_after_ms = tg_cluster_shared(cl) ? RETRY_LEASE_MS : RETRY_REDIS_DOWN_MS;
+	info->awaiting_grant = true;
+	return TG_BUDGET_NOT_READY;
+}
+
+/* A cluster node's reserve that left little headroom: the keeper tops the grant up. */
+static void
+low_water(struct tg_shm_hdr *h, uint32_t key, struct tg_budget_slot *slot,
+	  const struct tg_budget_info *info)
+{
+	struct tg_cluster_shm *cl = tg_shm_cluster(h);
+
+	if (cl->enabled && info->remaining_pusd < atomic_load_explicit(&slot->low_pusd,
+								       memory_order_relaxed))
+		tg_cluster_attend(cl, key);
 }
 
 int
@@ -216,7 +273,7 @@ tg_budget_reserve(struct tg_shm_hdr *h, uint32_t ws, const struct tg_key_view *k
 		rc = TG_BUDGET_NOT_READY;
 		info->retry_after_ms = retry_hint_ms(h);
 	} else if (!take(slot, worst_pusd, info)) {
-		rc = TG_BUDGET_EXCEEDED;
+		rc = short_of_grant(h, key->index, slot, worst_pusd, info);
 	} else {
 		/* release: the master reads held with acquire, then busy (tg_budget.h) */
 		atomic_store_explicit(&c->held_pusd[ps], atomic_load_explicit(&op->held_before,
@@ -225,6 +282,7 @@ tg_budget_reserve(struct tg_shm_hdr *h, uint32_t ws, const struct tg_key_view *k
 						 .tag = want & ~TG_BUDGET_TAG_READY,
 						 .amount_pusd = worst_pusd };
 		rc = TG_BUDGET_OK;
+		low_water(h, key->index, slot, info);
 	}
 	done(op);
 	return rc;
@@ -257,6 +315,8 @@ tg_budget_grow(struct tg_shm_hdr *h, uint32_t ws, struct tg_budget_hold *hold, i
 				      more, memory_order_release);
 		hold->amount_pusd = amount_pusd;
 	} else {
+		/* the caller skips the dearer target either way; a cluster's keeper hears of it */
+		(void)short_of_grant(h, hold->key, slot, more, info);
 		rc = TG_BUDGET_EXCEEDED;
 	}
 	done(op);
@@ -391,6 +451,13 @@ tg_budget_key_in_use(const struct tg_shm_hdr *h, uint32_t key)
 	return false;
 }
 
+/* Whether grants come from Redis (a cluster) rather than from the budget itself. */
+static bool
+leased(const struct tg_shm_hdr *h)
+{
+	return tg_shm_cluster(h)->enabled != 0;
+}
+
 static void
 zero_slot(struct tg_shm_hdr *h, uint32_t key, uint32_t ps)
 {
@@ -400,6 +467,11 @@ zero_slot(struct tg_shm_hdr *h, uint32_t key, uint32_t ps)
 	atomic_store_explicit(&slot->base_pusd, 0, memory_order_relaxed);
 	atomic_store_explicit(&slot->overrun_pusd, 0, memory_order_relaxed);
 	atomic_store_explicit(&slot->suspect, 0, memory_order_relaxed);
+	/* a cluster node has been granted nothing for a period it just opened */
+	atomic_store_explicit(&slot->lease, tg_shm_cluster(h)->enabled ? TG_BUDGET_LEASE_MORE : 0,
+			      memory_order_relaxed);
+	atomic_store_explicit(&slot->want_pusd, 0, memory_order_relaxed);
+	atomic_store_explicit(&slot->low_pusd, 0, memory_order_relaxed);
 	for (uint32_t w = 0; w < TG_WORKER_SLOTS; w++) {
 		atomic_store_explicit(&cell_of(h, key, w)->spent_pusd[ps], 0, memory_order_relaxed);
 		atomic_store_explicit(&cell_of(h, key, w)->held_pusd[ps], 0, memory_order_relaxed);
@@ -466,10 +538,13 @@ prepare(struct tg_shm_hdr *h, uint32_t key, struct tg_key_budget *b, enum tg_bud
 		return;
 	}
 	zero_slot(h, key, ps);
-	atomic_store_explicit(&slot->grant_pusd, b->budget_pusd, memory_order_relaxed);
+	atomic_store_explicit(&slot->grant_pusd, leased(h) ? 0 : b->budget_pusd,
+			      memory_order_relaxed);
 	if (fresh) {
 		/* release: pairs with the reserve's tag load; the zeroed words are in first */
 		atomic_store_explicit(&slot->tag, want | TG_BUDGET_TAG_READY, memory_order_release);
+		if (leased(h))
+			tg_cluster_attend(tg_shm_cluster(h), key);
 		return;
 	}
 	atomic_store_explicit(&slot->tag, want, memory_order_release);
@@ -480,7 +555,7 @@ prepare(struct tg_shm_hdr *h, uint32_t key, struct tg_key_budget *b, enum tg_bud
 
 /* The logger answered key's restore: base and committed take the spend, then the slot opens. */
 static void
-apply_restore(struct tg_key_budget *b)
+apply_restore(struct tg_shm_hdr *h, uint32_t key, struct tg_key_budget *b)
 {
 	uint64_t rt = atomic_load_explicit(&b->restore_tag, memory_order_relaxed);
 	struct tg_budget_slot *slot;
@@ -495,8 +570,13 @@ apply_restore(struct tg_key_budget *b)
 		/* nobody reserves in a slot that is not ready: plain stores, then open it */
 		atomic_store_explicit(&slot->base_pusd, spent, memory_order_relaxed);
 		atomic_store_explicit(&slot->committed_pusd, spent, memory_order_relaxed);
+		/* a cluster node may spend nothing beyond the ledger's spend until Redis grants */
+		if (leased(h))
+			atomic_store_explicit(&slot->grant_pusd, spent, memory_order_relaxed);
 		/* release: pairs with the reserve's tag load; base and committed are in first */
 		atomic_store_explicit(&slot->tag, rt | TG_BUDGET_TAG_READY, memory_order_release);
+		if (leased(h))
+			tg_cluster_attend(tg_shm_cluster(h), key);
 	}
 	atomic_store_explicit(&b->restore_tag, 0, memory_order_relaxed);
 }
@@ -544,7 +624,7 @@ tg_budget_tick(struct tg_shm_hdr *h, uint64_t wall_us)
 		p = tg_budget_period_of(kind, wall_us);
 		prepare(h, key, b, kind, p);
 		prepare(h, key, b, kind, p + 1);
-		apply_restore(b);
+		apply_restore(h, key, b);
 		for (uint64_t q = p; q <= p + 1; q++) {
 			struct tg_budget_slot *slot = &b->slot[q % TG_BUDGET_PERIOD_SLOTS];
 			uint64_t tag = atomic_load_explicit(&slot->tag, memory_order_relaxed);
@@ -553,9 +633,11 @@ tg_budget_tick(struct tg_shm_hdr *h, uint64_t wall_us)
 				pending += q == p;      /* not prepared: the key waits */
 				continue;
 			}
-			/* a new amount for the same period kind: the grant follows the budget */
-			atomic_store_explicit(&slot->grant_pusd, b->budget_pusd,
-					      memory_order_relaxed);
+			/* a new amount for the same period kind: the grant follows the budget
+			 * (a cluster node's follows Redis, which hears the amount at each lease) */
+			if (!leased(h))
+				atomic_store_explicit(&slot->grant_pusd, b->budget_pusd,
+						      memory_order_relaxed);
 			pending += q == p && (tag & TG_BUDGET_TAG_READY) == 0;
 		}
 	}
@@ -633,6 +715,97 @@ tg_budget_recover(struct tg_shm_hdr *h, uint32_t ws)
 		}
 	}
 	return released;
+}
+
+/* ---- cluster leases (tg_budget.h) ---- */
+
+bool
+tg_budget_lease_view(struct tg_shm_hdr *h, uint32_t key, uint64_t wall_us,
+		     struct tg_budget_lease_view *out)
+{
+	struct tg_key_budget *b = budget_of(h, key);
+	uint64_t word = atomic_load_explicit(&b->word, memory_order_relaxed), p, tag;
+	struct tg_budget_slot *slot;
+
+	memset(out, 0, sizeof(*out));
+	if (word == 0)
+		return false;
+	out->period = (enum tg_budget_period)(word & 0xff);
+	p = tg_budget_period_of(out->period, wall_us);
+	slot = &b->slot[p % TG_BUDGET_PERIOD_SLOTS];
+	/* acquire: pairs with the master's release store of a ready tag (base is in) */
+	tag = atomic_load_explicit(&slot->tag, memory_order_acquire);
+	if (tag != (make_tag((uint32_t)(word >> 8), p) | TG_BUDGET_TAG_READY))
+		return false;
+	out->tag = tag & ~TG_BUDGET_TAG_READY;
+	out->number = p;
+	out->grant_pusd = atomic_load_explicit(&slot->grant_pusd, memory_order_relaxed);
+	out->committed_pusd = atomic_load_explicit(&slot->committed_pusd, memory_order_relaxed);
+	out->base_pusd = atomic_load_explicit(&slot->base_pusd, memory_order_relaxed);
+	out->want_pusd = atomic_exchange_explicit(&slot->want_pusd, 0, memory_order_relaxed);
+	out->low_pusd = atomic_load_explicit(&slot->low_pusd, memory_order_relaxed);
+	out->more = (atomic_load_explicit(&slot->lease, memory_order_relaxed) &
+		     TG_BUDGET_LEASE_MORE) != 0;
+	return true;
+}
+
+/* The slot of key that holds the period tagged tag (READY or not), or NULL. */
+static struct tg_budget_slot *
+slot_tagged(struct tg_shm_hdr *h, uint32_t key, uint64_t tag)
+{
+	struct tg_budget_slot *slot = &budget_of(h, key)->slot[tag_period(tag) %
+								 TG_BUDGET_PERIOD_SLOTS];
+
+	if ((atomic_load_explicit(&slot->tag, memory_order_relaxed) & ~TG_BUDGET_TAG_READY) != tag)
+		return NULL;
+	return slot;
+}
+
+bool
+tg_budget_lease_grant(struct tg_shm_hdr *h, uint32_t key, uint64_t tag, int64_t amount_pusd,
+		      int64_t low_pusd, bool more)
+{
+	struct tg_budget_slot *slot = slot_tagged(h, key, tag);
+
+	if (slot == NULL)
+		return false;
+	/*
+	 * relaxed: a reserve that reads the old grant only refuses what the new one
+	 * would admit. A slot is re-tagged only for a period two ahead, days away,
+	 * and only once nobody holds in it: a grant that lands on a slot re-tagged
+	 * after the check is zeroed with it, never spent in another period.
+	 */
+	if (amount_pusd > 0)
+		atomic_fetch_add_explicit(&slot->grant_pusd, amount_pusd, memory_order_relaxed);
+	atomic_store_explicit(&slot->low_pusd, low_pusd, memory_order_relaxed);
+	if (more)
+		atomic_fetch_or_explicit(&slot->lease, TG_BUDGET_LEASE_MORE, memory_order_relaxed);
+	else
+		atomic_fetch_and_explicit(&slot->lease, ~TG_BUDGET_LEASE_MORE, memory_order_relaxed);
+	return true;
+}
+
+int64_t
+tg_budget_lease_return(struct tg_shm_hdr *h, uint32_t key, uint64_t tag, int64_t amount_pusd,
+		       int64_t unit_pusd)
+{
+	struct tg_budget_slot *slot = slot_tagged(h, key, tag);
+	struct tg_budget_info info;
+	int64_t grant, committed, amount;
+
+	if (slot == NULL || unit_pusd <= 0)
+		return 0;
+	grant = atomic_load_explicit(&slot->grant_pusd, memory_order_relaxed);
+	committed = atomic_load_explicit(&slot->committed_pusd, memory_order_relaxed);
+	amount = grant - committed < amount_pusd ? grant - committed : amount_pusd;
+	amount -= amount % unit_pusd;
+	/* reserve it as a call would (no racing reserve can then use it), then drop both */
+	if (amount <= 0 || !take(slot, amount, &info))
+		return 0;
+	/* seq_cst, in this order: take() says why */
+	atomic_fetch_sub_explicit(&slot->grant_pusd, amount, memory_order_seq_cst);
+	atomic_fetch_sub_explicit(&slot->committed_pusd, amount, memory_order_seq_cst);
+	return amount;
 }
 
 bool

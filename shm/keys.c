@@ -203,6 +203,9 @@ tg_keys_slot_reset(struct tg_shm_hdr *h, uint32_t s)
 	def_put(e, &none);
 	atomic_store_explicit(&e->slot.rpm.tat_ns, 0, memory_order_relaxed);
 	atomic_store_explicit(&e->slot.tpm.tat_ns, 0, memory_order_relaxed);
+	/* what this node held of the old name's limits is not the new name's (tg_lease.h) */
+	memset(&e->slot.lease_rpm, 0, sizeof(e->slot.lease_rpm));
+	memset(&e->slot.lease_tpm, 0, sizeof(e->slot.lease_tpm));
 	tg_budget_configure(h, s, &none, true, 0);
 }
 

@@ -34,7 +34,7 @@ tg_shm_create(void)
 	uint64_t off = align_up(sizeof(struct tg_shm_hdr));
 	uint64_t off_logger, off_workers, off_providers, off_keys, off_models;
 	uint64_t off_keytab, off_key_index, off_budget_cells, off_budget_ops, off_adminbox;
-	uint64_t off_shadows, off_routestats;
+	uint64_t off_shadows, off_routestats, off_cluster;
 	struct tg_shm_hdr *h;
 
 	off_logger = off;
@@ -51,6 +51,8 @@ tg_shm_create(void)
 	off = align_up(off + sizeof(struct tg_keytab_hdr));
 	off_key_index = off;
 	off = align_up(off + sizeof(_Atomic uint32_t) * 2 * TG_KEY_INDEX_SLOTS);
+	off_cluster = off;
+	off = align_up(off + sizeof(struct tg_cluster_shm));
 	off_budget_ops = off;
 	off = align_up(off + sizeof(struct tg_budget_op) * TG_WORKER_SLOTS);
 	off_adminbox = off;
@@ -86,6 +88,7 @@ tg_shm_create(void)
 	h->off_key_index = off_key_index;
 	h->off_budget_ops = off_budget_ops;
 	h->off_budget_cells = off_budget_cells;
+	h->off_cluster = off_cluster;
 	h->off_adminbox = off_adminbox;
 	h->off_shadows = off_shadows;
 	h->off_routestats = off_routestats;
@@ -112,6 +115,7 @@ tg_shm_check(const struct tg_shm_hdr *h, char *why, size_t whylen)
 	}
 	if (h->off_budget_cells + sizeof(struct tg_budget_cell) * TG_WORKER_SLOTS * h->n_keys >
 	    h->size || h->key_stride != sizeof(struct tg_key_entry) ||
+	    h->off_cluster + sizeof(struct tg_cluster_shm) > h->size ||
 	    h->off_shadows + sizeof(struct tg_shadow_slot) * h->n_shadows > h->size ||
 	    h->off_routestats + sizeof(struct tg_routestat_slot) * h->n_routestats > h->size) {
 		snprintf(why, whylen, "size %llu is smaller than its layout",

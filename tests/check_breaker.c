@@ -304,6 +304,48 @@ START_TEST(cancel_returns_probe)
 }
 END_TEST
 
+/* The cluster's word: another node's OPEN, and the close after the cluster's probes. */
+START_TEST(cluster_forces_open_and_close)
+{
+	const struct tg_breaker_cfg cfg = { .window = 10, .min_calls = 5, .failure_permille = 500,
+					    .consecutive_failures = 3, .open_ms = 1000,
+					    .half_open_probes = 2 };
+	struct tg_breaker b;
+	struct tg_breaker_ticket t, old;
+	struct tg_breaker_transition tr;
+
+	memset(&b, 0, sizeof(b));
+	ck_assert_int_eq(tg_breaker_allow(&b, &cfg, 100, &old, NULL), TG_BREAKER_ALLOW);
+	ck_assert(tg_breaker_force_open(&b, 5000, &tr));
+	ck_assert_str_eq(tr.reason, "cluster_open");
+	ck_assert_int_eq(tr.from, TG_BREAKER_CLOSED);
+	ck_assert_int_eq(tr.to, TG_BREAKER_OPEN);
+	ck_assert_int_eq(tg_breaker_allow(&b, &cfg, 4999, &t, NULL), TG_BREAKER_REJECT_OPEN);
+	ck_assert_uint_eq(t.retry_after_ms, 1);
+	/* the same OPEN told again (the sync, another message): no new generation */
+	ck_assert(!tg_breaker_force_open(&b, 5000 + TG_BREAKER_CLUSTER_SLACK_MS, &tr));
+	ck_assert_ptr_null(tr.reason);
+	ck_assert(!tg_breaker_force_open(&b, 4000, &tr));
+	ck_assert(tg_breaker_force_open(&b, 5001 + TG_BREAKER_CLUSTER_SLACK_MS, &tr));
+	/* a call admitted before is ignored when it reports */
+	tg_breaker_record(&b, &cfg, &old, false, 200, &tr);
+	ck_assert_int_eq(tg_breaker_state(&b, 300), TG_BREAKER_OPEN);
+	/* half open here, closed by the cluster: closed, without this node's probes */
+	ck_assert_int_eq(tg_breaker_allow(&b, &cfg, 6000, &t, NULL), TG_BREAKER_ALLOW);
+	ck_assert(t.probe);
+	ck_assert(tg_breaker_force_close(&b, &tr));
+	ck_assert_str_eq(tr.reason, "cluster_closed");
+	ck_assert_int_eq(tr.from, TG_BREAKER_HALF_OPEN);
+	ck_assert(!tg_breaker_force_close(&b, &tr));
+	ck_assert_int_eq(tg_breaker_state(&b, 6001), TG_BREAKER_CLOSED);
+	/* the probe's late failure belongs to an older generation: nothing reopens */
+	tg_breaker_record(&b, &cfg, &t, true, 6002, &tr);
+	ck_assert_int_eq(tg_breaker_state(&b, 6003), TG_BREAKER_CLOSED);
+	/* and the window starts empty: three new failures are needed to trip */
+	trip_now(&b, &cfg, 7000);
+}
+END_TEST
+
 START_TEST(reset_throttle_disable)
 {
 	struct tg_breaker_cfg cfg = rate_cfg;
@@ -495,6 +537,7 @@ tg_breaker_suite(void)
 	tcase_add_test(tc, stale_generation_ignored);
 	tcase_add_test(tc, cancel_returns_probe);
 	tcase_add_test(tc, reset_throttle_disable);
+	tcase_add_test(tc, cluster_forces_open_and_close);
 	suite_add_tcase(s, tc);
 
 	tcase_set_timeout(mp, 20);

@@ -628,6 +628,155 @@ START_TEST(killed_holding_reservations)
 }
 END_TEST
 
+/* ---- a cluster node: the grant is what Redis leased (SPEC section 15) ---- */
+
+static struct tg_budget_lease_view
+lease_view(uint64_t now)
+{
+	struct tg_budget_lease_view lv;
+
+	ck_assert(tg_budget_lease_view(h, 0, now, &lv));
+	return lv;
+}
+
+START_TEST(cluster_node_spends_only_what_redis_granted)
+{
+	struct tg_cluster_shm *cl = tg_shm_cluster(h);
+	struct tg_key_view v;
+	struct tg_budget_hold a, b;
+	struct tg_budget_info info;
+	struct tg_budget_lease_view lv;
+
+	cl->enabled = 1;
+	v = ready_key(10 * USD, TG_PERIOD_DAY, 3 * USD, T0);
+	/* restored: the ledger's 3 USD, and nothing granted beyond; the keeper is told */
+	ck_assert_uint_eq(tg_cluster_attention_take(cl, 0), 1);
+	ck_assert_int_eq(tg_budget_reserve(h, 1, &v, T0, USD, &a, &info), TG_BUDGET_NOT_READY);
+	ck_assert_uint_eq(info.retry_after_ms, 2000);           /* Redis is not up here */
+	ck_assert(info.awaiting_grant);
+	ck_assert_uint_eq(a.tag, 0);
+	ck_assert_uint_eq(tg_cluster_attention_take(cl, 0), 1);
+	lv = lease_view(T0);
+	ck_assert_int_eq(lv.grant_pusd, 3 * USD);
+	ck_assert_int_eq(lv.base_pusd, 3 * USD);
+	ck_assert_int_eq(lv.committed_pusd, 3 * USD);
+	ck_assert_int_eq(lv.want_pusd, USD);                    /* the shortfall, once */
+	ck_assert_int_eq(lease_view(T0).want_pusd, 0);
+	ck_assert(lv.more);
+
+	ck_assert(tg_budget_lease_grant(h, 0, lv.tag, 2 * USD, USD / 2, true));
+	ck_assert_int_eq(tg_budget_reserve(h, 1, &v, T0, USD, &a, &info), TG_BUDGET_OK);
+	ck_assert_uint_eq(tg_cluster_attention_take(cl, 0), 0);  /* 1 USD left: above low */
+	ck_assert_int_eq(tg_budget_reserve(h, 2, &v, T0, USD * 3 / 4, &b, &info), TG_BUDGET_OK);
+	ck_assert_uint_eq(tg_cluster_attention_take(cl, 0), 1);  /* under low: top up */
+	ck_assert_int_eq(tg_budget_reserve(h, 2, &v, T0, USD / 2, &b, &info), TG_BUDGET_NOT_READY);
+	/* Redis says the period is all given out: a shortfall is now a refusal */
+	ck_assert(tg_budget_lease_grant(h, 0, lv.tag, 0, USD / 2, false));
+	ck_assert_int_eq(tg_budget_reserve(h, 2, &v, T0, USD / 2, &b, &info), TG_BUDGET_EXCEEDED);
+	ck_assert_int_eq(info.remaining_pusd, USD / 4);
+	ck_assert_int_eq(tg_budget_settle(h, 1, &a, USD / 2), TG_BUDGET_OK);
+	ck_assert_int_eq(figures(T0).grant_pusd, 5 * USD);
+	ck_assert_int_eq(figures(T0).spent_pusd, 3 * USD + USD / 2);
+	/* a grant for a period the slot no longer holds changes nothing */
+	ck_assert(!tg_budget_lease_grant(h, 0, lv.tag + 2 * TG_BUDGET_PERIOD_SLOTS, USD, 0, true));
+	ck_assert_int_eq(figures(T0).grant_pusd, 5 * USD);
+}
+END_TEST
+
+START_TEST(cluster_node_hands_back_only_what_nobody_committed)
+{
+	struct tg_key_view v;
+	struct tg_budget_hold a;
+	struct tg_budget_info info;
+	struct tg_budget_lease_view lv;
+
+	tg_shm_cluster(h)->enabled = 1;
+	v = ready_key(10 * USD, TG_PERIOD_DAY, 0, T0);
+	lv = lease_view(T0);
+	ck_assert(tg_budget_lease_grant(h, 0, lv.tag, 2 * USD + 2500000, 0, true));
+	ck_assert_int_eq(tg_budget_reserve(h, 1, &v, T0, USD, &a, &info), TG_BUDGET_OK);
+	/* 1.0000025 USD uncommitted: whole micro-USD go back, the held dollar stays */
+	ck_assert_int_eq(tg_budget_lease_return(h, 0, lv.tag, 10 * USD, 1000000),
+			 USD + 2000000);
+	ck_assert_int_eq(figures(T0).grant_pusd, USD + 500000);
+	ck_assert_int_eq(tg_budget_lease_return(h, 0, lv.tag, 10 * USD, 1000000), 0);
+	ck_assert_int_eq(tg_budget_settle(h, 1, &a, USD / 4), TG_BUDGET_OK);
+	ck_assert_int_eq(tg_budget_lease_return(h, 0, lv.tag, USD / 2, 1000000), USD / 2);
+	ck_assert_int_eq(figures(T0).grant_pusd, USD / 2 + 500000);
+	ck_assert_int_eq(figures(T0).spent_pusd, USD / 4);
+	ck_assert_int_eq(tg_budget_lease_return(h, 0, lv.tag + 2 * TG_BUDGET_PERIOD_SLOTS, USD,
+						1000000), 0);
+}
+END_TEST
+
+/* Shared by a returner and the reservers: what went in and out of the grant. */
+struct grant_race {
+	_Atomic int     go, stop, ready;
+	_Atomic int64_t settled[NPROC];
+};
+
+/* 8 processes reserve and settle while the parent grants and hands back: never above the grant. */
+START_TEST(cluster_returns_race_reservations)
+{
+	struct tg_key_view v;
+	struct grant_race *r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE,
+				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct tg_budget_lease_view lv;
+	int64_t granted = 0, returned = 0, sum = 0;
+	pid_t pids[NPROC];
+
+	ck_assert_ptr_ne(r, MAP_FAILED);
+	memset(r, 0, sizeof(*r));
+	tg_shm_cluster(h)->enabled = 1;
+	v = ready_key(USD, TG_PERIOD_DAY, 0, T0);
+	lv = lease_view(T0);
+	for (int w = 0; w < NPROC; w++) {
+		pids[w] = fork();
+		ck_assert_int_ne(pids[w], -1);
+		if (pids[w] == 0) {
+			struct tg_budget_hold hd;
+			struct tg_budget_info in;
+
+			atomic_fetch_add(&r->ready, 1);
+			while (!atomic_load(&r->go))
+				;
+			for (int64_t n = 0; !atomic_load(&r->stop); n++) {
+				if (tg_budget_reserve(h, (uint32_t)w, &v, T0, 3000000, &hd, &in) !=
+				    TG_BUDGET_OK)
+					continue;
+				/* the actual cost is at most the hold */
+				tg_budget_settle(h, (uint32_t)w, &hd, 1000000 + n % 2000001);
+				atomic_store(&r->settled[w], atomic_load(&r->settled[w]) + 1000000 +
+					     n % 2000001);
+			}
+			_exit(0);
+		}
+	}
+	while (atomic_load(&r->ready) < NPROC)
+		usleep(1000);
+	atomic_store(&r->go, 1);
+	for (int i = 0; i < 2000; i++) {
+		usleep(50);
+		ck_assert(tg_budget_lease_grant(h, 0, lv.tag, 50000000, 0, true));
+		granted += 50000000;
+		if (i % 3 == 0)
+			returned += tg_budget_lease_return(h, 0, lv.tag, 20000000, 1000000);
+		/* committed may pass it for a moment (a reserve about to be taken back) */
+		ck_assert_int_le(figures(T0).spent_pusd, granted - returned);
+	}
+	atomic_store(&r->stop, 1);
+	reap_all(pids, NPROC);
+	for (int w = 0; w < NPROC; w++)
+		sum += atomic_load(&r->settled[w]);
+	ck_assert_int_eq(figures(T0).spent_pusd, sum);          /* to the pico-dollar */
+	ck_assert_int_le(sum, granted - returned);
+	ck_assert_int_eq(figures(T0).grant_pusd, granted - returned);
+	ck_assert_int_gt(returned, 0);
+	ck_assert_int_gt(sum, 0);
+	munmap(r, sizeof(*r));
+}
+END_TEST
+
 Suite *tg_budget_suite(void);
 
 Suite *
@@ -661,6 +810,10 @@ tg_budget_suite(void)
 	tcase_add_test(procs, eight_processes_race_ten_thousand_reservations);
 	tcase_add_test(procs, period_roll_over_under_load);
 	tcase_add_test(procs, killed_holding_reservations);
+	tcase_add_test(procs, cluster_returns_race_reservations);
 	suite_add_tcase(s, procs);
+
+	tcase_add_test(logic, cluster_node_spends_only_what_redis_granted);
+	tcase_add_test(logic, cluster_node_hands_back_only_what_nobody_committed);
 	return s;
 }

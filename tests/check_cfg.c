@@ -658,6 +658,25 @@ static const struct bad_row bad_rows[] = {
 	  "providers.p.base_url: credentials in the URL are not allowed", NULL },
 	{ "{" BASE ",'database':{'log_backpressure':'drop'}}",
 	  "database.log_backpressure: expected one of \"reject\", \"allow\", got \"drop\"", NULL },
+
+	/* cluster (SPEC 15) */
+	{ "{" BASE ",'cluster':{'node':'a'}}", "cluster.redis: missing required field", NULL },
+	{ "{" BASE ",'cluster':{'redis':'10.0.0.1:6379'}}", "cluster.node: missing required field",
+	  NULL },
+	{ "{" BASE ",'cluster':{'redis':'10.0.0.1','node':'a'}}", "cluster.redis: expected \"host:port\"",
+	  NULL },
+	{ "{" BASE ",'cluster':{'redis':'10.0.0.1:6379','node':'a b'}}",
+	  "cluster.node: expected a node name of 1 to 63", NULL },
+	{ "{" BASE ",'cluster':{'redis':'10.0.0.1:6379','node':'a','slice':{'rate':0}}}",
+	  "cluster.slice.rate: expected a share above 0", NULL },
+	{ "{" BASE ",'cluster':{'redis':'10.0.0.1:6379','node':'a','slice':{'budget':1.5}}}",
+	  "cluster.slice.budget: expected a number between 0 and 1", NULL },
+	{ "{" BASE ",'cluster':{'redis':'10.0.0.1:6379','node':'a','slice':{'rpm':1}}}",
+	  "cluster.slice.rpm: unknown field", NULL },
+	{ "{" BASE ",'cluster':{'redis':'10.0.0.1:6379','node':'a','nodes':0}}",
+	  "cluster.nodes: expected an integer between 1 and 1024", NULL },
+	{ "{" BASE ",'cluster':{'redis':'10.0.0.1:6379','node':'a','timeout_ms':5}}",
+	  "cluster.timeout_ms: expected an integer between 10 and 10000", NULL },
 };
 
 START_TEST(bad_config_is_refused)
@@ -789,6 +808,50 @@ START_TEST(file_problems)
 	ck_assert_int_eq(small[strlen(small) - 1], '\n');
 	ck_assert_ptr_null(tg_cfg_load("/nonexistent", NULL, 0));
 	tg_cfg_free(NULL);
+}
+END_TEST
+
+/* cluster: absent is one node alone; present, its fields and defaults. */
+START_TEST(cluster_block)
+{
+	struct tg_cfg *cfg;
+
+	set_env();
+	cfg = load_json("{" BASE "}");
+	ck_assert_msg(cfg != NULL, "%s", errors);
+	ck_assert(!cfg->cluster.enabled);
+	tg_cfg_free(cfg);
+
+	cfg = load_json("{" BASE ",'cluster':{'redis':'10.77.0.1:6380','node':'gw-1'}}");
+	ck_assert_msg(cfg != NULL, "%s", errors);
+	ck_assert(cfg->cluster.enabled);
+	ck_assert_str_eq(cfg->cluster.redis_host, "10.77.0.1");
+	ck_assert_uint_eq(cfg->cluster.redis_port, 6380);
+	ck_assert_str_eq(cfg->cluster.node, "gw-1");
+	ck_assert_uint_eq(cfg->cluster.nodes, 0);
+	ck_assert_uint_eq(cfg->cluster.rate_slice_permille, 50);
+	ck_assert_uint_eq(cfg->cluster.budget_slice_permille, 50);
+	ck_assert_uint_eq(cfg->cluster.lease_ms, 10000);
+	ck_assert_uint_eq(cfg->cluster.timeout_ms, 500);
+	tg_cfg_free(cfg);
+
+	cfg = tg_cfg_load("etc/tollgate.cluster.json", errors, sizeof(errors));
+	ck_assert_msg(cfg != NULL, "etc/tollgate.cluster.json: %s", errors);
+	ck_assert(cfg->cluster.enabled);
+	ck_assert_str_eq(cfg->cluster.node, "gw-1");
+	ck_assert(!cfg->listen_loopback);
+	tg_cfg_free(cfg);
+
+	cfg = load_json("{" BASE ",'cluster':{'redis':'[::1]:6379','node':'b','nodes':3,"
+			"'slice':{'rate':0.02,'budget':0.1},'lease_ms':5000,'timeout_ms':200}}");
+	ck_assert_msg(cfg != NULL, "%s", errors);
+	ck_assert_str_eq(cfg->cluster.redis_host, "::1");
+	ck_assert_uint_eq(cfg->cluster.nodes, 3);
+	ck_assert_uint_eq(cfg->cluster.rate_slice_permille, 20);
+	ck_assert_uint_eq(cfg->cluster.budget_slice_permille, 100);
+	ck_assert_uint_eq(cfg->cluster.lease_ms, 5000);
+	ck_assert_uint_eq(cfg->cluster.timeout_ms, 200);
+	tg_cfg_free(cfg);
 }
 END_TEST
 
@@ -950,6 +1013,7 @@ tg_cfg_suite(void)
 	tcase_add_test(ok, unused_provider_needs_no_key);
 	tcase_add_test(ok, offline_commands_need_no_provider_keys);
 	tcase_add_test(ok, admin_listener_and_keys);
+	tcase_add_test(ok, cluster_block);
 	tcase_add_test(ok, routes_of_spec_13_load);
 	suite_add_tcase(s, ok);
 

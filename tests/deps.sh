@@ -2,11 +2,13 @@
 # Install the Debian packages tollgate needs to build, test and demo, when
 # missing. As root it runs apt-get; otherwise it prints the exact command and fails.
 # chromium and a font: a test renders the comparison report's page (tests/render_html.sh).
+# redis-server, haproxy, iproute2: the cluster test (tests/cluster/run.sh); libhiredis-dev: the
+# Redis client every worker runs when a cluster is configured.
 set -eu
 
 PACKAGES="build-essential pkg-config libevent-dev libcurl4-openssl-dev libpq-dev libjsmn-dev \
-libhttp-parser-dev check postgresql wrk nginx-light prometheus clang libclang-rt-14-dev nodejs npm curl \
-procps chromium fonts-dejavu-core"
+libhttp-parser-dev libhiredis-dev check postgresql wrk nginx-light prometheus clang libclang-rt-14-dev \
+nodejs npm curl procps chromium fonts-dejavu-core redis-server haproxy iproute2"
 
 missing=""
 for p in $PACKAGES; do

@@ -27,6 +27,9 @@ TG_BUILD_DIR="$PWD/build-asan" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	tests/integration/resilience.test.mjs tests/integration/daemon.test.mjs \
 	tests/integration/hostile.test.mjs
 
+echo "== three nodes in network namespaces, one Redis, HAProxy (tests/cluster/run.sh)"
+sh tests/cluster/run.sh
+
 echo "== SDK tests against the simulator"
 sh tests/sdk/run-against-mock.sh
 

@@ -538,6 +538,19 @@ commit_stream(struct tg_call *c)
 	return alive ? 0 : -1;
 }
 
+/* What the client is told stopped its stream; NULL: nothing did. */
+static const char *
+stream_cut(enum tg_outcome outcome, const char *why)
+{
+	if (outcome == TG_OUTCOME_OK)
+		return NULL;
+	if (why == tg_err_timeout)
+		return "no end within the provider's total_timeout_ms";
+	if (outcome == TG_OUTCOME_INCOMPLETE || why == NULL)
+		return "the provider's stream was cut off";
+	return why;                         /* the gateway's own: a stop, a cancel */
+}
+
 /*
  * End a committed stream: closing events (or the family's in-stream error),
  * then tollgate's cost comment. outcome OK is downgraded to INCOMPLETE when
@@ -550,7 +563,7 @@ finish_stream(struct tg_call *c, enum tg_outcome outcome, const char *why)
 
 	tg_buf_reset(&c->out);
 	if (c->relay.ws != NULL) {
-		tg_relay_finish(&c->relay, outcome == TG_OUTCOME_OK, &c->out);
+		tg_relay_finish(&c->relay, stream_cut(outcome, why), &c->out);
 		tg_relay_usage(&c->relay, &c->usage);
 	}
 	if (outcome == TG_OUTCOME_OK && c->usage.xlate_error[0] != '\0') {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "admin.h"
+#include "cluster.h"
 #include "tg_breaker.h"
 #include "tg_budget.h"
 #include "tg_buf.h"
@@ -306,6 +307,7 @@ tg_metrics_scrape(struct tg_http_req *req)
 		      atomic_load_explicit(&lg->db_up, memory_order_relaxed),
 		      atomic_load_explicit(&lg->spool_writable, memory_order_relaxed),
 		      (unsigned long long)atomic_load_explicit(&lg->spool_dropped, memory_order_relaxed));
+	tg_cluster_metrics(&b);
 	if (b.failed) {
 		tg_reply_error(req, TG_FAMILY_OPENAI, 503, "out of memory");
 	} else {

@@ -3,11 +3,16 @@
  * bucket and budget words (shm/) and decides what an attempt's outcome means.
  * The words themselves are lock-free and exact across workers; this file only
  * decides which to touch, and writes the audit entries for what changed.
+ * With a cluster (SPEC section 15) a rate limit is taken from the node's lease
+ * of it (cluster.c renews leases without waiting), or, while Redis is away,
+ * from the local bucket at limit / N; a half-open probe also needs one of the
+ * cluster's permits, and an opening is published.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "policy.h"
+#include "cluster.h"
 #include "tg_clock.h"
 #include "tg_log.h"
 #include "record.h"
@@ -29,20 +34,92 @@ pcfg(uint32_t provider)
 static void
 audit_transition(uint32_t provider, const struct tg_breaker_transition *tr)
 {
+	const char *node = tg_cluster_node();
 	char detail[512];
 
 	if (tr->reason == NULL)
 		return;
+	/* an opening goes to the other nodes first: they fail fast the sooner */
+	tg_cluster_breaker_changed(provider, tr);
 	snprintf(detail, sizeof(detail),
 		 "{\"provider\":\"%s\",\"from\":\"%s\",\"to\":\"%s\",\"reason\":\"%s\","
-		 "\"failures\":%u,\"calls\":%u,\"consecutive\":%u,\"generation\":%u}",
+		 "\"failures\":%u,\"calls\":%u,\"consecutive\":%u,\"generation\":%u%s%s%s}",
 		 pcfg(provider)->name, tg_breaker_state_name(tr->from),
 		 tg_breaker_state_name(tr->to), tr->reason, tr->failures, tr->calls,
-		 tr->consecutive, tr->generation);
+		 tr->consecutive, tr->generation, node != NULL ? ",\"node\":\"" : "",
+		 node != NULL ? node : "", node != NULL ? "\"" : "");
 	tg_log_warn(NULL, "breaker %s -> %s provider=%s reason=%s failures=%u calls=%u",
 		    tg_breaker_state_name(tr->from), tg_breaker_state_name(tr->to),
 		    pcfg(provider)->name, tr->reason, tr->failures, tr->calls);
 	tg_audit("worker", "breaker_transition", detail);
+}
+
+/*
+ * A rate limit of rate per minute: one node's bucket; with a cluster, the
+ * node's lease of the cluster's limit, or the bucket at rate / N while Redis
+ * is away (SPEC section 15).
+ */
+struct limit {
+	struct tg_gcra  *gcra;
+	struct tg_lease *lease;
+	uint64_t         rate;
+	char             scope;       /* 'k' a client key, 'p' a provider */
+	const char      *name, *which;
+};
+
+static bool
+limit_take(const struct limit *l, uint64_t qty, uint64_t now_us, struct tg_gcra_result *r)
+{
+	if (l->rate == 0 || !tg_cluster_on())
+		return tg_gcra_take(l->gcra, l->rate, 0, qty, now_us, r);
+	if (!tg_cluster_leasing())
+		return tg_gcra_take(l->gcra, tg_cluster_share(l->rate), 0, qty, now_us, r);
+	return tg_cluster_take(l->lease, qty, l->rate, l->scope, l->name, l->which, r);
+}
+
+/* Units back (an estimate above the use, a take undone), or more taken (the reverse). */
+static void
+limit_adjust(const struct limit *l, int64_t delta)
+{
+	uint64_t now = tg_clock_mono_us(), n = (uint64_t)(delta < 0 ? -delta : delta);
+	uint64_t rate = l->rate;
+
+	if (rate == 0 || delta == 0)
+		return;
+	if (tg_cluster_on() && tg_cluster_leasing()) {
+		if (delta > 0)
+			tg_lease_give(l->lease, n);
+		else
+			tg_lease_debit(l->lease, n);
+		return;
+	}
+	if (tg_cluster_on())
+		rate = tg_cluster_share(rate);
+	if (delta > 0)
+		tg_gcra_refund(l->gcra, rate, n, now);
+	else
+		tg_gcra_debit(l->gcra, rate, n, now);
+}
+
+static struct limit
+provider_limit(uint32_t provider, bool tpm)
+{
+	struct tg_provider_slot *ps = pslot(provider);
+	const struct tg_provider_cfg *p = pcfg(provider);
+
+	return (struct limit){ tpm ? &ps->tpm : &ps->rpm, tpm ? &ps->lease_tpm : &ps->lease_rpm,
+			       tpm ? p->rate.tpm : p->rate.rpm, 'p', p->name, tpm ? "tpm" : "rpm" };
+}
+
+static struct limit
+key_limit(const struct tg_key_view *key, bool tpm)
+{
+	struct tg_key_entry *e = tg_key_entry(tg_w.env->shm, key->index);
+
+	return (struct limit){ tpm ? &e->slot.tpm : &e->slot.rpm,
+			       tpm ? &e->slot.lease_tpm : &e->slot.lease_rpm,
+			       tpm ? key->def.tpm : key->def.rpm, 'k', key->def.name,
+			       tpm ? "tpm" : "rpm" };
 }
 
 bool
@@ -53,6 +130,7 @@ tg_policy_provider_admit(uint32_t provider, uint64_t est_tokens, struct tg_break
 	const struct tg_provider_cfg *p = pcfg(provider);
 	struct tg_breaker_transition tr = { 0 };
 	struct tg_gcra_result g;
+	struct limit rpm = provider_limit(provider, false), tpm = provider_limit(provider, true);
 	uint64_t now_us = tg_clock_mono_us();
 	enum tg_breaker_verdict v = tg_breaker_allow(&ps->breaker, &p->breaker, now_us / 1000, t, &tr);
 
@@ -62,13 +140,19 @@ tg_policy_provider_admit(uint32_t provider, uint64_t est_tokens, struct tg_break
 		*retry_after_ms = v == TG_BREAKER_REJECT_DISABLED ? 60000 : t->retry_after_ms;
 		return false;
 	}
+	/* with a cluster, the cluster, not each node, sends the half-open probes */
+	if (t->probe && !tg_cluster_probe_admit(provider, t)) {
+		tg_breaker_cancel(&ps->breaker, t);
+		*retry_after_ms = t->retry_after_ms;
+		return false;
+	}
 	/* the provider's own quota: a provider at its quota counts as unavailable */
-	if (!tg_gcra_take(&ps->rpm, p->rate.rpm, 0, 1, now_us, &g)) {
+	if (!limit_take(&rpm, 1, now_us, &g)) {
 		*retry_after_ms = g.retry_after_ms;
 		goto refused;
 	}
-	if (!tg_gcra_take(&ps->tpm, p->rate.tpm, 0, est_tokens, now_us, &g)) {
-		tg_gcra_refund(&ps->rpm, p->rate.rpm, 1, now_us);
+	if (!limit_take(&tpm, est_tokens, now_us, &g)) {
+		limit_adjust(&rpm, 1);
 		*retry_after_ms = g.retry_after_ms;
 		goto refused;
 	}
@@ -76,6 +160,7 @@ tg_policy_provider_admit(uint32_t provider, uint64_t est_tokens, struct tg_break
 
 refused:
 	tg_breaker_cancel(&ps->breaker, t);
+	tg_cluster_probe_done(provider, t, false, true);
 	tg_metrics_ratelimited(TG_SCOPE_PROVIDER);
 	return false;
 }
@@ -88,10 +173,12 @@ tg_policy_provider_result(uint32_t provider, const struct tg_breaker_ticket *t, 
 
 	if (v == TG_VERDICT_NONE) {
 		tg_breaker_cancel(&ps->breaker, t);
+		tg_cluster_probe_done(provider, t, false, true);
 		return;
 	}
 	tg_breaker_record(&ps->breaker, &pcfg(provider)->breaker, t, v == TG_VERDICT_FAILURE,
 			  tg_clock_mono_ms(), &tr);
+	tg_cluster_probe_done(provider, t, v == TG_VERDICT_SUCCESS, false);
 	audit_transition(provider, &tr);
 }
 
@@ -130,45 +217,34 @@ tg_policy_retry_budget(uint32_t provider)
 	return &pslot(provider)->retry;
 }
 
-static void
-reconcile(struct tg_gcra *g, uint64_t rate, int64_t estimated, int64_t used)
-{
-	uint64_t now = tg_clock_mono_us();
-
-	if (rate == 0 || used == estimated)
-		return;
-	if (used < estimated)
-		tg_gcra_refund(g, rate, (uint64_t)(estimated - used), now);
-	else
-		tg_gcra_debit(g, rate, (uint64_t)(used - estimated), now);
-}
-
 void
 tg_policy_provider_tokens(uint32_t provider, int64_t estimated, int64_t used)
 {
-	reconcile(&pslot(provider)->tpm, pcfg(provider)->rate.tpm, estimated, used);
+	struct limit tpm = provider_limit(provider, true);
+
+	limit_adjust(&tpm, estimated - used);
 }
 
 bool
 tg_policy_key_admit(const struct tg_key_view *key, uint64_t est_tokens, struct tg_key_limits *out)
 {
-	struct tg_gcra *rpm, *tpm;
+	struct limit rpm, tpm;
 	uint64_t now = tg_clock_mono_us();
 
 	memset(out, 0, sizeof(*out));
 	if (key == NULL)
 		return true;
-	rpm = tg_keys_rpm(tg_w.env->shm, key->index);
-	tpm = tg_keys_tpm(tg_w.env->shm, key->index);
+	rpm = key_limit(key, false);
+	tpm = key_limit(key, true);
 	out->has_rpm = key->def.rpm != 0;
 	out->has_tpm = key->def.tpm != 0;
-	if (!tg_gcra_take(rpm, key->def.rpm, 0, 1, now, &out->rpm)) {
+	if (!limit_take(&rpm, 1, now, &out->rpm)) {
 		out->retry_after_ms = out->rpm.retry_after_ms;
-		tg_gcra_take(tpm, key->def.tpm, 0, 0, now, &out->tpm);  /* peek, for headers */
+		(void)limit_take(&tpm, 0, now, &out->tpm);      /* peek, for headers */
 		return false;
 	}
-	if (!tg_gcra_take(tpm, key->def.tpm, 0, est_tokens, now, &out->tpm)) {
-		tg_gcra_refund(rpm, key->def.rpm, 1, now);
+	if (!limit_take(&tpm, est_tokens, now, &out->tpm)) {
+		limit_adjust(&rpm, 1);
 		out->retry_after_ms = out->tpm.retry_after_ms;
 		return false;
 	}
@@ -178,8 +254,12 @@ tg_policy_key_admit(const struct tg_key_view *key, uint64_t est_tokens, struct t
 void
 tg_policy_key_tokens(const struct tg_key_view *key, int64_t estimated, int64_t used)
 {
-	if (key != NULL)
-		reconcile(tg_keys_tpm(tg_w.env->shm, key->index), key->def.tpm, estimated, used);
+	struct limit tpm;
+
+	if (key == NULL)
+		return;
+	tpm = key_limit(key, true);
+	limit_adjust(&tpm, estimated - used);
 }
 
 static void

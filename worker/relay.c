@@ -79,7 +79,7 @@ tg_relay_feed(struct tg_relay *r, const char *p, size_t n, struct tg_buf *out)
 }
 
 void
-tg_relay_finish(struct tg_relay *r, bool completed, struct tg_buf *out)
+tg_relay_finish(struct tg_relay *r, const char *cut, struct tg_buf *out)
 {
 	/* comment lines and blank lines after the last event are still the provider's */
 	if (!tg_wire_stream_translating(r->ws) && !tg_sse_pending(&r->sse)) {
@@ -87,7 +87,7 @@ tg_relay_finish(struct tg_relay *r, bool completed, struct tg_buf *out)
 		release(r, r->held_off + r->held.len, true);
 		r->out = NULL;
 	}
-	tg_wire_stream_finish(r->ws, completed, out);
+	tg_wire_stream_finish(r->ws, cut, out);
 }
 
 void

@@ -51,11 +51,12 @@ int tg_relay_feed(struct tg_relay *r, const char *p, size_t n, struct tg_buf *ou
 	__attribute__((warn_unused_result));
 
 /*
- * The provider's stream ended (completed: with no transport error). Appends
- * the client's closing events, or the family's in-stream error when the
- * stream was cut before its end; partial bytes of an unfinished event are dropped.
+ * The provider's stream ended (cut: NULL with no transport error, else what
+ * stopped it, for the client). Appends the client's closing events, or the
+ * family's in-stream error when the stream was cut before its end; partial
+ * bytes of an unfinished event are dropped.
  */
-void tg_relay_finish(struct tg_relay *r, bool completed, struct tg_buf *out);
+void tg_relay_finish(struct tg_relay *r, const char *cut, struct tg_buf *out);
 
 /* The assistant's text collected so far (""), and whether it is all of it. */
 const char *tg_relay_text(const struct tg_relay *r, size_t *len, bool *complete);

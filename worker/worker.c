@@ -16,6 +16,7 @@
 
 #include "admin.h"
 #include "call.h"
+#include "cluster.h"
 #include "tg_clock.h"
 #include "tg_log.h"
 #include "upstream.h"
@@ -133,6 +134,8 @@ start_drain(const char *why, uint64_t deadline_ms)
 	if (tg_w.draining)
 		return;
 	tg_w.draining = true;
+	/* another worker keeps the node's cluster duties from now on */
+	tg_cluster_drain();
 	tg_http_server_drain(tg_w.http);
 	if (tg_w.admin != NULL)
 		tg_http_server_drain(tg_w.admin);
@@ -285,7 +288,7 @@ tg_worker_main(const struct tg_worker_env *env)
 	tg_w.base = ec != NULL ? event_base_new_with_config(ec) : NULL;
 	if (ec != NULL)
 		event_config_free(ec);
-	if (tg_w.base == NULL || tg_upstream_init(tg_w.base) == -1) {
+	if (tg_w.base == NULL || tg_upstream_init(tg_w.base) == -1 || tg_cluster_start() == -1) {
 		tg_log_error(NULL, "could not create the event loop and the upstream client");
 		return 2;
 	}
@@ -321,6 +324,7 @@ tg_worker_main(const struct tg_worker_env *env)
 
 	event_base_dispatch(tg_w.base);
 
+	tg_cluster_stop();
 	event_free(ev_beat);
 	event_free(ev_quit);
 	event_free(ev_retire);

@@ -107,7 +107,7 @@ provider(const char *body, size_t n)
 	/* relayed as it is: the gateway writes nothing but a missing end's error */
 	if (out.len != 0)
 		abort();
-	tg_wire_stream_finish(st, true, &out);
+	tg_wire_stream_finish(st, NULL, &out);
 	tg_wire_stream_free(st);
 	tg_buf_fini(&out);
 }
@@ -173,7 +173,7 @@ translated(enum tg_family from, const char *body, size_t n)
 	}
 	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
 		(void)tg_wire_stream_event(st, names[k], strlen(names[k]), body, n, &out);
-	tg_wire_stream_finish(st, n % 2 == 0, &out);
+	tg_wire_stream_finish(st, n % 2 == 0 ? NULL : "cut", &out);
 	tg_wire_stream_free(st);
 	if (out.failed)
 		abort();

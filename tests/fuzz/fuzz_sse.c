@@ -106,7 +106,7 @@ check_client(struct tg_wire_stream *st, struct tg_buf *out, bool completed)
 {
 	struct tg_sse sse;
 
-	tg_wire_stream_finish(st, completed, out);
+	tg_wire_stream_finish(st, completed ? NULL : "cut", out);
 	if (out->failed)
 		abort();
 	tg_sse_init(&sse, 0);

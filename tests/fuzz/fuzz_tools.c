@@ -126,7 +126,7 @@ translate(const struct tg_buf *sse, enum tg_family provider, enum tg_family clie
 			abort();
 		at += step;
 	}
-	tg_wire_stream_finish(f.ws, true, out);
+	tg_wire_stream_finish(f.ws, NULL, out);
 	tg_wire_stream_usage(f.ws, info);
 	tg_sse_fini(&p);
 	tg_wire_stream_free(f.ws);

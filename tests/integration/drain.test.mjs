@@ -35,6 +35,8 @@ async function gateway(extra = {}) {
     extra: { keys: [{ name: 'drain', sha256: createHash('sha256').update(CLIENT_KEY).digest('hex') }], ...extra } });
   cfg.database.conninfo = db.conninfo;
   cfg.database.ring_records = 16384;
+  // a stream lasts STREAM_MS: the providers' whole-call deadline must outlast it, or it cuts them
+  for (const p of Object.values(cfg.providers)) p.total_timeout_ms = STREAM_MS + 10000;
   migrate(cfg, dir);
   return startGateway(cfg, { dir });
 }

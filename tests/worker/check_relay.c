@@ -66,7 +66,7 @@ relay_all(enum tg_family upstream, const struct tg_wire_request *req, const char
 	ck_assert_int_eq(tg_relay_init(&r, upstream, req, 0), 0);
 	for (size_t at = 0; at < n; at += step)
 		ck_assert_int_eq(tg_relay_feed(&r, s + at, at + step > n ? n - at : step, out), 0);
-	tg_relay_finish(&r, true, out);
+	tg_relay_finish(&r, NULL, out);
 	tg_relay_usage(&r, u);
 	tg_relay_fini(&r);
 }
@@ -173,9 +173,12 @@ START_TEST(a_cut_stream_ends_with_the_familys_error)
 	tg_buf_init(&out);
 	ck_assert_int_eq(tg_relay_init(&r, TG_FAMILY_ANTHROPIC, &req, 0), 0);
 	ck_assert_int_eq(tg_relay_feed(&r, anthropic_stream, cut + 10, &out), 0);
-	tg_relay_finish(&r, false, &out);
+	tg_relay_finish(&r, "no end within the provider's total_timeout_ms", &out);
 	tg_relay_usage(&r, &u);
 	ck_assert(strstr(out.p, "event: error\n") != NULL);
+	/* the client is told what stopped it, not only that it stopped */
+	ck_assert(strstr(out.p, "stream ended early: no end within the provider's "
+			 "total_timeout_ms") != NULL);
 	ck_assert(strstr(out.p, "message_delta") == NULL);  /* the half event is dropped */
 	ck_assert(!u.usage.complete);
 	ck_assert_int_eq(u.usage.input, 14);

@@ -144,18 +144,19 @@ stream_error(struct wire_xlate *x, struct tg_buf *out, const struct wire_err *e)
 }
 
 void
-tg_wire_stream_finish(struct tg_wire_stream *s, bool completed, struct tg_buf *out)
+tg_wire_stream_finish(struct tg_wire_stream *s, const char *cut, struct tg_buf *out)
 {
 	struct wire_xlate *x = &s->x;
 	struct wire_err e = { .status = 502, .own = true };
+	char message[160];
 
 	if (!s->translating) {
 		/* the client has the provider's own events: only a missing end is ours to say */
 		if (s->usage.saw_marker || s->usage.info.error)
 			return;
-		e.message = completed ? "stream ended early: the provider's stream ended before "
-			    "its end marker" :
-			    "stream ended early: the provider's stream was cut off";
+		snprintf(message, sizeof(message), "stream ended early: %s",
+			 cut != NULL ? cut : "the provider's stream ended before its end marker");
+		e.message = message;
 		/* the client's events were the provider's, numbered from 0 with no gap */
 		x->rs.seq = s->usage.events;
 		stream_error(x, out, &e);
@@ -164,12 +165,12 @@ tg_wire_stream_finish(struct tg_wire_stream *s, bool completed, struct tg_buf *o
 	if (x->closed || x->errored)
 		return;
 	wire_usage_counts(s->up, &s->usage, &x->usage);
-	if (completed && x->stopped) {
+	if (cut == NULL && x->stopped) {
 		xs_close(x, out);
 		return;
 	}
-	xs_error(x, out, 502, completed ? "the provider's stream ended before it said how it "
-		 "stopped" : "the provider's stream was cut off");
+	xs_error(x, out, 502, cut != NULL ? cut : "the provider's stream ended before it said "
+		 "how it stopped");
 }
 
 void

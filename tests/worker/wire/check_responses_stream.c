@@ -155,7 +155,7 @@ translate(const struct fixture *f, size_t step, struct tg_buf *out, struct tg_us
 	for (size_t k = 0; k < n; k += step)
 		ck_assert_int_eq(tg_sse_feed(&in, f->sse + k, k + step > n ? n - k : step,
 					     on_provider_event, &fd), 0);
-	tg_wire_stream_finish(fd.x, f->completed, out);
+	tg_wire_stream_finish(fd.x, f->completed ? NULL : "the provider's stream was cut off", out);
 	tg_wire_stream_usage(fd.x, billed);
 	tg_wire_stream_free(fd.x);
 	tg_sse_fini(&in);
@@ -480,7 +480,7 @@ START_TEST(stream_error_before_start)
 			 "\"error\":{\"type\":\"server_error\",\"code\":\"server_error\",\"message\":"
 			 "\"Overloaded\",\"param\":null}}\n\n");
 	tg_buf_reset(&out);
-	tg_wire_stream_finish(x, true, &out);
+	tg_wire_stream_finish(x, NULL, &out);
 	ck_assert_uint_eq(out.len, 0);
 	tg_wire_stream_free(x);
 	tg_buf_fini(&out);
@@ -540,7 +540,7 @@ START_TEST(relayed_as_it_is)
 	ck_assert_int_eq(fd.bad, 0);
 	/* the provider's bytes are the client's: nothing is written until the end */
 	ck_assert_uint_eq(out.len, 0);
-	tg_wire_stream_finish(x, row->completed, &out);
+	tg_wire_stream_finish(x, row->completed ? NULL : "the provider's stream was cut off", &out);
 	ck_assert_str_eq(out.p != NULL ? out.p : "", row->tail);
 	tg_wire_stream_usage(x, &i);
 	ck_assert_msg(i.usage.complete == row->complete && i.error == row->error, "%s", row->name);

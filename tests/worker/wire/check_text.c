@@ -126,7 +126,7 @@ stream(const struct fixture *fx, enum tg_family client, size_t max)
 	for (size_t k = 0, n = strlen(fx->sse); k < n; k += 7)
 		ck_assert_int_eq(tg_sse_feed(&sse, fx->sse + k, n - k < 7 ? n - k : 7, on_event, &f),
 				 0);
-	tg_wire_stream_finish(f.x, true, &f.out);
+	tg_wire_stream_finish(f.x, NULL, &f.out);
 	tg_sse_fini(&sse);
 	tg_buf_fini(&f.out);
 	return f.x;

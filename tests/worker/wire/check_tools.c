@@ -77,7 +77,7 @@ stream(enum tg_family provider, enum tg_family client, const char *sse, size_t n
 	ck_assert_ptr_nonnull(f.ws);
 	tg_sse_init(&p, 0);
 	ck_assert_int_eq(tg_sse_feed(&p, sse, n, on_event, &f), 0);
-	tg_wire_stream_finish(f.ws, true, out);
+	tg_wire_stream_finish(f.ws, NULL, out);
 	tg_wire_stream_usage(f.ws, info);
 	tg_sse_fini(&p);
 	tg_wire_stream_free(f.ws);
