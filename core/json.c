@@ -1,13 +1,17 @@
 /*
- * JSON reading: one strict pass (RFC 8259 grammar, a depth limit, a token
- * budget) that checks the text and writes jsmn's token layout as it goes,
- * plus string unescaping. jsmn's own parser is not used: checking first and
- * tokenising after read every byte twice.
+ * JSON reading: jsmn's implementation is compiled here and nowhere else.
+ * Adds what jsmn leaves out: a strict syntax check (one value, RFC 8259
+ * grammar, a depth limit), a token budget, and string unescaping.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define JSMN_STRICT
+#define JSMN_PARENT_LINKS       /* as in tg_json.h, which must agree: it changes jsmntok_t */
+#undef JSMN_HEADER
+#include <jsmn.h>
 
 #include "tg_json.h"
 
@@ -110,68 +114,22 @@ scan_scalar(const char *s, size_t n)
 	return k;
 }
 
-/* The token array as the parser fills it: grown by doubling, never past the budget. */
-struct emitter {
-	jsmntok_t *tok;
-	long       n, cap, max;
-	bool       nomem;
-};
-
-/* Append a token (kept only within the budget; counted either way); returns its index. */
-static long
-emit(struct emitter *e, jsmntype_t type, size_t start, size_t end, long parent)
-{
-	long i = e->n++;
-
-	if (i >= e->max || e->nomem)
-		return i;
-	if (i == e->cap) {
-		long cap = e->cap ? e->cap * 2 : 64;
-		jsmntok_t *t;
-
-		if (cap > e->max)
-			cap = e->max;
-		t = realloc(e->tok, sizeof(*t) * (size_t)cap);
-		if (t == NULL) {
-			e->nomem = true;
-			return i;
-		}
-		e->tok = t;
-		e->cap = cap;
-	}
-	e->tok[i] = (jsmntok_t){ .type = type, .start = (int)start, .end = (int)end, .size = 0,
-				 .parent = (int)parent };
-	return i;
-}
-
-/* Count a child of token i (a member, an element, or a key's one value). */
-static void
-grow(struct emitter *e, long i)
-{
-	if (i >= 0 && i < e->n && i < e->max && !e->nomem)
-		e->tok[i].size++;
-}
-
 /*
- * Strict RFC 8259 parse into jsmn's layout: jsmn alone accepts {"a"}, [1,]
- * and [,], and every accessor here assumes well-formed pairs. Tokens come in
- * the order their text starts; a container spans [bracket, after its close),
- * a string the bytes between its quotes, with size the members of an object,
- * the elements of an array, and 1 for a key (its value); parent is the
- * enclosing container, or the key for a member's value.
- * Returns 0, -1 with *bad at the first wrong byte, -2 when deeper than
- * max_depth, or -3 with *bad where data follows the one top-level value.
- * Iterative, with stacks bounded by max_depth.
+ * Strict RFC 8259 syntax check, before jsmn tokenises: jsmn alone accepts
+ * {"a"}, [1,] and [,], and every accessor here assumes well-formed pairs.
+ * Returns 0 with *ntok the number of tokens jsmn will make of it (one per
+ * object, array, key, string and scalar), -1 with *bad at the first wrong
+ * byte, -2 when deeper than max_depth, or -3 with *bad where data follows the
+ * one top-level value. Iterative, with a stack bounded by max_depth.
  */
 static int
-parse(const char *s, size_t n, int max_depth, size_t *bad, struct emitter *e)
+validate(const char *s, size_t n, int max_depth, size_t *bad, long *ntok)
 {
 	enum { VALUE, VALUE_OR_CLOSE, KEY, KEY_OR_CLOSE, COLON, AFTER } state = VALUE;
 	char stack[max_depth + 1];
-	long open[max_depth + 1];       /* the token of each open container */
-	long super = -1;                /* where the next value hangs: container, key, or none */
 	int depth = 0;
 	size_t k = 0, len;
+	long tokens = 0;
 
 	for (;;) {
 		while (k < n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\r' || s[k] == '\n'))
@@ -183,8 +141,6 @@ parse(const char *s, size_t n, int max_depth, size_t *bad, struct emitter *e)
 		switch (state) {
 		case VALUE_OR_CLOSE:
 			if (c == ']') {
-				if (open[depth] < e->max && !e->nomem)
-					e->tok[open[depth]].end = (int)k + 1;
 				depth--;
 				k++;
 				state = AFTER;
@@ -192,13 +148,11 @@ parse(const char *s, size_t n, int max_depth, size_t *bad, struct emitter *e)
 			}
 			/* fall through */
 		case VALUE:
-			grow(e, super);
+			tokens++;
 			if (c == '{' || c == '[') {
 				if (depth == max_depth)
 					return -2;
 				stack[++depth] = c;
-				open[depth] = emit(e, c == '{' ? JSMN_OBJECT : JSMN_ARRAY, k, k, super);
-				super = open[depth];
 				k++;
 				state = c == '{' ? KEY_OR_CLOSE : VALUE_OR_CLOSE;
 				continue;
@@ -206,17 +160,11 @@ parse(const char *s, size_t n, int max_depth, size_t *bad, struct emitter *e)
 			len = c == '"' ? scan_string(s + k, n - k) : scan_scalar(s + k, n - k);
 			if (len == 0)
 				return -1;
-			if (c == '"')
-				emit(e, JSMN_STRING, k + 1, k + len - 1, super);
-			else
-				emit(e, JSMN_PRIMITIVE, k, k + len, super);
 			k += len;
 			state = AFTER;
 			continue;
 		case KEY_OR_CLOSE:
 			if (c == '}') {
-				if (open[depth] < e->max && !e->nomem)
-					e->tok[open[depth]].end = (int)k + 1;
 				depth--;
 				k++;
 				state = AFTER;
@@ -226,8 +174,7 @@ parse(const char *s, size_t n, int max_depth, size_t *bad, struct emitter *e)
 		case KEY:
 			if (c != '"' || (len = scan_string(s + k, n - k)) == 0)
 				return -1;
-			grow(e, open[depth]);
-			super = emit(e, JSMN_STRING, k + 1, k + len - 1, open[depth]);
+			tokens++;
 			k += len;
 			state = COLON;
 			continue;
@@ -243,50 +190,85 @@ parse(const char *s, size_t n, int max_depth, size_t *bad, struct emitter *e)
 			if (c == ',') {
 				state = stack[depth] == '{' ? KEY : VALUE;
 			} else if ((c == '}' && stack[depth] == '{') || (c == ']' && stack[depth] == '[')) {
-				if (open[depth] < e->max && !e->nomem)
-					e->tok[open[depth]].end = (int)k + 1;
 				depth--;
+				state = AFTER;
 			} else {
 				return -1;
 			}
-			super = depth > 0 ? open[depth] : -1;
 			k++;
 			continue;
 		}
 	}
 	*bad = n;
+	*ntok = tokens;
 	return state == AFTER && depth == 0 ? 0 : -1;
+}
+
+/* A lone number or literal: valid JSON that strict jsmn wants a delimiter after. */
+static int
+bare_scalar(struct tg_json *j, const char *src, size_t len, char *err, size_t errlen)
+{
+	size_t k = 0;
+
+	while (k < len && (src[k] == ' ' || src[k] == '\t' || src[k] == '\r' || src[k] == '\n'))
+		k++;
+	j->tok = calloc(1, sizeof(jsmntok_t));
+	if (j->tok == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	j->tok[0].type = JSMN_PRIMITIVE;
+	j->tok[0].start = (int)k;
+	j->tok[0].end = (int)(k + scan_scalar(src + k, len - k));
+	j->ntok = 1;
+	return 0;
 }
 
 int
 tg_json_parse(struct tg_json *j, const char *src, size_t len, int max_tokens, int max_depth,
 	      char *err, size_t errlen)
 {
-	struct emitter e = { .max = max_tokens };
+	jsmn_parser p;
 	size_t bad = 0;
-	int rc;
+	long n = 0;
 
 	memset(j, 0, sizeof(*j));
 	j->src = src;
 	j->len = len;
 
-	rc = parse(src, len, max_depth, &bad, &e);
-	if (rc == 0 && e.n > max_tokens)
-		snprintf(err, errlen, "JSON has more than %d tokens", max_tokens);
-	else if (rc == 0 && e.nomem)
-		snprintf(err, errlen, "out of memory");
-	else if (rc == -1)
+	switch (validate(src, len, max_depth, &bad, &n)) {
+	case -1:
 		snprintf(err, errlen, "invalid JSON at byte %zu", bad);
-	else if (rc == -2)
+		return -1;
+	case -2:
 		snprintf(err, errlen, "JSON nesting deeper than %d", max_depth);
-	else if (rc == -3)
+		return -1;
+	case -3:
 		snprintf(err, errlen, "invalid JSON: trailing data at byte %zu", bad);
-	if (rc != 0 || e.n > max_tokens || e.nomem) {
-		free(e.tok);
 		return -1;
 	}
-	j->tok = e.tok;
-	j->ntok = (int)e.n;
+	/* the validator counted the tokens: jsmn runs once, into an array of that size */
+	if (n > max_tokens) {
+		snprintf(err, errlen, "JSON has more than %d tokens", max_tokens);
+		return -1;
+	}
+	j->tok = malloc(sizeof(jsmntok_t) * (size_t)n);
+	if (j->tok == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	jsmn_init(&p);
+	j->ntok = jsmn_parse(&p, src, len, j->tok, (unsigned)n);
+	if (j->ntok == JSMN_ERROR_PART && n == 1) {
+		tg_json_fini(j);
+		return bare_scalar(j, src, len, err, errlen);
+	}
+	if (j->ntok != n) {
+		/* the validator accepted it, so jsmn must too: anything else is a bug here */
+		snprintf(err, errlen, "invalid JSON");
+		tg_json_fini(j);
+		return -1;
+	}
 	return 0;
 }
 
@@ -299,7 +281,7 @@ tg_json_fini(struct tg_json *j)
 }
 
 /*
- * Tokens come in the order their text starts, and a container's
+ * jsmn hands out tokens in the order their text starts, and a container's
  * [start, end) spans its whole subtree: the subtree of i is the run of tokens
  * after i that start before tok[i].end. Gallop, then bisect, to its end, so
  * skipping a value costs the log of its size, not a walk over its tokens.

@@ -1,5 +1,5 @@
 /*
- * JSON reading into jsmn's token layout (offsets into a borrowed buffer) and the
+ * JSON reading over jsmn (tokens are offsets into a borrowed buffer) and the
  * few accessors every module needs. Writing JSON goes through tg_buf.h.
  */
 #ifndef TG_JSON_H
@@ -10,7 +10,8 @@
 #include <stdint.h>
 
 #define JSMN_HEADER
-/* jsmn's token layout, with parent links; core/json.c fills it (jsmn's own parser is unused) */
+/* parent links keep jsmn linear on closing brackets (without them it walks back over every
+ * token so far); core/json.c defines it too, since it changes jsmntok_t */
 #define JSMN_PARENT_LINKS
 #include <jsmn.h>
 
