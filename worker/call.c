@@ -499,18 +499,24 @@ refuse(struct tg_call *c, int status, enum tg_outcome outcome, const char *fmt, 
 
 /* ---- streams ---- */
 
-/* Send bytes of a committed stream; nothing goes to a client that left. */
-static void
+/*
+ * Send bytes of a committed stream; nothing goes to a client that left.
+ * Returns false when this write found the client gone: on_gone has run, and
+ * the call may be freed, so the caller must not touch c (nor b, if c owns it).
+ */
+static bool
 stream_send(struct tg_call *c, const struct tg_buf *b)
 {
-	if (c->req != NULL && b->len > 0)
-		(void)tg_http_stream_write(c->req, b->p, b->len);
+	return c->req == NULL || b->len == 0 || tg_http_stream_write(c->req, b->p, b->len) == 0;
 }
 
 /* A stream's first event proved readable: from here bytes flow to the client as they come. */
 static int
 commit_stream(struct tg_call *c)
 {
+	struct tg_buf early;
+	bool alive;
+
 	/* judged on its first byte: a stream may last minutes, longer than a probe's deadline */
 	settle_ticket(c, c->ttfb_us > (uint64_t)provider_of(c)->breaker.slow_first_byte_ms * 1000 ?
 		      TG_VERDICT_FAILURE : TG_VERDICT_SUCCESS);
@@ -524,9 +530,12 @@ commit_stream(struct tg_call *c)
 	tg_http_add_header(c->req, "Cache-Control", "no-cache");
 	if (tg_http_stream_start(c->req, 200, "text/event-stream") == -1)
 		return -1;
-	stream_send(c, &c->early);
-	tg_buf_fini(&c->early);
-	return 0;
+	/* the early events leave c before the write: a client gone by then frees c */
+	early = c->early;
+	tg_buf_init(&c->early);
+	alive = stream_send(c, &early);
+	tg_buf_fini(&early);
+	return alive ? 0 : -1;
 }
 
 /* What the client is told stopped its stream; NULL: nothing did. */
@@ -581,9 +590,10 @@ finish_stream(struct tg_call *c, enum tg_outcome outcome, const char *why)
 	tg_buf_printf(&c->out, ": tollgate cost_usd=%s input_tokens=%lld output_tokens=%lld "
 		      "reasoning_tokens=%lld\n\n", usd, (long long)c->rec.input_tokens,
 		      (long long)c->rec.output_tokens, (long long)c->rec.reasoning_tokens);
-	stream_send(c, &c->out);
+	/* answering before the last write: a client gone during it is a reply not delivered */
 	enter(c, TG_CALL_ANSWERING);
-	tg_http_stream_end(c->req);
+	if (stream_send(c, &c->out))
+		tg_http_stream_end(c->req);
 }
 
 /* ---- attempts ---- */
@@ -693,8 +703,11 @@ attempt_result(struct tg_call *c, const char *err, struct tg_attempt_result *a)
 	if (err != NULL)
 		return;
 	a->signal = tg_wire_classify(c->upstream, c->up_status, c->reply.p, c->reply.len);
-	a->retry_after_ms = tg_wire_retry_after_ms(c->upstream, c->up_meta.retry_after, c->reply.p,
-						   c->reply.len, tg_clock_wall_us() / 1000);
+	/* a wait hint matters only to a failure: a 200's body is not parsed for one */
+	if (a->signal != TG_SIGNAL_OK)
+		a->retry_after_ms = tg_wire_retry_after_ms(c->upstream, c->up_meta.retry_after,
+							   c->reply.p, c->reply.len,
+							   tg_clock_wall_us() / 1000);
 	if (a->signal == TG_SIGNAL_OK &&
 	    tg_wire_reply_usage(c->upstream, c->reply.p ? c->reply.p : "", c->reply.len,
 				&c->usage) == -1)

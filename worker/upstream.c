@@ -37,19 +37,47 @@ struct tg_upstream {
 	const char                  *fail;          /* our own reason to abort (first byte timer) */
 };
 
+/*
+ * Finished easy handles wait here for the next transfer, reset: creating and
+ * destroying one per call was 13.7k of a JSON call's 218k instructions.
+ */
+#define IDLE_EASY_MAX 32
+
 static struct {
 	struct event_base *base;
 	CURLM             *multi;
 	struct event      *timer;
+	CURL              *idle[IDLE_EASY_MAX];
+	unsigned           n_idle;
 } U;
 
 static void drain_multi_info(void);
+
+static CURL *
+easy_get(void)
+{
+	return U.n_idle > 0 ? U.idle[--U.n_idle] : curl_easy_init();
+}
+
+/* Takes a handle that is in no multi; every option goes back to its default. */
+static void
+easy_put(CURL *easy)
+{
+	if (easy == NULL)
+		return;
+	if (U.n_idle == IDLE_EASY_MAX) {
+		curl_easy_cleanup(easy);
+		return;
+	}
+	curl_easy_reset(easy);
+	U.idle[U.n_idle++] = easy;
+}
 
 static void
 free_transfer(struct tg_upstream *u)
 {
 	curl_multi_remove_handle(U.multi, u->easy);
-	curl_easy_cleanup(u->easy);
+	easy_put(u->easy);
 	curl_slist_free_all(u->headers);
 	if (u->first_byte_timer != NULL)
 		event_free(u->first_byte_timer);
@@ -293,6 +321,8 @@ tg_upstream_init(struct event_base *base)
 void
 tg_upstream_fini(void)
 {
+	while (U.n_idle > 0)
+		curl_easy_cleanup(U.idle[--U.n_idle]);
 	if (U.multi != NULL)
 		curl_multi_cleanup(U.multi);
 	if (U.timer != NULL)
@@ -309,7 +339,7 @@ tg_upstream_start(const struct tg_upstream_req *rq, const struct tg_upstream_cb 
 		return NULL;
 	u->cb = cb;
 	u->arg = arg;
-	u->easy = curl_easy_init();
+	u->easy = easy_get();
 	if (u->easy == NULL)
 		goto fail;
 	for (const char *const *h = rq->headers; *h != NULL; h++) {
@@ -358,8 +388,7 @@ fail:
 	tg_log_error(NULL, "could not start an upstream transfer: out of memory or curl refused");
 	if (u->first_byte_timer != NULL)
 		event_free(u->first_byte_timer);
-	if (u->easy != NULL)
-		curl_easy_cleanup(u->easy);
+	easy_put(u->easy);
 	curl_slist_free_all(u->headers);
 	free(u);
 	return NULL;

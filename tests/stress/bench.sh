@@ -1,14 +1,18 @@
 #!/bin/sh
 # `make bench` (SPEC 12): wrk against the provider simulator directly, through
 # nginx proxy_pass (keepalive pool) and through the gateway, interleaved, for a
-# 0 ms upstream (throughput) and a 20 ms one (added latency), Anthropic
-# Messages streamed and not; then the gateway workers' memory at 1,000 open
-# connections. Prints one table. Exits non-zero only when something fails to
-# run (a tool missing, a process not starting, wrk failing, a target with no
-# 2xx answer at all), never because a number is slow.
+# 0 ms upstream (throughput, 64 connections) and a 20 ms one (added latency, 8
+# connections), Anthropic Messages streamed and not; then the gateway workers'
+# memory at 1,000 open connections. Beside every run, the CPU time the serving
+# processes took per call (from /proc: the gateway's workers, nginx's workers,
+# the simulator) and, for the gateway, its logger's and PostgreSQL's per row
+# written. Prints one table. Exits non-zero only when something fails to run (a
+# tool missing, a process not starting, wrk failing, a target with no 2xx
+# answer at all), never because a number is slow.
 #
 # Run from the repository root after `make`. Knobs (environment):
 #   TG_BENCH_SECONDS=5  TG_BENCH_REPS=2  TG_BENCH_THREADS=2  TG_BENCH_CONNECTIONS=64
+#   TG_BENCH_LAT_CONNECTIONS=8 (the 20 ms runs)
 #   TG_BENCH_MEM_CONNECTIONS=1000  TG_BUILD_DIR=build  TG_BENCH_KEEP=1 (keep the temp dir)
 #   TG_BENCH_PG=<conninfo>   log to this PostgreSQL (migrated first); "auto": start a
 #                            private one with tests/pg.sh under the temp dir; unset: no
@@ -23,6 +27,7 @@ DUR=${TG_BENCH_SECONDS:-5}
 REPS=${TG_BENCH_REPS:-2}
 THREADS=${TG_BENCH_THREADS:-2}
 CONNS=${TG_BENCH_CONNECTIONS:-64}
+LAT_CONNS=${TG_BENCH_LAT_CONNECTIONS:-8}
 MEM_CONNS=${TG_BENCH_MEM_CONNECTIONS:-1000}
 TOLLGATE=$BUILD/tollgate
 MOCK=$BUILD/tollgate-mock
@@ -74,13 +79,14 @@ start_mock() { # name latency_ms -> sets MOCK_PORT
 	MOCK_PORT=$(tg_free_port)
 	"$MOCK" --listen "127.0.0.1:$MOCK_PORT" --seed 1 --latency-ms "$2" --jitter-ms 0 \
 		>"$TMP/$1.log" 2>&1 &
+	MOCK_PID=$!
 	PIDS="$PIDS $!"
 	wait_up "http://127.0.0.1:$MOCK_PORT/__mock/stats"
 }
 start_mock mock0 0
-M0=$MOCK_PORT
+M0=$MOCK_PORT M0_PID=$MOCK_PID
 start_mock mock20 20
-M20=$MOCK_PORT
+M20=$MOCK_PORT M20_PID=$MOCK_PID
 
 # ---- nginx proxy_pass with an upstream keepalive pool, same worker count --------
 N0=$(tg_free_port)
@@ -114,6 +120,7 @@ http {
 }
 NGX
 "$NGINX" -e "$TMP/nginx/error.log" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" &
+NGINX_PID=$!
 PIDS="$PIDS $!"
 wait_up "http://127.0.0.1:$N0/__mock/stats"
 wait_up "http://127.0.0.1:$N20/__mock/stats"
@@ -174,9 +181,47 @@ start_gateway() { # name mock_port -> sets GW_PORT, GW_PID
 	wait_up "http://127.0.0.1:$GW_PORT/healthz"
 }
 start_gateway gw0 "$M0"
-G0=$GW_PORT
+G0=$GW_PORT G0_PID=$GW_PID
 start_gateway gw20 "$M20"
 G20=$GW_PORT G20_PID=$GW_PID
+
+# ---- CPU time, from /proc (utime + stime, in clock ticks) --------------------------
+HZ=$(getconf CLK_TCK)
+ticks_of() { # pids...
+	for p in "$@"; do awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0; done |
+		awk '{ s += $1 } END { print s + 0 }'
+}
+children() { ps -o pid= --ppid "$1" 2>/dev/null || true; }
+worker_pids() { # master pid
+	ps -o pid=,comm= --ppid "$1" | awk '$2 == "tollgate-worker" { print $1 }'
+}
+logger_pid() { ps -o pid=,comm= --ppid "$1" | awk '$2 == "tollgate-logger" { print $1 }'; }
+# the PostgreSQL the gateways write to, if it runs here: its postmaster, found as the
+# parent of the logger's backend (which stays connected); every process it started counts
+PG_PM=""
+if [ -n "${TG_BENCH_PG:-}" ] && command -v psql >/dev/null 2>&1; then
+	i=0
+	while [ -z "$PG_PM" ] && [ $i -lt 100 ]; do
+		be=$(psql "$CONNINFO" -XAtc "SELECT max(pid) FROM pg_stat_activity WHERE \
+			application_name = 'tollgate'" 2>/dev/null || true)
+		[ -z "$be" ] || PG_PM=$(awk '{ print $4 }' "/proc/$be/stat" 2>/dev/null || true)
+		i=$((i + 1))
+		[ -n "$PG_PM" ] || sleep 0.1
+	done
+fi
+pg_ticks() { [ -z "$PG_PM" ] && echo 0 || ticks_of "$PG_PM" $(children "$PG_PM"); }
+metric() { # gateway name, metric
+	curl -s --unix-socket "$TMP/$1/state/admin.sock" http://admin/metrics |
+		awk -v m="$2" '$1 == m { v = $2 } END { print v + 0 }'
+}
+# wait until the gateway's logger has taken every record out of its rings (at most 30 s)
+drain_rings() { # gateway name
+	i=0
+	while [ "$(metric "$1" tollgate_log_ring_used)" != 0 ] && [ $i -lt 600 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+}
 
 # ---- measuring ---------------------------------------------------------------
 RESULTS=$TMP/results
@@ -198,19 +243,45 @@ parse_tgbench() {
 
 ms() { echo "$1" | awk '{ printf "%.3f", $1 / 1000 }'; }
 
-measure() { # phase mode target rep url script
-	run_wrk "$CONNS" "$DUR" "$6" "$5"
+# The processes whose CPU a run of this target is charged: what serves the calls.
+serving_pids() { # phase target
+	case $1:$2 in
+	0ms:direct) echo "$M0_PID" ;;
+	20ms:direct) echo "$M20_PID" ;;
+	*:nginx) children "$NGINX_PID" ;;
+	0ms:gateway) worker_pids "$G0_PID" ;;
+	20ms:gateway) worker_pids "$G20_PID" ;;
+	esac
+}
+
+measure() { # phase mode target rep url script conns
+	sp=$(serving_pids "$1" "$3")
+	gw=gw0 gwp=$G0_PID
+	[ "$1" = 0ms ] || gw=gw20 gwp=$G20_PID
+	lp=$(logger_pid "$gwp")
+	t0=$(ticks_of $sp) l0=$(ticks_of $lp) g0=$(pg_ticks) w0=$(metric $gw tollgate_log_rows_written_total)
+	run_wrk "$7" "$DUR" "$6" "$5"
+	t1=$(ticks_of $sp)
+	if [ "$3" = gateway ]; then
+		# what the run left in the rings is written before the next run starts, and counted
+		drain_rings $gw
+		sleep 0.2
+	fi
+	l1=$(ticks_of $lp) g1=$(pg_ticks) w1=$(metric $gw tollgate_log_rows_written_total)
+	[ "$3" = gateway ] || { l1=$l0 g1=$g0 w1=$w0; }
 	errs=$((non2xx + connect + read + write + timeout))
 	# errors (a 503 from log backpressure, say) are results, reported; no 2xx at all is a failure
 	[ "$requests" -gt "$non2xx" ] || die "no 2xx answer from $3 at $5: see $TMP (TG_BENCH_KEEP=1)"
-	echo "$1 $2 $3 $4 $requests $duration_us $p50_us $p99_us $errs" >>"$RESULTS"
-	printf '  %-4s %-6s %-7s rep %s: %8s ok/s  p50 %8s ms  p99 %8s ms  errors %s of %s\n' \
+	echo "$1 $2 $3 $4 $requests $duration_us $p50_us $p99_us $errs $((t1 - t0)) $((l1 - l0)) $((g1 - g0)) $((w1 - w0))" >>"$RESULTS"
+	printf '  %-4s %-6s %-7s rep %s: %8s ok/s  p50 %8s ms  p99 %8s ms  errors %s of %s  cpu %s us/call\n' \
 		"$1" "$2" "$3" "$4" "$(echo "$requests $errs $duration_us" | awk '{ printf "%.0f", ($1 - $2) * 1e6 / $3 }')" \
-		"$(ms "$p50_us")" "$(ms "$p99_us")" "$errs" "$requests"
+		"$(ms "$p50_us")" "$(ms "$p99_us")" "$errs" "$requests" \
+		"$(awk -v t=$((t1 - t0)) -v n="$requests" -v hz="$HZ" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')"
 }
 
 say "tollgate bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r)"
-say "wrk -t$THREADS -c$CONNS -d${DUR}s, $REPS interleaved repetitions; $DBNOTE"
+say "wrk -t$THREADS -c$CONNS (0 ms) / -c$LAT_CONNS (20 ms) -d${DUR}s, $REPS interleaved repetitions; $DBNOTE"
+say "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 say "warming up (1 s per target)"
 for url in "http://127.0.0.1:$M0" "http://127.0.0.1:$N0" "http://127.0.0.1:$G0" \
 	"http://127.0.0.1:$M20" "http://127.0.0.1:$N20" "http://127.0.0.1:$G20"; do
@@ -218,23 +289,21 @@ for url in "http://127.0.0.1:$M0" "http://127.0.0.1:$N0" "http://127.0.0.1:$G0" 
 done
 
 for phase in 0ms 20ms; do
-	if [ $phase = 0ms ]; then d=$M0 n=$N0 g=$G0; else d=$M20 n=$N20 g=$G20; fi
+	if [ $phase = 0ms ]; then d=$M0 n=$N0 g=$G0 c=$CONNS; else d=$M20 n=$N20 g=$G20 c=$LAT_CONNS; fi
 	for mode in json stream; do
 		if [ $mode = json ]; then s=$HERE/messages.lua; else s=$HERE/messages_stream.lua; fi
 		rep=1
 		while [ $rep -le "$REPS" ]; do
-			measure $phase $mode direct $rep "http://127.0.0.1:$d" "$s"
-			measure $phase $mode nginx $rep "http://127.0.0.1:$n" "$s"
-			measure $phase $mode gateway $rep "http://127.0.0.1:$g" "$s"
+			measure $phase $mode direct $rep "http://127.0.0.1:$d" "$s" $c
+			measure $phase $mode nginx $rep "http://127.0.0.1:$n" "$s" $c
+			measure $phase $mode gateway $rep "http://127.0.0.1:$g" "$s" $c
 			rep=$((rep + 1))
 		done
 	done
 done
 
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 # ---- memory per worker with MEM_CONNS open connections (20 ms upstream) --------------
-worker_pids() { # master pid
-	ps -o pid=,comm= --ppid "$1" | awk '$2 == "tollgate-worker" { print $1 }'
-}
 # total RSS, private (clean + dirty) and PSS of the workers, KiB
 worker_mem() {
 	for p in $(worker_pids "$G20_PID"); do
@@ -281,27 +350,38 @@ MEM_ERRS=$((non2xx + connect + read + write + timeout))
 say ""
 say "=== results: mean of $REPS runs each; 2xx/s counts successful answers only; latency is"
 say "=== wrk's per-run percentile over all answers, averaged; errors = non-2xx + socket errors ==="
-awk '
-{ k = $1 " " $2 " " $3; n[k]++; rps[k] += ($5 - $9) * 1e6 / $6; p50[k] += $7; p99[k] += $8; err[k] += $9; all[k] += $5 }
+awk -v hz="$HZ" -v c0="$CONNS" -v c20="$LAT_CONNS" '
+{ k = $1 " " $2 " " $3; n[k]++; rps[k] += ($5 - $9) * 1e6 / $6; p50[k] += $7; p99[k] += $8; err[k] += $9; all[k] += $5
+  cpu[k] += $10; lcpu[k] += $11; pcpu[k] += $12; rows[k] += $13 }
 END {
-	printf "%-9s %-7s %-8s %10s %10s %10s %9s\n", "upstream", "reply", "target", "2xx/s", "p50 ms", "p99 ms", "errors"
+	printf "%-9s %-7s %-8s %10s %10s %10s %9s %12s %18s\n", "upstream", "reply", "target", "2xx/s", "p50 ms",
+		"p99 ms", "errors", "cpu us/call", "logger+pg us/row"
 	split("0ms 20ms", ph, " "); split("json stream", md, " "); split("direct nginx gateway", tg, " ")
 	for (i = 1; i <= 2; i++) for (j = 1; j <= 2; j++) for (t = 1; t <= 3; t++) {
 		k = ph[i] " " md[j] " " tg[t]
 		if (!(k in n)) continue
 		R[k] = rps[k] / n[k]; P50[k] = p50[k] / n[k] / 1000; P99[k] = p99[k] / n[k] / 1000
-		printf "%-9s %-7s %-8s %10.0f %10.3f %10.3f %8.1f%%\n", ph[i], md[j], tg[t], R[k], P50[k], P99[k], 100 * err[k] / all[k]
+		C[k] = cpu[k] * 1e6 / hz / all[k]
+		lp = rows[k] > 0 ? sprintf("%5.2f+%5.2f", lcpu[k] * 1e6 / hz / rows[k], pcpu[k] * 1e6 / hz / rows[k]) : "-"
+		printf "%-9s %-7s %-8s %10.0f %10.3f %10.3f %8.1f%% %12.1f %18s\n", ph[i], md[j], tg[t], R[k], P50[k],
+			P99[k], 100 * err[k] / all[k], C[k], lp
 	}
 	print ""
-	printf "%-9s %-7s %15s %15s %22s %22s\n", "upstream", "reply", "gateway/nginx", "nginx/direct", "gateway-direct p50/p99", "nginx-direct p50/p99"
+	printf "%-14s %-7s %14s %13s %22s %22s %14s\n", "upstream", "reply", "gateway/nginx", "nginx/direct",
+		"gateway-direct p50/p99", "nginx-direct p50/p99", "cpu gw/nginx"
 	for (i = 1; i <= 2; i++) for (j = 1; j <= 2; j++) {
 		d = ph[i] " " md[j] " direct"; x = ph[i] " " md[j] " nginx"; g = ph[i] " " md[j] " gateway"
 		if (!(d in R) || !(x in R) || !(g in R)) continue
-		printf "%-9s %-7s %14.2fx %14.2fx %+10.3f/%+8.3f ms %+10.3f/%+8.3f ms\n", ph[i], md[j],
-			R[g] / R[x], R[x] / R[d], P50[g] - P50[d], P99[g] - P99[d], P50[x] - P50[d], P99[x] - P99[d]
+		printf "%-14s %-7s %13.2fx %12.2fx %+10.3f/%+8.3f ms %+10.3f/%+8.3f ms %13.2fx\n",
+			ph[i] " (c" (i == 1 ? c0 : c20) ")", md[j], R[g] / R[x], R[x] / R[d], P50[g] - P50[d],
+			P99[g] - P99[d], P50[x] - P50[d], P99[x] - P99[d], C[g] / C[x]
 	}
 }' "$RESULTS"
-say "goals (SPEC 12): gateway/nginx >= 0.80x at 0 ms; gateway-direct p99 < 1 ms at 20 ms"
+say "targets (SPEC 12): gateway/nginx >= 0.6x at 0 ms with PostgreSQL logging; gateway CPU <= 25 us/call;"
+say "  logger + PostgreSQL <= 8 us/row; at 20 ms and 8 connections added p50 <= 0.1 ms and p99 <= nginx's"
+say "cpu us/call: the serving processes' CPU (gateway workers; nginx workers; the simulator for direct) per"
+say "  answer; logger+pg us/row: the gateway's logger + PostgreSQL CPU per row written (0 without a database)"
+say "load average: $LOAD_AFTER after the runs, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 say ""
 say "memory with $MEM_CONNS connections (20 ms upstream, $PEAK_CONNS established on the gateway port at the sample):"
 awk -v n="$PEAK_N" -v r="$PEAK_RSS" -v v="$PEAK_PRIV" -v s="$PEAK_PSS" -v ir="$IDLE_RSS" -v iv="$IDLE_PRIV" \
