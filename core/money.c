@@ -7,22 +7,27 @@
 
 #include "tg_money.h"
 
-int
-tg_money_parse_per_mtok(const char *s, size_t n, int64_t *pusd_per_tok)
+/*
+ * A plain decimal ("12", "0.25") of at most max_whole, as an integer in units
+ * of 10^-places: at most `places` decimals, nothing else. Returns 0, or -1
+ * with *out untouched.
+ */
+static int
+parse_decimal(const char *s, size_t n, int64_t max_whole, unsigned places, int64_t *out)
 {
-	int64_t whole = 0, frac = 0;
+	int64_t whole = 0, frac = 0, scale = 1;
 	size_t k = 0, digits = 0, decimals = 0;
 
 	while (k < n && s[k] >= '0' && s[k] <= '9') {
 		whole = whole * 10 + (s[k++] - '0');
-		if (whole > TG_MONEY_MAX_PER_MTOK_USD)
+		if (whole > max_whole)
 			return -1;
 		digits++;
 	}
 	if (k < n && s[k] == '.') {
 		k++;
 		while (k < n && s[k] >= '0' && s[k] <= '9') {
-			if (++decimals > 6)
+			if (++decimals > places)
 				return -1;
 			frac = frac * 10 + (s[k++] - '0');
 		}
@@ -31,45 +36,28 @@ tg_money_parse_per_mtok(const char *s, size_t n, int64_t *pusd_per_tok)
 	}
 	if (k != n || digits == 0)
 		return -1;
-	for (size_t d = decimals; d < 6; d++)
+	for (size_t d = decimals; d < places; d++)
 		frac *= 10;
-	if (whole == TG_MONEY_MAX_PER_MTOK_USD && frac > 0)
+	if (whole == max_whole && frac > 0)
 		return -1;
-	/* USD/Mtok × 1e12 pUSD/USD ÷ 1e6 tok/Mtok = × 1e6 pUSD/tok */
-	*pusd_per_tok = whole * 1000000 + frac;
+	for (unsigned d = 0; d < places; d++)
+		scale *= 10;
+	*out = whole * scale + frac;
 	return 0;
+}
+
+int
+tg_money_parse_per_mtok(const char *s, size_t n, int64_t *pusd_per_tok)
+{
+	/* USD/Mtok × 1e12 pUSD/USD ÷ 1e6 tok/Mtok = × 1e6 pUSD/tok: six decimals */
+	return parse_decimal(s, n, TG_MONEY_MAX_PER_MTOK_USD, 6, pusd_per_tok);
 }
 
 int
 tg_money_parse_usd(const char *s, size_t n, int64_t max_usd, int64_t *pusd)
 {
-	int64_t whole = 0, frac = 0;
-	size_t k = 0, digits = 0, decimals = 0;
-
-	while (k < n && s[k] >= '0' && s[k] <= '9') {
-		whole = whole * 10 + (s[k++] - '0');
-		if (whole > max_usd || whole > TG_MONEY_PARSE_MAX_USD)
-			return -1;
-		digits++;
-	}
-	if (k < n && s[k] == '.') {
-		k++;
-		while (k < n && s[k] >= '0' && s[k] <= '9') {
-			if (++decimals > 12)
-				return -1;
-			frac = frac * 10 + (s[k++] - '0');
-		}
-		if (decimals == 0)
-			return -1;
-	}
-	if (k != n || digits == 0)
-		return -1;
-	for (size_t d = decimals; d < 12; d++)
-		frac *= 10;
-	if (whole == max_usd && frac > 0)
-		return -1;
-	*pusd = whole * 1000000000000 + frac;
-	return 0;
+	return parse_decimal(s, n, max_usd < TG_MONEY_PARSE_MAX_USD ? max_usd :
+			     TG_MONEY_PARSE_MAX_USD, 12, pusd);
 }
 
 static int64_t
