@@ -19,7 +19,7 @@
 #include "tg_shm.h"
 
 static struct tg_shm_hdr *h;
-static int32_t dead_pid = -1;             /* the one pid the stub below calls dead */
+static int32_t dead_pid = -1;             /* the one pid alive_unless_dead_pid() calls dead */
 
 static void
 setup(void)
@@ -35,7 +35,7 @@ teardown(void)
 }
 
 static bool
-stub_alive(int32_t pid)
+alive_unless_dead_pid(int32_t pid)
 {
 	return pid != dead_pid;
 }
@@ -69,7 +69,7 @@ START_TEST(round_trip)
 
 	ck_assert_int_eq(tg_adminbox_post(h, 100, &op, &t), 0);
 	ck_assert_int_eq(tg_adminbox_poll(h, &t, &res), TG_ABOX_WAITING);
-	ck_assert(tg_adminbox_take(h, &cursor, stub_alive, &lt, &got));
+	ck_assert(tg_adminbox_take(h, &cursor, alive_unless_dead_pid, &lt, &got));
 	ck_assert_str_eq(got.name, "app-1");
 	ck_assert_str_eq(got.actor, "admin:ops");
 	ck_assert_uint_eq(got.rpm, 60);
@@ -77,7 +77,7 @@ START_TEST(round_trip)
 	ck_assert_int_eq(tg_adminbox_poll(h, &t, &res), TG_ABOX_RUNNING);
 	ck_assert(!tg_adminbox_withdraw(h, &t));
 	cursor = 0;
-	ck_assert(!tg_adminbox_take(h, &cursor, stub_alive, &lt, &got));
+	ck_assert(!tg_adminbox_take(h, &cursor, alive_unless_dead_pid, &lt, &got));
 
 	memset(&res, 0, sizeof(res));
 	res.rc = TG_KEYOP_OK;
@@ -104,7 +104,7 @@ START_TEST(withdrawn_is_never_taken)
 
 	ck_assert_int_eq(tg_adminbox_post(h, 100, &op, &t), 0);
 	ck_assert(tg_adminbox_withdraw(h, &t));
-	ck_assert(!tg_adminbox_take(h, &cursor, stub_alive, &lt, &got));
+	ck_assert(!tg_adminbox_take(h, &cursor, alive_unless_dead_pid, &lt, &got));
 	ck_assert(!tg_adminbox_withdraw(h, &t));
 }
 END_TEST
@@ -116,7 +116,7 @@ START_TEST(abandoned_is_freed_by_the_answer)
 	uint32_t cursor = 0;
 
 	ck_assert_int_eq(tg_adminbox_post(h, 100, &op, &t), 0);
-	ck_assert(tg_adminbox_take(h, &cursor, stub_alive, &lt, &got));
+	ck_assert(tg_adminbox_take(h, &cursor, alive_unless_dead_pid, &lt, &got));
 	tg_adminbox_abandon(h, &t);
 	memset(&res, 0, sizeof(res));
 	tg_adminbox_answer(h, &lt, &res);
@@ -142,9 +142,9 @@ START_TEST(dead_poster_and_dead_logger)
 	ck_assert_int_eq(tg_adminbox_post(h, 300, &op, &t2), 0);
 	dead_pid = 200;
 	/* the dead poster's request is never run, and its slot is freed */
-	ck_assert(tg_adminbox_take(h, &cursor, stub_alive, &lt, &got));
+	ck_assert(tg_adminbox_take(h, &cursor, alive_unless_dead_pid, &lt, &got));
 	ck_assert_uint_eq(lt.slot, t2.slot);
-	ck_assert_uint_eq(tg_adminbox_reap(h, stub_alive), 1);
+	ck_assert_uint_eq(tg_adminbox_reap(h, alive_unless_dead_pid), 1);
 	ck_assert_int_eq(tg_adminbox_poll(h, &t1, &res), TG_ABOX_LOST);
 	/* the logger dies holding t2: the next one answers it "unknown" */
 	ck_assert_uint_eq(tg_adminbox_orphans(h), 1);
@@ -155,11 +155,11 @@ START_TEST(dead_poster_and_dead_logger)
 	ck_assert_int_eq(tg_adminbox_post(h, 200, &op, &t3), 0);
 	dead_pid = -1;
 	cursor = 0;
-	ck_assert(tg_adminbox_take(h, &cursor, stub_alive, &lt, &got));
+	ck_assert(tg_adminbox_take(h, &cursor, alive_unless_dead_pid, &lt, &got));
 	memset(&res, 0, sizeof(res));
 	tg_adminbox_answer(h, &lt, &res);
 	dead_pid = 200;
-	ck_assert_uint_eq(tg_adminbox_reap(h, stub_alive), 1);
+	ck_assert_uint_eq(tg_adminbox_reap(h, alive_unless_dead_pid), 1);
 	ck_assert_int_eq(tg_adminbox_poll(h, &t3, &res), TG_ABOX_LOST);
 	dead_pid = -1;
 }
