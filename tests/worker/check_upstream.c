@@ -42,6 +42,7 @@ struct sconn {
 	const char   *out;
 	size_t        out_len, out_off;
 	bool          bytewise, close_after;
+	size_t        skip;             /* body bytes still to come, not kept */
 };
 
 static struct {
@@ -52,6 +53,7 @@ static struct {
 	char               url[64];
 	struct step        steps[MAX_STEPS];
 	int                n_steps, served, accepted;
+	size_t             skipped;             /* bytes of the last large body */
 	char               last_request[8192];
 	struct sconn      *conns[16];
 } S;
@@ -117,6 +119,23 @@ request_len(const struct sconn *c)
 	return c->in_len >= head + body ? head + body : 0;
 }
 
+/* The script's next reply to the request just read. */
+static void
+answer(struct sconn *c)
+{
+	const struct step *st = &S.steps[S.served < S.n_steps ? S.served : S.n_steps - 1];
+
+	S.served++;
+	if (st->reply == NULL)
+		return;
+	c->out = st->reply;
+	c->out_len = strlen(st->reply);
+	c->out_off = 0;
+	c->bytewise = st->bytewise;
+	c->close_after = st->after == CLOSE;
+	event_add(c->wr, NULL);
+}
+
 static void
 on_sread(evutil_socket_t fd, short what, void *arg)
 {
@@ -130,23 +149,34 @@ on_sread(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	c->in_len += (size_t)n;
-	while ((len = request_len(c)) > 0) {
-		const struct step *st = &S.steps[S.served < S.n_steps ? S.served : S.n_steps - 1];
+	if (c->skip > 0) {                  /* the rest of a body too large to keep: counted */
+		size_t k = c->skip < c->in_len ? c->skip : c->in_len;
 
+		memmove(c->in, c->in + k, c->in_len - k);
+		c->in_len -= k;
+		c->skip -= k;
+		S.skipped += k;
+		if (c->skip == 0)
+			answer(c);
+		return;
+	}
+	if ((len = request_len(c)) > 0) {
 		memcpy(S.last_request, c->in, len);
 		S.last_request[len] = '\0';
 		memmove(c->in, c->in + len, c->in_len - len);
 		c->in_len -= len;
-		S.served++;
-		if (st->reply == NULL)
-			return;
-		c->out = st->reply;
-		c->out_len = strlen(st->reply);
-		c->out_off = 0;
-		c->bytewise = st->bytewise;
-		c->close_after = st->after == CLOSE;
-		event_add(c->wr, NULL);
+		answer(c);
 		return;
+	}
+	if (c->in_len == sizeof(c->in) - 1) {   /* a head and the start of a large body */
+		const char *end = memmem(c->in, c->in_len, "\r\n\r\n", 4);
+		const char *cl = end != NULL ? memmem(c->in, (size_t)(end - c->in), "Content-Length: ", 16) : NULL;
+
+		ck_assert_ptr_nonnull(cl);
+		size_t head = (size_t)(end - c->in) + 4;
+		c->skip = head + strtoul(cl + 16, NULL, 10) - c->in_len;
+		S.skipped = c->in_len - head;
+		c->in_len = 0;
 	}
 }
 
@@ -278,6 +308,17 @@ start_url(struct seen *s, const char *url, uint32_t first_byte_ms)
 				      .body_len = sizeof(body) - 1, .connect_timeout_ms = 1000,
 				      .first_byte_timeout_ms = first_byte_ms,
 				      .total_timeout_ms = 5000 };
+
+	s->u = tg_upstream_start(&rq, &cb, s);
+	ck_assert_ptr_nonnull(s->u);
+}
+
+static void
+start_body(struct seen *s, const char *b, size_t n)
+{
+	struct tg_upstream_req rq = { .url = S.url, .headers = hdrs, .body = b, .body_len = n,
+				      .connect_timeout_ms = 1000, .first_byte_timeout_ms = 5000,
+				      .total_timeout_ms = 10000 };
 
 	s->u = tg_upstream_start(&rq, &cb, s);
 	ck_assert_ptr_nonnull(s->u);
@@ -567,6 +608,29 @@ START_TEST(cancel_before_any_event)
 }
 END_TEST
 
+/* more than the socket takes at once: the rest goes out as the server reads */
+START_TEST(a_large_body_goes_out_in_pieces)
+{
+	struct seen s = { 0 }, t = { 0 };
+	size_t n = 32u << 20;
+	char *big = malloc(n);
+
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'x', n);
+	script((struct step[]){ { OK_CL, false, KEEP } }, 1);
+	start_body(&s, big, n);
+	ck_assert(wait_for(NULL, &s.done_calls, 1));
+	ck_assert_ptr_null(s.err);
+	ck_assert_int_eq(s.status, 200);
+	ck_assert_uint_eq(S.skipped, n);
+	/* the connection is still good for the next */
+	run(&t);
+	ck_assert_ptr_null(t.err);
+	ck_assert_int_eq(S.accepted, 1);
+	free(big);
+}
+END_TEST
+
 /* a host name goes through libcurl, with the same callbacks and errors */
 START_TEST(a_host_name_goes_through_libcurl)
 {
@@ -612,6 +676,7 @@ tg_upstream_suite(void)
 	tcase_add_test(tc, refused_data_is_too_large);
 	tcase_add_test(tc, cancel_inside_on_data_ends_every_callback);
 	tcase_add_test(tc, cancel_before_any_event);
+	tcase_add_test(tc, a_large_body_goes_out_in_pieces);
 	tcase_add_test(tc, a_host_name_goes_through_libcurl);
 	suite_add_tcase(s, tc);
 	return s;
