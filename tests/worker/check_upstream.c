@@ -555,6 +555,26 @@ START_TEST(silence_is_a_first_byte_timeout)
 }
 END_TEST
 
+/* one timer holds the three deadlines: past the first byte, the total one still ends it */
+START_TEST(a_reply_that_stalls_hits_the_total_timeout)
+{
+	struct seen s = { 0 };
+	struct tg_upstream_req rq = { .url = S.url, .headers = hdrs, .body = body,
+				      .body_len = sizeof(body) - 1, .connect_timeout_ms = 1000,
+				      .first_byte_timeout_ms = 100, .total_timeout_ms = 300 };
+	uint64_t t0 = tg_clock_mono_ms();
+
+	script((struct step[]){ { "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nstalls",
+				  false, KEEP } }, 1);
+	s.u = tg_upstream_start(&rq, &cb, &s);
+	ck_assert_ptr_nonnull(s.u);
+	ck_assert(wait_for(NULL, &s.done_calls, 1));
+	ck_assert_ptr_eq(s.err, tg_err_timeout);
+	ck_assert_int_eq(s.headers_calls, 1);
+	ck_assert_uint_ge(tg_clock_mono_ms() - t0, 300);
+}
+END_TEST
+
 START_TEST(a_short_reply_is_a_lost_connection)
 {
 	struct seen s = { 0 };
@@ -672,6 +692,7 @@ tg_upstream_suite(void)
 	tcase_add_test(tc, error_status_is_a_reply);
 	tcase_add_test(tc, connect_refused_is_a_connect_error);
 	tcase_add_test(tc, silence_is_a_first_byte_timeout);
+	tcase_add_test(tc, a_reply_that_stalls_hits_the_total_timeout);
 	tcase_add_test(tc, a_short_reply_is_a_lost_connection);
 	tcase_add_test(tc, refused_data_is_too_large);
 	tcase_add_test(tc, cancel_inside_on_data_ends_every_callback);
