@@ -858,7 +858,7 @@ start_transfer(struct tg_call *c, uint64_t time_left_ms)
 	enter(c, TG_CALL_ATTEMPTING);
 	c->attempt_started_us = tg_clock_mono_us();
 	c->up = tg_upstream_start(&rq, &upstream_cb, c);
-	/* the secret is in curl's own copy now */
+	/* the secret is in the engine's own copy now; the body is not copied: it stays ours */
 	tg_wire_call_wipe(&call);
 	if (c->up == NULL) {
 		note_attempt(c, TG_OUTCOME_UNAVAILABLE, false);

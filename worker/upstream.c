@@ -1,20 +1,14 @@
 /*
- * libcurl multi on libevent, as in curl's multi-event example: a socket
- * callback puts each curl socket on an EV_PERSIST event, a timer callback
- * drives one evtimer, and every socket_action is followed by draining the
- * finished transfers. A transfer is freed only here, never inside a curl
- * callback: a cancel from inside one is deferred until curl returns.
+ * Which engine carries a transfer: http:// goes through the built-in HTTP/1.1
+ * client (upstream_h1.c), which costs a fraction of libcurl's instructions and
+ * system calls per call; https:// (TLS, HTTP/2), a host name, or any URL when
+ * a proxy is set in the environment (libcurl honours those) go through
+ * libcurl (upstream_curl.c). Both keep their connections alive per worker.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include <curl/curl.h>
-
-#include "tg_clock.h"
-#include "tg_log.h"
-#include "upstream.h"
+#include "upstream_int.h"
 
 const char tg_err_connect[] = "could not connect";
 const char tg_err_timeout[] = "timed out";
@@ -23,375 +17,44 @@ const char tg_err_reset[] = "connection lost";
 const char tg_err_too_large[] = "reply too large";
 const char tg_err_other[] = "transfer failed";
 
-struct tg_upstream {
-	CURL                        *easy;
-	struct curl_slist           *headers;
-	const struct tg_upstream_cb *cb;
-	void                        *arg;
-	struct event                *first_byte_timer;
-	struct tg_upstream_meta      meta;
-	uint64_t                     started_us, ttfb_us;
-	bool                         headers_done;
-	bool                         in_callback;   /* curl is calling us: do not free */
-	bool                         cancelled;     /* no more callbacks; free when curl is done */
-	const char                  *fail;          /* our own reason to abort (first byte timer) */
-};
+static bool h1_ok;                  /* no proxy in the environment */
 
-/*
- * Finished easy handles wait here for the next transfer, reset: creating and
- * destroying one per call was 13.7k of a JSON call's 218k instructions.
- */
-#define IDLE_EASY_MAX 32
-
-static struct {
-	struct event_base *base;
-	CURLM             *multi;
-	struct event      *timer;
-	CURL              *idle[IDLE_EASY_MAX];
-	unsigned           n_idle;
-} U;
-
-static void drain_multi_info(void);
-
-static CURL *
-easy_get(void)
+static bool
+env_set(const char *name)
 {
-	return U.n_idle > 0 ? U.idle[--U.n_idle] : curl_easy_init();
-}
+	const char *v = getenv(name);
 
-/* Takes a handle that is in no multi; every option goes back to its default. */
-static void
-easy_put(CURL *easy)
-{
-	if (easy == NULL)
-		return;
-	if (U.n_idle == IDLE_EASY_MAX) {
-		curl_easy_cleanup(easy);
-		return;
-	}
-	curl_easy_reset(easy);
-	U.idle[U.n_idle++] = easy;
-}
-
-static void
-free_transfer(struct tg_upstream *u)
-{
-	curl_multi_remove_handle(U.multi, u->easy);
-	easy_put(u->easy);
-	curl_slist_free_all(u->headers);
-	if (u->first_byte_timer != NULL)
-		event_free(u->first_byte_timer);
-	free(u);
-}
-
-static void
-on_socket_event(evutil_socket_t fd, short what, void *arg)
-{
-	int running, action = 0;
-
-	(void)arg;
-	if (what & EV_READ)
-		action |= CURL_CSELECT_IN;
-	if (what & EV_WRITE)
-		action |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(U.multi, fd, action, &running);
-	drain_multi_info();
-}
-
-static int
-on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
-{
-	struct event *ev = socketp;
-	short flags;
-
-	(void)easy; (void)userp;
-	if (what == CURL_POLL_REMOVE) {
-		if (ev != NULL) {
-			event_free(ev);
-			curl_multi_assign(U.multi, s, NULL);
-		}
-		return 0;
-	}
-	flags = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
-		((what & CURL_POLL_OUT) ? EV_WRITE : 0);
-	if (ev != NULL) {
-		event_del(ev);
-		event_assign(ev, U.base, s, flags, on_socket_event, NULL);
-	} else {
-		ev = event_new(U.base, s, flags, on_socket_event, NULL);
-		if (ev == NULL)
-			return -1;
-		curl_multi_assign(U.multi, s, ev);
-	}
-	return event_add(ev, NULL);
-}
-
-static void
-on_timer(evutil_socket_t fd, short what, void *arg)
-{
-	int running;
-
-	(void)fd; (void)what; (void)arg;
-	curl_multi_socket_action(U.multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	drain_multi_info();
-}
-
-static int
-on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
-{
-	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
-
-	(void)multi; (void)userp;
-	if (timeout_ms < 0)
-		return evtimer_del(U.timer);
-	return evtimer_add(U.timer, &tv);
-}
-
-static const char *
-classify(CURLcode rc)
-{
-	switch (rc) {
-	case CURLE_OK:
-		return NULL;
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_COULDNT_CONNECT:
-		return tg_err_connect;
-	case CURLE_OPERATION_TIMEDOUT:
-		return tg_err_timeout;
-	case CURLE_FILESIZE_EXCEEDED:
-		return tg_err_too_large;
-	case CURLE_GOT_NOTHING:
-	case CURLE_RECV_ERROR:
-	case CURLE_SEND_ERROR:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-		return tg_err_reset;
-	default:
-		return tg_err_other;
-	}
-}
-
-static void
-drain_multi_info(void)
-{
-	CURLMsg *msg;
-	int left;
-
-	while ((msg = curl_multi_info_read(U.multi, &left)) != NULL) {
-		struct tg_upstream *u;
-		CURLcode rc;
-
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		/* read everything from msg before remove_handle invalidates it */
-		rc = msg->data.result;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&u);
-		if (!u->cancelled) {
-			const char *err = u->fail != NULL ? u->fail : classify(rc);
-			if (err == NULL && !u->headers_done)
-				err = tg_err_reset;
-			u->cancelled = true;
-			u->cb->on_done(u->arg, err);
-		}
-		free_transfer(u);
-	}
-}
-
-static void
-note_first_byte(struct tg_upstream *u)
-{
-	if (u->ttfb_us != 0)
-		return;
-	u->ttfb_us = tg_clock_mono_us() - u->started_us;
-	if (u->ttfb_us == 0)
-		u->ttfb_us = 1;
-	if (u->first_byte_timer != NULL)
-		evtimer_del(u->first_byte_timer);
-}
-
-static void
-copy_header_value(char *dst, size_t cap, const char *v, size_t n)
-{
-	while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
-		n--;
-	while (n > 0 && *v == ' ') {
-		v++;
-		n--;
-	}
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(dst, v, n);
-	dst[n] = '\0';
-}
-
-static size_t
-on_header_line(char *line, size_t size, size_t nitems, void *arg)
-{
-	struct tg_upstream *u = arg;
-	size_t n = size * nitems;
-	const char *colon = memchr(line, ':', n);
-
-	if (u->cancelled)
-		return 0;
-	note_first_byte(u);
-	/* an HTTP/1 status line starts a new header block (after a 100 Continue, say) */
-	if (n > 5 && memcmp(line, "HTTP/", 5) == 0) {
-		memset(&u->meta, 0, sizeof(u->meta));
-		return n;
-	}
-	if (n <= 2) {                       /* the blank line ending a block */
-		long status = 0;
-		curl_easy_getinfo(u->easy, CURLINFO_RESPONSE_CODE, &status);
-		if (status >= 200 && !u->headers_done) {
-			u->headers_done = true;
-			u->in_callback = true;
-			u->cb->on_headers(u->arg, (int)status);
-			u->in_callback = false;
-		}
-		return u->cancelled ? 0 : n;
-	}
-	if (colon == NULL)
-		return n;
-	size_t name_len = (size_t)(colon - line);
-	const char *v = colon + 1;
-	size_t vn = n - name_len - 1;
-	if ((name_len == 10 && strncasecmp(line, "request-id", 10) == 0) ||
-	    (name_len == 12 && strncasecmp(line, "x-request-id", 12) == 0))
-		copy_header_value(u->meta.request_id, sizeof(u->meta.request_id), v, vn);
-	else if (name_len == 12 && strncasecmp(line, "content-type", 12) == 0)
-		copy_header_value(u->meta.content_type, sizeof(u->meta.content_type), v, vn);
-	else if (name_len == 11 && strncasecmp(line, "retry-after", 11) == 0)
-		copy_header_value(u->meta.retry_after, sizeof(u->meta.retry_after), v, vn);
-	return n;
-}
-
-static size_t
-on_body(char *p, size_t size, size_t nitems, void *arg)
-{
-	struct tg_upstream *u = arg;
-	size_t n = size * nitems;
-	bool keep;
-
-	if (u->cancelled)
-		return 0;
-	u->in_callback = true;
-	keep = u->cb->on_data(u->arg, p, n);
-	u->in_callback = false;
-	if (!keep && u->fail == NULL)
-		u->fail = tg_err_too_large;
-	/* returning short makes curl abort with CURLE_WRITE_ERROR; drain_multi_info reports
-	 * u->fail, or frees a cancelled transfer quietly */
-	return keep && !u->cancelled ? n : 0;
-}
-
-static void
-on_first_byte_timeout(evutil_socket_t fd, short what, void *arg)
-{
-	struct tg_upstream *u = arg;
-
-	(void)fd; (void)what;
-	if (u->ttfb_us != 0 || u->cancelled)
-		return;
-	u->cancelled = true;
-	/* on_done may still read the transfer's headers and timings: free it afterwards */
-	u->cb->on_done(u->arg, tg_err_first_byte);
-	free_transfer(u);
+	return v != NULL && *v != '\0';
 }
 
 int
 tg_upstream_init(struct event_base *base)
 {
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+	h1_ok = !env_set("http_proxy") && !env_set("HTTP_PROXY") && !env_set("all_proxy") &&
+		!env_set("ALL_PROXY");
+	if (tg_upstream_curl_init(base) == -1 || tg_upstream_h1_init(base) == -1)
 		return -1;
-	U.base = base;
-	U.multi = curl_multi_init();
-	U.timer = evtimer_new(base, on_timer, NULL);
-	if (U.multi == NULL || U.timer == NULL)
-		return -1;
-	curl_multi_setopt(U.multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-	curl_multi_setopt(U.multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-	/* several streams share one HTTP/2 connection where the provider offers it */
-	curl_multi_setopt(U.multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-	curl_multi_setopt(U.multi, CURLMOPT_MAXCONNECTS, 256L);
 	return 0;
 }
 
 void
 tg_upstream_fini(void)
 {
-	while (U.n_idle > 0)
-		curl_easy_cleanup(U.idle[--U.n_idle]);
-	if (U.multi != NULL)
-		curl_multi_cleanup(U.multi);
-	if (U.timer != NULL)
-		event_free(U.timer);
-	memset(&U, 0, sizeof(U));
+	tg_upstream_h1_fini();
+	tg_upstream_curl_fini();
 }
 
 struct tg_upstream *
 tg_upstream_start(const struct tg_upstream_req *rq, const struct tg_upstream_cb *cb, void *arg)
 {
-	struct tg_upstream *u = calloc(1, sizeof(*u));
+	if (h1_ok && strncmp(rq->url, "http://", 7) == 0) {
+		bool declined = false;
+		struct tg_upstream *u = tg_upstream_h1_start(rq, cb, arg, &declined);
 
-	if (u == NULL)
-		return NULL;
-	u->cb = cb;
-	u->arg = arg;
-	u->easy = easy_get();
-	if (u->easy == NULL)
-		goto fail;
-	for (const char *const *h = rq->headers; *h != NULL; h++) {
-		struct curl_slist *l = curl_slist_append(u->headers, *h);
-		if (l == NULL)
-			goto fail;
-		u->headers = l;
+		if (!declined)
+			return u;
 	}
-	/* no "Expect: 100-continue" round trip on large bodies */
-	struct curl_slist *l = curl_slist_append(u->headers, "Expect:");
-	if (l == NULL)
-		goto fail;
-	u->headers = l;
-
-	curl_easy_setopt(u->easy, CURLOPT_URL, rq->url);
-	curl_easy_setopt(u->easy, CURLOPT_HTTPHEADER, u->headers);
-	curl_easy_setopt(u->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
-	curl_easy_setopt(u->easy, CURLOPT_COPYPOSTFIELDS, rq->body);
-	curl_easy_setopt(u->easy, CURLOPT_PRIVATE, u);
-	curl_easy_setopt(u->easy, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(u->easy, CURLOPT_WRITEDATA, u);
-	curl_easy_setopt(u->easy, CURLOPT_HEADERFUNCTION, on_header_line);
-	curl_easy_setopt(u->easy, CURLOPT_HEADERDATA, u);
-	curl_easy_setopt(u->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)rq->connect_timeout_ms);
-	curl_easy_setopt(u->easy, CURLOPT_TIMEOUT_MS, (long)rq->total_timeout_ms);
-	curl_easy_setopt(u->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(u->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-	/* provider keys must never follow a redirect, and only http(s) is spoken */
-	curl_easy_setopt(u->easy, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(u->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(u->easy, CURLOPT_TCP_NODELAY, 1L);
-
-	if (rq->first_byte_timeout_ms > 0) {
-		struct timeval tv = { .tv_sec = rq->first_byte_timeout_ms / 1000,
-				      .tv_usec = (rq->first_byte_timeout_ms % 1000) * 1000 };
-		u->first_byte_timer = evtimer_new(U.base, on_first_byte_timeout, u);
-		if (u->first_byte_timer == NULL || evtimer_add(u->first_byte_timer, &tv) == -1)
-			goto fail;
-	}
-	u->started_us = tg_clock_mono_us();
-	if (curl_multi_add_handle(U.multi, u->easy) != CURLM_OK)
-		goto fail;
-	return u;
-
-fail:
-	tg_log_error(NULL, "could not start an upstream transfer: out of memory or curl refused");
-	if (u->first_byte_timer != NULL)
-		event_free(u->first_byte_timer);
-	easy_put(u->easy);
-	curl_slist_free_all(u->headers);
-	free(u);
-	return NULL;
+	return tg_upstream_curl_start(rq, cb, arg);
 }
 
 void
@@ -400,9 +63,10 @@ tg_upstream_cancel(struct tg_upstream *u)
 	if (u == NULL || u->cancelled)
 		return;
 	u->cancelled = true;
-	/* inside a curl callback: the short return aborts it, drain_multi_info frees it */
-	if (!u->in_callback)
-		free_transfer(u);
+	if (u->h1)
+		tg_upstream_h1_cancel(u);
+	else
+		tg_upstream_curl_cancel(u);
 }
 
 const struct tg_upstream_meta *

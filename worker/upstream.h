@@ -1,7 +1,11 @@
 /*
- * Calls to providers: libcurl's multi interface driven by the worker's
- * event_base (socket and timer callbacks, no threads, nothing blocks).
- * Connections are reused across requests through the multi handle's cache.
+ * Calls to providers, driven by the worker's event_base (no threads, nothing
+ * blocks). upstream.c picks an engine per transfer: http:// to a numeric
+ * address goes through the built-in HTTP/1.1 client (upstream_h1.c: libevent
+ * and http_parser, a keep-alive pool per address); https:// (TLS, HTTP/2),
+ * host names, and everything while a proxy is set in the environment go
+ * through libcurl's multi interface (upstream_curl.c), whose cache keeps its
+ * connections. Calls go one way: upstream.c -> an engine -> upstream_meta.c.
  */
 #ifndef TG_UPSTREAM_H
 #define TG_UPSTREAM_H
@@ -46,13 +50,16 @@ struct tg_upstream_meta {
 	char retry_after[32];            /* as sent */
 };
 
-/* Set up this worker's multi handle on base. Returns 0 or -1. */
+/* Set up this worker's engines on base. Returns 0 or -1. */
 int tg_upstream_init(struct event_base *base) __attribute__((warn_unused_result));
+/* Frees the engines and closes the idle connections they keep. */
 void tg_upstream_fini(void);
 
 /*
- * Start a transfer; callbacks get arg. Returns NULL (with the reason logged)
- * if it could not start. The request's strings need only live until return.
+ * Start a transfer; callbacks get arg, never before this returns. Returns
+ * NULL (with the reason logged) if it could not start. The URL and headers
+ * need only live until return; the body is sent from where it is, not
+ * copied, so it must live until on_done or tg_upstream_cancel.
  */
 struct tg_upstream *tg_upstream_start(const struct tg_upstream_req *rq,
 				      const struct tg_upstream_cb *cb, void *arg);
