@@ -21,6 +21,13 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 ./
 echo "== integration tests"
 node --test --test-concurrency=1 tests/integration/
 
+echo "== proxy, resilience, deadline and cancel tests again through libcurl (providers at localhost)"
+# the simulator is http://127.0.0.1, which the workers' own HTTP/1.1 client carries; libcurl
+# carries https:// providers and host names, so the same assertions run through it here
+TG_TEST_PROVIDER_HOST=localhost node --test --test-concurrency=1 tests/integration/proxy.test.mjs \
+	tests/integration/resilience.test.mjs tests/integration/deadline.test.mjs \
+	tests/integration/cancel.test.mjs
+
 echo "== proxy, resilience, daemon and hostile-client integration tests against the ASan/UBSan build"
 TG_BUILD_DIR="$PWD/build-asan" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	node --test --test-concurrency=1 tests/integration/proxy.test.mjs \

@@ -13,7 +13,7 @@
 // is told that it was the deadline, not the provider, that ended it.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { freePort, gatewayConfig, request, startGateway, startMock, tmpdir } from './lib.mjs';
+import { freePort, gatewayConfig, providerUrl, request, startGateway, startMock, tmpdir } from './lib.mjs';
 
 const TOTAL_MS = 1000;
 const FIRST_BYTE_MS = 700;
@@ -28,7 +28,7 @@ before(async () => {
     workers: 1 });
   Object.assign(cfg.providers.anthropic, { total_timeout_ms: TOTAL_MS, first_byte_timeout_ms: FIRST_BYTE_MS,
     retry: { max_attempts: 2, base_ms: 10, max_ms: 100, budget_ratio: 1 } });
-  Object.assign(cfg.providers.openai, { base_url: `http://127.0.0.1:${streamMock.port}`,
+  Object.assign(cfg.providers.openai, { base_url: providerUrl(streamMock.port),
     total_timeout_ms: TOTAL_MS, first_byte_timeout_ms: FIRST_BYTE_MS });
   gw = await startGateway(cfg);
 });

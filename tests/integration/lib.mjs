@@ -157,11 +157,18 @@ export const PRICES = {
   'gpt-4o-mini': { input: '0.15', output: '0.60', cache_read: '0.075' },
 };
 
+// The simulator's address as a provider's base_url. At 127.0.0.1 the workers reach it with
+// their own HTTP/1.1 client; TG_TEST_PROVIDER_HOST=localhost sends the same calls through
+// libcurl, the engine of https:// providers and host names (tests/run.sh runs both).
+export function providerUrl(port) {
+  return `http://${process.env.TG_TEST_PROVIDER_HOST || '127.0.0.1'}:${port}`;
+}
+
 // A gateway config against a simulator on mockPort; `extra` is merged over the top level,
 // except `admin`, merged over the default admin listener: a unix socket in the state dir
 // (`/readyz`, `/metrics` and `/admin/*` are served there only; `adminRequest` reaches it).
 export function gatewayConfig({ port, mockPort, stateDir, workers = 2, extra = {} }) {
-  const base = `http://127.0.0.1:${mockPort}`;
+  const base = providerUrl(mockPort);
   const provider = (kind) => ({
     kind, base_url: base, api_key_env: `TG_TEST_${kind.toUpperCase()}_KEY`,
     connect_timeout_ms: 1000, first_byte_timeout_ms: 5000, total_timeout_ms: 20000,

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { PRICES, freePort, gatewayConfig, request, startGateway, startMock, tmpdir, waitFor } from './lib.mjs';
+import { PRICES, freePort, gatewayConfig, providerUrl, request, startGateway, startMock, tmpdir, waitFor } from './lib.mjs';
 
 const KEY = 'resilience-client-key';
 const LIMITED = 'resilience-limited-key';
@@ -29,7 +29,7 @@ before(async () => {
   const retry = { max_attempts: 2, base_ms: 10, max_ms: 2000, budget_ratio: 0.5 };
   Object.assign(cfg.providers.anthropic, { breaker, retry });
   Object.assign(cfg.providers.openai, { breaker, retry });
-  cfg.providers['anthropic-b'] = { ...cfg.providers.anthropic, base_url: `http://127.0.0.1:${mockB.port}` };
+  cfg.providers['anthropic-b'] = { ...cfg.providers.anthropic, base_url: providerUrl(mockB.port) };
   cfg.models['claude-b'] = { provider: 'anthropic-b', upstream: 'claude-haiku-4-5', price_per_mtok: PRICES['claude-haiku-4-5'] };
   cfg.routes['claude-any'] = { strategy: 'fallback', targets: ['claude-haiku-4-5', 'claude-b'] };
   gw = await startGateway(cfg);
