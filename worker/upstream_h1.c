@@ -3,8 +3,10 @@
  * and http_parser, no libcurl. A transfer formats its request head once,
  * after its own struct in the same allocation, and sends it with the caller's
  * body (not copied) in one sendmsg; the reply is read into one buffer of the
- * worker's and parsed in place. One timer holds whichever of the connect,
- * first byte and total deadlines comes first.
+ * worker's and parsed in place, and the body bytes of one read, chunk framing
+ * taken out, reach on_data in one call: a stream's events that came in one
+ * read leave for the client in one write. One timer holds whichever of the
+ * connect, first byte and total deadlines comes first.
  *
  * A connection that ends a reply cleanly waits in the worker's keep-alive
  * pool, newest first, with its read event still armed: EOF or stray bytes
@@ -85,6 +87,7 @@ static struct {
 	unsigned           n_idle;
 	struct event       sweep;
 	bool               ready;
+	size_t             body_len;            /* rbuf's first bytes: the body read so far */
 	char               rbuf[READ_BYTES];
 } H;
 
@@ -390,7 +393,13 @@ read_some(struct h1 *h)
 			h->got_byte = true;
 			tg_upstream_first_byte(&h->up);
 		}
+		H.body_len = 0;
 		used = http_parser_execute(&h->parser, &parser_settings, H.rbuf, (size_t)n);
+		if (h->up.cancelled)
+			return;
+		if (H.body_len > 0 && h->fail == NULL &&
+		    !h->up.cb->on_data(h->up.arg, H.rbuf, H.body_len))
+			h->fail = tg_err_too_large;
 		if (h->up.cancelled)
 			return;
 		if (h->fail != NULL) {
@@ -535,17 +544,18 @@ on_headers_complete(http_parser *p)
 	return h->up.cancelled ? -1 : 0;
 }
 
+/*
+ * Body bytes move down to the front of rbuf, behind the read's earlier ones:
+ * never past where they were, and over bytes the parser is done with, as the
+ * headers are complete before any body. read_some hands them on in one piece.
+ */
 static int
 on_body(http_parser *p, const char *at, size_t n)
 {
-	struct h1 *h = p->data;
-
-	if (!h->up.cb->on_data(h->up.arg, at, n)) {
-		if (h->fail == NULL)
-			h->fail = tg_err_too_large;
-		return -1;
-	}
-	return h->up.cancelled ? -1 : 0;
+	(void)p;
+	memmove(H.rbuf + H.body_len, at, n);
+	H.body_len += n;
+	return 0;
 }
 
 static int

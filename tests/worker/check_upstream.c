@@ -477,6 +477,21 @@ START_TEST(chunked_reply_split_byte_by_byte)
 }
 END_TEST
 
+/* A stream's events that arrive together leave together: one on_data per read. */
+START_TEST(chunks_of_one_read_are_one_piece_of_data)
+{
+	struct seen s = { 0 };
+
+	script((struct step[]){ { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+				  "b\r\ndata: one\n\n\r\nb\r\ndata: two\n\n\r\n"
+				  "d\r\ndata: three\n\n\r\n0\r\n\r\n", false, KEEP } }, 1);
+	run(&s);
+	ck_assert_ptr_null(s.err);
+	ck_assert_str_eq(s.body, "data: one\n\ndata: two\n\ndata: three\n\n");
+	ck_assert_int_eq(s.data_calls, 1);
+}
+END_TEST
+
 START_TEST(eof_delimited_reply)
 {
 	struct seen s = { 0 }, t = { 0 };
@@ -687,6 +702,7 @@ tg_upstream_suite(void)
 	tcase_add_test(tc, server_closing_an_idle_connection_then_a_fresh_one);
 	tcase_add_test(tc, a_reused_connection_closed_as_we_send_is_retried_once);
 	tcase_add_test(tc, chunked_reply_split_byte_by_byte);
+	tcase_add_test(tc, chunks_of_one_read_are_one_piece_of_data);
 	tcase_add_test(tc, eof_delimited_reply);
 	tcase_add_test(tc, interim_replies_are_skipped);
 	tcase_add_test(tc, error_status_is_a_reply);
