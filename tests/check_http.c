@@ -988,20 +988,20 @@ START_TEST(streamed_reply_arrives_in_chunks)
 	tg_http_add_header(req, "X-Stream", "yes");
 	tg_http_add_header(req, "Bad", "a\r\nInjected: 1");
 	tg_http_add_header(req, "Content-Length", "5");
-	ck_assert_int_eq(tg_http_stream_start(req, 200, "text/event-stream"), 0);
-	ck_assert_int_eq(tg_http_stream_write(req, "data: a\n\n", 9), 0);
+	/* the head carries the first bytes, the end the last ones */
+	ck_assert_int_eq(tg_http_stream_start(req, 200, "text/event-stream", "data: a\n\n", 9), 0);
 	pump_for(20);
 	ck_assert_int_eq(tg_http_stream_write(req, "data: b\n\n", 9), 0);
 	ck_assert_int_eq(tg_http_stream_write(req, "", 0), 0);
 	pump_for(20);
 	ck_assert_int_eq(F.delivered, 0);
-	ck_assert_int_eq(tg_http_stream_end(req), 0);
+	ck_assert_int_eq(tg_http_stream_end(req, "data: c\n\n", 9), 0);
 	/* the end left at once: the request is over before stream_end returned */
 	ck_assert_int_eq(F.delivered, 1);
 	wait_msgs(c, 1);
 	ck_assert_int_eq(c->status[0], 200);
-	ck_assert_str_eq(c->body[0], "data: a\n\ndata: b\n\n");
-	ck_assert_int_ge(c->chunks[0], 2);
+	ck_assert_str_eq(c->body[0], "data: a\n\ndata: b\n\ndata: c\n\n");
+	ck_assert_int_ge(c->chunks[0], 3);
 	ck_assert(strstr(c->buf, "Transfer-Encoding: chunked\r\n") != NULL);
 	ck_assert(strstr(c->buf, "X-Stream: yes\r\n") != NULL);
 	ck_assert(strstr(c->buf, "Injected") == NULL);
@@ -1021,9 +1021,9 @@ START_TEST(streams_to_head_and_http10)
 	h->head_mask = 1;
 	cli_puts(h, "HEAD /hold HTTP/1.1\r\nHost: t\r\n\r\n");
 	wait_int(&F.headers_seen, 1);
-	ck_assert_int_eq(tg_http_stream_start(F.held, 200, "text/event-stream"), 0);
+	ck_assert_int_eq(tg_http_stream_start(F.held, 200, "text/event-stream", "data: 0\n\n", 9), 0);
 	ck_assert_int_eq(tg_http_stream_write(F.held, "data: a\n\n", 9), 0);
-	ck_assert_int_eq(tg_http_stream_end(F.held), 0);
+	ck_assert_int_eq(tg_http_stream_end(F.held, "data: z\n\n", 9), 0);
 	ck_assert_int_eq(F.delivered, 1);
 	cli_puts(h, "GET /then HTTP/1.1\r\nHost: t\r\n\r\n");
 	wait_msgs(h, 2);
@@ -1034,14 +1034,14 @@ START_TEST(streams_to_head_and_http10)
 	o = cli_open();
 	cli_puts(o, "GET /hold HTTP/1.0\r\n\r\n");
 	wait_int(&F.headers_seen, 3);
-	ck_assert_int_eq(tg_http_stream_start(F.held, 200, "text/event-stream"), 0);
+	ck_assert_int_eq(tg_http_stream_start(F.held, 200, "text/event-stream", NULL, 0), 0);
 	ck_assert_int_eq(tg_http_stream_write(F.held, "data: a\n\n", 9), 0);
-	ck_assert_int_eq(tg_http_stream_end(F.held), 0);
+	ck_assert_int_eq(tg_http_stream_end(F.held, "data: z\n\n", 9), 0);
 	wait_eof(o);
 	wait_msgs(o, 1);
 	ck_assert(strstr(o->buf, "Transfer-Encoding") == NULL);
 	ck_assert(strstr(o->buf, "Connection: close\r\n") != NULL);
-	ck_assert_str_eq(o->body[0], "data: a\n\n");
+	ck_assert_str_eq(o->body[0], "data: a\n\ndata: z\n\n");
 	ck_assert_int_eq(F.delivered, 3);
 }
 END_TEST
@@ -1068,7 +1068,7 @@ START_TEST(gone_in_the_middle_of_a_stream)
 
 	cli_puts(c, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n");
 	wait_int(&F.headers_seen, 1);
-	ck_assert_int_eq(tg_http_stream_start(F.held, 200, "text/event-stream"), 0);
+	ck_assert_int_eq(tg_http_stream_start(F.held, 200, "text/event-stream", NULL, 0), 0);
 	ck_assert_int_eq(tg_http_stream_write(F.held, "data: 1\n\n", 9), 0);
 	ck_assert(wait_until(has_bytes, c, WAIT_MS));
 	cli_close(c);
@@ -1087,7 +1087,7 @@ START_TEST(a_client_that_stops_reading_is_gone)
 	c->paused = true;
 	cli_puts(c, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n");
 	wait_int(&F.headers_seen, 1);
-	ck_assert_int_eq(tg_http_stream_start(F.held, 200, "application/octet-stream"), 0);
+	ck_assert_int_eq(tg_http_stream_start(F.held, 200, "application/octet-stream", NULL, 0), 0);
 	/* fill the kernel's buffers until the server queues: then nothing moves */
 	for (int i = 0; i < 2048 && tg_http_backlog(F.held) == 0; i++)
 		rc = tg_http_stream_write(F.held, chunk, sizeof(chunk));

@@ -528,12 +528,10 @@ commit_stream(struct tg_call *c)
 	provider_headers(c);
 	tg_policy_limit_headers(c->req, &c->limits);
 	tg_http_add_header(c->req, "Cache-Control", "no-cache");
-	if (tg_http_stream_start(c->req, 200, "text/event-stream") == -1)
-		return -1;
 	/* the early events leave c before the write: a client gone by then frees c */
 	early = c->early;
 	tg_buf_init(&c->early);
-	alive = stream_send(c, &early);
+	alive = tg_http_stream_start(c->req, 200, "text/event-stream", early.p, early.len) == 0;
 	tg_buf_fini(&early);
 	return alive ? 0 : -1;
 }
@@ -592,8 +590,7 @@ finish_stream(struct tg_call *c, enum tg_outcome outcome, const char *why)
 		      (long long)c->rec.output_tokens, (long long)c->rec.reasoning_tokens);
 	/* answering before the last write: a client gone during it is a reply not delivered */
 	enter(c, TG_CALL_ANSWERING);
-	if (stream_send(c, &c->out))
-		tg_http_stream_end(c->req);
+	tg_http_stream_end(c->req, c->out.p, c->out.len);
 }
 
 /* ---- attempts ---- */

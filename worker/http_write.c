@@ -416,11 +416,39 @@ out:
 	return rc;
 }
 
+#define SIZE_LINE_MAX 24            /* a chunk's size in hex and its CRLF */
+
+/*
+ * The iovecs of p as the stream's next piece, its size line written into num:
+ * a chunk (size line, data, CRLF), or the raw bytes to an HTTP/1.0 client.
+ */
+static int
+piece(const struct tg_http_req *req, char num[SIZE_LINE_MAX], const void *p, size_t n,
+      struct iovec *iov)
+{
+	char *d = num + SIZE_LINE_MAX - 2;
+
+	if (n == 0 || req->head_only)
+		return 0;       /* a zero-length chunk would end the stream */
+	if (!req->chunked_out) {
+		iov[0] = (struct iovec){ (void *)p, n };
+		return 1;
+	}
+	memcpy(d, "\r\n", 2);
+	d = put_uint(d, n, 16);
+	iov[0] = (struct iovec){ d, (size_t)(num + SIZE_LINE_MAX - d) };
+	iov[1] = (struct iovec){ (void *)p, n };
+	iov[2] = (struct iovec){ "\r\n", 2 };
+	return 3;
+}
+
 int
-tg_http_stream_start(struct tg_http_req *req, int status, const char *content_type)
+tg_http_stream_start(struct tg_http_req *req, int status, const char *content_type,
+		     const void *first, size_t n)
 {
 	struct tg_http_conn *c = req->c;
-	struct iovec iov;
+	struct iovec iov[4];
+	char num[SIZE_LINE_MAX];
 	size_t hlen;
 	char *head;
 	int rc = -1;
@@ -438,8 +466,8 @@ tg_http_stream_start(struct tg_http_req *req, int status, const char *content_ty
 		goto out;
 	}
 	req->reply = TG_HTTP_REPLY_STREAM;
-	iov = (struct iovec){ head, hlen };
-	rc = conn_send(c, &iov, 1);
+	iov[0] = (struct iovec){ head, hlen };
+	rc = conn_send(c, iov, 1 + piece(req, num, first, n, iov + 1));
 	rhead_release(req);     /* an open stream keeps no more than its backlog */
 out:
 	tg_http_conn_release(c);
@@ -450,42 +478,38 @@ int
 tg_http_stream_write(struct tg_http_req *req, const void *p, size_t n)
 {
 	struct tg_http_conn *c = req->c;
-	char num[24], *d = num + sizeof(num) - 2;
 	struct iovec iov[3];
-	int rc;
+	char num[SIZE_LINE_MAX];
+	int cnt, rc;
 
 	if (!reply_allowed(req, TG_HTTP_REPLY_STREAM))
 		return -1;
-	if (n == 0 || req->head_only)
-		return 0;       /* a zero-length chunk would end the stream */
+	/* the data not copied: its pieces go in one sendmsg */
+	if ((cnt = piece(req, num, p, n, iov)) == 0)
+		return 0;
 	tg_http_conn_hold(c);
-	/* size line, data, CRLF: three pieces, one sendmsg, the data not copied */
-	memcpy(d, "\r\n", 2);
-	d = put_uint(d, n, 16);
-	iov[0] = (struct iovec){ d, (size_t)(num + sizeof(num) - d) };
-	iov[1] = (struct iovec){ (void *)p, n };
-	iov[2] = (struct iovec){ "\r\n", 2 };
-	if (req->chunked_out)
-		rc = conn_send(c, iov, 3);
-	else
-		rc = conn_send(c, iov + 1, 1);
+	rc = conn_send(c, iov, cnt);
 	tg_http_conn_release(c);
 	return rc;
 }
 
 int
-tg_http_stream_end(struct tg_http_req *req)
+tg_http_stream_end(struct tg_http_req *req, const void *last, size_t n)
 {
 	struct tg_http_conn *c = req->c;
-	struct iovec iov = { "0\r\n\r\n", 5 };
-	int rc = 0;
+	struct iovec iov[4];
+	char num[SIZE_LINE_MAX];
+	int cnt, rc = 0;
 
 	if (!reply_allowed(req, TG_HTTP_REPLY_STREAM))
 		return -1;
 	tg_http_conn_hold(c);
 	req->reply = TG_HTTP_REPLY_ENDED;
+	cnt = piece(req, num, last, n, iov);
 	if (req->chunked_out && !req->head_only)
-		rc = conn_send(c, &iov, 1);
+		iov[cnt++] = (struct iovec){ "0\r\n\r\n", 5 };
+	if (cnt > 0)
+		rc = conn_send(c, iov, cnt);
 	if (rc == 0 && c->out_off == c->out_len)
 		tg_http_conn_finish(c);
 	tg_http_conn_release(c);
