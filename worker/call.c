@@ -84,7 +84,7 @@ struct tg_call {
 	struct tg_buf            out;           /* scratch for bytes going to the client */
 
 	/* the answer */
-	struct tg_usage_info     usage;
+	struct tg_usage          usage;         /* the provider's, of the attempt that answered */
 	struct tg_answer         answer;
 	struct tg_request_rec    rec;
 	char                     error[160];
@@ -209,7 +209,7 @@ static void
 fill_record(struct tg_call *c)
 {
 	struct tg_request_rec *rec = &c->rec;
-	const struct tg_usage *u = &c->usage.usage;
+	const struct tg_usage *u = &c->usage;
 	int64_t cost = 0;
 
 	rec->status = (uint16_t)c->answer.status;
@@ -295,7 +295,7 @@ route_stats(struct tg_call *c)
 static void
 settle(struct tg_call *c)
 {
-	const struct tg_usage *u = &c->usage.usage;
+	const struct tg_usage *u = &c->usage;
 	int64_t used = u->input + u->output + u->cache_read + u->cache_write;
 
 	fill_record(c);
@@ -560,21 +560,23 @@ static void
 finish_stream(struct tg_call *c, enum tg_outcome outcome, const char *why)
 {
 	char usd[TG_MONEY_USD_LEN], untranslated[136];
+	struct tg_usage_info info = { 0 };
 
 	tg_buf_reset(&c->out);
 	if (c->relay.ws != NULL) {
 		tg_relay_finish(&c->relay, stream_cut(outcome, why), &c->out);
-		tg_relay_usage(&c->relay, &c->usage);
+		tg_relay_usage(&c->relay, &info);
+		c->usage = info.usage;
 	}
-	if (outcome == TG_OUTCOME_OK && c->usage.xlate_error[0] != '\0') {
+	if (outcome == TG_OUTCOME_OK && info.xlate_error[0] != '\0') {
 		/* the gateway ended it with an error event: as a reply it could not translate */
 		outcome = TG_OUTCOME_UPSTREAM_ERROR;
 		snprintf(untranslated, sizeof(untranslated),
-			 "its reply could not be translated: %s", c->usage.xlate_error);
+			 "its reply could not be translated: %s", info.xlate_error);
 		why = untranslated;
-	} else if (outcome == TG_OUTCOME_OK && (!c->usage.usage.complete || c->usage.error)) {
+	} else if (outcome == TG_OUTCOME_OK && (!info.usage.complete || info.error)) {
 		outcome = TG_OUTCOME_INCOMPLETE;
-		why = c->usage.error ? c->usage.error_type : "no final usage";
+		why = info.error ? info.error_type : "no final usage";
 	}
 	if (outcome != TG_OUTCOME_OK)
 		snprintf(c->error, sizeof(c->error), "stream ended early: %s", why);
@@ -642,7 +644,9 @@ on_upstream_data(void *arg, const char *p, size_t n)
 	if (tg_relay_feed(&c->relay, p, n, &c->out) == -1)
 		return false;
 	if (c->state == TG_CALL_STREAMING) {
-		stream_send(c, &c->out);
+		/* a long stream waits between reads far longer than it works: it keeps no scratch */
+		if (stream_send(c, &c->out))
+			tg_buf_fini(&c->out);
 		return true;
 	}
 	switch (c->relay.start) {
@@ -687,6 +691,8 @@ retry_after(struct tg_call *c, uint64_t wait_ms)
 static void
 attempt_result(struct tg_call *c, const char *err, struct tg_attempt_result *a)
 {
+	struct tg_usage_info info;
+
 	*a = (struct tg_attempt_result){ .err = err, .status = c->up_status,
 					 .retry_after_ms = -1 };
 	a->slow = c->ttfb_us > (uint64_t)provider_of(c)->breaker.slow_first_byte_ms * 1000;
@@ -708,10 +714,12 @@ attempt_result(struct tg_call *c, const char *err, struct tg_attempt_result *a)
 		a->retry_after_ms = tg_wire_retry_after_ms(c->upstream, c->up_meta.retry_after,
 							   c->reply.p, c->reply.len,
 							   tg_clock_wall_us() / 1000);
-	if (a->signal == TG_SIGNAL_OK &&
-	    tg_wire_reply_usage(c->upstream, c->reply.p ? c->reply.p : "", c->reply.len,
-				&c->usage) == -1)
+	if (a->signal != TG_SIGNAL_OK)
+		return;
+	if (tg_wire_reply_usage(c->upstream, c->reply.p ? c->reply.p : "", c->reply.len,
+				&info) == -1)
 		a->garbage = true;      /* a malformed reply counts against the provider */
+	c->usage = info.usage;
 }
 
 static void
