@@ -86,8 +86,7 @@ struct tg_call {
 	/* the answer */
 	struct tg_usage          usage;         /* the provider's, of the attempt that answered */
 	struct tg_answer         answer;
-	struct tg_request_rec    rec;
-	char                     error[160];
+	struct tg_request_rec    rec;           /* rec.error: the gateway's message, told the client */
 	const char              *error_code;    /* static: the code the client's SDK acts on */
 };
 
@@ -230,7 +229,6 @@ fill_record(struct tg_call *c)
 			   (uint32_t)(rec->latency_us - c->upstream_us) : 0;
 	copy_field(rec->upstream_request_id, sizeof(rec->upstream_request_id),
 		   c->up_meta.request_id);
-	copy_field(rec->error, sizeof(rec->error), c->error);
 	/* the provider billed the attempt whose usage this is; the others produced nothing seen */
 	if (rec->n_attempts > 0 && (u->input > 0 || u->output > 0))
 		rec->attempts[rec->n_attempts - 1].cost_pusd = cost;
@@ -417,7 +415,7 @@ on_gone(void *arg)
 	if (c->up != NULL)
 		note_attempt(c, TG_OUTCOME_CANCELLED, true);
 	c->answer = (struct tg_answer){ .status = 499, .outcome = TG_OUTCOME_CANCELLED };
-	snprintf(c->error, sizeof(c->error), "client went away");
+	snprintf(c->rec.error, sizeof(c->rec.error), "client went away");
 	settle(c);
 	done(c, TG_DELIVERY_NOT_DELIVERED);
 }
@@ -448,7 +446,7 @@ answer(struct tg_call *c)
 			tg_buf_reset(b);
 			c->answer = (struct tg_answer){ .status = 502,
 							.outcome = TG_OUTCOME_UPSTREAM_ERROR };
-			snprintf(c->error, sizeof(c->error), "provider %s: its reply could not be "
+			snprintf(c->rec.error, sizeof(c->rec.error), "provider %s: its reply could not be "
 				 "translated", provider_of(c)->name);
 			fill_record(c);
 			tg_record_settle(c->inflight, &c->rec);
@@ -461,11 +459,11 @@ answer(struct tg_call *c)
 		tg_buf_add(b, c->reply.p ? c->reply.p : "", c->reply.len);
 	}
 	if (b->len == 0 && c->error_code != NULL)
-		tg_wire_error_code(c->wreq.family, c->answer.status, c->error_code, c->error, b);
+		tg_wire_error_code(c->wreq.family, c->answer.status, c->error_code, c->rec.error, b);
 	else if (b->len == 0)
 		tg_wire_error(c->wreq.family, c->answer.status,
 			      c->answer.outcome == TG_OUTCOME_BUDGET ? "budget_exceeded" : NULL,
-			      c->error, b);
+			      c->rec.error, b);
 	common_headers(c);
 	provider_headers(c);
 	if (c->answer.outcome == TG_OUTCOME_OK) {
@@ -489,7 +487,7 @@ refuse(struct tg_call *c, int status, enum tg_outcome outcome, const char *fmt, 
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(c->error, sizeof(c->error), fmt, ap);
+	vsnprintf(c->rec.error, sizeof(c->rec.error), fmt, ap);
 	va_end(ap);
 	c->answer.status = status;
 	c->answer.outcome = outcome;
@@ -579,7 +577,7 @@ finish_stream(struct tg_call *c, enum tg_outcome outcome, const char *why)
 		why = info.error ? info.error_type : "no final usage";
 	}
 	if (outcome != TG_OUTCOME_OK)
-		snprintf(c->error, sizeof(c->error), "stream ended early: %s", why);
+		snprintf(c->rec.error, sizeof(c->rec.error), "stream ended early: %s", why);
 	note_attempt(c, outcome, false);
 	c->answer.outcome = outcome;
 	settle(c);
@@ -778,10 +776,10 @@ on_upstream_done(void *arg, const char *err)
 	if (c->answer.outcome != TG_OUTCOME_OK) {
 		tg_buf_reset(&c->out);
 		if (c->up_status != 0 && a.err == NULL && !a.garbage)
-			snprintf(c->error, sizeof(c->error), "provider %s %s (%d)",
+			snprintf(c->rec.error, sizeof(c->rec.error), "provider %s %s (%d)",
 				 provider_of(c)->name, c->answer.why, c->up_status);
 		else
-			snprintf(c->error, sizeof(c->error), "provider %s: %s",
+			snprintf(c->rec.error, sizeof(c->rec.error), "provider %s: %s",
 				 provider_of(c)->name, c->answer.why);
 	}
 	answer(c);
