@@ -84,10 +84,9 @@ struct tg_call {
 	struct tg_buf            out;           /* scratch for bytes going to the client */
 
 	/* the answer */
-	struct tg_usage_info     usage;
+	struct tg_usage          usage;         /* the provider's, of the attempt that answered */
 	struct tg_answer         answer;
-	struct tg_request_rec    rec;
-	char                     error[160];
+	struct tg_request_rec    rec;           /* rec.error: the gateway's message, told the client */
 	const char              *error_code;    /* static: the code the client's SDK acts on */
 };
 
@@ -209,7 +208,7 @@ static void
 fill_record(struct tg_call *c)
 {
 	struct tg_request_rec *rec = &c->rec;
-	const struct tg_usage *u = &c->usage.usage;
+	const struct tg_usage *u = &c->usage;
 	int64_t cost = 0;
 
 	rec->status = (uint16_t)c->answer.status;
@@ -230,7 +229,6 @@ fill_record(struct tg_call *c)
 			   (uint32_t)(rec->latency_us - c->upstream_us) : 0;
 	copy_field(rec->upstream_request_id, sizeof(rec->upstream_request_id),
 		   c->up_meta.request_id);
-	copy_field(rec->error, sizeof(rec->error), c->error);
 	/* the provider billed the attempt whose usage this is; the others produced nothing seen */
 	if (rec->n_attempts > 0 && (u->input > 0 || u->output > 0))
 		rec->attempts[rec->n_attempts - 1].cost_pusd = cost;
@@ -295,7 +293,7 @@ route_stats(struct tg_call *c)
 static void
 settle(struct tg_call *c)
 {
-	const struct tg_usage *u = &c->usage.usage;
+	const struct tg_usage *u = &c->usage;
 	int64_t used = u->input + u->output + u->cache_read + u->cache_write;
 
 	fill_record(c);
@@ -417,7 +415,7 @@ on_gone(void *arg)
 	if (c->up != NULL)
 		note_attempt(c, TG_OUTCOME_CANCELLED, true);
 	c->answer = (struct tg_answer){ .status = 499, .outcome = TG_OUTCOME_CANCELLED };
-	snprintf(c->error, sizeof(c->error), "client went away");
+	snprintf(c->rec.error, sizeof(c->rec.error), "client went away");
 	settle(c);
 	done(c, TG_DELIVERY_NOT_DELIVERED);
 }
@@ -448,7 +446,7 @@ answer(struct tg_call *c)
 			tg_buf_reset(b);
 			c->answer = (struct tg_answer){ .status = 502,
 							.outcome = TG_OUTCOME_UPSTREAM_ERROR };
-			snprintf(c->error, sizeof(c->error), "provider %s: its reply could not be "
+			snprintf(c->rec.error, sizeof(c->rec.error), "provider %s: its reply could not be "
 				 "translated", provider_of(c)->name);
 			fill_record(c);
 			tg_record_settle(c->inflight, &c->rec);
@@ -461,11 +459,11 @@ answer(struct tg_call *c)
 		tg_buf_add(b, c->reply.p ? c->reply.p : "", c->reply.len);
 	}
 	if (b->len == 0 && c->error_code != NULL)
-		tg_wire_error_code(c->wreq.family, c->answer.status, c->error_code, c->error, b);
+		tg_wire_error_code(c->wreq.family, c->answer.status, c->error_code, c->rec.error, b);
 	else if (b->len == 0)
 		tg_wire_error(c->wreq.family, c->answer.status,
 			      c->answer.outcome == TG_OUTCOME_BUDGET ? "budget_exceeded" : NULL,
-			      c->error, b);
+			      c->rec.error, b);
 	common_headers(c);
 	provider_headers(c);
 	if (c->answer.outcome == TG_OUTCOME_OK) {
@@ -489,7 +487,7 @@ refuse(struct tg_call *c, int status, enum tg_outcome outcome, const char *fmt, 
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(c->error, sizeof(c->error), fmt, ap);
+	vsnprintf(c->rec.error, sizeof(c->rec.error), fmt, ap);
 	va_end(ap);
 	c->answer.status = status;
 	c->answer.outcome = outcome;
@@ -558,24 +556,26 @@ static void
 finish_stream(struct tg_call *c, enum tg_outcome outcome, const char *why)
 {
 	char usd[TG_MONEY_USD_LEN], untranslated[136];
+	struct tg_usage_info info = { 0 };
 
 	tg_buf_reset(&c->out);
 	if (c->relay.ws != NULL) {
 		tg_relay_finish(&c->relay, stream_cut(outcome, why), &c->out);
-		tg_relay_usage(&c->relay, &c->usage);
+		tg_relay_usage(&c->relay, &info);
+		c->usage = info.usage;
 	}
-	if (outcome == TG_OUTCOME_OK && c->usage.xlate_error[0] != '\0') {
+	if (outcome == TG_OUTCOME_OK && info.xlate_error[0] != '\0') {
 		/* the gateway ended it with an error event: as a reply it could not translate */
 		outcome = TG_OUTCOME_UPSTREAM_ERROR;
 		snprintf(untranslated, sizeof(untranslated),
-			 "its reply could not be translated: %s", c->usage.xlate_error);
+			 "its reply could not be translated: %s", info.xlate_error);
 		why = untranslated;
-	} else if (outcome == TG_OUTCOME_OK && (!c->usage.usage.complete || c->usage.error)) {
+	} else if (outcome == TG_OUTCOME_OK && (!info.usage.complete || info.error)) {
 		outcome = TG_OUTCOME_INCOMPLETE;
-		why = c->usage.error ? c->usage.error_type : "no final usage";
+		why = info.error ? info.error_type : "no final usage";
 	}
 	if (outcome != TG_OUTCOME_OK)
-		snprintf(c->error, sizeof(c->error), "stream ended early: %s", why);
+		snprintf(c->rec.error, sizeof(c->rec.error), "stream ended early: %s", why);
 	note_attempt(c, outcome, false);
 	c->answer.outcome = outcome;
 	settle(c);
@@ -639,7 +639,9 @@ on_upstream_data(void *arg, const char *p, size_t n)
 	if (tg_relay_feed(&c->relay, p, n, &c->out) == -1)
 		return false;
 	if (c->state == TG_CALL_STREAMING) {
-		stream_send(c, &c->out);
+		/* a long stream waits between reads far longer than it works: it keeps no scratch */
+		if (stream_send(c, &c->out))
+			tg_buf_fini(&c->out);
 		return true;
 	}
 	switch (c->relay.start) {
@@ -684,6 +686,8 @@ retry_after(struct tg_call *c, uint64_t wait_ms)
 static void
 attempt_result(struct tg_call *c, const char *err, struct tg_attempt_result *a)
 {
+	struct tg_usage_info info;
+
 	*a = (struct tg_attempt_result){ .err = err, .status = c->up_status,
 					 .retry_after_ms = -1 };
 	a->slow = c->ttfb_us > (uint64_t)provider_of(c)->breaker.slow_first_byte_ms * 1000;
@@ -705,10 +709,12 @@ attempt_result(struct tg_call *c, const char *err, struct tg_attempt_result *a)
 		a->retry_after_ms = tg_wire_retry_after_ms(c->upstream, c->up_meta.retry_after,
 							   c->reply.p, c->reply.len,
 							   tg_clock_wall_us() / 1000);
-	if (a->signal == TG_SIGNAL_OK &&
-	    tg_wire_reply_usage(c->upstream, c->reply.p ? c->reply.p : "", c->reply.len,
-				&c->usage) == -1)
+	if (a->signal != TG_SIGNAL_OK)
+		return;
+	if (tg_wire_reply_usage(c->upstream, c->reply.p ? c->reply.p : "", c->reply.len,
+				&info) == -1)
 		a->garbage = true;      /* a malformed reply counts against the provider */
+	c->usage = info.usage;
 }
 
 static void
@@ -767,10 +773,10 @@ on_upstream_done(void *arg, const char *err)
 	if (c->answer.outcome != TG_OUTCOME_OK) {
 		tg_buf_reset(&c->out);
 		if (c->up_status != 0 && a.err == NULL && !a.garbage)
-			snprintf(c->error, sizeof(c->error), "provider %s %s (%d)",
+			snprintf(c->rec.error, sizeof(c->rec.error), "provider %s %s (%d)",
 				 provider_of(c)->name, c->answer.why, c->up_status);
 		else
-			snprintf(c->error, sizeof(c->error), "provider %s: %s",
+			snprintf(c->rec.error, sizeof(c->rec.error), "provider %s: %s",
 				 provider_of(c)->name, c->answer.why);
 	}
 	answer(c);

@@ -22,6 +22,7 @@
  */
 #define BODY_MAP_BYTES  (128 * 1024)
 #define HEAD_FIRST      1024            /* most SDK heads fit: one allocation */
+#define HEAD_SLACK      128             /* unused head room worth giving back */
 
 enum piece { PIECE_NONE = 0, PIECE_URL, PIECE_FIELD, PIECE_VALUE };
 
@@ -56,6 +57,24 @@ head_add(struct tg_http_parse *ps, const char *p, size_t n)
 	ps->head_len += (uint32_t)n;
 	ps->head[ps->head_len] = '\0';
 	return 0;
+}
+
+/*
+ * The head is complete and will not grow: it is held as long as the request
+ * (a stream's, for minutes), so it gives back the room it was not using. Its
+ * offsets become pointers only after this.
+ */
+static enum tg_http_parse_ev
+head_done(struct tg_http_parse *ps)
+{
+	char *np;
+
+	if (ps->head != NULL && ps->head_cap - ps->head_len > HEAD_SLACK &&
+	    (np = realloc(ps->head, ps->head_len + 1)) != NULL) {
+		ps->head = np;
+		ps->head_cap = ps->head_len + 1;
+	}
+	return TG_HTTP_PARSE_HEAD_DONE;
 }
 
 /* The target is in head[0..head_len): make it "path\0query\0" (query_off 0 when none). */
@@ -519,7 +538,7 @@ tg_http_parse_feed(struct tg_http_parse *ps, const char *p, size_t n, enum tg_ht
 	if (ps->phase == TG_HTTP_PARSE_FAILED)
 		*ev = TG_HTTP_PARSE_ERROR;
 	else if (head && ps->phase != TG_HTTP_PARSE_HEAD)
-		*ev = TG_HTTP_PARSE_HEAD_DONE;
+		*ev = head_done(ps);
 	else if (ps->phase == TG_HTTP_PARSE_DONE)
 		*ev = TG_HTTP_PARSE_BODY_DONE;
 	return k;

@@ -75,6 +75,9 @@ tg_relay_feed(struct tg_relay *r, const char *p, size_t n, struct tg_buf *out)
 		tg_buf_add(&r->held, p, n);
 	rc = tg_sse_feed(&r->sse, p, n, on_event, r);
 	r->out = NULL;
+	/* between reads a long stream usually holds nothing: nor does it keep a buffer */
+	if (r->held.len == 0 && !r->held.failed)
+		tg_buf_fini(&r->held);
 	return rc == -1 || out->failed || r->held.failed ? -1 : 0;
 }
 

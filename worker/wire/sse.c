@@ -50,7 +50,7 @@ data_add(struct tg_sse *s, const char *p, size_t n)
 	if (n > s->max || s->data_len > s->max - n)
 		return fail(s, "event data larger than the limit");
 	if (s->data_len + n + 1 > s->data_cap) {
-		size_t cap = s->data_cap ? s->data_cap : 4096;
+		size_t cap = s->data_cap ? s->data_cap : 512;
 		char *q;
 
 		while (cap < s->data_len + n + 1)
@@ -127,7 +127,10 @@ blank_line(struct tg_sse *s, tg_sse_on_event *cb, void *arg)
 		ev.end = s->off;
 		cb(&ev, arg);
 	}
-	s->data_len = 0;
+	/* a long stream sits idle between events: it holds no buffer while it waits */
+	free(s->data);
+	s->data = NULL;
+	s->data_len = s->data_cap = 0;
 	s->event_len = 0;
 	s->have_data = false;
 	s->pending = false;

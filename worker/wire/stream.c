@@ -15,11 +15,27 @@
 
 struct tg_wire_stream {
 	const struct wire_family *up;           /* the provider's family */
+	const struct wire_family *client;       /* the client's */
 	bool                      translating;  /* the client speaks another family */
 	struct wire_usage         usage;        /* the provider's events, read for usage */
-	struct wire_xlate         x;            /* what the client was told, when translating */
+	struct wire_xlate        *x;            /* what the client was told; NULL passing through */
 	struct wire_text         *text;         /* the assistant's text (text.c), or NULL */
 };
+
+static void
+xlate_init(struct wire_xlate *x, const struct wire_family *client)
+{
+	memset(x, 0, sizeof(*x));
+	x->client = client;
+	x->index = -1;
+	tg_buf_init(&x->args);
+	tg_buf_init(&x->tool_id);
+	tg_buf_init(&x->thinking);
+	tg_buf_init(&x->signed_blocks);
+	tg_buf_init(&x->rs.done);
+	tg_buf_init(&x->rs.text);
+	tg_buf_init(&x->rs.sig);
+}
 
 struct tg_wire_stream *
 tg_wire_stream_new(enum tg_family upstream, const struct tg_wire_request *req)
@@ -30,25 +46,23 @@ tg_wire_stream_new(enum tg_family upstream, const struct tg_wire_request *req)
 	/* a family no reader translates out of is only ever relayed as it is */
 	if (up == NULL || client == NULL || (up != client && up->translate_event == NULL))
 		return NULL;
-	s = calloc(1, sizeof(*s));
+	/* a stream passed through, the common case, is held for minutes: the translation
+	 * state is allocated only for a stream that needs it, in the same block */
+	s = calloc(1, sizeof(*s) + (up != client ? sizeof(*s->x) : 0));
 	if (s == NULL)
 		return NULL;
 	s->up = up;
+	s->client = client;
 	s->translating = up != client;
 	wire_usage_init(&s->usage);
-	s->x.client = client;
-	s->x.include_usage = req->include_usage;
-	s->x.created = (int64_t)time(NULL);
-	s->x.index = -1;
-	snprintf(s->x.model, sizeof(s->x.model), "%s", req->model);
-	snprintf(s->x.id, sizeof(s->x.id), "%stollgate", client->reply_id_prefix);
-	tg_buf_init(&s->x.args);
-	tg_buf_init(&s->x.tool_id);
-	tg_buf_init(&s->x.thinking);
-	tg_buf_init(&s->x.signed_blocks);
-	tg_buf_init(&s->x.rs.done);
-	tg_buf_init(&s->x.rs.text);
-	tg_buf_init(&s->x.rs.sig);
+	if (s->translating) {
+		s->x = (struct wire_xlate *)(s + 1);
+		xlate_init(s->x, client);
+		s->x->include_usage = req->include_usage;
+		s->x->created = (int64_t)time(NULL);
+		snprintf(s->x->model, sizeof(s->x->model), "%s", req->model);
+		snprintf(s->x->id, sizeof(s->x->id), "%stollgate", client->reply_id_prefix);
+	}
 	return s;
 }
 
@@ -69,7 +83,8 @@ tg_wire_stream_free(struct tg_wire_stream *s)
 {
 	if (s == NULL)
 		return;
-	wire_xlate_fini(&s->x);
+	if (s->x != NULL)
+		wire_xlate_fini(s->x);
 	wire_text_free(s->text);
 	free(s);
 }
@@ -95,22 +110,22 @@ tg_wire_stream_event(struct tg_wire_stream *s, const char *name, size_t name_len
 	if (!s->translating && s->text == NULL && s->up->event_without_usage != NULL &&
 	    s->up->event_without_usage(name, name_len))
 		return TG_WIRE_EV_PLAIN;
-	ir_ctx_init(&c, s->x.client->name, err, sizeof(err));
+	ir_ctx_init(&c, s->client->name, err, sizeof(err));
 	parsed = ir_parse_reply(&c, data, data_len) == 0;
 	ev = s->up->read_event(&s->usage, name, name_len, data, data_len, parsed ? &c.j : NULL);
 	if (ev == TG_WIRE_EV_GARBAGE)
 		s->usage.garbage++;
-	if (s->translating && !s->x.errored && !s->x.closed) {
+	if (s->translating && !s->x->errored && !s->x->closed) {
 		/* the client is told the counts the provider will be billed for, no others */
-		wire_usage_counts(s->up, &s->usage, &s->x.usage);
+		wire_usage_counts(s->up, &s->usage, &s->x->usage);
 		if (ev == TG_WIRE_EV_END && !parsed)
-			xs_close(&s->x, out);
+			xs_close(s->x, out);
 		else if (parsed)
-			s->up->translate_event(&s->x, &c, out);
+			s->up->translate_event(s->x, &c, out);
 		/* a string that would not decode was dropped on the way: the client must not
 		 * assemble arguments or text with a hole in them */
 		if (parsed && (c.bad_str >= 0 || c.oom))
-			xs_fail(&s->x, out, c.oom ? "out of memory" : "a string in the provider's "
+			xs_fail(s->x, out, c.oom ? "out of memory" : "a string in the provider's "
 				"event holds an unpaired UTF-16 surrogate (\\u escape)");
 	}
 	if (s->text != NULL && parsed)
@@ -146,7 +161,7 @@ stream_error(struct wire_xlate *x, struct tg_buf *out, const struct wire_err *e)
 void
 tg_wire_stream_finish(struct tg_wire_stream *s, const char *cut, struct tg_buf *out)
 {
-	struct wire_xlate *x = &s->x;
+	struct wire_xlate *x = s->x, own;
 	struct wire_err e = { .status = 502, .own = true };
 	char message[160];
 
@@ -157,9 +172,12 @@ tg_wire_stream_finish(struct tg_wire_stream *s, const char *cut, struct tg_buf *
 		snprintf(message, sizeof(message), "stream ended early: %s",
 			 cut != NULL ? cut : "the provider's stream ended before its end marker");
 		e.message = message;
-		/* the client's events were the provider's, numbered from 0 with no gap */
-		x->rs.seq = s->usage.events;
-		stream_error(x, out, &e);
+		/* the client was told nothing of ours: its error event needs no more state than
+		 * this, the client's events being the provider's, numbered from 0 with no gap */
+		xlate_init(&own, s->client);
+		own.rs.seq = s->usage.events;
+		stream_error(&own, out, &e);
+		wire_xlate_fini(&own);
 		return;
 	}
 	if (x->closed || x->errored)
@@ -177,7 +195,7 @@ void
 tg_wire_stream_usage(const struct tg_wire_stream *s, struct tg_usage_info *out)
 {
 	wire_usage_result(s->up, &s->usage, out);
-	snprintf(out->xlate_error, sizeof(out->xlate_error), "%s", s->x.failure);
+	snprintf(out->xlate_error, sizeof(out->xlate_error), "%s", s->x != NULL ? s->x->failure : "");
 }
 
 /* ---- the intermediate calls: state here, bytes in the client's sink ---- */
