@@ -127,10 +127,7 @@ blank_line(struct tg_sse *s, tg_sse_on_event *cb, void *arg)
 		ev.end = s->off;
 		cb(&ev, arg);
 	}
-	/* a long stream sits idle between events: it holds no buffer while it waits */
-	free(s->data);
-	s->data = NULL;
-	s->data_len = s->data_cap = 0;
+	s->data_len = 0;
 	s->event_len = 0;
 	s->have_data = false;
 	s->pending = false;
@@ -227,6 +224,12 @@ tg_sse_feed(struct tg_sse *s, const char *p, size_t n, tg_sse_on_event *cb, void
 		case TG_SSE_FAILED:
 			return -1;
 		}
+	}
+	/* a long stream sits idle between reads: it holds no buffer while it waits */
+	if (s->data_len == 0) {
+		free(s->data);
+		s->data = NULL;
+		s->data_cap = 0;
 	}
 	return 0;
 }
