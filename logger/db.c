@@ -635,7 +635,7 @@ write_batch(PGconn *c, const struct tg_db_wait *w, struct tg_db_scratch *s,
 	    const struct tg_db_batch *b, bool direct, char *why, size_t whylen)
 {
 	uint32_t staged = classify(s, b, direct), rows, att, audit = 0, n = 0;
-	bool has_direct;
+	bool has_direct, oom;
 	int rc;
 
 	tg_buf_reset(&s->sql);
@@ -678,10 +678,10 @@ write_batch(PGconn *c, const struct tg_db_wait *w, struct tg_db_scratch *s,
 	}
 	cursor_sql(&s->sql, b);
 	tg_buf_puts(&s->sql, "COMMIT");
-	rc = s->sql.failed;
+	oom = s->sql.failed;
 	for (uint32_t i = 0; i < n; i++)
-		rc |= s->data[i]->failed;
-	if (rc) {
+		oom |= s->data[i]->failed;
+	if (oom) {
 		snprintf(why, whylen, "out of memory");
 		last_state[0] = '\0';
 		return TG_DB_DOWN;
