@@ -79,9 +79,13 @@ struct tg_db_batch {
 	bool fell_back;                 /* out: straight in failed on a duplicate, replayed */
 };
 
+#define TG_DB_COPIES 5                  /* a batch's COPY streams, at most */
+
 /* Scratch space reused across batches; the caller owns it. */
 struct tg_db_scratch {
-	struct tg_buf rows, att, sql;
+	struct tg_buf copy[TG_DB_COPIES];  /* requests, attempts, their staging, audit */
+	struct tg_buf sql;              /* the batch's statements */
+	const struct tg_buf *data[TG_DB_COPIES];  /* copy[] in the order of sql's COPYs */
 	uint8_t *mark;                  /* per record: how this batch writes it */
 	struct tg_db_idref *ids;        /* staged request ids, sorted to find duplicates */
 	uint32_t cap;

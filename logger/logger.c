@@ -33,6 +33,7 @@
 #define BACKOFF_MAX_MS 5000
 #define DB_GRACE_MS    5000            /* a round trip may take the statement timeout plus this */
 #define TERM_GIVE_UP_MS 10000          /* stop draining when nothing can take records this long */
+#define BEHIND_BATCHES 4               /* a batch of the rings takes up to this many batch_rows */
 
 _Static_assert(TG_MAX_CONNECTIONS == TG_RING_MAX_INFLIGHT, "one connection, one in-flight entry");
 
@@ -88,6 +89,7 @@ struct lg {
 	struct range            *ranges;
 	struct clear            *clears;
 	uint32_t                 n_ranges, n_clears, batch_rows;
+	uint32_t                 batch_max;          /* behind: more rows per transaction */
 	uint64_t                 corrupt;
 	struct tg_keysync        keys;            /* api_keys → the key cache (keysync.c) */
 	struct tg_spend          spend;           /* the ledger → restored spend (spend.c) */
@@ -407,14 +409,16 @@ keys_and_budgets(struct lg *l)
 }
 
 /*
- * Take up to batch_rows whole records across the rings, fairly; returns how
- * many, or UINT32_MAX when there is nothing to write but something to consume
- * (bad records, an old file's in-flight table found empty).
+ * Take whole records across the rings, fairly: what waits, up to batch_max
+ * (batch_rows while an old file is drained: conv holds that many converted
+ * records). Returns how many, or UINT32_MAX when there is nothing to write
+ * but something to consume (bad records, an old file's in-flight table found
+ * empty).
  */
 static uint32_t
 collect(struct lg *l)
 {
-	uint32_t n = 0, total_rings = 0;
+	uint32_t n = 0, total_rings = 0, max = l->n_files == 1 ? l->batch_max : l->batch_rows;
 	bool bad = false;
 
 	l->n_ranges = 0;
@@ -424,13 +428,13 @@ collect(struct lg *l)
 		total_rings += l->files[f]->n_rings;
 		l->sweep_end[f] = l->swept[f];
 	}
-	for (uint32_t k = 0; k < total_rings && n < l->batch_rows; k++) {
+	for (uint32_t k = 0; k < total_rings && n < max; k++) {
 		uint32_t idx = (l->next_ring + k) % total_rings, f = 0, got;
 		uint64_t pos;
 
 		while (idx >= l->files[f]->n_rings)
 			idx -= l->files[f++]->n_rings;
-		got = tg_ring_peek(l->files[f], idx, l->batch_rows - n, &pos);
+		got = tg_ring_peek(l->files[f], idx, max - n, &pos);
 		if (got == 0)
 			continue;
 		for (uint32_t i = 0; i < got; i++) {
@@ -463,9 +467,9 @@ collect(struct lg *l)
 	}
 	l->next_ring = total_rings ? (l->next_ring + 1) % total_rings : 0;
 	/* old files read to the end: their calls in flight, once all their records are durable */
-	for (uint32_t f = 1; f < l->n_files && n < l->batch_rows; f++) {
+	for (uint32_t f = 1; f < l->n_files && n < max; f++) {
 		if (l->owned[f] && file_empty(l->files[f])) {
-			n += sweep_inflight(l, f, n, l->batch_rows - n);
+			n += sweep_inflight(l, f, n, max - n);
 			bad |= l->sweep_end[f] > l->swept[f];   /* nothing to write, still done */
 		}
 	}
@@ -577,6 +581,12 @@ setup(struct lg *l, const struct tg_cfg *cfg, struct tg_shm_hdr *shm, struct tg_
 	l->files[0] = rings;
 	l->n_files = 1;
 	l->batch_rows = cfg->db.batch_rows ? cfg->db.batch_rows : 1000;
+	/*
+	 * Behind (the rings hold more than batch_rows), a transaction takes more:
+	 * its round trips and its COMMIT are shared by more rows, so the logger
+	 * catches up faster when the machine is busiest.
+	 */
+	l->batch_max = l->batch_rows * BEHIND_BATCHES;
 	l->backoff_ms = BACKOFF_MIN_MS;
 	l->wait = (struct tg_db_wait){ .tick = on_db_wait, .arg = l,
 				       .timeout_ms = cfg->db.statement_timeout_ms + DB_GRACE_MS };
@@ -605,7 +615,7 @@ setup(struct lg *l, const struct tg_cfg *cfg, struct tg_shm_hdr *shm, struct tg_
 	}
 	for (uint32_t f = 0; f < l->n_files; f++)
 		total += l->files[f]->n_rings;
-	l->batch = calloc(l->batch_rows, sizeof(*l->batch));
+	l->batch = calloc(l->batch_max, sizeof(*l->batch));
 	l->ranges = calloc(total + 1, sizeof(*l->ranges));
 	l->cursors = calloc(total + 1, sizeof(*l->cursors));
 	/* records of old files are converted or made here: room for one batch of them */

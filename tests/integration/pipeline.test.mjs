@@ -179,13 +179,14 @@ test('audit_log has the start and each reload, with the config sha256', async ()
 });
 
 test('overload: a full ring refuses calls with 503 + Retry-After, and every call served is still recorded', async () => {
-  // a second gateway, same database, with the smallest rings (16 records each), so the
-  // logger's 50 ms batches cannot keep up with 50 calls at a time
+  // a second gateway, same database, with the smallest rings, whose logger writes once a
+  // second (a batch is due by flush_ms only: batch_rows is more than the rings hold), so
+  // the rings fill under 50 calls at a time however fast the logger writes
   const port = await freePort();
   const d = tmpdir('tollgate-overload-');
   const c = { ...cfg, listen: `127.0.0.1:${port}`, state_dir: `${d}/state`,
     admin: { ...cfg.admin, listen: `${d}/state/admin.sock` },
-    database: { ...cfg.database, ring_records: 1024 } };
+    database: { ...cfg.database, ring_records: 1024, batch_rows: 2048, flush_ms: 1000 } };
   const small = await startGateway(c, { dir: d });
   try {
     const agent = keepAliveAgent(50);
