@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { freePort, gatewayConfig, startGateway, startMock, tmpdir, waitFor } from './lib.mjs';
+import { freePort, gatewayConfig, request, startGateway, startMock, tmpdir, waitFor } from './lib.mjs';
 import { CLIENT_KEY, checkLedger, createDb, keepAliveAgent, load, migrate, requirePg, rows, tally } from './db.mjs';
 
 let gw, mock, db, cfg, dir;
@@ -145,6 +145,14 @@ test('kill -9 of master, workers and logger at once, then a restart: every answe
   let pids;
   try {
     await waitFor('1,500 calls answered', () => answered(run.results) >= 1500, 20000);
+    // four calls surely in flight at the kill, whatever the scheduler did to the client:
+    // held by the simulator for 2 s before their first byte
+    const faults = async () => Object.values((await request(mock.port, 'GET', '/__mock/stats')).json)
+      .reduce((n, fam) => n + (fam.faults ?? 0), 0);
+    const held = await faults() + 4;
+    assert.equal((await request(mock.port, 'POST', '/__mock/faults',
+      { body: { fault: 'slow', provider: 'all', rate: 1, count: 4 } })).status, 200);
+    await waitFor('4 calls held by the simulator', async () => await faults() >= held, 5000, 10);
     pids = children(gw.pid);
     assert.deepEqual(pids.map(comm).sort(), ['tollgate-logger', 'tollgate-worker', 'tollgate-worker']);
     // one kill(1): children first so none is told of the master's death by PDEATHSIG
