@@ -57,6 +57,9 @@ before(async () => {
   const m = spawnSync(TOLLGATE, ['migrate', '-c', cfgPath], { cwd: ROOT, env: { ...process.env, ...PROVIDER_ENV }, encoding: 'utf8' });
   assert.equal(m.status, 0, m.stderr);
   gw = await startGateway(cfg, { dir });
+  // admin changes go through the logger's connection: ready to serve is not yet connected
+  await waitFor('the logger connected to PostgreSQL', async () =>
+    /^tollgate_log_db_up 1$/m.test((await request(gw.admin, 'GET', '/metrics')).text), 10000);
 });
 
 after(async () => {
