@@ -209,7 +209,13 @@ if [ -n "${TG_BENCH_PG:-}" ] && command -v psql >/dev/null 2>&1; then
 		[ -n "$PG_PM" ] || sleep 0.1
 	done
 fi
-pg_ticks() { [ -z "$PG_PM" ] && echo 0 || ticks_of "$PG_PM" $(children "$PG_PM"); }
+# the postmaster's children that have exited (an autovacuum worker, say) count in its cutime
+# and cstime: without them a round's PostgreSQL CPU could come out negative
+pg_ticks() {
+	[ -z "$PG_PM" ] && { echo 0; return; }
+	{ ticks_of $(children "$PG_PM"); awk '{ print $14 + $15 + $16 + $17 }' "/proc/$PG_PM/stat"; } |
+		awk '{ s += $1 } END { print s + 0 }'
+}
 metric() { # gateway name, metric
 	curl -s --unix-socket "$TMP/$1/state/admin.sock" http://admin/metrics |
 		awk -v m="$2" '$1 == m { v = $2 } END { print v + 0 }'
