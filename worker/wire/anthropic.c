@@ -641,12 +641,14 @@ call(const char *base_url, const char *model, bool stream, const struct tg_secre
 
 	/* the model and stream flag travel in the body */
 	(void)model, (void)stream;
-	if (wire_call_url(out, "%s/v1/messages", base_url) == -1 ||
-	    wire_call_header(out, "x-api-key: %.*s", (int)key->len, key->value) == -1 ||
-	    wire_call_header(out, "anthropic-version: %s",
-			     v != NULL && forwardable(v, 64) ? v : DEFAULT_VERSION) == -1)
+	if (v == NULL || !forwardable(v, 64))
+		v = DEFAULT_VERSION;
+	if (wire_call_url(out, base_url, "/v1/messages", (char *)NULL) == -1 ||
+	    wire_call_header(out, "x-api-key", key->value, key->len) == -1 ||
+	    wire_call_header(out, "anthropic-version", v, strlen(v)) == -1)
 		return -1;
-	if (b != NULL && forwardable(b, 200) && wire_call_header(out, "anthropic-beta: %s", b) == -1)
+	if (b != NULL && forwardable(b, 200) &&
+	    wire_call_header(out, "anthropic-beta", b, strlen(b)) == -1)
 		return -1;
 	return 0;
 }

@@ -218,12 +218,13 @@ const struct wire_family *wire_family(enum tg_family f);
 /* Whether a name=value pair of a query string (percent-decoded) is there. */
 bool wire_query_has(const char *q, size_t n, const char *name, const char *value);
 
-/* Append a "Name: value" line to a call's headers; -1 when it does not fit. */
-int wire_call_header(struct tg_wire_call *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-/* The call's URL; -1 when it does not fit. */
-int wire_call_url(struct tg_wire_call *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* Append a "name: value" line (value_len bytes of value) to a call's headers; -1 when it
+ * does not fit. */
+int wire_call_header(struct tg_wire_call *c, const char *name, const char *value, size_t value_len);
+/* "Authorization: Bearer <key>"; -1 when it does not fit. */
+int wire_call_bearer(struct tg_wire_call *c, const struct tg_secret *key);
+/* The call's URL: the strings given, up to a NULL, one after another; -1 when it does not fit. */
+int wire_call_url(struct tg_wire_call *c, ...) __attribute__((sentinel));
 
 /* ---- each family's files: <f>.c (requests, table), <f>_reply.c, <f>_stream.c ---- */
 

@@ -725,9 +725,9 @@ call(const char *base_url, const char *model, bool stream, const struct tg_secre
 {
 	/* the model and the stream flag travel in the URL; no client header is passed on */
 	(void)client_header, (void)arg;
-	if (wire_call_url(out, "%s/v1beta/models/%s:%s", base_url, model,
-			  stream ? "streamGenerateContent?alt=sse" : "generateContent") == -1 ||
-	    wire_call_header(out, "x-goog-api-key: %.*s", (int)key->len, key->value) == -1)
+	if (wire_call_url(out, base_url, "/v1beta/models/", model, ":",
+			  stream ? "streamGenerateContent?alt=sse" : "generateContent", (char *)NULL) == -1 ||
+	    wire_call_header(out, "x-goog-api-key", key->value, key->len) == -1)
 		return -1;
 	return 0;
 }

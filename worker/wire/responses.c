@@ -160,8 +160,7 @@ call(const char *base_url, const char *model, bool stream, const struct tg_secre
 {
 	/* the model and stream flag travel in the body; no client header is passed on */
 	(void)model, (void)stream, (void)client_header, (void)arg;
-	if (wire_call_url(out, "%s" PATH, base_url) == -1 ||
-	    wire_call_header(out, "Authorization: Bearer %.*s", (int)key->len, key->value) == -1)
+	if (wire_call_url(out, base_url, PATH, (char *)NULL) == -1 || wire_call_bearer(out, key) == -1)
 		return -1;
 	return 0;
 }
