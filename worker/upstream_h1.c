@@ -18,6 +18,7 @@
  * transfer busy: a cancel from inside one is deferred, and the handler frees
  * the transfer when the callback returns.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -623,13 +624,13 @@ parse_addr(const char *url, const struct http_parser_url *pu, struct sockaddr_st
 	memset(ss, 0, sizeof(*ss));
 	struct sockaddr_in *in = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-	if (evutil_inet_pton(AF_INET, host, &in->sin_addr) == 1) {
+	if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
 		in->sin_family = AF_INET;
 		in->sin_port = htons(port);
 		*len = sizeof(*in);
 		return 0;
 	}
-	if (evutil_inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
 		in6->sin6_family = AF_INET6;
 		in6->sin6_port = htons(port);
 		*len = sizeof(*in6);
@@ -646,12 +647,26 @@ put(char *dst, const char *s, size_t n)
 	return n;
 }
 
-/* The request head into dst (NULL: only its length). */
+#define DECIMAL_MAX 24
+
+/* v's digits at the end of buf; returns where they start. */
+static const char *
+decimal(char buf[DECIMAL_MAX], size_t v)
+{
+	char *d = buf + DECIMAL_MAX;
+
+	do {
+		*--d = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return d;
+}
+
+/* The request head into dst (NULL: only its length); cl: the body's length in decimal. */
 static size_t
 format_head(char *dst, const struct tg_upstream_req *rq, const char *target, size_t target_len,
-	    const char *authority, size_t authority_len)
+	    const char *authority, size_t authority_len, const char *cl, size_t cl_len)
 {
-	char cl[32];
 	size_t n = 0;
 
 	n += put(dst ? dst + n : NULL, "POST ", 5);
@@ -663,8 +678,9 @@ format_head(char *dst, const struct tg_upstream_req *rq, const char *target, siz
 		n += put(dst ? dst + n : NULL, *hd, strlen(*hd));
 		n += put(dst ? dst + n : NULL, "\r\n", 2);
 	}
-	n += put(dst ? dst + n : NULL, cl, (size_t)snprintf(cl, sizeof(cl),
-				     "Content-Length: %zu\r\n\r\n", rq->body_len));
+	n += put(dst ? dst + n : NULL, "Content-Length: ", 16);
+	n += put(dst ? dst + n : NULL, cl, cl_len);
+	n += put(dst ? dst + n : NULL, "\r\n\r\n", 4);
 	return n;
 }
 
@@ -700,8 +716,12 @@ tg_upstream_h1_start(const struct tg_upstream_req *rq, const struct tg_upstream_
 		target_len = 0;
 	}
 	size_t auth_end = (pu.field_set & (1 << UF_PATH)) ? pu.field_data[UF_PATH].off : target_off;
+	char digits[DECIMAL_MAX];
+	const char *cl = decimal(digits, rq->body_len);
+	size_t cl_len = (size_t)(digits + DECIMAL_MAX - cl);
 	head_len = format_head(NULL, rq, target_len ? rq->url + target_off : "/",
-			       target_len ? target_len : 1, rq->url + auth_off, auth_end - auth_off);
+			       target_len ? target_len : 1, rq->url + auth_off, auth_end - auth_off,
+			       cl, cl_len);
 	h = malloc(sizeof(*h) + head_len);
 	if (h == NULL) {
 		tg_log_error(NULL, "could not start an upstream transfer: out of memory");
@@ -709,7 +729,7 @@ tg_upstream_h1_start(const struct tg_upstream_req *rq, const struct tg_upstream_
 	}
 	memset(h, 0, sizeof(*h));
 	format_head(h->head, rq, target_len ? rq->url + target_off : "/", target_len ? target_len : 1,
-		    rq->url + auth_off, auth_end - auth_off);
+		    rq->url + auth_off, auth_end - auth_off, cl, cl_len);
 	h->head_len = head_len;
 	h->up.cb = cb;
 	h->up.arg = arg;
