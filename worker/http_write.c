@@ -171,12 +171,17 @@ tg_http_conn_flush(struct tg_http_conn *c)
 
 /* ---- replies ---- */
 
-/* Appends to the reply's head, leaving STATUS_ROOM in front; memory failures are sticky. */
-static int
-rhead_add(struct tg_http_req *r, const char *p, size_t n)
+/*
+ * Room for n more bytes at the end of the reply's head, which keeps STATUS_ROOM
+ * free in front; NULL when memory ran out (sticky: the reply fails).
+ */
+static char *
+rhead_room(struct tg_http_req *r, size_t n)
 {
 	size_t base = r->rhead_len ? r->rhead_len : STATUS_ROOM;
 
+	if (r->rhead_failed)
+		return NULL;
 	if (base + n > r->rhead_cap) {
 		size_t cap = r->rhead_cap ? r->rhead_cap : RHEAD_FIRST;
 		char *np;
@@ -185,15 +190,22 @@ rhead_add(struct tg_http_req *r, const char *p, size_t n)
 			cap *= 2;
 		if (cap > UINT32_MAX || (np = realloc(r->rhead, cap)) == NULL) {
 			r->rhead_failed = true;
-			return -1;
+			return NULL;
 		}
 		r->rhead = np;
 		r->rhead_cap = (uint32_t)cap;
 	}
-	r->rhead_len = (uint32_t)base;
-	memcpy(r->rhead + r->rhead_len, p, n);
-	r->rhead_len += (uint32_t)n;
-	return 0;
+	r->rhead_len = (uint32_t)(base + n);
+	return r->rhead + base;
+}
+
+static void
+rhead_add(struct tg_http_req *r, const char *p, size_t n)
+{
+	char *at = rhead_room(r, n);
+
+	if (at != NULL)
+		memcpy(at, p, n);
 }
 
 /* The head is with the kernel or in the output queue: its buffer is not needed for the rest. */
@@ -352,6 +364,19 @@ tg_http_conn_refuse(struct tg_http_conn *c, int status, const char *why)
 		tg_http_conn_finish(c);
 }
 
+/* Framing is the server's: a second length or Connection would contradict it. */
+static bool
+framing(const char *name, size_t n)
+{
+	switch (n) {
+	case 4: return strncasecmp(name, "date", 4) == 0;
+	case 10: return strncasecmp(name, "connection", 10) == 0;
+	case 14: return strncasecmp(name, "content-length", 14) == 0;
+	case 17: return strncasecmp(name, "transfer-encoding", 17) == 0;
+	default: return false;
+	}
+}
+
 void
 tg_http_add_header(struct tg_http_req *req, const char *name, const char *value)
 {
@@ -364,14 +389,15 @@ tg_http_add_header(struct tg_http_req *req, const char *name, const char *value)
 			    name);
 		return;
 	}
-	/* framing is the server's: a second length or Connection would contradict it */
-	if (strcasecmp(name, "content-length") == 0 || strcasecmp(name, "transfer-encoding") == 0 ||
-	    strcasecmp(name, "connection") == 0 || strcasecmp(name, "date") == 0)
+	if (framing(name, nlen))
 		return;
-	rhead_add(req, name, nlen);
-	rhead_add(req, ": ", 2);
-	rhead_add(req, value, vlen);
-	rhead_add(req, "\r\n", 2);
+	char *line = rhead_room(req, nlen + 2 + vlen + 2);
+	if (line == NULL)
+		return;
+	memcpy(line, name, nlen);
+	memcpy(line + nlen, ": ", 2);
+	memcpy(line + nlen + 2, value, vlen);
+	memcpy(line + nlen + 2 + vlen, "\r\n", 2);
 }
 
 /* One reply per request, from one form: anything else is the caller's bug. */
