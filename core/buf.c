@@ -22,10 +22,12 @@ tg_buf_fini(struct tg_buf *b)
 	memset(b, 0, sizeof(*b));
 }
 
+/* Empty again, and usable again: a failure belonged to the contents thrown away. */
 void
 tg_buf_reset(struct tg_buf *b)
 {
 	b->len = 0;
+	b->failed = false;
 	if (b->p != NULL)
 		b->p[0] = '\0';
 }

@@ -1,6 +1,7 @@
 /*
  * A growable byte buffer: building replies, JSON bodies and log records.
- * Allocation failure is sticky (b->failed) so callers check once at the end.
+ * Allocation failure is sticky (b->failed) so callers check once at the end;
+ * tg_buf_reset starts a new build and clears it.
  */
 #ifndef TG_BUF_H
 #define TG_BUF_H
