@@ -131,3 +131,13 @@ tg_buf_json_str(struct tg_buf *b, const char *s, size_t n)
 	}
 	tg_buf_add(b, "\"", 1);
 }
+
+char *
+tg_uint_digits(char *end, uint64_t v, unsigned base)
+{
+	do {
+		*--end = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v != 0);
+	return end;
+}

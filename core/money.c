@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tg_buf.h"
 #include "tg_money.h"
 
 /*
@@ -132,10 +133,7 @@ tg_money_format_usd(int64_t pusd, char out[TG_MONEY_USD_LEN])
 			*--d = (char)('0' + frac % 10);
 		*--d = '.';
 	}
-	do {
-		*--d = (char)('0' + whole % 10);
-		whole /= 10;
-	} while (whole != 0);
+	d = tg_uint_digits(d, whole, 10);
 	if (pusd < 0)
 		out[n++] = '-';
 	memcpy(out + n, d, (size_t)(digits + sizeof(digits) - d));

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct tg_buf {
 	char   *p;                  /* owned; always NUL-terminated when len > 0 */
@@ -23,5 +24,13 @@ void tg_buf_puts(struct tg_buf *b, const char *s);
 void tg_buf_printf(struct tg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Append s[0..n) as a quoted JSON string with the required escapes. */
 void tg_buf_json_str(struct tg_buf *b, const char *s, size_t n);
+
+/*
+ * The digits of v in base 10 or 16, written backwards ending just before end
+ * (TG_UINT_DIGITS_MAX bytes are always enough); returns where they start. No
+ * NUL. For the hot path, where the printf family costs more than the copying.
+ */
+#define TG_UINT_DIGITS_MAX 20
+char *tg_uint_digits(char *end, uint64_t v, unsigned base);
 
 #endif /* TG_BUF_H */

@@ -20,6 +20,7 @@
 
 #include "http_conn.h"
 #include "http_parse.h"
+#include "tg_buf.h"
 #include "tg_log.h"
 
 #define STATUS_ROOM     64              /* the status line goes in front of the headers */
@@ -50,17 +51,6 @@ reason(int status)
 		return s[0] == '<' ? "Status" : s;
 	}
 	}
-}
-
-/* Digits of v in base (10 or 16) at the end of buf[0..20); returns where they start. */
-static char *
-put_uint(char *end, uint64_t v, unsigned base)
-{
-	do {
-		*--end = "0123456789abcdef"[v % base];
-		v /= base;
-	} while (v != 0);
-	return end;
 }
 
 /* ---- output ---- */
@@ -265,7 +255,7 @@ build_head(struct tg_http_conn *c, int status, const char *content_type, int64_t
 	}
 	put_date(c->s, r);
 	if (len >= 0 && status != 204 && status != 304) {
-		d = put_uint(num + sizeof(num), (uint64_t)len, 10);
+		d = tg_uint_digits(num + sizeof(num), (uint64_t)len, 10);
 		rhead_add(r, "Content-Length: ", 16);
 		rhead_add(r, d, (size_t)(num + sizeof(num) - d));
 		rhead_add(r, "\r\n", 2);
@@ -461,7 +451,7 @@ piece(const struct tg_http_req *req, char num[SIZE_LINE_MAX], const void *p, siz
 		return 1;
 	}
 	memcpy(d, "\r\n", 2);
-	d = put_uint(d, n, 16);
+	d = tg_uint_digits(d, n, 16);
 	iov[0] = (struct iovec){ d, (size_t)(num + SIZE_LINE_MAX - d) };
 	iov[1] = (struct iovec){ (void *)p, n };
 	iov[2] = (struct iovec){ "\r\n", 2 };

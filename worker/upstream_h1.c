@@ -34,6 +34,7 @@
 #include <event2/util.h>
 #include <http_parser.h>
 
+#include "tg_buf.h"
 #include "tg_log.h"
 #include "upstream_int.h"
 
@@ -647,21 +648,6 @@ put(char *dst, const char *s, size_t n)
 	return n;
 }
 
-#define DECIMAL_MAX 24
-
-/* v's digits at the end of buf; returns where they start. */
-static const char *
-decimal(char buf[DECIMAL_MAX], size_t v)
-{
-	char *d = buf + DECIMAL_MAX;
-
-	do {
-		*--d = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	return d;
-}
-
 /* The request head into dst (NULL: only its length); cl: the body's length in decimal. */
 static size_t
 format_head(char *dst, const struct tg_upstream_req *rq, const char *target, size_t target_len,
@@ -716,9 +702,9 @@ tg_upstream_h1_start(const struct tg_upstream_req *rq, const struct tg_upstream_
 		target_len = 0;
 	}
 	size_t auth_end = (pu.field_set & (1 << UF_PATH)) ? pu.field_data[UF_PATH].off : target_off;
-	char digits[DECIMAL_MAX];
-	const char *cl = decimal(digits, rq->body_len);
-	size_t cl_len = (size_t)(digits + DECIMAL_MAX - cl);
+	char digits[TG_UINT_DIGITS_MAX];
+	const char *cl = tg_uint_digits(digits + sizeof(digits), rq->body_len, 10);
+	size_t cl_len = (size_t)(digits + sizeof(digits) - cl);
 	head_len = format_head(NULL, rq, target_len ? rq->url + target_off : "/",
 			       target_len ? target_len : 1, rq->url + auth_off, auth_end - auth_off,
 			       cl, cl_len);
