@@ -114,6 +114,11 @@ copy_field(char *dst, size_t cap, const char *src)
 	dst[n] = '\0';
 }
 
+/* Each route's draws in this worker, which lives one config: evenly spread (tg_route_draw). */
+static struct {
+	uint32_t plans, shadows;
+} route_draws[TG_MAX_ROUTES];
+
 static uint32_t
 random32(void)
 {
@@ -1025,7 +1030,7 @@ start_shadows(const struct tg_call *c)
 {
 	const struct tg_route_cfg *route = &cfg()->routes[c->route];
 
-	if (!tg_route_shadow_sample(route, random32()))
+	if (!tg_route_shadow_sample(route, tg_route_draw(route_draws[c->route].shadows++)))
 		return;
 	for (uint32_t j = 0; j < route->shadow.n_models; j++) {
 		const struct tg_model_cfg *m = &cfg()->models[route->shadow.models[j]];
@@ -1094,7 +1099,7 @@ plan_route(struct tg_call *c, uint32_t r)
 	struct tg_route_plan plan;
 
 	tg_routestat_read_route(tg_w.env->shm, tg_w.env->map, cfg(), r, stats);
-	tg_route_plan(route, stats, random32(), &plan);
+	tg_route_plan(route, stats, tg_route_draw(route_draws[r].plans++), &plan);
 	c->route = (int)r;
 	c->n_targets = plan.n;
 	for (uint32_t k = 0; k < plan.n; k++) {

@@ -1,7 +1,7 @@
 /*
  * Route plans: the order of a route's targets for one call and the reason
  * its first goes first, by strategy; and whether a call is shadowed. Pure
- * decisions over the config, a snapshot of the statistics and a random draw
+ * decisions over the config, a snapshot of the statistics and a draw
  * (route.h); reading the statistics and trying the targets are the caller's.
  */
 #include "route.h"
@@ -188,4 +188,10 @@ bool
 tg_route_shadow_sample(const struct tg_route_cfg *route, uint32_t draw)
 {
 	return route->shadow.n_models > 0 && drawn(draw, route->shadow.sample_permille);
+}
+
+uint32_t
+tg_route_draw(uint32_t n)
+{
+	return n * UINT32_C(0x9E3779B9);       /* 2^32 / golden ratio, odd: every draw once per 2^32 calls */
 }
