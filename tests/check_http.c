@@ -403,6 +403,15 @@ has_bytes(void *arg)
 	return c->len > 0;
 }
 
+/* The second stream's first bytes have come, before its end. */
+static bool
+has_bytes_after_first(void *arg)
+{
+	struct cli *c = arg;
+
+	return c->n == 1 && strstr(c->buf, "data: 1") != NULL;
+}
+
 static bool
 has_eof(void *arg)
 {
@@ -1013,6 +1022,40 @@ START_TEST(streamed_reply_arrives_in_chunks)
 }
 END_TEST
 
+/* What one pass of the loop writes to a stream leaves with its end, in one write. */
+START_TEST(a_streams_pieces_of_one_pass_leave_together)
+{
+	struct cli *c = cli_open();
+	char peek[1024];
+	ssize_t n;
+
+	cli_puts(c, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n");
+	wait_int(&F.headers_seen, 1);
+	ck_assert_int_eq(tg_http_stream_start(F.held, 200, "text/event-stream", "data: a\n\n", 9), 0);
+	ck_assert_int_eq(tg_http_stream_write(F.held, "data: b\n\n", 9), 0);
+	/* held: nothing has reached the client's socket yet */
+	ck_assert_int_eq(recv(c->fd, peek, sizeof(peek), MSG_PEEK | MSG_DONTWAIT), -1);
+	ck_assert_int_eq(tg_http_backlog(F.held), 0);
+	ck_assert_int_eq(tg_http_stream_end(F.held, "data: c\n\n", 9), 0);
+	ck_assert_int_eq(F.delivered, 1);
+	/* and then all of it, to the last chunk, is there at once */
+	n = recv(c->fd, peek, sizeof(peek) - 1, MSG_PEEK | MSG_DONTWAIT);
+	ck_assert_int_gt(n, 0);
+	peek[n] = '\0';
+	ck_assert_msg(n >= 5 && memcmp(peek + n - 5, "0\r\n\r\n", 5) == 0, "%s", peek);
+	ck_assert(strstr(peek, "data: a") != NULL && strstr(peek, "data: b") != NULL);
+
+	/* a pass's pieces that nothing ends leave when the pass does */
+	cli_puts(c, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n");
+	wait_int(&F.headers_seen, 2);
+	ck_assert_int_eq(tg_http_stream_start(F.held, 200, "text/event-stream", "data: 1\n\n", 9), 0);
+	ck_assert(wait_until(has_bytes_after_first, c, WAIT_MS));
+	ck_assert_int_eq(tg_http_stream_end(F.held, NULL, 0), 0);
+	wait_msgs(c, 2);
+	ck_assert_str_eq(c->body[1], "data: 1\n\n");
+}
+END_TEST
+
 START_TEST(streams_to_head_and_http10)
 {
 	struct cli *h = cli_open(), *o;
@@ -1179,6 +1222,7 @@ tg_http_suite(void)
 	tcase_add_test(tc, chunked_request_body_is_decoded);
 	tcase_add_test(tc, answering_before_the_body_closes_after_the_reply);
 	tcase_add_test(tc, streamed_reply_arrives_in_chunks);
+	tcase_add_test(tc, a_streams_pieces_of_one_pass_leave_together);
 	tcase_add_test(tc, streams_to_head_and_http10);
 	tcase_add_test(tc, gone_while_waiting_for_the_handler);
 	tcase_add_test(tc, gone_in_the_middle_of_a_stream);

@@ -196,17 +196,18 @@ int tg_http_reply(struct tg_http_req *req, int status, const char *content_type,
 
 /*
  * A streamed reply (chunked transfer encoding; to an HTTP/1.0 client the raw
- * bytes, ended by closing): the head with the first bytes, then each write as
- * it comes, then the last bytes with the end — each call one write when the
- * kernel takes it (bytes need live only until return; n == 0 adds none).
- * Returns as tg_http_reply does.
+ * bytes, ended by closing): the head with the first bytes, then each write,
+ * then the last bytes with the end (bytes need live only until return; n == 0
+ * adds none). Start and writes are held, up to 16 KiB, until the end of the
+ * loop's pass, so that what one provider read brought and the stream's end
+ * leave in one write; the end writes at once. Returns as tg_http_reply does.
  */
 int tg_http_stream_start(struct tg_http_req *req, int status, const char *content_type,
 			 const void *first, size_t n);
 int tg_http_stream_write(struct tg_http_req *req, const void *p, size_t n);
 int tg_http_stream_end(struct tg_http_req *req, const void *last, size_t n);
 
-/* Bytes queued for this client and not yet written: a slow reader's backlog. */
+/* Bytes the kernel would not take yet, queued for this client: a slow reader's backlog. */
 size_t tg_http_backlog(const struct tg_http_req *req);
 
 #endif /* TG_HTTP_H */

@@ -2,7 +2,8 @@
  * Replies of the worker's HTTP server: the head (status line, the handler's
  * headers, framing), whole replies with Content-Length, chunked streams, and
  * the connection's output queue. Head and body leave in one sendmsg when the
- * kernel takes them; only what it does not take is copied. A connection's
+ * kernel takes them; only what it does not take, and a stream's pieces held
+ * for the end of the loop's pass, are copied. A connection's
  * life and its reading are worker/http.c's.
  */
 #include "http.h"
@@ -24,6 +25,8 @@
 #include "tg_log.h"
 
 #define STATUS_ROOM     64              /* the status line goes in front of the headers */
+#define CONN_SEND_IOV   4               /* pieces of one conn_send */
+#define HOLD_MAX        16384           /* a stream's bytes held for the end of the loop's pass */
 #define RHEAD_FIRST     512
 
 static const char *
@@ -84,19 +87,31 @@ tg_http_conn_queue(struct tg_http_conn *c, const char *p, size_t n)
 }
 
 /*
- * Write iov now if nothing is queued before it, and queue what the kernel did
- * not take. Returns 0, or -1 when the connection is gone (on_gone has run).
+ * Send iov after what is queued, or queue it. A stream's piece (hold) may
+ * wait for the end of the loop's pass, where on_write runs made active: the
+ * pieces of one provider read and the stream's end then leave in one write.
+ * At most HOLD_MAX bytes are held. Bytes queued because the kernel took no
+ * more are never overtaken. Returns 0, or -1 when the connection is gone
+ * (on_gone has run).
  */
 static int
-conn_send(struct tg_http_conn *c, struct iovec *iov, int cnt)
+conn_send(struct tg_http_conn *c, const struct iovec *iov, int cnt, bool hold)
 {
-	bool was_empty = c->out_off == c->out_len;
-	size_t n = 0;
+	size_t queued = c->out_len - c->out_off, want = queued, n = 0;
+	bool stalled = queued > 0 && !c->holding;      /* on_write waits for room */
+	struct iovec all[1 + CONN_SEND_IOV];
 
-	if (was_empty) {
-		struct msghdr m = { .msg_iov = iov, .msg_iovlen = (size_t)cnt };
+	assert(cnt <= CONN_SEND_IOV);
+	for (int i = 0; i < cnt; i++)
+		want += iov[i].iov_len;
+	if (!stalled && !(hold && want <= HOLD_MAX)) {
+		struct msghdr m = { .msg_iov = all, .msg_iovlen = 0 };
 		ssize_t w;
 
+		if (queued > 0)
+			all[m.msg_iovlen++] = (struct iovec){ c->out + c->out_off, queued };
+		memcpy(all + m.msg_iovlen, iov, (size_t)cnt * sizeof(*iov));
+		m.msg_iovlen += (size_t)cnt;
 		do
 			w = sendmsg(c->fd, &m, MSG_NOSIGNAL);
 		while (w == -1 && errno == EINTR);
@@ -105,6 +120,13 @@ conn_send(struct tg_http_conn *c, struct iovec *iov, int cnt)
 			return -1;
 		}
 		n = w == -1 ? 0 : (size_t)w;
+		queued = n < queued ? n : queued;
+		c->out_off += queued;
+		n -= queued;
+		if (c->holding) {
+			c->holding = false;
+			event_del(&c->wev);     /* nothing is held for on_write any more */
+		}
 	}
 	for (int i = 0; i < cnt; i++) {
 		size_t skip = n < iov[i].iov_len ? n : iov[i].iov_len;
@@ -117,7 +139,12 @@ conn_send(struct tg_http_conn *c, struct iovec *iov, int cnt)
 			return -1;
 		}
 	}
-	if (was_empty && c->out_off < c->out_len) {
+	if (stalled || c->holding || c->out_off == c->out_len)
+		return 0;
+	if (hold && want <= HOLD_MAX) {
+		c->holding = true;
+		event_active(&c->wev, EV_WRITE, 1);
+	} else {
 		event_add(&c->wev, NULL);
 		tg_http_conn_timer(c);  /* the write deadline, from the moment output waits */
 	}
@@ -128,8 +155,9 @@ conn_send(struct tg_http_conn *c, struct iovec *iov, int cnt)
 int
 tg_http_conn_flush(struct tg_http_conn *c)
 {
-	bool progress = false;
+	bool progress = c->holding;     /* held bytes start the write deadline when they wait */
 
+	c->holding = false;
 	while (c->out_off < c->out_len) {
 		ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
 
@@ -347,7 +375,7 @@ tg_http_conn_refuse(struct tg_http_conn *c, int status, const char *why)
 	}
 	iov[0] = (struct iovec){ head, hlen };
 	iov[1] = (struct iovec){ body, blen };
-	if (conn_send(c, iov, 2) == -1)
+	if (conn_send(c, iov, 2, false) == -1)
 		return;
 	rhead_release(r);
 	if (c->out_off == c->out_len)
@@ -420,7 +448,7 @@ tg_http_reply(struct tg_http_req *req, int status, const char *content_type, con
 	req->reply = TG_HTTP_REPLY_ENDED;
 	iov[0] = (struct iovec){ head, hlen };
 	iov[1] = (struct iovec){ (void *)body, req->head_only ? 0 : len };
-	rc = conn_send(c, iov, 2);
+	rc = conn_send(c, iov, 2, false);
 	rhead_release(req);
 	if (rc == -1)
 		goto out;
@@ -483,7 +511,7 @@ tg_http_stream_start(struct tg_http_req *req, int status, const char *content_ty
 	}
 	req->reply = TG_HTTP_REPLY_STREAM;
 	iov[0] = (struct iovec){ head, hlen };
-	rc = conn_send(c, iov, 1 + piece(req, num, first, n, iov + 1));
+	rc = conn_send(c, iov, 1 + piece(req, num, first, n, iov + 1), true);
 	rhead_release(req);     /* an open stream keeps no more than its backlog */
 out:
 	tg_http_conn_release(c);
@@ -504,7 +532,7 @@ tg_http_stream_write(struct tg_http_req *req, const void *p, size_t n)
 	if ((cnt = piece(req, num, p, n, iov)) == 0)
 		return 0;
 	tg_http_conn_hold(c);
-	rc = conn_send(c, iov, cnt);
+	rc = conn_send(c, iov, cnt, true);
 	tg_http_conn_release(c);
 	return rc;
 }
@@ -524,8 +552,8 @@ tg_http_stream_end(struct tg_http_req *req, const void *last, size_t n)
 	cnt = piece(req, num, last, n, iov);
 	if (req->chunked_out && !req->head_only)
 		iov[cnt++] = (struct iovec){ "0\r\n\r\n", 5 };
-	if (cnt > 0)
-		rc = conn_send(c, iov, cnt);
+	if (cnt > 0 || c->holding)
+		rc = conn_send(c, iov, cnt, false);
 	if (rc == 0 && c->out_off == c->out_len)
 		tg_http_conn_finish(c);
 	tg_http_conn_release(c);
@@ -535,5 +563,5 @@ tg_http_stream_end(struct tg_http_req *req, const void *last, size_t n)
 size_t
 tg_http_backlog(const struct tg_http_req *req)
 {
-	return req->c->out_len - req->c->out_off;
+	return req->c->holding ? 0 : req->c->out_len - req->c->out_off;
 }
