@@ -1,9 +1,17 @@
 /*
- * SHA-256 as in FIPS 180-4, section 6.2, byte-oriented and portable. Also the
- * hex conversions and the constant-time digest compare; callers decide what
- * to hash (keys, config files).
+ * SHA-256 as in FIPS 180-4, section 6.2: byte-oriented and portable, or with
+ * the x86 SHA extensions where the CPU has them (a client key's digest on
+ * every call: ~4,000 instructions a block in C, ~300 with them). Also the hex
+ * conversions and the constant-time digest compare; callers decide what to
+ * hash (keys, config files).
  */
 #include <string.h>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+#define SHA_X86 1
+#endif
 
 #include "tg_sha256.h"
 
@@ -53,6 +61,91 @@ compress(uint32_t h[8], const uint8_t blk[64])
 	h[4] += e; h[5] += f; h[6] += g; h[7] += k;
 }
 
+#ifdef SHA_X86
+/*
+ * The same rounds on the SHA extensions (Intel's SHA-NI): the state lives as
+ * ABEF and CDGH, each instruction does two rounds, and the schedule's sigma
+ * sums are sha256msg1/msg2 over groups of four words.
+ */
+__attribute__((target("sha,ssse3,sse4.1")))
+static void
+compress_x86(uint32_t h[8], const uint8_t *blk, size_t nblocks)
+{
+	const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bll, 0x0405060700010203ll);
+	__m128i abef, cdgh, t, w[16];
+
+	t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xB1);      /* CDAB */
+	cdgh = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[4]), 0x1B);   /* EFGH */
+	abef = _mm_alignr_epi8(t, cdgh, 8);
+	cdgh = _mm_blend_epi16(cdgh, t, 0xF0);
+	for (; nblocks > 0; nblocks--, blk += 64) {
+		__m128i abef0 = abef, cdgh0 = cdgh;
+
+		for (int g = 0; g < 16; g++) {
+			__m128i wk;
+
+			if (g < 4) {
+				w[g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(blk + 16 * g)),
+							bswap);
+			} else {
+				t = _mm_add_epi32(_mm_sha256msg1_epu32(w[g - 4], w[g - 3]),
+						  _mm_alignr_epi8(w[g - 1], w[g - 2], 4));
+				w[g] = _mm_sha256msg2_epu32(t, w[g - 1]);
+			}
+			wk = _mm_add_epi32(w[g], _mm_loadu_si128((const __m128i *)&K[4 * g]));
+			cdgh = _mm_sha256rnds2_epu32(cdgh, abef, wk);
+			abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(wk, 0x0E));
+		}
+		abef = _mm_add_epi32(abef, abef0);
+		cdgh = _mm_add_epi32(cdgh, cdgh0);
+	}
+	t = _mm_shuffle_epi32(abef, 0x1B);              /* FEBA */
+	cdgh = _mm_shuffle_epi32(cdgh, 0xB1);           /* DCHG */
+	_mm_storeu_si128((__m128i *)&h[0], _mm_blend_epi16(t, cdgh, 0xF0));    /* DCBA */
+	_mm_storeu_si128((__m128i *)&h[4], _mm_alignr_epi8(cdgh, t, 8));      /* HGFE */
+}
+
+static bool
+cpu_has_sha(void)
+{
+	unsigned a, b, c, d;
+
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSSE3) || !(c & bit_SSE4_1))
+		return false;
+	return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_SHA);
+}
+#endif
+
+/* -1: not asked yet; each process asks its CPU once */
+static int hardware = -1;
+
+bool
+tg_sha256_use_hardware(bool on)
+{
+#ifdef SHA_X86
+	hardware = on && cpu_has_sha();
+#else
+	hardware = 0;
+	(void)on;
+#endif
+	return hardware == 1;
+}
+
+static void
+compress_blocks(uint32_t h[8], const uint8_t *blk, size_t nblocks)
+{
+	if (hardware == -1)
+		(void)tg_sha256_use_hardware(true);
+#ifdef SHA_X86
+	if (hardware == 1) {
+		compress_x86(h, blk, nblocks);
+		return;
+	}
+#endif
+	for (; nblocks > 0; nblocks--, blk += 64)
+		compress(h, blk);
+}
+
 void
 tg_sha256_init(struct tg_sha256_ctx *c)
 {
@@ -80,11 +173,12 @@ tg_sha256_update(struct tg_sha256_ctx *c, const void *p, size_t n)
 		n -= take;
 		if (c->fill < 64)
 			return;
-		compress(c->h, c->block);
+		compress_blocks(c->h, c->block, 1);
 		c->fill = 0;
 	}
-	for (; n >= 64; s += 64, n -= 64)
-		compress(c->h, s);
+	compress_blocks(c->h, s, n / 64);
+	s += n / 64 * 64;
+	n %= 64;
 	memcpy(c->block, s, n);
 	c->fill = n;
 }
@@ -98,13 +192,13 @@ tg_sha256_final(struct tg_sha256_ctx *c, uint8_t out[32])
 	c->block[c->fill++] = 0x80;
 	if (c->fill > 56) {
 		memset(c->block + c->fill, 0, 64 - c->fill);
-		compress(c->h, c->block);
+		compress_blocks(c->h, c->block, 1);
 		c->fill = 0;
 	}
 	memset(c->block + c->fill, 0, 56 - c->fill);
 	for (int i = 0; i < 8; i++)
 		c->block[56 + i] = (uint8_t)(bits >> (56 - 8 * i));
-	compress(c->h, c->block);
+	compress_blocks(c->h, c->block, 1);
 	for (int i = 0; i < 8; i++) {
 		out[4 * i] = (uint8_t)(c->h[i] >> 24);
 		out[4 * i + 1] = (uint8_t)(c->h[i] >> 16);

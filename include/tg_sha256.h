@@ -26,6 +26,13 @@ void tg_sha256_update(struct tg_sha256_ctx *c, const void *p, size_t n);
 /* Writes the digest and wipes the context (it may have held key material). */
 void tg_sha256_final(struct tg_sha256_ctx *c, uint8_t out[32]);
 
+/*
+ * Whether the CPU's SHA extensions do the work (decided on first use: yes
+ * where the CPU has them). on = false forces the portable code, for tests
+ * that compare the two. Returns whether the extensions are used from now on.
+ */
+bool tg_sha256_use_hardware(bool on);
+
 /* One-shot digest of p[0..n). */
 void tg_sha256(const void *p, size_t n, uint8_t out[32]);
 
