@@ -552,6 +552,17 @@ stream_cut(enum tg_outcome outcome, const char *why)
 	return why;                         /* the gateway's own: a stop, a cancel */
 }
 
+/* " name=v" of the stream's cost comment, without the printf family (the hot path). */
+static void
+put_count(struct tg_buf *b, const char *name, int64_t v)
+{
+	char digits[TG_UINT_DIGITS_MAX], *d = tg_uint_digits(digits + sizeof(digits),
+							      (uint64_t)(v > 0 ? v : 0), 10);
+
+	tg_buf_puts(b, name);
+	tg_buf_add(b, d, (size_t)(digits + sizeof(digits) - d));
+}
+
 /*
  * End a committed stream: closing events (or the family's in-stream error),
  * then tollgate's cost comment. outcome OK is downgraded to INCOMPLETE when
@@ -590,9 +601,12 @@ finish_stream(struct tg_call *c, enum tg_outcome outcome, const char *why)
 	}
 	tg_money_format_usd(c->rec.cost_pusd, usd);
 	/* a comment every SSE client ignores; the blank line after it ends the stream cleanly */
-	tg_buf_printf(&c->out, ": tollgate cost_usd=%s input_tokens=%lld output_tokens=%lld "
-		      "reasoning_tokens=%lld\n\n", usd, (long long)c->rec.input_tokens,
-		      (long long)c->rec.output_tokens, (long long)c->rec.reasoning_tokens);
+	tg_buf_puts(&c->out, ": tollgate cost_usd=");
+	tg_buf_puts(&c->out, usd);
+	put_count(&c->out, " input_tokens=", c->rec.input_tokens);
+	put_count(&c->out, " output_tokens=", c->rec.output_tokens);
+	put_count(&c->out, " reasoning_tokens=", c->rec.reasoning_tokens);
+	tg_buf_add(&c->out, "\n\n", 2);
 	/* answering before the last write: a client gone during it is a reply not delivered */
 	enter(c, TG_CALL_ANSWERING);
 	tg_http_stream_end(c->req, c->out.p, c->out.len);
