@@ -77,13 +77,18 @@ scan_string(const char *s, size_t n)
 static size_t
 scan_scalar(const char *s, size_t n)
 {
-	static const char *const words[] = { "true", "false", "null" };
 	size_t k = 0, d;
 
-	for (int w = 0; w < 3; w++) {
-		size_t wl = strlen(words[w]);
-		if (n >= wl && memcmp(s, words[w], wl) == 0)
-			return wl;
+	if (n == 0)
+		return 0;
+	/* a literal by its first letter: most scalars are numbers, which need no compare */
+	switch (s[0]) {
+	case 't':
+		return n >= 4 && memcmp(s, "true", 4) == 0 ? 4 : 0;
+	case 'f':
+		return n >= 5 && memcmp(s, "false", 5) == 0 ? 5 : 0;
+	case 'n':
+		return n >= 4 && memcmp(s, "null", 4) == 0 ? 4 : 0;
 	}
 	if (k < n && s[k] == '-')
 		k++;
