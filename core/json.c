@@ -342,10 +342,15 @@ tg_json_after(const struct tg_json *j, int c, int k)
 int
 tg_json_get(const struct tg_json *j, int obj, const char *key)
 {
+	size_t len = strlen(key);
+
 	if (obj < 0 || obj >= j->ntok || j->tok[obj].type != JSMN_OBJECT)
 		return -1;
+	/* the key's length once, and the bytes only of a key as long: lookups are the readers' loop */
 	for (int k = tg_json_first(j, obj); k != -1; k = tg_json_after(j, obj, k)) {
-		if (tg_json_eq(j, k, key))
+		const jsmntok_t *t = &j->tok[k];
+
+		if ((size_t)(t->end - t->start) == len && memcmp(j->src + t->start, key, len) == 0)
 			return k + 1;
 	}
 	return -1;
