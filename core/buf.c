@@ -32,8 +32,8 @@ tg_buf_reset(struct tg_buf *b)
 		b->p[0] = '\0';
 }
 
-static bool
-reserve(struct tg_buf *b, size_t extra)
+bool
+tg_buf_reserve(struct tg_buf *b, size_t extra)
 {
 	size_t want = b->len + extra + 1;
 	size_t cap = b->cap ? b->cap : 256;
@@ -58,7 +58,7 @@ reserve(struct tg_buf *b, size_t extra)
 void
 tg_buf_add(struct tg_buf *b, const void *p, size_t n)
 {
-	if (!reserve(b, n))
+	if (!tg_buf_reserve(b, n))
 		return;
 	/* an empty buffer's p is NULL: appending it is appending "" */
 	if (n > 0)
@@ -81,13 +81,13 @@ tg_buf_printf(struct tg_buf *b, const char *fmt, ...)
 	int n;
 
 	/* format straight into the spare room: only what does not fit is formatted twice */
-	if (!reserve(b, 0))
+	if (!tg_buf_reserve(b, 0))
 		return;
 	room = b->cap - b->len;
 	va_start(ap, fmt);
 	n = vsnprintf(b->p + b->len, room, fmt, ap);
 	va_end(ap);
-	if (n >= 0 && (size_t)n >= room && reserve(b, (size_t)n)) {
+	if (n >= 0 && (size_t)n >= room && tg_buf_reserve(b, (size_t)n)) {
 		va_start(ap, fmt);
 		n = vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
 		va_end(ap);

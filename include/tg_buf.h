@@ -19,6 +19,8 @@ struct tg_buf {
 void tg_buf_init(struct tg_buf *b);
 void tg_buf_fini(struct tg_buf *b);
 void tg_buf_reset(struct tg_buf *b);
+/* Room for extra more bytes in one allocation; false when memory ran out (b->failed). */
+bool tg_buf_reserve(struct tg_buf *b, size_t extra);
 void tg_buf_add(struct tg_buf *b, const void *p, size_t n);
 void tg_buf_puts(struct tg_buf *b, const char *s);
 void tg_buf_printf(struct tg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

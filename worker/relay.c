@@ -32,18 +32,15 @@ tg_relay_fini(struct tg_relay *r)
 	tg_buf_fini(&r->held);
 }
 
-/* Move held bytes up to stream offset `upto` to out (keep = true) or drop them. */
+/* Pass held bytes up to stream offset `upto` on to out (keep = true), or drop them. */
 static void
 release(struct tg_relay *r, uint64_t upto, bool keep)
 {
 	size_t n = (size_t)(upto - r->held_off);
 
-	if (n == 0)
-		return;
-	if (keep)
-		tg_buf_add(r->out, r->held.p, n);
-	memmove(r->held.p, r->held.p + n, r->held.len - n);
-	r->held.len -= n;
+	if (keep && n > 0)
+		tg_buf_add(r->out, r->held.p + r->held_used, n);
+	r->held_used += n;
 	r->held_off = upto;
 }
 
@@ -71,10 +68,19 @@ tg_relay_feed(struct tg_relay *r, const char *p, size_t n, struct tg_buf *out)
 	int rc;
 
 	r->out = out;
-	if (!tg_wire_stream_translating(r->ws))
+	if (!tg_wire_stream_translating(r->ws)) {
 		tg_buf_add(&r->held, p, n);
+		/* what passes through is held bytes: out grows at most once */
+		(void)tg_buf_reserve(out, r->held.len);
+	}
 	rc = tg_sse_feed(&r->sse, p, n, on_event, r);
 	r->out = NULL;
+	/* what was passed on goes once per read, not once per event */
+	if (r->held_used > 0) {
+		r->held.len -= r->held_used;
+		memmove(r->held.p, r->held.p + r->held_used, r->held.len);
+		r->held_used = 0;
+	}
 	/* between reads a long stream usually holds nothing: nor does it keep a buffer */
 	if (r->held.len == 0 && !r->held.failed)
 		tg_buf_fini(&r->held);
@@ -87,7 +93,7 @@ tg_relay_finish(struct tg_relay *r, const char *cut, struct tg_buf *out)
 	/* comment lines and blank lines after the last event are still the provider's */
 	if (!tg_wire_stream_translating(r->ws) && !tg_sse_pending(&r->sse)) {
 		r->out = out;
-		release(r, r->held_off + r->held.len, true);
+		release(r, r->held_off + (r->held.len - r->held_used), true);
 		r->out = NULL;
 	}
 	tg_wire_stream_finish(r->ws, cut, out);

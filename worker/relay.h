@@ -28,8 +28,10 @@ struct tg_relay {
 	struct tg_wire_stream *ws;          /* owned */
 	bool                   strip_usage; /* drop usage-only events (pass-through only) */
 	enum tg_relay_start    start;
-	struct tg_buf          held;        /* provider bytes not yet passed on (pass-through) */
-	uint64_t               held_off;    /* stream offset of held's first byte */
+	struct tg_buf          held;        /* provider bytes of this read, and of an unfinished
+					     * event before it (pass-through) */
+	size_t                 held_used;   /* held's first bytes, already passed on or dropped */
+	uint64_t               held_off;    /* stream offset of held.p[held_used] */
 	struct tg_buf         *out;         /* during a feed */
 };
 
