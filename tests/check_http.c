@@ -1022,8 +1022,8 @@ START_TEST(streamed_reply_arrives_in_chunks)
 }
 END_TEST
 
-/* What one pass of the loop writes to a stream leaves with its end, in one write. */
-START_TEST(a_streams_pieces_of_one_pass_leave_together)
+/* A stream's start waits for the end of the loop's pass: an end (or a write) in it takes it along. */
+START_TEST(a_streams_start_leaves_with_its_end)
 {
 	struct cli *c = cli_open();
 	char peek[1024];
@@ -1032,7 +1032,6 @@ START_TEST(a_streams_pieces_of_one_pass_leave_together)
 	cli_puts(c, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n");
 	wait_int(&F.headers_seen, 1);
 	ck_assert_int_eq(tg_http_stream_start(F.held, 200, "text/event-stream", "data: a\n\n", 9), 0);
-	ck_assert_int_eq(tg_http_stream_write(F.held, "data: b\n\n", 9), 0);
 	/* held: nothing has reached the client's socket yet */
 	ck_assert_int_eq(recv(c->fd, peek, sizeof(peek), MSG_PEEK | MSG_DONTWAIT), -1);
 	ck_assert_int_eq(tg_http_backlog(F.held), 0);
@@ -1043,16 +1042,33 @@ START_TEST(a_streams_pieces_of_one_pass_leave_together)
 	ck_assert_int_gt(n, 0);
 	peek[n] = '\0';
 	ck_assert_msg(n >= 5 && memcmp(peek + n - 5, "0\r\n\r\n", 5) == 0, "%s", peek);
-	ck_assert(strstr(peek, "data: a") != NULL && strstr(peek, "data: b") != NULL);
+	ck_assert(strstr(peek, "data: a") != NULL && strstr(peek, "data: c") != NULL);
 
-	/* a pass's pieces that nothing ends leave when the pass does */
+	/* a start that nothing follows in its pass leaves when the pass does */
 	cli_puts(c, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n");
 	wait_int(&F.headers_seen, 2);
 	ck_assert_int_eq(tg_http_stream_start(F.held, 200, "text/event-stream", "data: 1\n\n", 9), 0);
 	ck_assert(wait_until(has_bytes_after_first, c, WAIT_MS));
+	/* a write goes at once, after the start it took along if that was still held */
+	ck_assert_int_eq(tg_http_stream_write(F.held, "data: 2\n\n", 9), 0);
+	ck_assert(recv(c->fd, peek, sizeof(peek), MSG_PEEK | MSG_DONTWAIT) > 0);
 	ck_assert_int_eq(tg_http_stream_end(F.held, NULL, 0), 0);
 	wait_msgs(c, 2);
-	ck_assert_str_eq(c->body[1], "data: 1\n\n");
+	ck_assert_str_eq(c->body[1], "data: 1\n\ndata: 2\n\n");
+
+	/* a write in the start's pass takes the held start along, in order */
+	cli_puts(c, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n");
+	wait_int(&F.headers_seen, 3);
+	ck_assert_int_eq(tg_http_stream_start(F.held, 200, "text/event-stream", "data: x\n\n", 9), 0);
+	ck_assert_int_eq(tg_http_stream_write(F.held, "data: y\n\n", 9), 0);
+	n = recv(c->fd, peek, sizeof(peek) - 1, MSG_PEEK | MSG_DONTWAIT);
+	ck_assert_int_gt(n, 0);
+	peek[n] = '\0';
+	ck_assert_msg(strstr(peek, "data: x") != NULL && strstr(peek, "data: y") > strstr(peek, "data: x"),
+		      "%s", peek);
+	ck_assert_int_eq(tg_http_stream_end(F.held, NULL, 0), 0);
+	wait_msgs(c, 3);
+	ck_assert_str_eq(c->body[2], "data: x\n\ndata: y\n\n");
 }
 END_TEST
 
@@ -1222,7 +1238,7 @@ tg_http_suite(void)
 	tcase_add_test(tc, chunked_request_body_is_decoded);
 	tcase_add_test(tc, answering_before_the_body_closes_after_the_reply);
 	tcase_add_test(tc, streamed_reply_arrives_in_chunks);
-	tcase_add_test(tc, a_streams_pieces_of_one_pass_leave_together);
+	tcase_add_test(tc, a_streams_start_leaves_with_its_end);
 	tcase_add_test(tc, streams_to_head_and_http10);
 	tcase_add_test(tc, gone_while_waiting_for_the_handler);
 	tcase_add_test(tc, gone_in_the_middle_of_a_stream);

@@ -198,9 +198,11 @@ int tg_http_reply(struct tg_http_req *req, int status, const char *content_type,
  * A streamed reply (chunked transfer encoding; to an HTTP/1.0 client the raw
  * bytes, ended by closing): the head with the first bytes, then each write,
  * then the last bytes with the end (bytes need live only until return; n == 0
- * adds none). Start and writes are held, up to 16 KiB, until the end of the
- * loop's pass, so that what one provider read brought and the stream's end
- * leave in one write; the end writes at once. Returns as tg_http_reply does.
+ * adds none). The start is held, up to 16 KiB, until the end of the loop's
+ * pass, so that a reply that came in one provider read leaves with its end in
+ * one write; writes and the end go at once, taking a held start along (a long
+ * stream's events are neither delayed nor copied). Returns as tg_http_reply
+ * does.
  */
 int tg_http_stream_start(struct tg_http_req *req, int status, const char *content_type,
 			 const void *first, size_t n);

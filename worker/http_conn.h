@@ -70,7 +70,7 @@ struct tg_http_conn {
 	unsigned                 depth;         /* our frames on the stack: free only at 0 */
 	bool                     rev_on;        /* the read event is added */
 	bool                     unread;        /* the request will not be read to its end */
-	bool                     holding;       /* out is a stream's, held for on_write (made active) */
+	bool                     holding;       /* out is a stream's start, held for on_write (made active) */
 	struct event             rev, wev, timer;
 	char                    *pending;       /* read, not parsed: the next request's bytes */
 	size_t                   pending_len;

@@ -2,7 +2,7 @@
  * Replies of the worker's HTTP server: the head (status line, the handler's
  * headers, framing), whole replies with Content-Length, chunked streams, and
  * the connection's output queue. Head and body leave in one sendmsg when the
- * kernel takes them; only what it does not take, and a stream's pieces held
+ * kernel takes them; only what it does not take, and a stream's start held
  * for the end of the loop's pass, are copied. A connection's
  * life and its reading are worker/http.c's.
  */
@@ -26,7 +26,7 @@
 
 #define STATUS_ROOM     64              /* the status line goes in front of the headers */
 #define CONN_SEND_IOV   4               /* pieces of one conn_send */
-#define HOLD_MAX        16384           /* a stream's bytes held for the end of the loop's pass */
+#define HOLD_MAX        16384           /* a stream's start held for the end of the loop's pass */
 #define RHEAD_FIRST     512
 
 static const char *
@@ -87,12 +87,12 @@ tg_http_conn_queue(struct tg_http_conn *c, const char *p, size_t n)
 }
 
 /*
- * Send iov after what is queued, or queue it. A stream's piece (hold) may
- * wait for the end of the loop's pass, where on_write runs made active: the
- * pieces of one provider read and the stream's end then leave in one write.
- * At most HOLD_MAX bytes are held. Bytes queued because the kernel took no
- * more are never overtaken. Returns 0, or -1 when the connection is gone
- * (on_gone has run).
+ * Send iov after what is queued, or queue it. A stream's start (hold) waits
+ * for the end of the loop's pass, where on_write runs made active: a reply
+ * that came in one provider read then leaves with its end in one write. At
+ * most HOLD_MAX bytes are held. Bytes queued because the kernel took no more
+ * are never overtaken. Returns 0, or -1 when the connection is gone (on_gone
+ * has run).
  */
 static int
 conn_send(struct tg_http_conn *c, const struct iovec *iov, int cnt, bool hold)
@@ -532,7 +532,7 @@ tg_http_stream_write(struct tg_http_req *req, const void *p, size_t n)
 	if ((cnt = piece(req, num, p, n, iov)) == 0)
 		return 0;
 	tg_http_conn_hold(c);
-	rc = conn_send(c, iov, cnt, true);
+	rc = conn_send(c, iov, cnt, false);
 	tg_http_conn_release(c);
 	return rc;
 }
